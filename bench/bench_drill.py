@@ -4,7 +4,7 @@ Runs ``controlroom demo --headless`` as a child process and measures, in one run
 - time from spawn to the kubeconfig line, and to the first successful list of seed pods;
 - CPU used while idle over a window (utime+stime from /proc), as a share of one core.
 
-Usage: python bench/bench_drill.py [--idle-seconds N] [--scenario NAME]
+Usage: python bench/bench_drill.py [--idle-seconds N] [--scenario NAME] [--static]
 """
 
 from __future__ import annotations
@@ -31,10 +31,13 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--idle-seconds", type=float, default=10.0)
     ap.add_argument("--scenario", default=None)
+    ap.add_argument("--static", action="store_true", help="no simulated controllers")
     args = ap.parse_args()
     cmd = [sys.executable, "-m", "tui.cli", "demo", "--headless"]
     if args.scenario:
         cmd += ["--scenario", args.scenario]
+    if args.static:
+        cmd += ["--static"]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None

@@ -32,7 +32,7 @@ def require_program(name: str) -> str:
 async def drill(tmp_path: Path) -> AsyncIterator[DrillCluster]:
     """A seeded drill cluster served on a free loopback port, on the test's event loop."""
     cluster = DrillCluster(DrillOptions(kubeconfig=tmp_path / "kubeconfig",
-                                        bookmark_interval=0.2))
+                                        bookmark_interval=0.2, simulate=False))
     await cluster.start()
     try:
         yield cluster
@@ -82,8 +82,8 @@ def start_headless(*extra: str) -> HeadlessDrill:
 
 @pytest.fixture(scope="module")
 def headless() -> Iterator[HeadlessDrill]:
-    """One headless drill cluster shared by a test module (kubectl conformance)."""
-    drill = start_headless()
+    """One headless drill cluster (live, calm scenario) shared by a test module."""
+    drill = start_headless("--scenario", "calm")
     try:
         yield drill
     finally:
@@ -133,7 +133,7 @@ class ThreadedDrill:
 
 @pytest.fixture
 def tdrill(tmp_path: Path) -> Iterator[ThreadedDrill]:
-    drill = ThreadedDrill(tmp_path, bookmark_interval=0.2)
+    drill = ThreadedDrill(tmp_path, bookmark_interval=0.2, simulate=False)
     try:
         yield drill
     finally:

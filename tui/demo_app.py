@@ -57,7 +57,7 @@ class DemoApp(App[int]):
 
 def run_demo(args: argparse.Namespace) -> int:
     """Run the demo app; returns the process exit code."""
-    options = DrillOptions(host=args.host, port=args.port, kubeconfig=args.kubeconfig_out,
-                           bookmark_interval=args.bookmark_interval, window=args.watch_window)
-    DemoApp(options).run()
+    from tui.cli import drill_options
+
+    DemoApp(drill_options(args)).run()
     return 0

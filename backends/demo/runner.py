@@ -15,10 +15,19 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from aiohttp import web
 
 from backends.demo.policy import Policy
 from backends.demo.seed import seed_objects
 from backends.demo.server import DrillApiServer
+from backends.demo.sim import scenarios
+from backends.demo.sim.argocd import ArgoCDController
+from backends.demo.sim.config import SimConfig
+from backends.demo.sim.core import EventRecorder, SimClock, Simulation
+from backends.demo.sim.exporter import Exporter
+from backends.demo.sim.gateway import GatewayController
+from backends.demo.sim.gitrepo import GitRepo
+from backends.demo.sim.workloads import controllers as workload_controllers
 from backends.demo.state import ClusterState
 
 CONTEXT = "drill"
@@ -35,26 +44,72 @@ class DrillOptions:
     window: int = 20_000
     kubeconfig: Path | None = None
     seed: bool = True
+    #: Run the simulated controllers (False: a static seed, for API-semantics tests).
+    simulate: bool = True
+    scenario: str = scenarios.DEFAULT
+    #: Scenario time multiplier (tests run drills faster than real time).
+    speed: float = 1.0
+    #: Scenario time moves only through ``DrillCluster.sim.advance`` (deterministic tests).
+    manual_clock: bool = False
+    sim_config: SimConfig = field(default_factory=SimConfig)
 
 
 class DrillCluster:
     """The whole drill cluster, started on the running event loop."""
 
     def __init__(self, options: DrillOptions | None = None) -> None:
-        self.options = options or DrillOptions()
-        self.state = ClusterState(window=self.options.window)
-        self.server = DrillApiServer(self.state, policy=self.options.policy,
-                                     bookmark_interval=self.options.bookmark_interval)
+        self.options = opts = options or DrillOptions()
+        if opts.scenario not in scenarios.SCENARIOS:
+            raise ValueError(f"unknown scenario {opts.scenario!r}; choose one of: "
+                             + ", ".join(scenarios.SCENARIOS))
+        start = datetime.now(UTC).replace(microsecond=0)
+        self.clock = SimClock(start, speed=opts.speed, manual=opts.manual_clock)
+        self.state = ClusterState(window=opts.window, clock=self.clock.now)
+        self.server = DrillApiServer(self.state, policy=opts.policy,
+                                     bookmark_interval=opts.bookmark_interval)
+        self.config = opts.sim_config
+        self.exporter = Exporter(self.state)
+        self.server.extra_routes["/metrics"] = self._metrics
+        self.git = GitRepo.from_seed(start, self.clock.now)
+        self.recorder = EventRecorder(self.state, self.clock.now)
+        self.sim = Simulation(self.state, self.clock, [])
+        self.scenario: scenarios.ScenarioRunner | None = None
         self.kubeconfig: Path | None = None
         self._tmpdir: str | None = None
+        if opts.seed:
+            self.state.load(seed_objects(start))
+        if opts.simulate:
+            self._build_simulation(start)
+
+    def _build_simulation(self, start: datetime) -> None:
+        """Wire controllers, the scenario and the traffic model into the simulation loop."""
+        ctl: list[Any] = [*workload_controllers(self.state, self.recorder, self.config),
+                          ArgoCDController(self.state, self.recorder, self.config, self.git),
+                          GatewayController(self.state, self.recorder, self.config)]
+        self.sim.controllers = ctl
+        ctx = scenarios.ScenarioContext(self.state, self.config, self.git)
+        self.scenario = scenarios.ScenarioRunner(
+            scenarios.SCENARIOS[self.options.scenario], ctx, start)
+        self.sim.hooks += [self.scenario, self.exporter.traffic.tick, self.recorder.expire]
+
+    async def _metrics(self, request: web.Request) -> web.StreamResponse:
+        return web.Response(body=self.exporter.render(),
+                            content_type="text/plain", charset="utf-8",
+                            headers={"X-Content-Type-Options": "nosniff"})
 
     async def start(self) -> None:
-        if self.options.seed:
-            self.state.load(seed_objects(datetime.now(UTC)))
         await self.server.start(self.options.host, self.options.port)
         self.kubeconfig = self._write_kubeconfig()
+        if self.options.simulate:
+            self.sim.step()
+            self.sim.start()
+
+    @property
+    def metrics_url(self) -> str:
+        return f"{self.server.url}/metrics"
 
     async def stop(self) -> None:
+        await self.sim.stop()
         await self.server.stop()
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)

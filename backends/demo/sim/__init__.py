@@ -1,0 +1,1 @@
+"""Simulated controllers that make the drill cluster behave like the real platform."""
