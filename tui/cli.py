@@ -1,8 +1,11 @@
 """The ``controlroom`` command line.
 
-Subcommands are parsed here and handed to ``backends`` (headless work) or to the Textual app.
+``controlroom [connection flags]`` opens the control room on a real cluster; ``controlroom demo``
+opens it on the built-in drill cluster; ``controlroom demo --headless`` serves only the drill.
 Textual is imported only by the subcommands that open a screen, so headless commands start fast
 and run where no terminal is attached.
+
+Exit codes: 0 done, 1 refused or failed, 2 usage, configuration or connection error.
 """
 
 from __future__ import annotations
@@ -13,12 +16,31 @@ import signal
 import sys
 from pathlib import Path
 
+from backends.config import ConfigError, Settings, load
 from backends.demo.policy import Policy
 from backends.demo.runner import DrillOptions
 
 
+def _common(parser: argparse.ArgumentParser) -> None:
+    """Flags every way of opening the control room shares."""
+    parser.add_argument("--config", type=Path, default=None,
+                        help="configuration file (default: the platform config dir)")
+    parser.add_argument("--theme", default=None, help="theme name (t cycles themes)")
+    parser.add_argument("--read-only", action="store_true",
+                        help="refuse every write, whatever the config says")
+
+
+def _connection(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kubeconfig", default=None,
+                        help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+    parser.add_argument("--context", default=None, help="kube context (default: current)")
+    parser.add_argument("--namespace", "-n", action="append", default=None, metavar="NS",
+                        help="watch only this namespace (repeatable; default: all)")
+
+
 def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="run the built-in drill cluster (and the control room on it)")
+    _common(p)
     p.add_argument("--headless", action="store_true",
                    help="serve the drill cluster only: print its kubeconfig path and wait")
     p.add_argument("--port", type=int, default=0, help="API server port (default: a free one)")
@@ -36,6 +58,10 @@ def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                    help="serve the seed platform without simulated controllers")
     p.add_argument("--bookmark-interval", type=float, default=5.0, help=argparse.SUPPRESS)
     p.add_argument("--watch-window", type=int, default=20_000, help=argparse.SUPPRESS)
+    p.add_argument("--bulk", default=None, metavar="NODES,PODS,DEPLOYMENTS",
+                   help="benchmarks: add a generated cluster of this size (use with --static)")
+    p.add_argument("--flood", type=float, default=0.0, metavar="RATE",
+                   help="benchmarks: modify RATE pods per second once started")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="controlroom",
         description="A terminal control room for the on-call engineer during a production "
         "update of a Kubernetes GitOps platform.")
+    _common(parser)
+    _connection(parser)
     sub = parser.add_subparsers(dest="command")
     _demo_parser(sub)
     return parser
@@ -57,6 +85,15 @@ def drill_options(args: argparse.Namespace, policy: Policy | None = None) -> Dri
         speed=args.speed)
 
 
+def load_settings(args: argparse.Namespace) -> tuple[Settings, Path] | None:
+    """Settings from ``--config`` or the default file; prints the problem and returns None."""
+    try:
+        return load(args.config)
+    except ConfigError as exc:
+        print(f"controlroom: bad configuration: {exc}", file=sys.stderr)
+        return None
+
+
 async def _serve_headless(args: argparse.Namespace) -> int:
     from backends.demo.runner import DrillCluster
 
@@ -66,11 +103,27 @@ async def _serve_headless(args: argparse.Namespace) -> int:
         print(f"controlroom: {exc}", file=sys.stderr)
         return 2
     cluster = DrillCluster(drill_options(args, policy))
+    if args.bulk:
+        from datetime import UTC, datetime
+
+        from backends.demo.bulk import populate
+
+        try:
+            nodes, pods, deployments = (int(x) for x in args.bulk.split(","))
+        except ValueError:
+            print("controlroom: --bulk takes NODES,PODS,DEPLOYMENTS", file=sys.stderr)
+            return 2
+        populate(cluster.state, nodes, pods, deployments, datetime.now(UTC))
     try:
         await cluster.start()
     except OSError as exc:
         print(f"controlroom: cannot start the drill cluster: {exc}", file=sys.stderr)
         return 2
+    flood_task = None
+    if args.flood > 0:
+        from backends.demo.bulk import flood
+
+        flood_task = asyncio.get_running_loop().create_task(flood(cluster.state, args.flood))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -79,8 +132,33 @@ async def _serve_headless(args: argparse.Namespace) -> int:
     print(f"api: {cluster.url}", flush=True)
     print(f"metrics: {cluster.metrics_url}", flush=True)
     await stop.wait()
+    if flood_task is not None:
+        flood_task.cancel()
     await cluster.stop()
     return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from backends.demo.sim import scenarios
+
+    if args.scenario == "list":
+        print(scenarios.describe())
+        return 0
+    if args.scenario not in scenarios.SCENARIOS:
+        print(f"controlroom: unknown scenario {args.scenario!r}; see --scenario list",
+              file=sys.stderr)
+        return 2
+    if args.speed <= 0:
+        print("controlroom: --speed must be greater than 0", file=sys.stderr)
+        return 2
+    if args.headless:
+        return asyncio.run(_serve_headless(args))
+    loaded = load_settings(args)
+    if loaded is None:
+        return 2
+    from tui.run import run_demo
+
+    return run_demo(args, *loaded)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,25 +166,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "demo":
-        from backends.demo.sim import scenarios
+        return _demo(args)
+    loaded = load_settings(args)
+    if loaded is None:
+        return 2
+    from tui.run import run_cluster
 
-        if args.scenario == "list":
-            print(scenarios.describe())
-            return 0
-        if args.scenario not in scenarios.SCENARIOS:
-            print(f"controlroom: unknown scenario {args.scenario!r}; see --scenario list",
-                  file=sys.stderr)
-            return 2
-        if args.speed <= 0:
-            print("controlroom: --speed must be greater than 0", file=sys.stderr)
-            return 2
-        if args.headless:
-            return asyncio.run(_serve_headless(args))
-        from tui.demo_app import run_demo
-
-        return run_demo(args)
-    parser.print_help()
-    return 2
+    return run_cluster(args, *loaded)
 
 
 if __name__ == "__main__":

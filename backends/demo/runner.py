@@ -52,6 +52,8 @@ class DrillOptions:
     #: Scenario time moves only through ``DrillCluster.sim.advance`` (deterministic tests).
     manual_clock: bool = False
     sim_config: SimConfig = field(default_factory=SimConfig)
+    #: Scenario start (and seed creation times); now by default, fixed in snapshot tests.
+    start: datetime | None = None
 
 
 class DrillCluster:
@@ -62,7 +64,7 @@ class DrillCluster:
         if opts.scenario not in scenarios.SCENARIOS:
             raise ValueError(f"unknown scenario {opts.scenario!r}; choose one of: "
                              + ", ".join(scenarios.SCENARIOS))
-        start = datetime.now(UTC).replace(microsecond=0)
+        start = (opts.start or datetime.now(UTC)).replace(microsecond=0)
         self.clock = SimClock(start, speed=opts.speed, manual=opts.manual_clock)
         self.state = ClusterState(window=opts.window, clock=self.clock.now)
         self.server = DrillApiServer(self.state, policy=opts.policy,

@@ -1,0 +1,597 @@
+"""Kubernetes watch sources: list, then watch, forever; client-go's reflector feeding the store.
+
+The contract (operations.md section 9), and how each part is met here:
+
+- List in pages (``limit``, ``continue``) without ``resourceVersion``: a consistent read, so
+  the list's ``metadata.resourceVersion`` is a point from which the watch misses nothing.
+  The FIRST list of a source applies each page as it arrives, so a 30,000-pod cluster shows
+  rows after the first 500; it ends with a :meth:`Store.replace` of the whole set, which is
+  a no-op for rows already applied and removes anything left over from before.
+- Every LATER list (after 410 Expired, a decode error, a forbidden/not-installed spell)
+  gathers all pages first and then swaps the set in with one synchronous
+  :meth:`Store.replace`: no consumer ever sees half of a re-list, objects deleted while we
+  were away disappear (no ghosts), and keys are unique by construction (no duplicates).
+- Watch from the list's version with ``allowWatchBookmarks=true`` and ``timeoutSeconds``
+  jittered between 1x and 2x ``watch_timeout`` (client-go: 5-10 minutes, so thousands of
+  clients do not reconnect in step). The newest version seen, BOOKMARKs included, is where
+  the next watch resumes.
+- A stream that ends (timeout) is resumed at once; a network error is resumed from the last
+  version after a capped exponential backoff with jitter. A 410 (HTTP status, or an ERROR
+  event with code 410) means history is gone: re-list.
+- 403: health ``forbidden`` with the server's message, rows dropped, retried slowly. 404 of
+  the collection: ``not_installed``, rows dropped, re-checked rarely (through discovery when
+  the source was given a ``rediscover`` callback, so a CRD installed later is found at its
+  served version); never a tight error loop.
+- Health: ``connecting`` until the first list completes, ``connected`` while the watch is
+  open, ``stale`` from the moment of loss (its ``since`` is when we lost it, and the rows
+  stay so the UI can say "stale since T"), ``error`` for undecodable data.
+- Watch events are applied in batches: everything that arrives within ``batch_window``
+  (50 ms, at most ``batch_max`` = 1,000 events) is one :meth:`Store.apply` and one
+  :meth:`Store.note_event`, which is what keeps 1,000 events/s cheap.
+
+Per-namespace sources (``namespace="payments"``) share their kind's table with the other
+namespaces' sources, so their re-lists and clears keep every key outside their namespace.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Collection, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Protocol
+
+from backends.kube.connection import (
+    KubeApiError,
+    KubeError,
+    KubeTransport,
+    KubeUnreachable,
+    Params,
+    namespaced_path,
+)
+from backends.kube.decode import DecodeError, decode_event, decode_list
+from backends.kube.discovery import WANTED, Discovery, default_resource, discover, resolve
+from backends.model import CLUSTER_SCOPED_KINDS, Row
+from backends.store import Op, SourceState, Store
+
+__all__ = [
+    "WATCHED",
+    "Backoff",
+    "ManagedTransport",
+    "Source",
+    "SourceOptions",
+    "SourceSet",
+    "WatchSource",
+    "source_name",
+    "start_all",
+]
+
+log = logging.getLogger(__name__)
+
+_OPS: dict[str, Op] = {"ADDED": "ADDED", "MODIFIED": "MODIFIED", "DELETED": "DELETED"}
+_QUICK_END = 1.0
+"""A watch that ends sooner than this without delivering anything counts as a failure for
+backoff purposes: a server (or proxy) that accepts and hangs up at once must not be
+hammered."""
+
+
+def source_name(kind: str, namespace: str | None = None) -> str:
+    """The health-strip name of a source: the kind, or ``kind@namespace`` when scoped."""
+    return f"{kind}@{namespace}" if namespace else kind
+
+
+class Source(Protocol):
+    """A long-lived data source: ``run()`` forever until cancelled, reporting health."""
+
+    name: str
+
+    async def run(self) -> None: ...
+
+
+class Backoff:
+    """Capped exponential backoff with jitter (client-go: 800 ms doubling up to 30 s).
+
+    The jitter takes each delay from [d/2, d]: a fleet of sources that lost the same server
+    at the same moment does not come back in step.
+    """
+
+    def __init__(
+        self, initial: float, cap: float, rng: random.Random, factor: float = 2.0
+    ) -> None:
+        self._initial = max(0.0, initial)
+        self._cap = max(self._initial, cap)
+        self._rng = rng
+        self._factor = factor
+        self.attempts = 0
+
+    def next(self) -> float:
+        """The delay before the next attempt; grows until :meth:`reset`."""
+        delay = min(self._cap, self._initial * self._factor ** min(self.attempts, 64))
+        self.attempts += 1
+        return delay * (0.5 + 0.5 * self._rng.random())
+
+    def reset(self) -> None:
+        """Call after a success."""
+        self.attempts = 0
+
+
+class WatchSource:
+    """List and watch one kind (in all namespaces or in one) into the store.
+
+    ``path`` is the kind's collection path across namespaces (``/api/v1/pods``); None means
+    discovery found the kind not served, in which case ``rediscover`` (required then) is
+    asked again every ``recheck_interval`` seconds and must return the path or None.
+    """
+
+    def __init__(
+        self,
+        conn: KubeTransport,
+        store: Store,
+        kind: str,
+        path: str | None,
+        *,
+        namespace: str | None = None,
+        field_selector: str | None = None,
+        label_selector: str | None = None,
+        page_size: int = 500,
+        backoff_cap: float = 30.0,
+        backoff_initial: float = 0.5,
+        watch_timeout: float = 300.0,
+        batch_window: float = 0.05,
+        batch_max: int = 1000,
+        forbidden_retry: float = 60.0,
+        recheck_interval: float = 300.0,
+        rediscover: Callable[[], Awaitable[str | None]] | None = None,
+        name: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        if path is None and rediscover is None:
+            raise ValueError(f"{kind}: a source without a path needs a rediscover callback")
+        if namespace and kind in CLUSTER_SCOPED_KINDS:
+            raise ValueError(f"{kind} are cluster-scoped: they cannot be watched per namespace")
+        self.kind = kind
+        self.namespace = namespace
+        self.name = name or source_name(kind, namespace)
+        self._conn = conn
+        self._store = store
+        self._path = path
+        self._field_selector = field_selector
+        self._label_selector = label_selector
+        self._page_size = page_size
+        self._watch_timeout = watch_timeout
+        self._batch_window = batch_window
+        self._batch_max = batch_max
+        self._forbidden_retry = forbidden_retry
+        self._recheck_interval = recheck_interval
+        self._rediscover = rediscover
+        self._clock = clock
+        self._rng = rng if rng is not None else random.Random()
+        self._backoff = Backoff(backoff_initial, backoff_cap, self._rng)
+        self.resource_version = ""
+        """The newest resourceVersion seen (list, events, bookmarks): where a watch resumes."""
+        self._need_list = True
+        self._listed_once = False
+        self._applied_progressively = False
+        self._ever_connected = False
+        self._expired_in_row = 0
+        self._problem = ""
+        """Items of the last list that could not be decoded: shown as an ``error`` health."""
+        self.lists = 0
+        """How many lists completed (tests and the debug view read it)."""
+
+    # ------------------------------------------------------------------ main loop
+
+    async def run(self) -> None:
+        """List and watch until cancelled. Never raises anything but CancelledError."""
+        if self._path is None:
+            self._clear()
+            self._health("not_installed", "the cluster does not serve this resource")
+        else:
+            self._health("connecting")
+        while True:
+            try:
+                delay = await self._step()
+            except KubeApiError as exc:
+                delay = self._on_api_error(exc)
+            except KubeUnreachable as exc:
+                delay = self._on_lost(str(exc))
+            except DecodeError as exc:
+                self._need_list = True
+                self._health("error", str(exc))
+                delay = self._backoff.next()
+            except Exception as exc:  # noqa: BLE001 - a bug must not end the source for good
+                log.exception("%s: unexpected failure", self.name)
+                self._need_list = True
+                self._health("error", f"internal error: {type(exc).__name__}: {exc}")
+                delay = self._backoff.next()
+            if delay > 0:
+                await asyncio.sleep(delay)
+
+    async def _step(self) -> float:
+        """One round: (re-)list if needed, then one watch. Returns the pause before the next."""
+        if self._path is None:
+            await self._wait_until_installed()
+        if self._need_list:
+            await self._list()
+        return await self._watch()
+
+    # ------------------------------------------------------------------ list
+
+    def _collection(self) -> str:
+        assert self._path is not None
+        return namespaced_path(self._path, self.namespace)
+
+    def _selectors(self) -> dict[str, str | int | bool | None]:
+        return {"fieldSelector": self._field_selector, "labelSelector": self._label_selector}
+
+    async def _list(self) -> None:
+        """List every page; apply pages as they come only on the very first list."""
+        path = self._collection()
+        progressive = not self._listed_once and not self._applied_progressively
+        rows: list[Row] = []
+        failed: set[str] = set()
+        errors: list[str] = []
+        token: str | None = None
+        restarted = False
+        while True:
+            params: Params = {"limit": self._page_size, "continue": token, **self._selectors()}
+            try:
+                raw = await self._conn.get_raw(path, params)
+            except KubeApiError as exc:
+                if exc.status == 410 and token is not None and not restarted:
+                    # The continue token outlived its snapshot (compaction): start again,
+                    # and this time gather everything before showing it.
+                    log.info("%s: list continue token expired; listing again", self.name)
+                    rows.clear()
+                    failed.clear()
+                    errors.clear()
+                    token = None
+                    restarted = True
+                    progressive = False
+                    continue
+                raise
+            page = decode_list(self.kind, raw)
+            rows.extend(page.rows)
+            failed.update(page.failed_keys)
+            errors.extend(page.errors)
+            if progressive and page.rows:
+                self._store.apply(self.kind, [("ADDED", row) for row in page.rows])
+                self._store.note_event(self.name)
+                self._applied_progressively = True
+            if page.continue_token is None:
+                version = page.resource_version
+                break
+            token = page.continue_token
+        self._store.replace(self.kind, rows, keep=failed | self._foreign_keys())
+        self._store.note_event(self.name)
+        self.resource_version = version
+        self._need_list = False
+        self._listed_once = True
+        self._ever_connected = True
+        self.lists += 1
+        self._problem = ""
+        if errors:
+            self._problem = f"{len(errors)} item(s) could not be decoded; first: {errors[0]}"
+        self._backoff.reset()
+        self._mark_connected()
+        log.debug("%s: listed %d rows at resourceVersion %s", self.name, len(rows), version)
+
+    def _foreign_keys(self) -> frozenset[str]:
+        """Keys of the kind's rows outside this source's namespace (left alone by re-lists)."""
+        if self.namespace is None:
+            return frozenset()
+        prefix = f"{self.namespace}/"
+        return frozenset(k for k in self._store.rows(self.kind) if not k.startswith(prefix))
+
+    def _clear(self) -> None:
+        self._store.replace(self.kind, (), keep=self._foreign_keys())
+
+    # ------------------------------------------------------------------ watch
+
+    async def _watch(self) -> float:
+        """Watch from :attr:`resource_version` until the stream ends; returns the pause."""
+        seconds = max(1, int(self._watch_timeout * (1.0 + self._rng.random())))
+        params: Params = {
+            "watch": True,
+            "resourceVersion": self.resource_version or None,
+            "allowWatchBookmarks": True,
+            "timeoutSeconds": seconds,
+            **self._selectors(),
+        }
+        started = self._clock()
+        delivered = 0
+        async with await self._conn.open_stream(self._collection(), params) as stream:
+            self._mark_connected()
+            while lines := await stream.read_batch(
+                max_lines=self._batch_max, window=self._batch_window
+            ):
+                delivered += self._apply_lines(lines)
+        if delivered or self._clock() - started >= _QUICK_END:
+            self._backoff.reset()
+            return 0.0
+        return self._backoff.next()
+
+    def _apply_lines(self, lines: Sequence[bytes]) -> int:
+        """Decode a batch of watch lines and apply it as one store call."""
+        ops: list[tuple[Op, Row]] = []
+        seen = 0
+        try:
+            for line in lines:
+                event = decode_event(self.kind, line)
+                if event.type == "ERROR":
+                    status = event.status
+                    code = status.code if status is not None and status.code else 500
+                    reason = status.reason if status is not None else ""
+                    message = status.message if status is not None else ""
+                    raise KubeApiError(code, reason or "Error", message or "watch error event")
+                op = _OPS.get(event.type)
+                if op is not None and event.row is not None:
+                    ops.append((op, event.row))
+                if event.resource_version:
+                    self.resource_version = event.resource_version
+                seen += 1
+        finally:
+            # What decoded before a bad line is applied; its version is already recorded.
+            if ops:
+                self._store.apply(self.kind, ops)
+            if seen:
+                self._store.note_event(self.name)
+                self._expired_in_row = 0
+        return seen
+
+    # ------------------------------------------------------------------ failures
+
+    def _on_api_error(self, exc: KubeApiError) -> float:
+        status = exc.status
+        if status == 410:
+            # History is gone: re-list. Once at once; if it keeps happening, back off.
+            self._need_list = True
+            self._expired_in_row += 1
+            log.info("%s: %s; re-listing", self.name, exc)
+            return 0.0 if self._expired_in_row <= 1 else self._backoff.next()
+        if status == 403:
+            self._need_list = True
+            self._clear()
+            self._health("forbidden", exc.message)
+            return self._forbidden_retry
+        if status == 404:
+            self._need_list = True
+            self._clear()
+            self._health("not_installed", exc.message)
+            if self._rediscover is not None:
+                self._path = None  # _wait_until_installed asks discovery, rarely
+                return 0.0
+            return self._recheck_interval
+        if status == 401:
+            self._health("error", f"Unauthorized: {exc.message}")
+            return max(self._backoff.next(), min(self._forbidden_retry, 10.0))
+        if status == 429 or status >= 500:
+            return self._on_lost(str(exc))
+        # 400 (a selector the server refuses), 405, 406...: will not fix itself soon.
+        self._need_list = True
+        self._health("error", str(exc))
+        return self._forbidden_retry
+
+    def _on_lost(self, why: str) -> float:
+        """The connection is gone: keep the rows, mark them stale from now, back off."""
+        state: SourceState = "stale" if self._ever_connected else "connecting"
+        self._health(state, why)
+        delay = self._backoff.next()
+        log.info("%s: %s; retrying in %.1fs", self.name, why, delay)
+        return delay
+
+    async def _wait_until_installed(self) -> None:
+        """Ask discovery every ``recheck_interval`` until the kind is served."""
+        assert self._rediscover is not None
+        while self._path is None:
+            await asyncio.sleep(self._recheck_interval)
+            try:
+                self._path = await self._rediscover()
+            except KubeError as exc:
+                log.info("%s: discovery failed: %s", self.name, exc)
+        self._need_list = True
+        self._health("connecting")
+
+    # ------------------------------------------------------------------ health
+
+    def _mark_connected(self) -> None:
+        if self._problem:
+            self._health("error", self._problem)
+        else:
+            self._health("connected")
+
+    def _health(self, state: SourceState, error: str = "") -> None:
+        self._store.set_health(self.name, state, error)
+
+
+# --------------------------------------------------------------------------- the set
+
+
+WATCHED: tuple[tuple[str, str | None], ...] = (
+    ("nodes", None),
+    ("pods", None),
+    ("deployments", None),
+    ("replicasets", None),
+    ("events", "type=Warning"),
+    ("applications", None),
+    ("gateways", None),
+    ("httproutes", None),
+    ("applicationloadbalancers", None),
+)
+"""The watched kinds and their field selectors (only Warning events matter on call)."""
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """Tunables of the sources (the defaults are for production; tests shorten them)."""
+
+    page_size: int = 500
+    backoff_initial: float = 0.5
+    backoff_cap: float = 30.0
+    watch_timeout: float = 300.0
+    batch_window: float = 0.05
+    batch_max: int = 1000
+    forbidden_retry: float = 60.0
+    recheck_interval: float = 300.0
+    metrics: bool = True
+    metrics_interval: float = 15.0
+    discovery_timeout: float = 15.0
+
+
+class ManagedTransport(KubeTransport, Protocol):
+    """A transport the source set may close when it stops."""
+
+    async def close(self) -> None: ...
+
+
+class SourceSet:
+    """Every source of one connection: one per watched kind (per namespace when namespaces
+    are given; cluster-scoped kinds once) plus the metrics poller.
+
+    :meth:`start` runs discovery and starts one task per source; :meth:`stop` cancels and
+    awaits them all and closes the connection. The App may instead take :attr:`sources`
+    after :meth:`plan` and run each ``source.run()`` in its own worker.
+    """
+
+    def __init__(
+        self,
+        conn: ManagedTransport,
+        store: Store,
+        *,
+        namespaces: Sequence[str] | None = None,
+        options: SourceOptions | None = None,
+        kinds: Collection[str] | None = None,
+        close_connection: bool = True,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._conn = conn
+        self._store = store
+        self._namespaces = list(dict.fromkeys(namespaces)) if namespaces else None
+        self._options = options or SourceOptions()
+        self._kinds = set(kinds) if kinds is not None else {kind for kind, _ in WATCHED}
+        self._close_connection = close_connection
+        self._rng = rng if rng is not None else random.Random()
+        self.sources: list[Source] = []
+        self.tasks: list[asyncio.Task[None]] = []
+        self.discovery: Discovery | None = None
+        """What discovery found (None when it could not be done and defaults were used)."""
+
+    async def plan(self) -> list[Source]:
+        """Run discovery and build (not start) the sources."""
+        from backends.kube.metrics import MetricsPoller  # metrics imports this module
+
+        opts = self._options
+        wanted = tuple(kind for kind, _ in WATCHED if kind in self._kinds)
+        for kind in wanted:
+            for namespace in self._scopes(kind):
+                self._store.set_health(source_name(kind, namespace), "connecting")
+        try:
+            async with asyncio.timeout(opts.discovery_timeout):
+                self.discovery = await discover(self._conn, wanted)
+        except (KubeError, TimeoutError) as exc:
+            log.warning("discovery failed (%s); assuming the usual API versions", exc)
+            self.discovery = None
+        sources: list[Source] = []
+        for kind, field_selector in WATCHED:
+            if kind not in self._kinds:
+                continue
+            path = self._initial_path(kind)
+            for namespace in self._scopes(kind):
+                sources.append(WatchSource(
+                    self._conn, self._store, kind, path,
+                    namespace=namespace,
+                    field_selector=field_selector,
+                    page_size=opts.page_size,
+                    backoff_cap=opts.backoff_cap,
+                    backoff_initial=opts.backoff_initial,
+                    watch_timeout=opts.watch_timeout,
+                    batch_window=opts.batch_window,
+                    batch_max=opts.batch_max,
+                    forbidden_retry=opts.forbidden_retry,
+                    recheck_interval=opts.recheck_interval,
+                    rediscover=self._rediscoverer(kind),
+                    rng=random.Random(self._rng.random()),
+                ))
+        if opts.metrics:
+            sources.append(MetricsPoller(
+                self._conn, self._store, opts.metrics_interval,
+                namespaces=self._namespaces,
+                forbidden_retry=opts.forbidden_retry,
+                recheck_interval=opts.recheck_interval,
+            ))
+        self.sources = sources
+        return sources
+
+    def _scopes(self, kind: str) -> list[str | None]:
+        if self._namespaces and WANTED[kind].namespaced:
+            return list(self._namespaces)
+        return [None]
+
+    def _initial_path(self, kind: str) -> str | None:
+        found = self.discovery
+        if found is None or kind in found.errors:
+            return default_resource(kind).path()
+        if kind in found.missing:
+            return None
+        return found.resources[kind].path()
+
+    def _rediscoverer(self, kind: str) -> Callable[[], Awaitable[str | None]]:
+        async def rediscover() -> str | None:
+            resource = await resolve(self._conn, kind)
+            return resource.path() if resource is not None else None
+
+        return rediscover
+
+    async def start(self) -> list[asyncio.Task[None]]:
+        """Discover, then start one task per source; returns the tasks."""
+        if self.tasks:
+            raise RuntimeError("the source set is already started")
+        sources = self.sources or await self.plan()
+        self.tasks = [
+            asyncio.create_task(source.run(), name=f"controlroom-source-{source.name}")
+            for source in sources
+        ]
+        return self.tasks
+
+    async def stop(self) -> None:
+        """Cancel every source, wait for each to finish, close the connection."""
+        tasks, self.tasks = self.tasks, []
+        for task in tasks:
+            task.cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        for task, result in zip(tasks, results, strict=True):
+            if isinstance(result, BaseException) and not isinstance(
+                result, asyncio.CancelledError
+            ):
+                log.error("source task %s failed: %r", task.get_name(), result)
+        if self._close_connection:
+            await self._conn.close()
+
+    async def __aenter__(self) -> SourceSet:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+async def start_all(
+    conn: ManagedTransport,
+    store: Store,
+    namespaces: Sequence[str] | None = None,
+    *,
+    options: SourceOptions | None = None,
+) -> SourceSet:
+    """Start every source for ``conn``; ``await result.stop()`` ends them and the connection."""
+    sources = SourceSet(conn, store, namespaces=namespaces, options=options)
+    await sources.start()
+    return sources

@@ -1,0 +1,216 @@
+"""The control room App on the drill cluster, driven with Pilot like an engineer would.
+
+Each test starts a drill API server on the test's loop and the App on top of it, connected
+through the drill's kubeconfig exactly like a real cluster. Waits poll the App's own state with a
+deadline (``until``); nothing sleeps blindly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backends.config import Settings, parse
+from backends.demo.resources import BY_KEY
+from backends.demo.runner import DrillCluster
+from backends.kube.connection import connect
+from backends.kube.source import start_all
+from backends.store import Store
+from tui.app import ControlRoomApp, Target
+from widgets.panels import AppsPanel, EventsPanel, NodesPanel, PodsPanel, WorkloadsPanel
+
+PODS = BY_KEY["pods"]
+DEPLOY = BY_KEY["deployments.apps"]
+APPS = BY_KEY["applications.argoproj.io"]
+EVENTS = BY_KEY["events"]
+
+
+def starter(drill: DrillCluster) -> Callable[[Store], Awaitable[Callable[[], Awaitable[None]]]]:
+    async def start(store: Store) -> Callable[[], Awaitable[None]]:
+        conn = await connect(str(drill.kubeconfig), None)
+        sources = await start_all(conn, store, None)
+
+        async def stop() -> None:
+            await sources.stop()
+
+        return stop
+
+    return start
+
+
+def make_app(drill: DrillCluster, settings: Settings | None = None,
+             settings_path: Path | None = None) -> ControlRoomApp:
+    return ControlRoomApp(settings or Settings(), settings_path,
+                          Target(cluster="drill", context="drill"), starter(drill))
+
+
+async def until(pilot: Any, check: Callable[[], Any], what: str, timeout: float = 5.0) -> Any:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+def panel(app: ControlRoomApp, cls: type) -> Any:
+    return next(p for p in app.panels if isinstance(p, cls))
+
+
+def shown(p: Any) -> list[str]:
+    """The keys of the rows a panel shows, in display order."""
+    return list(p.visible_keys())
+
+
+async def test_panels_show_the_seeded_platform(drill: DrillCluster) -> None:
+    app = make_app(drill)
+    async with app.run_test(size=(200, 50)) as pilot:
+        nodes = panel(app, NodesPanel)
+        await until(pilot, lambda: len(shown(nodes)) == drill.state.count(BY_KEY["nodes"]),
+                    "every node in the nodes panel")
+        workloads = panel(app, WorkloadsPanel)
+        await until(pilot, lambda: "checkout/checkout-stable" in shown(workloads),
+                    "checkout-stable in the workloads panel")
+        apps = panel(app, AppsPanel)
+        await until(pilot, lambda: len(shown(apps)) == drill.state.count(APPS), "every app")
+
+
+async def test_changes_through_the_api_appear_within_a_second(drill: DrillCluster) -> None:
+    app = make_app(drill)
+    async with app.run_test(size=(200, 50)) as pilot:
+        workloads = panel(app, WorkloadsPanel)
+        await until(pilot, lambda: "payments/payments" in shown(workloads), "payments row")
+        started = time.monotonic()
+        drill.state.mutate(DEPLOY, "payments", "payments",
+                           lambda d: {**d, "spec": {**d["spec"], "replicas": 7}})
+        await until(pilot, lambda: "7" in workloads.cells_of("payments/payments"),
+                    "the new desired count", timeout=1.0)
+        assert time.monotonic() - started < 1.0
+        pods = panel(app, PodsPanel)
+        pods.toggle_all()
+        app.refresh_tick()
+        victim = drill.state.objects(PODS, "catalog")[0]["metadata"]["name"]
+        await until(pilot, lambda: f"catalog/{victim}" in shown(pods), "the catalog pod")
+        drill.state.delete(PODS, "catalog", victim)
+        await until(pilot, lambda: f"catalog/{victim}" not in shown(pods),
+                    "the deleted pod to vanish", timeout=1.0)
+        drill.state.mutate(APPS, "argocd", "payments", lambda a: {
+            **a, "spec": {**a["spec"], "syncPolicy": {**a["spec"]["syncPolicy"],
+                                                      "automated": None}}})
+        apps = panel(app, AppsPanel)
+        await until(pilot, lambda: "off" in " ".join(apps.cells_of("argocd/payments")),
+                    "auto-sync off on the payments app", timeout=1.0)
+
+
+async def test_filter_freeze_detail_help_and_theme(drill: DrillCluster, tmp_path: Path) -> None:
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("# mine\n")
+    app = make_app(drill, parse(cfg.read_text()), cfg)
+    async with app.run_test(size=(200, 50)) as pilot:
+        workloads = panel(app, WorkloadsPanel)
+        await until(pilot, lambda: len(shown(workloads)) > 5, "workloads")
+        workloads.focus()
+        await pilot.press("slash")
+        await pilot.press(*"checkout")
+        await until(pilot, lambda: shown(workloads) and all(
+            "checkout" in k for k in shown(workloads)), "the filter to narrow the panel")
+        await pilot.press("escape")
+        assert app.focused is not None
+
+        # freeze: data keeps flowing into the store, the panel does not move
+        await pilot.press("space")
+        assert app.frozen
+        before = list(workloads.cells_of("checkout/checkout-canary"))
+        drill.state.mutate(DEPLOY, "checkout", "checkout-canary",
+                           lambda d: {**d, "spec": {**d["spec"], "replicas": 9}})
+        await until(pilot, lambda: (row := app.store.get("deployments",
+                                                         "checkout/checkout-canary"))
+                    and row.desired == 9, "the store to get the change")
+        await pilot.pause(0.4)
+        assert workloads.cells_of("checkout/checkout-canary") == before
+        await pilot.press("space")
+        await until(pilot, lambda: "9" in workloads.cells_of("checkout/checkout-canary"),
+                    "the frozen change to show after resuming")
+
+        # detail view of the selected row
+        workloads.focus()
+        await pilot.press("enter")
+        await until(pilot, lambda: type(app.screen).__name__ == "DetailScreen", "detail")
+        await pilot.press("escape")
+        await pilot.press("question_mark")
+        await until(pilot, lambda: type(app.screen).__name__ == "HelpScreen", "help")
+        await pilot.press("escape")
+
+        first = app.theme
+        await pilot.press("t")
+        assert app.theme != first
+        assert f'theme = "{app.theme}"' in cfg.read_text() and "# mine" in cfg.read_text()
+
+
+async def test_quit_closes_every_watch(drill: DrillCluster) -> None:
+    app = make_app(drill)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await until(pilot, lambda: app.store.count("pods") > 0, "pods")
+        drill.server.record_requests = True
+        await pilot.press("q")
+        await pilot.pause(0.2)
+    await asyncio.sleep(0.1)
+    assert not [t for t in drill.server._watches if not t.done()]  # noqa: SLF001
+
+
+HOSTILE = [
+    "[bold red]boom[/]",
+    "[@click=app.quit]click me[/]",
+    "[link=https://evil.example]x[/link]",
+    "\x1b[31mred\x1b[0m\x1b]52;c;ZXZpbA==\x07",
+    "\x9b31mC1\u202eevil",
+]
+
+
+async def test_hostile_text_renders_literally_and_harmlessly(drill: DrillCluster) -> None:
+    for i, text in enumerate(HOSTILE):
+        drill.state.create(EVENTS, {
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": f"hostile-{i}", "namespace": "default",
+                         "labels": {"x": "y"}},
+            "involvedObject": {"kind": "Pod", "name": "p", "namespace": "default"},
+            "reason": "BackOff", "type": "Warning", "message": text, "count": 1,
+            "lastTimestamp": "2026-11-26T10:00:00Z"})
+    app = make_app(drill)
+    async with app.run_test(size=(200, 50)) as pilot:
+        events = panel(app, EventsPanel)
+        await until(pilot, lambda: len([k for k in shown(events) if "hostile" in k]) == 5,
+                    "the hostile events")
+        await pilot.pause(0.3)
+        assert app.is_running  # [@click=app.quit] did nothing
+        cells = " ".join(" ".join(events.cells_of(k)) for k in shown(events) if "hostile" in k)
+        assert "[bold red]boom[/]" in cells and "[@click=app.quit]" in cells
+        assert "\x1b" not in cells and "\x9b" not in cells and "\u202e" not in cells
+
+
+@pytest.mark.parametrize("size", [(200, 50)])
+async def test_untrusted_pod_names_in_all_panels(drill: DrillCluster,
+                                                 size: tuple[int, int]) -> None:
+    drill.state.create(BY_KEY["namespaces"], {"apiVersion": "v1", "kind": "Namespace",
+                                              "metadata": {"name": "evil"}})
+    pod = drill.state.objects(PODS, "catalog")[0]
+    evil = {**pod, "metadata": {**pod["metadata"], "name": "evil-pod", "namespace": "evil",
+                                "uid": "u-evil", "annotations": {"note": "[b]x"}},
+            "status": {**pod["status"], "phase": "Pending", "reason": "[@click=app.quit]",
+                       "message": "\x1b]8;;http://x\x07link\x1b]8;;\x07"}}
+    evil["metadata"].pop("resourceVersion", None)
+    drill.state.create(PODS, evil)
+    app = make_app(drill)
+    async with app.run_test(size=size) as pilot:
+        pods = panel(app, PodsPanel)
+        await until(pilot, lambda: "evil/evil-pod" in shown(pods), "the evil pod")
+        pods.focus()
+        await pilot.pause(0.2)
+        assert app.is_running

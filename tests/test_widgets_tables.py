@@ -1,0 +1,259 @@
+"""The DataTable panels (nodes, workloads, traffic, Argo CD) fed through a real Store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rich.text import Text
+
+from backends.model import Condition
+from backends.store import ChangeSet
+from tests.test_widgets_rows import (
+    HOSTILE,
+    NOW,
+    Feed,
+    PanelApp,
+    app_row,
+    deployment,
+    gateway,
+    node,
+    node_metrics,
+    route,
+)
+from themes import THEMES
+from widgets.apps import AppsPanel
+from widgets.nodes import NodesPanel
+from widgets.routes import RoutesPanel
+from widgets.table_panel import TablePanel
+from widgets.workloads import WorkloadsPanel
+
+SIZE = (160, 30)
+
+
+def cells(panel: TablePanel) -> list[list[str]]:
+    table = panel.table
+    return [[cell.plain for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def column(panel: TablePanel, label: str) -> list[str]:
+    index = [c.label for c in panel.COLUMNS].index(label)
+    return [row[index] for row in cells(panel)]
+
+
+def count_calls(monkeypatch: pytest.MonkeyPatch, obj: Any, name: str) -> list[object]:
+    calls: list[object] = []
+    original = getattr(obj, name)
+
+    def wrapper(*args: Any, **kw: Any) -> Any:
+        calls.append(args)
+        return original(*args, **kw)
+
+    monkeypatch.setattr(obj, name, wrapper)
+    return calls
+
+
+async def test_nodes_not_ready_first_highlighted_with_metrics(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    feed = Feed().add("nodes", node("aks-a"), node("aks-b", ready="False"), node("aks-c"))
+    feed.add("nodemetrics", node_metrics("aks-a", 1000, 8 << 30))
+    panel = NodesPanel()
+    app = PanelApp(panel)
+    async with app.run_test(size=SIZE) as pilot:
+        feed.tick(panel)
+        await pilot.pause()
+        assert column(panel, "NAME") == ["aks-b", "aks-a", "aks-c"]
+        assert cells(panel)[0][2] == "NotReady"
+        assert panel.has_class("-problems") and panel.border_subtitle == "1 failing  3"
+        assert cells(panel)[1][3:5] == ["25%", "50%"]
+        problem = panel.get_component_rich_style("panel--problem", partial=True)
+        first: Text = panel.table.get_row_at(0)[0]
+        assert any(span.style == problem for span in first.spans)
+
+        # A metrics scrape updates two cells in place: no row is added or removed.
+        added = count_calls(monkeypatch, panel.table, "add_row")
+        removed = count_calls(monkeypatch, panel.table, "remove_row")
+        keys_before = [row.key for row in panel.table.ordered_rows]
+        feed.add("nodemetrics", node_metrics("aks-a", 3000, 4 << 30))
+        feed.tick(panel)
+        assert cells(panel)[1][3:5] == ["75%", "25%"]
+        assert [row.key for row in panel.table.ordered_rows] == keys_before
+        assert added == [] and removed == []
+
+        # Recovery resorts; a deleted node disappears.
+        feed.add("nodes", node("aks-b")).delete("nodes", node("aks-c"))
+        feed.tick(panel)
+        assert column(panel, "NAME") == ["aks-a", "aks-b"]
+        assert panel.border_subtitle == "2"
+        assert not panel.has_class("-problems")
+
+
+async def test_selection_survives_resort_and_enter_activates() -> None:
+    feed = Feed().add("nodes", *(node(f"aks-{i}") for i in range(5)))
+    panel = NodesPanel()
+    app = PanelApp(panel)
+    async with app.run_test(size=SIZE) as pilot:
+        feed.tick(panel)
+        panel.focus()
+        await pilot.press("down", "down")
+        assert panel.selected_key == "aks-2" and panel.selected_kind == "nodes"
+        feed.add("nodes", node("aks-4", ready="Unknown"))  # jumps to the top
+        feed.tick(panel)
+        assert column(panel, "NAME")[0] == "aks-4"
+        assert panel.selected_key == "aks-2"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.activated == [("nodes", "aks-2")]
+
+
+async def test_filter_narrows_rows_case_insensitively() -> None:
+    feed = Feed().add("nodes", node("aks-sys-0", pool="system"), node("aks-user-0"),
+                      node("aks-user-1"))
+    panel = NodesPanel()
+    app = PanelApp(panel)
+    async with app.run_test(size=SIZE) as pilot:
+        feed.tick(panel)
+        panel.set_filter("SYSTEM")
+        await pilot.pause()
+        assert column(panel, "NAME") == ["aks-sys-0"]
+        assert panel.filter_text == "system"
+        # Rows arriving while filtered obey the filter too.
+        feed.add("nodes", node("aks-sys-1", pool="system"), node("aks-user-2"))
+        feed.tick(panel)
+        assert column(panel, "NAME") == ["aks-sys-0", "aks-sys-1"]
+        panel.set_filter("")
+        assert len(column(panel, "NAME")) == 5
+
+
+async def test_fed_before_mount_and_full_change_set() -> None:
+    feed = Feed().add("nodes", node("aks-a"), node("aks-b"))
+    panel = NodesPanel()
+    feed.tick(panel)  # not mounted yet
+    app = PanelApp(panel)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert column(panel, "NAME") == ["aks-a", "aks-b"]
+        # A consumer that fell behind gets a full set: rows not listed must go.
+        feed.store.apply("nodes", [("DELETED", node("aks-a"))])
+        full = ChangeSet(version=feed.store.version, full=True,
+                         upserted={"nodes": frozenset(feed.store.rows("nodes"))})
+        panel.refresh_from(feed.store, full, NOW)
+        assert column(panel, "NAME") == ["aks-b"]
+
+
+async def test_hostile_names_render_literally() -> None:
+    feed = Feed().add("nodes", *(node(name, pool=name) for name in HOSTILE))
+    feed.add("deployments", *(deployment(name, namespace=name) for name in HOSTILE))
+    nodes, workloads = NodesPanel(), WorkloadsPanel()
+    app = PanelApp(nodes, workloads)
+    async with app.run_test(size=SIZE) as pilot:
+        feed.tick(nodes, workloads)
+        await pilot.pause()
+        assert sorted(column(nodes, "NAME")) == sorted(HOSTILE)
+        drawn = "\n".join(nodes.table.render_line(y).text for y in range(4))
+        for name in HOSTILE:
+            assert name in drawn
+        assert sorted(column(workloads, "NAMESPACE")) == sorted(HOSTILE)
+        assert app.is_running
+
+
+async def test_workloads_mismatch_and_stalled_rollouts() -> None:
+    feed = Feed().add(
+        "deployments",
+        deployment("api"),
+        deployment("cart", ready=2, updated=3, available=2),
+        deployment("checkout", ready=1, updated=1, available=1,
+                   progressing_reason="ProgressDeadlineExceeded"),
+        deployment("idle", desired=0, ready=0, updated=0, available=0),
+    )
+    panel = WorkloadsPanel()
+    app = PanelApp(panel)
+    async with app.run_test(size=SIZE) as pilot:
+        feed.tick(panel)
+        await pilot.pause()
+        assert column(panel, "NAME") == ["checkout", "cart", "api", "idle"]
+        assert column(panel, "ROLLOUT") == ["stalled", "progressing", "", ""]
+        assert cells(panel)[1][2:6] == ["3", "2", "3", "2"]
+        assert column(panel, "IMAGE")[0] == "checkout:1.0"
+        feed.add("deployments", deployment("cart"))  # rollout done
+        feed.tick(panel)
+        assert column(panel, "NAME") == ["checkout", "api", "cart", "idle"]
+        assert column(panel, "ROLLOUT")[2] == ""
+
+
+async def test_routes_resolved_refs_failures_first_with_weights() -> None:
+    feed = Feed().add("gateways", gateway("web"))
+    feed.add("httproutes", route("checkout"), route("login", resolved=False,
+                                                    backends=(("login", 1),)))
+    panel = RoutesPanel()
+    app = PanelApp(panel)
+    async with app.run_test(size=SIZE) as pilot:
+        feed.tick(panel)
+        await pilot.pause()
+        assert column(panel, "NAME") == ["login", "web", "checkout"]
+        assert column(panel, "STATUS")[0] == "ResolvedRefs=False (BackendNotFound)"
+        assert column(panel, "STATUS")[1:] == ["OK", "OK"]
+        assert column(panel, "BACKENDS")[2] == "checkout-stable:90 checkout-canary:10"
+        assert column(panel, "ADDRESSES / PARENTS")[1] == "10.0.0.1"
+        assert column(panel, "ROUTES")[1] == "2"
+        panel.focus()
+        await pilot.press("down")
+        assert (panel.selected_kind, panel.selected_key) == ("gateways", "shop/web")
+        # The canary shifts weight: one cell changes.
+        feed.add("httproutes", route("checkout", backends=(("checkout-stable", 0),
+                                                            ("checkout-canary", 100))))
+        feed.tick(panel)
+        assert column(panel, "BACKENDS")[2] == "checkout-stable:0 checkout-canary:100"
+        pending = gateway("web", addresses=(),
+                          conditions=(Condition(type="Programmed", status="Unknown",
+                                                reason="Pending"),))
+        feed.add("gateways", pending)
+        feed.tick(panel)
+        assert column(panel, "ADDRESSES / PARENTS")[1] == "no address"
+        assert "Programmed=Unknown (Pending)" in column(panel, "STATUS")[1]
+
+
+async def test_apps_sync_health_autosync_revision_operation() -> None:
+    feed = Feed().add(
+        "applications",
+        app_row("shop", sync="OutOfSync", health="Degraded", auto="paused",
+                operation_phase="Failed", operation_finished=NOW - 300),
+        app_row("infra", self_heal=True),
+        app_row("payments", sync="OutOfSync", health="Progressing",
+                operation_in_progress=True, operation_phase="Running",
+                operation_message="waiting for [bold]hooks"),
+    )
+    panel = AppsPanel()
+    app = PanelApp(panel)
+    async with app.run_test(size=SIZE) as pilot:
+        feed.tick(panel)
+        await pilot.pause()
+        assert cells(panel) == [
+            ["shop", "OutOfSync", "Degraded", "paused", "aaaaaaa", "Failed 5m ago", ""],
+            ["payments", "OutOfSync", "Progressing", "on", "aaaaaaa", "",
+             "Running: waiting for [bold]hooks"],
+            ["infra", "Synced", "Healthy", "on selfHeal", "aaaaaaa", "", ""],
+        ]
+        # "since" strings move with time alone.
+        panel.refresh_ages(NOW + 3600)
+        assert column(panel, "LAST SYNC")[0] == "Failed 65m ago"
+
+
+async def test_theme_switch_restyles_tone_cells() -> None:
+    feed = Feed().add("nodes", node("aks-bad", ready="False"))
+    panel = NodesPanel()
+    app = PanelApp(panel)
+    async with app.run_test(size=SIZE) as pilot:
+        for theme in THEMES:
+            app.register_theme(theme)
+        app.theme = THEMES[0].name
+        feed.tick(panel)
+        await pilot.pause()
+        before = panel.table.get_row_at(0)[0].spans[0].style
+        app.theme = THEMES[1].name
+        await pilot.pause()
+        await pilot.pause()
+        after = panel.table.get_row_at(0)[0].spans[0].style
+        assert before != after
+        assert after == panel.get_component_rich_style("panel--problem", partial=True)

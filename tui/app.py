@@ -1,0 +1,266 @@
+"""The control room App: a thin shell wiring sources to the store and the store to panels.
+
+Data flows one way (ARCHITECTURE.md): watch sources (App-level workers) feed the Store; a refresh
+tick every ``refresh_ms`` takes the change set since the last tick and hands each panel only the
+changes of its kinds. Panels never fetch. Freezing the view (``space``) stops the hand-over, not
+the sources, so nothing is lost while the engineer reads.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Grid
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Input
+
+from backends.config import Settings, remember_theme
+from backends.store import Store
+from themes import THEMES
+from tui.screens import DetailScreen, HelpScreen
+from widgets.header import HeaderBar
+from widgets.messages import PanelRowActivated
+from widgets.panels import dashboard_panels
+
+#: Starts the sources feeding a store; returns an awaitable that stops them.
+SourceStarter = Callable[[Store], Awaitable[Callable[[], Awaitable[None]]]]
+
+
+@dataclass
+class Target:
+    """What the control room is looking at."""
+
+    cluster: str
+    context: str
+    production: bool = False
+    read_only: bool = False
+    namespaces: list[str] = field(default_factory=list)
+
+
+class ControlRoomApp(App[int]):
+    """The on-call engineer's screen."""
+
+    CSS_PATH = str(Path(__file__).resolve().parent.parent / "themes" / "controlroom.tcss")
+    TITLE = "controlroom"
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit_clean", "Quit", id="quit",
+                tooltip="Close every watch and exit"),
+        Binding("question_mark", "help", "Help", id="help", tooltip="Keys and what they do"),
+        Binding("slash", "filter", "Filter", id="filter",
+                tooltip="Filter the focused panel by text"),
+        Binding("space", "freeze", "Freeze", id="freeze",
+                tooltip="Freeze the view for reading; data keeps flowing into the store"),
+        Binding("a", "toggle_all_pods", "All pods", id="toggle_all_pods",
+                tooltip="Pods panel: problem pods only, or all pods"),
+        Binding("t", "cycle_theme", "Theme", id="cycle_theme",
+                tooltip="Next theme (remembered in the config file)"),
+        Binding("tab", "focus_next", "Next panel", id="focus_next", show=False,
+                tooltip="Focus the next panel"),
+        Binding("shift+tab", "focus_previous", "Previous panel", id="focus_previous",
+                show=False, tooltip="Focus the previous panel"),
+    ]
+
+    def __init__(self, settings: Settings, settings_path: Path | None, target: Target,
+                 start_sources: SourceStarter, *, theme: str | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__()
+        self.settings = settings
+        self.settings_path = settings_path
+        self.target = target
+        self.store = Store(clock=clock)
+        self.frozen = False
+        self._start_sources = start_sources
+        self._stop_sources: Callable[[], Awaitable[None]] | None = None
+        self._seen = 0
+        self._clock = clock
+        self._initial_theme = theme or settings.theme
+        self.panels: list[Any] = []
+
+    # ----------------------------------------------------------------- layout
+
+    def compose(self) -> ComposeResult:
+        yield HeaderBar(id="header")
+        self.panels = list(dashboard_panels())
+        with Grid(id="dashboard"):
+            yield from self.panels
+        yield Input(placeholder="filter the focused panel (Esc to close)", id="filter")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for theme in THEMES:
+            self.register_theme(theme)
+        names = [t.name for t in THEMES]
+        self.theme = self._initial_theme if self._initial_theme in self.available_themes \
+            else names[0]
+        if self.settings.keys:
+            self.set_keymap(self.settings.keys)
+        self.query_one("#filter", Input).display = False
+        header = self.query_one(HeaderBar)
+        header.show_target(self.target.cluster, self.target.context, self.target.production)
+        self._show_modes()
+        self.set_interval(self.settings.refresh_ms / 1000, self.refresh_tick)
+        self.set_interval(1.0, self.refresh_ages)
+        self.run_sources()
+        if self.panels:
+            self.panels[0].focus()
+
+    def _show_modes(self) -> None:
+        self.query_one(HeaderBar).show_modes(
+            "READ-ONLY" if self.target.read_only else "",
+            "FROZEN (space to resume)" if self.frozen else "")
+
+    # ----------------------------------------------------------------- data flow
+
+    @work(group="sources", exclusive=True, exit_on_error=False)
+    async def run_sources(self) -> None:
+        """Start the sources (one long-lived worker; they run until quit)."""
+        self._stop_sources = await self._start_sources(self.store)
+
+    def refresh_tick(self) -> None:
+        """Hand each panel the changes of its kinds since the last tick."""
+        now = self._clock()
+        self.query_one(HeaderBar).show_health(self.store.all_health(), now)
+        if self.frozen:
+            return
+        changes = self.store.changes_since(self._seen)
+        if changes.is_empty:
+            return
+        self._seen = changes.version
+        touched = set(changes.upserted) | set(changes.removed)
+        with self.batch_update():
+            for panel in self.panels:
+                if changes.full or touched.intersection(panel.KINDS):
+                    panel.refresh_from(self.store, changes, now)
+
+    async def on_unmount(self) -> None:
+        """However the App ends, close the watches (and the drill, in the demo)."""
+        if self._stop_sources is not None:
+            stop, self._stop_sources = self._stop_sources, None
+            await stop()
+
+    def refresh_ages(self) -> None:
+        """Keep "age" and "last seen" cells moving while the cluster is quiet."""
+        if self.frozen:
+            return
+        now = self._clock()
+        for panel in self.panels:
+            panel.refresh_ages(now)
+
+    # ----------------------------------------------------------------- actions
+
+    async def action_quit_clean(self) -> None:
+        """Close every watch before exiting, so nothing is left half-open."""
+        if self._stop_sources is not None:
+            await self._stop_sources()
+            self._stop_sources = None
+        self.workers.cancel_group(self, "sources")
+        self.exit(0)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self._binding_rows()))
+
+    def action_freeze(self) -> None:
+        self.frozen = not self.frozen
+        self._show_modes()
+        if not self.frozen:
+            self.refresh_tick()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.value = getattr(self._focused_panel(), "filter_text", "") or ""
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def apply_filter(self, event: Input.Changed) -> None:
+        panel = self._last_panel
+        if panel is not None:
+            panel.set_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def close_filter(self, event: Input.Submitted) -> None:
+        self._hide_filter()
+
+    def _hide_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = False
+        if self._last_panel is not None:
+            self._last_panel.focus()
+
+    def on_key(self, event: Any) -> None:
+        if event.key == "escape" and self.query_one("#filter", Input).has_focus:
+            self._hide_filter()
+            event.stop()
+
+    def action_detail(self) -> None:
+        panel = self._focused_panel()
+        if panel is not None and panel.selected_key is not None:
+            self.push_screen(DetailScreen(self.store, panel.selected_kind, panel.selected_key))
+
+    @on(PanelRowActivated)
+    def open_detail(self, event: PanelRowActivated) -> None:
+        self.push_screen(DetailScreen(self.store, event.kind, event.key))
+
+    def action_toggle_all_pods(self) -> None:
+        for panel in self.panels:
+            if hasattr(panel, "toggle_all"):
+                panel.toggle_all()
+
+    def action_cycle_theme(self) -> None:
+        names = [t.name for t in THEMES]
+        current = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(current + 1) % len(names)]
+        if self.settings_path is not None:
+            try:
+                remember_theme(self.settings_path, self.theme)
+            except (OSError, ValueError) as exc:
+                self.notify(f"theme not remembered: {exc}", severity="warning", markup=False)
+
+    # ----------------------------------------------------------------- helpers
+
+    @property
+    def _last_panel(self) -> Any:
+        return getattr(self, "_panel_for_filter", None)
+
+    def _focused_panel(self) -> Any:
+        node: Widget | None = self.focused
+        while node is not None:
+            if node in self.panels:
+                self._panel_for_filter = node
+                return node
+            parent = node.parent
+            node = parent if isinstance(parent, Widget) else None
+        return self._last_panel
+
+    def _binding_rows(self) -> list[tuple[str, str, str]]:
+        """(keys, description, tooltip) of every active binding, for the help screen."""
+        rows = []
+        for key, active in self.active_bindings.items():
+            b = active.binding
+            rows.append((self.get_key_display(b) or key, b.description or b.action,
+                         b.tooltip or ""))
+        return sorted(set(rows))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Every action of the control room in the command palette."""
+        yield from super().get_system_commands(screen)
+        for binding in self.BINDINGS:
+            if isinstance(binding, Binding) and binding.tooltip:
+                action = binding.action
+
+                def run(action: str = action) -> None:
+                    self.call_later(self.run_action, action)
+
+                yield SystemCommand(binding.description, binding.tooltip, run)
+        yield SystemCommand("Detail", "Details of the selected object (Enter on a row)",
+                            self.action_detail)

@@ -1,0 +1,176 @@
+"""Small pure functions that turn row fields into cell strings (no Textual, no store).
+
+Everything here returns plain ``str``: the tables wrap cells in ``Text`` themselves, so no
+cluster string is ever parsed as markup. Times are epoch seconds; ``now`` is always passed in
+(the refresh tick's clock), which keeps rendering deterministic in tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from rich.text import Text
+
+from backends.model import BackendRef, Condition
+
+__all__ = [
+    "DIM",
+    "PROBLEM",
+    "WARNING",
+    "NEGATIVE_CONDITIONS",
+    "age",
+    "age_changes_at",
+    "ago",
+    "describe_condition",
+    "failing_conditions",
+    "iec_bytes",
+    "is_failing",
+    "percent",
+    "plain",
+    "short_image",
+    "short_images",
+    "short_revision",
+    "weights",
+]
+
+#: Row tones: how bad a row is. Panels and tables map them to component classes
+#: (``vtable--problem``...) so CSS, not Python, decides the colours.
+PROBLEM = "problem"
+WARNING = "warning"
+DIM = "dim"
+
+_UNKNOWN = "?"
+
+
+def plain(cell: Text | str) -> str:
+    """The text of a cell as the engineer reads it (for filters and tests)."""
+    return cell.plain if isinstance(cell, Text) else cell
+
+
+def age(since: float | None, now: float) -> str:
+    """kubectl-style age: ``42s``, ``7m``, ``5h``, ``3d``, ``2y``; ``?`` when unknown.
+
+    Coarser than kubectl on purpose (no ``5m12s``): the string changes less often, so
+    re-aging a big table touches fewer rows.
+    """
+    if not since:
+        return _UNKNOWN
+    seconds = now - since
+    if seconds < 0:
+        seconds = 0.0
+    if seconds < 120:
+        return f"{int(seconds)}s"
+    minutes = seconds / 60
+    if minutes < 120:
+        return f"{int(minutes)}m"
+    hours = minutes / 60
+    if hours < 48:
+        return f"{int(hours)}h"
+    days = hours / 24
+    if days < 730:
+        return f"{int(days)}d"
+    return f"{int(days / 365)}y"
+
+
+_STEPS = ((120.0, 1.0), (7200.0, 60.0), (172_800.0, 3600.0), (730 * 86400.0, 86400.0))
+
+
+def age_changes_at(since: float | None, now: float) -> float | None:
+    """When :func:`age` of ``since`` will next return a different string (None: never)."""
+    if not since:
+        return None
+    seconds = max(now - since, 0.0)
+    step = 365 * 86400.0
+    for limit, size in _STEPS:
+        if seconds < limit:
+            step = size
+            break
+    return since + (seconds // step + 1) * step
+
+
+def ago(moment: float | None, now: float) -> str:
+    """``5m ago``, or ``""`` when the moment is unknown."""
+    return "" if not moment else f"{age(moment, now)} ago"
+
+
+def percent(used: float, total: float) -> str:
+    """``43%``, or ``?`` when either side is unknown (0 means not reported)."""
+    if total <= 0 or used < 0:
+        return _UNKNOWN
+    return f"{used * 100 / total:.0f}%"
+
+
+def iec_bytes(value: float) -> str:
+    """``16.0Gi``, ``512Mi``: Kubernetes' binary units, one decimal above Mi."""
+    for unit, size in (("Ti", 1 << 40), ("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)):
+        if value >= size:
+            return f"{value / size:.1f}{unit}" if unit in ("Ti", "Gi") else \
+                f"{value / size:.0f}{unit}"
+    return f"{value:.0f}"
+
+
+def short_revision(revision: str) -> str:
+    """Git SHAs cut to 7 characters (per source for multi-source apps); tags kept."""
+    parts = []
+    for part in revision.split(","):
+        part = part.strip()
+        if len(part) >= 12 and all(c in "0123456789abcdef" for c in part.lower()):
+            part = part[:7]
+        parts.append(part)
+    return ",".join(parts)
+
+
+def short_image(image: str) -> str:
+    """The last path segment of an image reference, with a digest cut to 12 hex digits.
+
+    ``myacr.azurecr.io/shop/checkout:1.4.2`` -> ``checkout:1.4.2``: the registry rarely
+    matters during an incident, the tag always does.
+    """
+    name, at, digest = image.partition("@")
+    name = name.rsplit("/", 1)[-1]
+    if at:
+        algo, _, value = digest.partition(":")
+        return f"{name}@{algo}:{value[:12]}" if value else f"{name}@{digest[:12]}"
+    return name
+
+
+def short_images(images: Iterable[str]) -> str:
+    """First image shortened, ``+N`` when there are more (sidecars)."""
+    listed = list(images)
+    if not listed:
+        return ""
+    first = short_image(listed[0])
+    return first if len(listed) == 1 else f"{first} +{len(listed) - 1}"
+
+
+NEGATIVE_CONDITIONS: frozenset[str] = frozenset({"Conflicted", "Detached", "PartiallyInvalid"})
+"""Condition types that are healthy when ``False`` (Gateway API "abnormal-true" conditions)."""
+
+
+def is_failing(condition: Condition) -> bool:
+    """Whether a condition reports trouble (polarity-aware: ``Conflicted=True`` is bad)."""
+    if condition.type in NEGATIVE_CONDITIONS:
+        return condition.status == "True"
+    return condition.status != "True"
+
+
+def failing_conditions(conditions: Iterable[Condition]) -> list[Condition]:
+    """The conditions that report trouble, in order."""
+    return [condition for condition in conditions if is_failing(condition)]
+
+
+def describe_condition(condition: Condition) -> str:
+    """``ResolvedRefs=False (BackendNotFound)``: short enough for a table cell."""
+    text = f"{condition.type}={condition.status}"
+    return f"{text} ({condition.reason})" if condition.reason else text
+
+
+def weights(backends: Iterable[BackendRef], route_namespace: str) -> str:
+    """``checkout-stable:90 checkout-canary:10`` (namespace shown only when it differs)."""
+    parts = []
+    for backend in backends:
+        name = backend.name
+        if backend.namespace and backend.namespace != route_namespace:
+            name = f"{backend.namespace}/{name}"
+        parts.append(f"{name}:{backend.weight}")
+    return " ".join(parts)

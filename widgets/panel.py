@@ -1,0 +1,312 @@
+"""The panel contract and its two table-backed bases.
+
+Every dashboard panel is a :class:`Panel`: the App's refresh tick calls
+:meth:`Panel.refresh_from` with the store and the change set since the last tick, and the panel
+turns only the changed rows into views (cells, sort key, tone) and pushes the differences to its
+table. A panel never reads the store outside that call (one-way data flow) and works whether or
+not it is mounted yet: views are kept in the panel and flushed to the table on mount.
+
+- :class:`~widgets.table_panel.TablePanel` shows short lists (nodes, workloads, traffic, apps)
+  in a ``DataTable``: ``Text`` cells, keyed rows, ``update_cell`` without ``update_width`` (a
+  width grows only when a new value is wider than its column, which is the cheap path), one
+  ``sort`` per tick and only when a sort key changed or a row appeared.
+- :class:`~widgets.virtual_panel.VirtualPanel` shows lists that can reach tens of thousands of
+  rows (pods, events) in a :class:`~widgets.vtable.VirtualTable`.
+
+Time-dependent cells (ages, "5m ago") are refreshed by a schedule of when each row's string next
+changes, so keeping 30,000 ages right costs O(rows due) per tick, not O(rows).
+
+Row tones (``problem``, ``warning``, ``dim``) are resolved through component classes, so the
+theme decides the colours; a theme switch restyles the cells. A panel holding failing rows gets
+the ``-problems`` class (its title turns red) and counts them in its subtitle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
+from heapq import heappop, heappush
+from typing import Any, ClassVar, NamedTuple
+
+from textual.content import Content
+from textual.widget import Widget
+
+from backends.model import Row
+from backends.store import ChangeSet, Store
+from widgets.formatting import PROBLEM, plain
+from widgets.messages import PanelRowActivated, PanelRowHighlighted
+from widgets.rowmodel import Cell
+
+__all__ = ["Panel", "RowId", "RowView"]
+
+RowId = tuple[str, str]
+"""``(kind, key)`` of a row in the store."""
+
+_NOTHING: frozenset[str] = frozenset()
+
+
+class RowView(NamedTuple):
+    """What a panel shows for one store row."""
+
+    cells: tuple[Cell, ...]
+    sort_key: tuple[Any, ...]
+    """Ascending; ties are broken by the row id, so the order is total and stable."""
+    tone: str | None = None
+    """``"problem"``, ``"warning"``, ``"dim"`` or None."""
+
+
+class Panel(Widget):
+    """Base of the dashboard panels: the contract the App relies on.
+
+    Subclasses set ``KINDS`` (store kinds that wake the panel), ``ROW_KINDS`` (kinds whose rows
+    are the panel's rows; the others only affect them, see :meth:`dependents`), ``TITLE``, and
+    implement :meth:`view`.
+    """
+
+    DEFAULT_CSS = """
+    Panel {
+        height: 1fr;
+        border: round $border-blurred;
+        border-title-color: $foreground;
+        border-subtitle-color: $foreground-muted;
+        &:focus-within {
+            border: round $border;
+        }
+        &.-problems {
+            border-title-color: $text-error;
+            border-subtitle-color: $text-error;
+        }
+    }
+    """
+
+    KINDS: ClassVar[tuple[str, ...]] = ()
+    """Store kinds this panel shows or depends on."""
+    ROW_KINDS: ClassVar[tuple[str, ...]] = ()
+    """Kinds whose rows are rows of this panel (defaults to ``KINDS``)."""
+    TITLE: ClassVar[str] = ""
+    """Name shown in the panel's border."""
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self._rows: dict[RowId, Row] = {}
+        self._views: dict[RowId, RowView] = {}
+        self._due: dict[RowId, float] = {}
+        """When each row's time-dependent cells next change (see :meth:`timed_due`)."""
+        self._due_heap: list[tuple[float, RowId]] = []
+        self._subtitle = ""
+        self._failing: set[RowId] = set()
+        """Rows with tone ``problem``: counted in the subtitle, and ``-problems`` set."""
+        self.border_title = Content(self.TITLE)
+
+    # ------------------------------------------------------------------ contract
+
+    def refresh_from(self, store: Store, changes: ChangeSet, now: float) -> None:
+        """Update what changed in ``changes`` (removed, changed, new rows), nothing else."""
+        self.prepare(store, now)
+        row_kinds = self.ROW_KINDS or self.KINDS
+        targets: dict[RowId, None] = {}
+        for kind in self.KINDS:
+            upserted = changes.upserted.get(kind, _NOTHING)
+            if changes.full:
+                held = {key for k, key in self._rows if k == kind}
+                removed: Iterable[str] = held.difference(upserted)
+            else:
+                removed = changes.removed.get(kind, _NOTHING)
+            if kind in row_kinds:
+                targets.update(dict.fromkeys((kind, key) for key in upserted))
+                targets.update(dict.fromkeys((kind, key) for key in removed))
+            else:
+                targets.update(dict.fromkeys(self.dependents(kind, upserted)))
+                targets.update(dict.fromkeys(self.dependents(kind, removed)))
+        targets.update(dict.fromkeys(self.extra_targets(now)))
+        updates: dict[RowId, RowView | None] = {}
+        for rid in targets:
+            row = store.get(*rid)
+            if row is None or rid[0] not in row_kinds:
+                if rid in self._rows:
+                    updates[rid] = None
+                continue
+            view = self.view(store, rid[0], row, now)
+            if view is None:
+                if rid in self._rows:
+                    updates[rid] = None
+                continue
+            self._rows[rid] = row
+            updates[rid] = view
+        for rid, view in updates.items():
+            if view is None:
+                self._rows.pop(rid, None)
+                self._due.pop(rid, None)
+                self._failing.discard(rid)
+            else:
+                self._schedule(rid, self._rows[rid], now)
+                if view.tone == PROBLEM:
+                    self._failing.add(rid)
+                else:
+                    self._failing.discard(rid)
+        with self._batch():
+            self.apply_views(updates)
+            self.refresh_ages(now)
+        self._show_counts()
+
+    def set_filter(self, text: str) -> None:
+        """Show only rows with ``text`` in a visible cell (case-insensitive); "" clears."""
+        raise NotImplementedError
+
+    @property
+    def filter_text(self) -> str:
+        """The active filter ("" when none)."""
+        raise NotImplementedError
+
+    @property
+    def selected_key(self) -> str | None:
+        """Store key of the row under the cursor."""
+        rid = self.selected_row
+        return None if rid is None else rid[1]
+
+    @property
+    def selected_kind(self) -> str | None:
+        """Store kind of the row under the cursor."""
+        rid = self.selected_row
+        return None if rid is None else rid[0]
+
+    @property
+    def selected_row(self) -> RowId | None:
+        """``(kind, key)`` under the cursor, or None when the panel shows nothing."""
+        raise NotImplementedError
+
+    def refresh_ages(self, now: float, *, budget: int = 2000) -> None:
+        """Recompute the time-dependent cells (ages, "5m ago") that are due; push the changed.
+
+        Each row is scheduled for the moment its age string next changes (``42s`` every
+        second, ``7m`` every minute, ``3d`` every day), so a call costs O(rows due), not
+        O(rows): :meth:`refresh_from` runs it every tick, and the App may call it on a timer
+        so ages move while the cluster is quiet. At most ``budget`` rows are re-aged per call
+        (30,000 pods created in the same minute would otherwise all turn over in one tick);
+        the rest follow on the next calls.
+        """
+        heap, due = self._due_heap, self._due
+        changed: dict[RowId, RowView | None] = {}
+        while heap and heap[0][0] <= now and budget > 0:
+            when, rid = heappop(heap)
+            if due.get(rid) != when:
+                continue  # rescheduled or gone since
+            row = self._rows[rid]
+            view = self._views.get(rid)
+            if view is not None:
+                timed = self.timed_cells(rid[0], row, now)
+                cells = view.cells
+                if any(cells[column] != value for column, value in timed.items()):
+                    new = list(cells)
+                    for column, value in timed.items():
+                        new[column] = value
+                    changed[rid] = view._replace(cells=tuple(new))
+            self._schedule(rid, row, now)
+            budget -= 1
+        if changed:
+            with self._batch():
+                self.apply_views(changed, resort=False)
+
+    def _schedule(self, rid: RowId, row: Row, now: float) -> None:
+        when = self.timed_due(rid[0], row, now)
+        if when is None:
+            self._due.pop(rid, None)
+        elif self._due.get(rid) != when:
+            self._due[rid] = when
+            heappush(self._due_heap, (when, rid))
+
+    # ------------------------------------------------------------------ for subclasses
+
+    def view(self, store: Store, kind: str, row: Row, now: float) -> RowView | None:
+        """The view of one row (None hides it). Called only for changed rows."""
+        raise NotImplementedError
+
+    def timed_cells(self, kind: str, row: Row, now: float) -> dict[int, Cell]:
+        """Cells that change with time alone, by column index (ages). Default: none."""
+        return {}
+
+    def timed_due(self, kind: str, row: Row, now: float) -> float | None:
+        """When :meth:`timed_cells` of this row will next differ (None: never)."""
+        return None
+
+    def prepare(self, store: Store, now: float) -> None:
+        """Hook run once per refresh before any view is built (per-tick lookups)."""
+
+    def dependents(self, kind: str, keys: Iterable[str]) -> Iterator[RowId]:
+        """Rows to rebuild when rows of a non-row kind changed (e.g. node metrics)."""
+        return iter(())
+
+    def extra_targets(self, now: float) -> Iterable[RowId]:
+        """Rows to rebuild although they did not change (time-dependent status)."""
+        return ()
+
+    def apply_views(self, updates: dict[RowId, RowView | None], *, resort: bool = True) -> None:
+        """Push new views (None removes) to the table and remember them."""
+        raise NotImplementedError
+
+    def visible_count(self) -> int:
+        """How many rows the table shows now."""
+        raise NotImplementedError
+
+    def visible_rows(self) -> list[RowId]:
+        """``(kind, key)`` of the rows shown, in display order (O(rows): tests and tools)."""
+        raise NotImplementedError
+
+    def visible_keys(self) -> list[str]:
+        """Store keys of the rows shown, in display order (O(rows): tests and tools)."""
+        return [key for _, key in self.visible_rows()]
+
+    def cells_of(self, key: str, kind: str | None = None) -> list[str]:
+        """The text of a held row's cells (shown or filtered out); ``[]`` if not held.
+
+        ``kind`` is needed only where two kinds share a key (the traffic panel).
+        """
+        for row_kind in (kind,) if kind else (self.ROW_KINDS or self.KINDS):
+            view = self._views.get((row_kind, key))
+            if view is not None:
+                return [plain(cell) for cell in view.cells]
+        return []
+
+    # ------------------------------------------------------------------ helpers
+
+    @staticmethod
+    def table_key(rid: RowId) -> str:
+        """The table's row key for a store row: ``kind/key``."""
+        return f"{rid[0]}/{rid[1]}"
+
+    @staticmethod
+    def row_id(table_key: str) -> RowId:
+        """Inverse of :meth:`table_key` (kinds never contain a slash)."""
+        kind, _, key = table_key.partition("/")
+        return kind, key
+
+    def _batch(self) -> AbstractContextManager[object]:
+        return self.app.batch_update() if self.is_attached else nullcontext()
+
+    def _show_counts(self) -> None:
+        shown, held = self.visible_count(), len(self._views)
+        parts = [f"{shown}" if shown == held else f"{shown} of {held}"]
+        if self._failing:
+            parts.insert(0, f"{len(self._failing)} failing")
+        self.set_class(bool(self._failing), "-problems")
+        if self.filter_text:
+            parts.append(f"filter: {self.filter_text}")
+        subtitle = "  ".join(parts)
+        if subtitle != self._subtitle:  # setting it repaints the border
+            self._subtitle = subtitle
+            self.border_subtitle = Content(subtitle)
+
+    def _post_highlighted(self, table_key: str) -> None:
+        kind, key = self.row_id(table_key)
+        self.post_message(PanelRowHighlighted(kind, key, panel=self))
+
+    def _post_activated(self, table_key: str) -> None:
+        kind, key = self.row_id(table_key)
+        self.post_message(PanelRowActivated(kind, key, panel=self))

@@ -1,0 +1,249 @@
+"""TablePanel: a panel on a ``DataTable``, for lists of up to a few thousand rows.
+
+Updates follow STYLE.md "Tables updated by key": inside ``batch_update`` remove rows that
+vanished, ``update_cell`` only the cells whose value changed (``update_width`` only when the new
+value is wider than its column, the cheap case of that call), add new rows, and sort once, only
+when a sort key changed or a row appeared. Views are kept in the panel, so a panel fed before it
+is mounted fills its table on mount.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Self
+
+from rich.style import Style
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.coordinate import Coordinate
+from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey
+
+from widgets.formatting import plain
+from widgets.panel import Panel, RowId, RowView
+from widgets.rowmodel import Column
+
+__all__ = ["TablePanel"]
+
+
+class TablePanel(Panel):
+    """A panel on a ``DataTable`` (for lists of up to a few thousand rows)."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"panel--problem", "panel--warning", "panel--dim"}
+    """
+    | Class | Description |
+    | :- | :- |
+    | `panel--problem` | Cells of failing rows. |
+    | `panel--warning` | Cells of rows that need a look. |
+    | `panel--dim` | Cells of unimportant rows. |
+    """
+
+    DEFAULT_CSS = """
+    TablePanel {
+        & > DataTable { height: 1fr; }
+        & > .panel--problem { color: $text-error; text-style: bold; }
+        & > .panel--warning { color: $text-warning; }
+        & > .panel--dim { color: $foreground-muted; }
+    }
+    """
+
+    COLUMNS: ClassVar[tuple[Column, ...]] = ()
+    """Columns (``width`` None = auto, grown only when a wider value arrives)."""
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self.table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=False)
+        """The table (exposed for tests and for the App's focus handling)."""
+        self._shown: dict[RowId, tuple[Text, ...]] = {}
+        self._column_keys: list[ColumnKey] = []
+        self._filter = ""
+        self._palette: dict[str, Style] = {}
+        self._ready = False
+
+    def compose(self) -> ComposeResult:
+        yield self.table
+
+    def on_mount(self) -> None:
+        for index, column in enumerate(self.COLUMNS):
+            self._column_keys.append(
+                self.table.add_column(Text(column.label), width=column.width, key=str(index))
+            )
+        self._palette = self._resolve_palette()
+        self._ready = True
+        with self._batch():
+            self._sync_all()
+        self._show_counts()
+
+    def focus(self, scroll_visible: bool = True) -> Self:
+        """Focus goes to the table (the panel itself is not focusable)."""
+        self.table.focus(scroll_visible)
+        return self
+
+    # ------------------------------------------------------------------ contract
+
+    @property
+    def filter_text(self) -> str:
+        return self._filter
+
+    def set_filter(self, text: str) -> None:
+        text = text.strip().lower()
+        if text == self._filter:
+            return
+        self._filter = text
+        if self._ready:
+            with self._batch():
+                self._sync_all()
+        self._show_counts()
+
+    @property
+    def selected_row(self) -> RowId | None:
+        table = self.table
+        if not self._ready or table.row_count == 0:
+            return None
+        row = min(table.cursor_row, table.row_count - 1)
+        value = table.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value
+        return None if value is None else self.row_id(value)
+
+    def visible_count(self) -> int:
+        return len(self._shown) if self._ready else 0
+
+    def visible_rows(self) -> list[RowId]:
+        if not self._ready:
+            return []
+        return [self.row_id(str(row.key.value)) for row in self.table.ordered_rows]
+
+    def apply_views(self, updates: dict[RowId, RowView | None], *, resort: bool = True) -> None:
+        if not self._ready:
+            for rid, view in updates.items():
+                if view is None:
+                    self._views.pop(rid, None)
+                else:
+                    self._views[rid] = view
+            return
+        selected = self.selected_row
+        need_sort = False
+        for rid, view in updates.items():
+            old = self._views.get(rid)
+            if view is None:
+                self._views.pop(rid, None)
+            else:
+                self._views[rid] = view
+            if view is not None and old == view and (rid in self._shown) == self._matches(view):
+                continue
+            need_sort |= self._push(rid, view, old)
+        if need_sort and resort:
+            self._sort(selected)
+
+    # ------------------------------------------------------------------ internals
+
+    def _matches(self, view: RowView) -> bool:
+        if not self._filter:
+            return True
+        return any(self._filter in plain(cell).lower() for cell in view.cells)
+
+    def _push(self, rid: RowId, view: RowView | None, old: RowView | None) -> bool:
+        """Make the table agree with one view; True if the order may have changed."""
+        table = self.table
+        table_key = self.table_key(rid)
+        shown = self._shown.get(rid)
+        if view is None or not self._matches(view):
+            if shown is not None:
+                table.remove_row(table_key)
+                del self._shown[rid]
+            return False
+        texts = self._texts(view)
+        if shown is None:
+            table.add_row(*texts, key=table_key)
+            self._shown[rid] = texts
+            return True
+        merged = list(shown)
+        for index, (was, new) in enumerate(zip(shown, texts, strict=False)):
+            if was == new:
+                continue
+            column = table.columns[self._column_keys[index]]
+            wider = column.auto_width and new.cell_len > column.content_width
+            table.update_cell(table_key, self._column_keys[index], new, update_width=wider)
+            merged[index] = new
+        self._shown[rid] = tuple(merged)
+        return old is None or old.sort_key != view.sort_key
+
+    def _texts(self, view: RowView) -> tuple[Text, ...]:
+        style = self._palette.get(view.tone) if view.tone else None
+        texts = []
+        for cell, column in zip(view.cells, self.COLUMNS, strict=False):
+            text = cell.copy() if isinstance(cell, Text) else Text(cell, end="")
+            text.no_wrap = True
+            text.justify = column.align
+            if style is not None:
+                text.stylize_before(style)
+            texts.append(text)
+        return tuple(texts)
+
+    def _sort(self, selected: RowId | None) -> None:
+        """Order the table by the views' sort keys, keeping the cursor on its row.
+
+        ``DataTable.sort`` hands the key function a row's cells only; the first cell objects
+        are ours (we keep them in ``_shown``), so their identity leads back to the row.
+        """
+        if not self._column_keys:
+            return
+        ranks = {
+            id(texts[0]): (self._views[rid].sort_key, rid) for rid, texts in self._shown.items()
+        }
+        self.table.sort(key=lambda cells: ranks[id(cells[0])])
+        if selected is not None and selected in self._shown:
+            index = self.table.get_row_index(self.table_key(selected))
+            if index != self.table.cursor_row:
+                self.table.move_cursor(row=index)
+
+    def _sync_all(self) -> None:
+        """Re-push every view (after mount or a filter change); one sort at the end."""
+        selected = self.selected_row
+        for rid in [rid for rid in self._shown if rid not in self._views]:
+            self.table.remove_row(self.table_key(rid))
+            del self._shown[rid]
+        for rid, view in self._views.items():
+            self._push(rid, view, view)
+        if self._shown:
+            self._sort(selected)
+
+    def _resolve_palette(self) -> dict[str, Style]:
+        return {
+            tone: self.get_component_rich_style(f"panel--{tone}", partial=True)
+            for tone in ("problem", "warning", "dim")
+        }
+
+    def notify_style_update(self) -> None:
+        """A theme switch changes the tone colours: restyle the cells (once, after it)."""
+        super().notify_style_update()
+        if self._ready:
+            self.call_later(self._restyle)
+
+    def _restyle(self) -> None:
+        palette = self._resolve_palette()
+        if palette == self._palette:
+            return
+        self._palette = palette
+        with self._batch():
+            for rid in list(self._shown):
+                view = self._views[rid]
+                self._push(rid, view, view)
+
+    @on(DataTable.RowHighlighted)
+    def _table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        if event.row_key.value is not None:
+            self._post_highlighted(event.row_key.value)
+
+    @on(DataTable.RowSelected)
+    def _table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value is not None:
+            self._post_activated(event.row_key.value)

@@ -1,0 +1,88 @@
+"""VirtualPanel: a panel on a :class:`~widgets.vtable.VirtualTable`, for lists that can reach
+tens of thousands of rows (pods, events). The table holds the rows even before it is mounted.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Self
+
+from textual import on
+from textual.app import ComposeResult
+
+from widgets.panel import Panel, RowId, RowView
+from widgets.rowmodel import Column
+from widgets.vtable import VirtualTable
+
+__all__ = ["VirtualPanel"]
+
+
+class VirtualPanel(Panel):
+    """A panel on a :class:`VirtualTable` (for lists that can reach tens of thousands)."""
+
+    DEFAULT_CSS = """
+    VirtualPanel > VirtualTable { height: 1fr; }
+    """
+
+    COLUMNS: ClassVar[tuple[Column, ...]] = ()
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self.table = VirtualTable(self.COLUMNS)
+        """The table (exposed for tests and for the App's focus handling)."""
+
+    def compose(self) -> ComposeResult:
+        yield self.table
+
+    def focus(self, scroll_visible: bool = True) -> Self:
+        """Focus goes to the table (the panel itself is not focusable)."""
+        self.table.focus(scroll_visible)
+        return self
+
+    @property
+    def filter_text(self) -> str:
+        return self.table.filter_text
+
+    def set_filter(self, text: str) -> None:
+        self.table.set_filter(text)
+        self._show_counts()
+
+    @property
+    def selected_row(self) -> RowId | None:
+        key = self.table.cursor_key
+        return None if key is None else self.row_id(key)
+
+    def visible_count(self) -> int:
+        return self.table.row_count
+
+    def visible_rows(self) -> list[RowId]:
+        return [self.row_id(key) for key in self.table.keys()]
+
+    def apply_views(self, updates: dict[RowId, RowView | None], *, resort: bool = True) -> None:
+        table = self.table
+        views = self._views
+        for rid, view in updates.items():
+            table_key = self.table_key(rid)
+            if view is None:
+                views.pop(rid, None)
+                table.remove_row(table_key)
+            else:
+                views[rid] = view
+                table.upsert(table_key, view.cells, view.sort_key, tone=view.tone)
+        table.commit()
+
+    @on(VirtualTable.RowHighlighted)
+    def _table_row_highlighted(self, event: VirtualTable.RowHighlighted) -> None:
+        event.stop()
+        self._post_highlighted(event.key)
+
+    @on(VirtualTable.RowSelected)
+    def _table_row_selected(self, event: VirtualTable.RowSelected) -> None:
+        event.stop()
+        self._post_activated(event.key)

@@ -1,0 +1,524 @@
+"""VirtualTable: a keyed, sorted, filtered table on Textual's line API for huge lists.
+
+DataTable keeps a renderable per cell and re-walks its rows on many operations; at 30,000 pods
+clearing and re-adding costs seconds and a width update hundreds of milliseconds (STYLE.md).
+This table is built for the pods and events panels instead:
+
+- Rows are keyed. ``upsert`` and ``remove_row`` only record the change; ``commit`` (once per
+  refresh tick) applies them through :class:`~widgets.rowmodel.RowModel`, which re-places only
+  rows that moved and lets column widths grow lazily (see there).
+- Only visible lines are drawn (``render_line``), and the strip of each row is cached by
+  (key, row version, layout generation, cursor), so scrolling and repaints reuse work.
+- The cursor belongs to a key, not an index: when rows move, the same object stays selected.
+- Cells are ``Text`` or ``str``; a ``str`` is shown as is, never parsed as markup.
+- Row tones (``problem``, ``warning``, ``dim``) map to component classes, so themes decide the
+  colours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+import rich.repr
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.cache import LRUCache
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from widgets.rowmodel import Cell, Column, RowModel
+
+__all__ = ["Cell", "Column", "VirtualTable"]
+
+_ELLIPSIS = "\u2026"
+_PADDING = 1
+"""Blank cells on each side of every column."""
+_TONES: tuple[str, ...] = ("problem", "warning", "dim")
+
+
+class VirtualTable(ScrollView, can_focus=True):
+    """A virtualised, keyed table for tens of thousands of rows (see the module docstring).
+
+    Feed it with :meth:`upsert` / :meth:`remove_row` and call :meth:`commit` once per batch.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor_up", "Up", show=False, id="vtable.cursor-up",
+                tooltip="Select the row above"),
+        Binding("down", "cursor_down", "Down", show=False, id="vtable.cursor-down",
+                tooltip="Select the row below"),
+        Binding("pageup", "page_up", "Page up", show=False, id="vtable.page-up",
+                tooltip="Select one screen up"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="vtable.page-down",
+                tooltip="Select one screen down"),
+        Binding("home", "first_row", "First", show=False, id="vtable.first-row",
+                tooltip="Select the first row"),
+        Binding("end", "last_row", "Last", show=False, id="vtable.last-row",
+                tooltip="Select the last row"),
+        Binding("enter", "select_row", "Open", show=False, id="vtable.select-row",
+                tooltip="Open the selected row"),
+    ]
+    """
+    | Key(s) | Description |
+    | :- | :- |
+    | up / down | Move the cursor one row. |
+    | pageup / pagedown | Move the cursor one screen. |
+    | home / end | Move the cursor to the first / last row. |
+    | enter | Post `RowSelected` for the row under the cursor. |
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "vtable--header",
+        "vtable--cursor",
+        "vtable--problem",
+        "vtable--warning",
+        "vtable--dim",
+    }
+    """
+    | Class | Description |
+    | :- | :- |
+    | `vtable--header` | The header line. |
+    | `vtable--cursor` | The selected row. |
+    | `vtable--problem` | Rows with tone `problem` (failing). |
+    | `vtable--warning` | Rows with tone `warning` (needs a look). |
+    | `vtable--dim` | Rows with tone `dim` (finished, unimportant). |
+    """
+
+    DEFAULT_CSS = """
+    VirtualTable {
+        background: $surface;
+        color: $foreground;
+        height: 1fr;
+        & > .vtable--header {
+            background: $panel;
+            color: $foreground;
+            text-style: bold;
+        }
+        & > .vtable--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        &:focus > .vtable--cursor {
+            background: $block-cursor-background;
+            color: $block-cursor-foreground;
+            text-style: $block-cursor-text-style;
+        }
+        & > .vtable--problem {
+            color: $text-error;
+            text-style: bold;
+        }
+        & > .vtable--warning {
+            color: $text-warning;
+        }
+        & > .vtable--dim {
+            color: $foreground-muted;
+        }
+    }
+    """
+
+    show_header: reactive[bool] = reactive(True)
+    """Whether the header line is drawn (it stays put while the rows scroll)."""
+
+    @rich.repr.auto
+    class RowHighlighted(Message):
+        """The cursor moved to another key (by keys, a click, or because rows moved)."""
+
+        def __init__(self, table: VirtualTable, key: str) -> None:
+            super().__init__()
+            self.table = table
+            """The table whose cursor moved."""
+            self.key = key
+            """Key of the row now under the cursor."""
+
+        def __rich_repr__(self) -> rich.repr.Result:
+            yield "key", self.key
+
+        @property
+        def control(self) -> VirtualTable:
+            """Alias for :attr:`table`."""
+            return self.table
+
+    @rich.repr.auto
+    class RowSelected(Message):
+        """Enter was pressed on a row (or the selected row was clicked)."""
+
+        def __init__(self, table: VirtualTable, key: str) -> None:
+            super().__init__()
+            self.table = table
+            """The table the row belongs to."""
+            self.key = key
+            """Key of the selected row."""
+
+        def __rich_repr__(self) -> rich.repr.Result:
+            yield "key", self.key
+
+        @property
+        def control(self) -> VirtualTable:
+            """Alias for :attr:`table`."""
+            return self.table
+
+    def __init__(
+        self,
+        columns: Sequence[Column | str] = (),
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+        disabled: bool = False,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
+        self.model = RowModel(columns)
+        """The rows, their order and the column widths (no Textual in there)."""
+        self._cursor_key: str | None = None
+        self._cursor_index = 0
+        self._layout_generation = 0
+        self._strips: LRUCache[tuple[Any, ...], Strip] = LRUCache(2048)
+        self.lines_rendered = 0
+        """How many lines ``render_line`` produced (tests and benchmarks read it)."""
+        self.strips_built = 0
+        """How many row strips were built rather than taken from the cache."""
+        self._update_virtual_size()
+
+    # ------------------------------------------------------------------ rows
+
+    def set_columns(self, columns: Sequence[Column | str]) -> None:
+        """Replace the columns (widths start from the labels and grow from there)."""
+        self.model.set_columns(columns)
+        self._layout_changed()
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        """The columns, left to right."""
+        return tuple(self.model.columns)
+
+    @property
+    def column_widths(self) -> tuple[int, ...]:
+        """Current content width of each column (without padding)."""
+        return tuple(self.model.widths)
+
+    def upsert(
+        self, key: str, cells: tuple[Cell, ...], sort_key: Any = (), *, tone: str | None = None
+    ) -> bool:
+        """Add or replace a row; shown after the next :meth:`commit`.
+
+        ``sort_key`` orders the rows (ascending; ties broken by key) and must be comparable
+        with every other row's. ``tone`` is ``"problem"``, ``"warning"``, ``"dim"`` or None.
+        Returns False when the row is identical to what is held (nothing to do).
+        """
+        return self.model.upsert(key, cells, sort_key, tone=tone)
+
+    def update_cell(self, key: str, column: int, value: Cell) -> bool:
+        """Replace one cell of a row, keeping its sort key and tone (e.g. an age tick)."""
+        return self.model.update_cell(key, column, value)
+
+    def remove_row(self, key: str) -> bool:
+        """Remove a row (gone after the next :meth:`commit`); False if it was not held.
+
+        Named like ``DataTable.remove_row``: ``remove()`` is Widget's, and removes the widget.
+        """
+        return self.model.remove(key)
+
+    def clear(self) -> None:
+        """Drop every row at once (widths shrink back to the labels)."""
+        self.model.clear()
+        self._cursor_key = None
+        self._cursor_index = 0
+        self._layout_changed()
+        self._after_commit(moved=True)
+
+    def has_row(self, key: str) -> bool:
+        """Whether a row with this key is held (shown or filtered out)."""
+        return self.model.has(key)
+
+    def get_cells(self, key: str) -> tuple[Cell, ...] | None:
+        """The cells of a held row (shown or filtered out), or None."""
+        return self.model.cells(key)
+
+    def get_tone(self, key: str) -> str | None:
+        """The tone of a held row."""
+        return self.model.tone(key)
+
+    @property
+    def total_count(self) -> int:
+        """How many rows are held, including those the filters hide."""
+        return self.model.total_count
+
+    @property
+    def row_count(self) -> int:
+        """How many rows are shown (after filters), as of the last commit."""
+        return self.model.row_count
+
+    def key_at(self, index: int) -> str:
+        """The key of the shown row at ``index``."""
+        return self.model.key_at(index)
+
+    def keys(self) -> list[str]:
+        """Keys of the shown rows in display order (O(rows): for tests and tools)."""
+        return self.model.keys()
+
+    @property
+    def filter_text(self) -> str:
+        """The current text filter ("" when none)."""
+        return self.model.filter_text
+
+    def set_filter(self, text: str) -> None:
+        """Show only rows whose cells contain ``text`` (case-insensitive); applied now."""
+        if self.model.set_filter(text):
+            self.commit()
+
+    def set_row_filter(self, predicate: Callable[[str], bool] | None) -> None:
+        """Show only rows whose key passes ``predicate`` (None shows all); applied now.
+
+        The predicate is re-evaluated for a row whenever the row is upserted, so it may
+        depend on state the caller updates together with the row.
+        """
+        self.model.set_row_filter(predicate)
+        self.commit()
+
+    def commit(self) -> None:
+        """Apply the upserts and removals since the last commit: re-place moved rows,
+        grow column widths, keep the cursor on its key and repaint. Call once per batch."""
+        result = self.model.commit()
+        if not result.changed:
+            return
+        if result.widened:
+            self._layout_changed()
+        self._after_commit(moved=result.moved)
+
+    def _layout_changed(self) -> None:
+        self._layout_generation += 1
+        self._strips.clear()
+        self._update_virtual_size()
+
+    def _update_virtual_size(self) -> None:
+        width = self.model.total_width + 2 * _PADDING * len(self.model.widths)
+        height = self.model.row_count + self._header_height
+        if self.virtual_size != (width, height):
+            self.virtual_size = Size(width, height)
+
+    @property
+    def _header_height(self) -> int:
+        return 1 if self.show_header else 0
+
+    def _after_commit(self, *, moved: bool) -> None:
+        """Keep the cursor on its key, resize the scroll area and repaint."""
+        was_visible = self._index_visible(self._cursor_index)
+        old_key = self._cursor_key
+        self._update_virtual_size()
+        model = self.model
+        if moved:
+            index = model.index_of(self._cursor_key)
+            if index is None:  # gone or filtered out: stay at the same height
+                index = min(self._cursor_index, max(model.row_count - 1, 0))
+            self._cursor_index = index
+        self._cursor_key = model.key_at(self._cursor_index) if model.row_count else None
+        if self._cursor_key is not None and self._cursor_key != old_key:
+            self.post_message(self.RowHighlighted(self, self._cursor_key))
+        if was_visible:
+            self._scroll_to_index(self._cursor_index)
+        self.refresh()
+
+    # ------------------------------------------------------------------ cursor
+
+    @property
+    def cursor_key(self) -> str | None:
+        """Key of the row under the cursor, or None when no row is shown."""
+        return self._cursor_key
+
+    @property
+    def cursor_index(self) -> int:
+        """Display index of the cursor row."""
+        return self._cursor_index
+
+    def move_cursor(self, index: int, *, scroll: bool = True) -> None:
+        """Put the cursor on the shown row at ``index`` (clamped)."""
+        count = self.model.row_count
+        if not count:
+            return
+        index = max(0, min(index, count - 1))
+        old = self._cursor_index
+        self._cursor_index = index
+        key = self.model.key_at(index)
+        if key != self._cursor_key:
+            self._cursor_key = key
+            self.post_message(self.RowHighlighted(self, key))
+        self.refresh_line(old + self._header_height)
+        self.refresh_line(index + self._header_height)
+        if scroll:
+            self._scroll_to_index(index)
+
+    def select_key(self, key: str) -> bool:
+        """Put the cursor on ``key`` if it is shown (as of the last commit); False otherwise."""
+        index = self.model.index_of(key)
+        if index is None:
+            return False
+        self.move_cursor(index)
+        return True
+
+    @property
+    def _page_rows(self) -> int:
+        return max(1, self.scrollable_content_region.height - self._header_height)
+
+    def _index_visible(self, index: int) -> bool:
+        top = round(self.scroll_y)
+        return top <= index < top + self._page_rows
+
+    def _scroll_to_index(self, index: int) -> None:
+        if not self.size.height:
+            return
+        top = round(self.scroll_y)
+        page = self._page_rows
+        if index < top:
+            self.scroll_to(y=index, animate=False, force=True)
+        elif index >= top + page:
+            self.scroll_to(y=index - page + 1, animate=False, force=True)
+
+    def action_cursor_up(self) -> None:
+        """Move the cursor one row up."""
+        self.move_cursor(self._cursor_index - 1)
+
+    def action_cursor_down(self) -> None:
+        """Move the cursor one row down."""
+        self.move_cursor(self._cursor_index + 1)
+
+    def action_page_up(self) -> None:
+        """Move the cursor one screen up."""
+        self.move_cursor(self._cursor_index - self._page_rows)
+
+    def action_page_down(self) -> None:
+        """Move the cursor one screen down."""
+        self.move_cursor(self._cursor_index + self._page_rows)
+
+    def action_first_row(self) -> None:
+        """Move the cursor to the first row."""
+        self.move_cursor(0)
+
+    def action_last_row(self) -> None:
+        """Move the cursor to the last row."""
+        self.move_cursor(self.model.row_count - 1)
+
+    def action_select_row(self) -> None:
+        """Tell the parent that the row under the cursor was chosen."""
+        if self._cursor_key is not None:
+            self.post_message(self.RowSelected(self, self._cursor_key))
+
+    async def _on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None or offset.y < self._header_height:
+            return
+        index = round(self.scroll_y) + offset.y - self._header_height
+        if 0 <= index < self.model.row_count:
+            event.stop()
+            if index == self._cursor_index:
+                self.action_select_row()
+            else:
+                self.move_cursor(index, scroll=False)
+
+    # ------------------------------------------------------------------ rendering
+
+    def watch_show_header(self) -> None:
+        self._layout_changed()
+        self.refresh()
+
+    def notify_style_update(self) -> None:
+        """Theme or focus changed: cached strips hold the old colours."""
+        super().notify_style_update()
+        self._layout_generation += 1
+        self._strips.clear()
+
+    def render_line(self, y: int) -> Strip:
+        """Draw one screen line: the header, a row (from the strip cache) or blank."""
+        self.lines_rendered += 1
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        header = self._header_height
+        if y < header:
+            strip = self._header_strip()
+        else:
+            index = scroll_y + y - header
+            if not 0 <= index < self.model.row_count:
+                return Strip.blank(width, base)
+            strip = self._row_strip(index)
+        return strip.crop_extend(scroll_x, scroll_x + width, base)
+
+    def _header_strip(self) -> Strip:
+        cache_key = ("\0header", self._layout_generation)
+        strip = self._strips.get(cache_key)
+        if strip is None:
+            style = self.get_component_rich_style("vtable--header")
+            cells = tuple(column.label for column in self.model.columns)
+            strip = self._build_strip(cells, style, None)
+            self._strips[cache_key] = strip
+        return strip
+
+    def _row_strip(self, index: int) -> Strip:
+        model = self.model
+        key = model.key_at(index)
+        cursor = index == self._cursor_index
+        # The cursor's colours depend on focus (":focus > .vtable--cursor").
+        focus = cursor and self.has_focus
+        cache_key = (key, model.version(key), self._layout_generation, cursor, focus)
+        strip = self._strips.get(cache_key)
+        if strip is None:
+            style = self.rich_style
+            tone = model.tone(key)
+            if tone in _TONES:
+                style += self.get_component_rich_style(f"vtable--{tone}", partial=True)
+            post = self.get_component_rich_style("vtable--cursor") if cursor else None
+            strip = self._build_strip(model.cells(key) or (), style, post)
+            self._strips[cache_key] = strip
+            self.strips_built += 1
+        return strip
+
+    def _build_strip(self, cells: tuple[Cell, ...], style: Style, post: Style | None) -> Strip:
+        """One row as segments: plain cells are joined into runs, Text cells keep spans."""
+        run_style = style + post if post is not None else style
+        segments: list[Segment] = []
+        run: list[str] = []
+        console = self.app.console
+        pad = " " * _PADDING
+        widths = self.model.widths
+        for index, column in enumerate(self.model.columns):
+            width = widths[index]
+            cell = cells[index] if index < len(cells) else ""
+            run.append(pad)
+            if isinstance(cell, Text):
+                if run:
+                    segments.append(Segment("".join(run), run_style))
+                    run.clear()
+                text = cell.copy()
+                text.no_wrap = True
+                text.end = ""
+                if column.align == "right" and text.cell_len < width:
+                    text.pad_left(width - text.cell_len)
+                text.truncate(width, overflow="ellipsis", pad=True)
+                segments.extend(Segment.apply_style(text.render(console), style, post))
+            else:
+                run.append(_fit(cell, width, column.align))
+            run.append(pad)
+        if run:
+            segments.append(Segment("".join(run), run_style))
+        total = sum(widths) + 2 * _PADDING * len(widths)
+        return Strip(segments, total)
+
+
+def _fit(text: str, width: int, align: str) -> str:
+    """Pad or cut a plain string to exactly ``width`` cells (ellipsis when cut)."""
+    length = len(text)
+    if length == width and text.isascii():
+        return text
+    size = cell_len(text)
+    if size > width:
+        return set_cell_size(text, width - 1) + _ELLIPSIS if width > 0 else ""
+    gap = " " * (width - size)
+    return gap + text if align == "right" else text + gap
