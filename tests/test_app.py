@@ -214,3 +214,57 @@ async def test_untrusted_pod_names_in_all_panels(drill: DrillCluster,
         pods.focus()
         await pilot.pause(0.2)
         assert app.is_running
+
+
+async def test_panels_converge_after_an_outage_and_an_expired_version(
+        drill: DrillCluster) -> None:
+    """Watch contract seen on screen: while the API server is down the header says stale and
+    the rows stay; changes made meanwhile (with the history compacted, so the resume gets 410)
+    show up after the restart with no ghosts and no duplicates."""
+    app = make_app(drill)
+    async with app.run_test(size=(200, 50)) as pilot:
+        pods = panel(app, PodsPanel)
+        pods.toggle_all()
+        await until(pilot, lambda: len(shown(pods)) == drill.state.count(PODS), "all pods")
+        host, port = "127.0.0.1", int(drill.url.rsplit(":", 1)[1])
+        await drill.server.stop()
+        await until(pilot, lambda: (h := app.store.health("pods")) and h.state == "stale",
+                    "pods source to go stale", timeout=10)
+        health_line = app.query_one("HeaderBar")._health  # noqa: SLF001
+        await until(pilot, lambda: "pods stale since" in str(health_line.render()),
+                    "the header to say stale", timeout=2)
+        gone = [p["metadata"]["name"] for p in drill.state.objects(PODS, "catalog")]
+        for name in gone:
+            drill.state.delete(PODS, "catalog", name)
+        pod = drill.state.objects(PODS, "payments")[0]
+        fresh = {**pod, "metadata": {k: v for k, v in pod["metadata"].items()
+                                     if k not in ("resourceVersion", "uid")}}
+        fresh["metadata"]["name"] = "payments-brand-new"
+        drill.state.create(PODS, fresh)
+        drill.state.compact()  # the version the source resumes from is now too old: 410
+        await drill.server.start(host, port)
+        want = {f"{p['metadata']['namespace']}/{p['metadata']['name']}"
+                for p in drill.state.objects(PODS)}
+        await until(pilot, lambda: set(shown(pods)) == want, "the panel to converge",
+                    timeout=20)
+        assert len(shown(pods)) == len(want)  # no duplicates
+        assert not any(f"catalog/{n}" in shown(pods) for n in gone)  # no ghosts
+        await until(pilot, lambda: app.store.health("pods").state == "connected",
+                    "pods source connected again", timeout=10)
+
+
+async def test_keys_are_remappable_and_every_action_is_in_the_palette(
+        drill: DrillCluster) -> None:
+    app = make_app(drill, parse('[keys]\nfreeze = "f"\ncycle_theme = "ctrl+t"\n'))
+    async with app.run_test(size=(200, 50)) as pilot:
+        await pilot.press("f")
+        assert app.frozen
+        await pilot.press("space")  # no longer bound to freeze
+        assert app.frozen
+        first = app.theme
+        await pilot.press("ctrl+t")
+        assert app.theme != first
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        for binding in ControlRoomApp.BINDINGS:
+            assert binding.description in titles  # type: ignore[union-attr]
+        assert "Detail" in titles

@@ -1,0 +1,86 @@
+"""Snapshot tests of the dashboard: frozen clock, fixed seed, every panel loaded.
+
+The drill cluster runs static (no simulated controllers) on its own thread with a fixed start
+time; the App's clock is frozen at that time plus ten minutes, so every age on screen is the
+same on every run. Update with ``pytest tests/test_snapshots.py --snapshot-update`` and look at
+the SVGs in ``tests/__snapshots__/`` before committing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from backends.config import Settings
+from tests.conftest import ThreadedDrill
+from tests.test_app import starter
+from tui.app import ControlRoomApp, Target
+
+START = datetime(2026, 11, 26, 9, 0, 0, tzinfo=UTC)
+NOW = START.timestamp() + 600
+KINDS = ("nodes", "pods", "deployments", "applications", "httproutes", "gateways",
+         "nodemetrics")
+
+
+@pytest.fixture
+def frozen_drill(tmp_path: Path) -> Iterator[ThreadedDrill]:
+    drill = ThreadedDrill(tmp_path, simulate=False, start=START, bookmark_interval=60.0)
+    try:
+        yield drill
+    finally:
+        drill.close()
+
+
+def dashboard(drill: ThreadedDrill, *, theme: str = "controlroom-dark",
+              production: bool = False, read_only: bool = False) -> ControlRoomApp:
+    target = Target(cluster="drill", context="aks-prod-weu" if production else "drill",
+                    production=production, read_only=read_only)
+    return ControlRoomApp(Settings(), None, target, starter(drill.cluster), theme=theme,
+                          clock=lambda: NOW)
+
+
+async def loaded(pilot: Pilot[Any]) -> None:
+    """Wait until every kind has arrived and the panels have taken it."""
+    app = pilot.app
+    assert isinstance(app, ControlRoomApp)
+    for _ in range(200):
+        if all(app.store.count(k) for k in KINDS) and all(
+                h.state == "connected" for h in app.store.all_health().values()):
+            break
+        await pilot.pause(0.05)
+    app.refresh_tick()
+    await pilot.pause(0.1)
+
+
+def test_dashboard_dark(snap_compare: Any, frozen_drill: ThreadedDrill) -> None:
+    """The dashboard on the seeded drill platform in the dark theme: header with context and
+    a green health strip, nodes (5 Ready), workloads (checkout-stable at 3/3), problem pods
+    (none), traffic (gateway and four routes OK), Argo CD apps (all Synced/Healthy, auto-sync
+    on) and warning events (none); footer with the keys."""
+    assert snap_compare(dashboard(frozen_drill), terminal_size=(200, 50), run_before=loaded)
+
+
+def test_dashboard_production_read_only_light(snap_compare: Any,
+                                              frozen_drill: ThreadedDrill) -> None:
+    """The same data in the light theme on a production context: a red PRODUCTION banner in
+    the header and the READ-ONLY mode flag under it."""
+    app = dashboard(frozen_drill, theme="controlroom-light", production=True, read_only=True)
+    assert snap_compare(app, terminal_size=(200, 50), run_before=loaded)
+
+
+def test_all_pods_high_contrast(snap_compare: Any, frozen_drill: ThreadedDrill) -> None:
+    """The high-contrast theme with the pods panel switched to all pods (key ``a``): every
+    seeded pod Running 1/1, sorted by namespace and name."""
+
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await loaded(pilot)
+        await pilot.press("a")
+        await pilot.pause(0.1)
+
+    app = dashboard(frozen_drill, theme="controlroom-high-contrast")
+    assert snap_compare(app, terminal_size=(200, 50), run_before=run_before)
