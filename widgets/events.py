@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 from textual.binding import Binding, BindingType
-from textual.content import Content
 
 from backends.model import EventRow, Row
 from backends.store import Store
@@ -49,6 +48,7 @@ class EventsPanel(VirtualPanel):
 
     KINDS: ClassVar[tuple[str, ...]] = ("events",)
     TITLE: ClassVar[str] = "Events"
+    NARROW_LABEL: ClassVar[str] = "warnings"
     COLUMNS: ClassVar[tuple[Column, ...]] = (
         Column("LAST SEEN", align="right"),
         Column("TYPE"),
@@ -59,45 +59,13 @@ class EventsPanel(VirtualPanel):
         Column("MESSAGE", max_width=160),
     )
 
-    def __init__(
-        self,
-        *,
-        show_all: bool = False,
-        name: str | None = None,
-        id: str | None = None,
-        classes: str | None = None,
-        disabled: bool = False,
-    ) -> None:
-        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
-        self._show_all = show_all
-        self._apply_mode()
-
-    @property
-    def show_all(self) -> bool:
-        """True when normal events are shown as well as warnings."""
-        return self._show_all
-
     def toggle_normal(self) -> None:
-        """Switch between warnings only and all events (no store access needed)."""
-        self._show_all = not self._show_all
-        self._apply_mode()
-        self._show_counts()
+        """Switch between all rows and warnings only."""
+        self.toggle_mode()
 
     def action_toggle_normal(self) -> None:
-        """Switch between warnings only and all events."""
-        self.toggle_normal()
-
-    def _apply_mode(self) -> None:
-        views = self._views
-        row_id = self.row_id
-
-        def is_warning(table_key: str) -> bool:
-            view = views.get(row_id(table_key))
-            return view is not None and view.tone is not None
-
-        self.table.set_row_filter(None if self._show_all else is_warning)
-        mode = "all" if self._show_all else "warnings"
-        self.border_title = Content.assemble(self.TITLE, " ", (mode, "$text-accent"))
+        """Switch between all rows and warnings only."""
+        self.toggle_mode()
 
     def view(self, store: Store, kind: str, row: Row, now: float) -> RowView | None:
         if not isinstance(row, EventRow):

@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from typing import ClassVar
 
 from textual.binding import Binding, BindingType
-from textual.content import Content
 
 from backends.model import PodRow, Row
 from backends.store import Store
@@ -46,6 +45,7 @@ class PodsPanel(VirtualPanel):
 
     KINDS: ClassVar[tuple[str, ...]] = ("pods",)
     TITLE: ClassVar[str] = "Pods"
+    NARROW_LABEL: ClassVar[str] = "problems"
     COLUMNS: ClassVar[tuple[Column, ...]] = (
         Column("NAMESPACE", max_width=24),
         Column("NAME", max_width=56),
@@ -66,39 +66,19 @@ class PodsPanel(VirtualPanel):
         classes: str | None = None,
         disabled: bool = False,
     ) -> None:
-        super().__init__(name=name, id=id, classes=classes, disabled=disabled)
-        self._show_all = show_all
+        super().__init__(show_all=show_all, name=name, id=id, classes=classes,
+                         disabled=disabled)
         self._problems: dict[str, str] = {}
         self._pending: set[str] = set()
         """Pending pods not (yet) problems: rebuilt every refresh to catch "too long"."""
-        self._apply_mode()
-
-    @property
-    def show_all(self) -> bool:
-        """True when every pod is shown, False for problem pods only."""
-        return self._show_all
 
     def toggle_all(self) -> None:
-        """Switch between all pods and problem pods only (no store access needed)."""
-        self._show_all = not self._show_all
-        self._apply_mode()
-        self._show_counts()
+        """Switch between all rows and problems only."""
+        self.toggle_mode()
 
     def action_toggle_all(self) -> None:
-        """Switch between all pods and problem pods only."""
-        self.toggle_all()
-
-    def _apply_mode(self) -> None:
-        views = self._views
-        row_id = self.row_id
-
-        def notable(table_key: str) -> bool:
-            view = views.get(row_id(table_key))
-            return view is not None and view.tone in (PROBLEM, WARNING)
-
-        self.table.set_row_filter(None if self._show_all else notable)
-        mode = "all" if self._show_all else "problems"
-        self.border_title = Content.assemble(self.TITLE, " ", (mode, "$text-accent"))
+        """Switch between all rows and problems only."""
+        self.toggle_mode()
 
     # ------------------------------------------------------------------ views
 

@@ -8,7 +8,9 @@ from typing import ClassVar, Self
 
 from textual import on
 from textual.app import ComposeResult
+from textual.content import Content
 
+from widgets.formatting import PROBLEM, WARNING
 from widgets.panel import Panel, RowId, RowView
 from widgets.rowmodel import Column
 from widgets.vtable import VirtualTable
@@ -24,10 +26,14 @@ class VirtualPanel(Panel):
     """
 
     COLUMNS: ClassVar[tuple[Column, ...]] = ()
+    #: Label of the narrowed view that shows only notable rows (problem or warning tone),
+    #: e.g. "problems"; "" for a panel that always shows everything.
+    NARROW_LABEL: ClassVar[str] = ""
 
     def __init__(
         self,
         *,
+        show_all: bool = False,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -36,6 +42,33 @@ class VirtualPanel(Panel):
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
         self.table = VirtualTable(self.COLUMNS)
         """The table (exposed for tests and for the App's focus handling)."""
+        self._show_all = show_all or not self.NARROW_LABEL
+        if self.NARROW_LABEL:
+            self._apply_mode()
+
+    @property
+    def show_all(self) -> bool:
+        """True when every row is shown, False for notable rows only."""
+        return self._show_all
+
+    def toggle_mode(self) -> None:
+        """Switch between all rows and notable rows only (no store access needed: the table
+        already holds every row and only re-filters)."""
+        self._show_all = not self._show_all
+        self._apply_mode()
+        self._show_counts()
+
+    def _apply_mode(self) -> None:
+        views = self._views
+        row_id = self.row_id
+
+        def notable(table_key: str) -> bool:
+            view = views.get(row_id(table_key))
+            return view is not None and view.tone in (PROBLEM, WARNING)
+
+        self.table.set_row_filter(None if self._show_all else notable)
+        mode = "all" if self._show_all else self.NARROW_LABEL
+        self.border_title = Content.assemble(self.TITLE, " ", (mode, "$text-accent"))
 
     def compose(self) -> ComposeResult:
         yield self.table
