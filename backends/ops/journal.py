@@ -1,0 +1,708 @@
+"""The write journal: what the control room did to the platform, durable before it is done.
+
+Why it exists: every write the control room sends (scale to zero, pause auto-sync, shift
+traffic, silence an alert) must be undoable exactly, by this operator or the next one, even if
+the process is killed in the middle of a circuit breaker. So the write gate
+(:mod:`backends.ops.gate`) appends a row holding the *prior state needed to restore* before a
+single byte goes to the cluster, and records the outcome afterwards. ``release``/``undo`` and
+the breaker's crash recovery read it back (:meth:`JournalDB.open_operations`).
+
+Durability, and why these settings:
+
+- SQLite in WAL mode (``PRAGMA journal_mode=WAL``): a reader (``controlroom journal`` in another
+  terminal, the journal panel) never blocks the writer, and a crash can only lose the
+  transaction that was being committed, never a committed one.
+- ``PRAGMA synchronous=FULL``: in WAL mode FULL makes SQLite fsync the WAL file on *every*
+  commit, so when :meth:`JournalDB.append` returns, the row is committed AND on disk (commit +
+  fsync). Only then does the gate send the write. NORMAL would be faster and could lose the
+  last rows on power loss, which is exactly the row we need after a crash.
+- One writer: a single connection guarded by a lock, used from worker threads
+  (:class:`Journal` runs every call through :func:`asyncio.to_thread`), so the event loop never
+  waits on an fsync. Other processes may open the same file; ``busy_timeout`` makes them wait
+  for each other's short transactions instead of failing.
+
+Robustness: a file that is not a readable journal (corrupt, another program's database, a
+newer schema) raises :class:`JournalCorrupt` / :class:`JournalError` naming the file. The file
+is never deleted, truncated or "repaired": it may be the only record of what was changed on
+production. Nothing is written to a file before it has been recognised as ours.
+
+Schema: versioned with ``PRAGMA user_version``; :data:`MIGRATIONS` lists the statements that
+bring a file from version N-1 to N, each applied in its own transaction, so a later release adds
+a migration instead of rewriting this one. Besides the columns the issue asked for, ``entries``
+keeps the exact HTTP ``method`` and ``path`` sent (audit: what went on the wire, not only what
+we meant), and a ``releases`` table marks operations whose effects were restored on purpose,
+which is what separates a finished breaker from a half-done one after a crash.
+
+The ``controlroom journal [--since ...]`` command formats rows with :func:`format_entries` and
+parses its ``--since`` with :func:`parse_since`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final, Literal, TypeAlias, get_args
+
+import platformdirs
+
+from backends.sanitize import clean
+
+__all__ = [
+    "FINAL_STATUSES",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "EntryStatus",
+    "Journal",
+    "JournalCorrupt",
+    "JournalDB",
+    "JournalEntry",
+    "JournalError",
+    "OpenOperation",
+    "default_journal_path",
+    "format_entries",
+    "parse_since",
+]
+
+APP_NAME: Final = "controlroom"
+JOURNAL_FILE: Final = "journal.sqlite3"
+STATE_DIR_ENV: Final = "CONTROLROOM_STATE_DIR"
+
+EntryStatus: TypeAlias = Literal[
+    "pending", "done", "failed", "refused", "verified", "verify_failed"
+]
+"""``pending``: journaled, the write may or may not have reached the server (a crash or a lost
+connection leaves it so: outcome unknown). ``done``: the server accepted it (2xx). ``failed``:
+the server refused it, or no answer came (then ``result["outcome_unknown"]`` is true).
+``refused``: the gate refused it, nothing was sent. ``verified`` / ``verify_failed``: accepted,
+then read back and found as intended / not as intended."""
+
+STATUSES: Final[frozenset[str]] = frozenset(get_args(EntryStatus))
+FINAL_STATUSES: Final[frozenset[str]] = STATUSES - {"pending"}
+_APPLIED: Final = ("pending", "done", "verified", "verify_failed")
+"""Statuses whose write may have changed the platform, so an operation holding one of them
+is not over until it is released."""
+
+SCHEMA_VERSION: Final = 1
+MIGRATIONS: Final[dict[int, tuple[str, ...]]] = {
+    1: (
+        """CREATE TABLE entries (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            ts TEXT NOT NULL,
+            operator TEXT NOT NULL,
+            context TEXT NOT NULL,
+            operation_id TEXT NOT NULL DEFAULT '',
+            step TEXT NOT NULL DEFAULT '',
+            kind TEXT NOT NULL DEFAULT '',
+            namespace TEXT NOT NULL DEFAULT '',
+            name TEXT NOT NULL DEFAULT '',
+            action TEXT NOT NULL,
+            method TEXT NOT NULL DEFAULT '',
+            path TEXT NOT NULL DEFAULT '',
+            prior_json TEXT NOT NULL,
+            intent_json TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'done', 'failed', 'refused',
+                                                   'verified', 'verify_failed')),
+            result_json TEXT,
+            verification TEXT NOT NULL DEFAULT '',
+            finished_ts TEXT
+        )""",
+        "CREATE INDEX entries_ts ON entries (ts)",
+        "CREATE INDEX entries_context_ts ON entries (context, ts)",
+        "CREATE INDEX entries_operation ON entries (operation_id) WHERE operation_id != ''",
+        """CREATE TABLE releases (
+            operation_id TEXT PRIMARY KEY,
+            context TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            operator TEXT NOT NULL,
+            reason TEXT NOT NULL
+        )""",
+    ),
+}
+"""Version N -> the statements that turn a version N-1 file into version N."""
+
+_OUR_TABLES: Final = frozenset({"entries", "releases", "sqlite_sequence"})
+_TS_FORMAT: Final = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+class JournalError(Exception):
+    """The journal cannot be used; the message names the file. The gate sends no write while
+    the journal fails (no journal row, no write)."""
+
+
+class JournalCorrupt(JournalError):
+    """The file exists but is not a readable controlroom journal. It has been left untouched."""
+
+
+def default_journal_path(state_dir: Path | None = None) -> Path:
+    """Where the journal lives: ``--state-dir``, else ``$CONTROLROOM_STATE_DIR``, else the
+    platformdirs user state dir (``~/.local/state/controlroom`` on Linux). The state dir, not
+    the cache dir: this file must survive cache cleaners."""
+    if state_dir is None:
+        env = os.environ.get(STATE_DIR_ENV)
+        state_dir = Path(env) if env else Path(platformdirs.user_state_dir(APP_NAME))
+    return state_dir / JOURNAL_FILE
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def _ts(value: datetime) -> str:
+    """A sortable UTC text timestamp (same width always, so SQL string order is time order)."""
+    if value.tzinfo is None:
+        raise ValueError("journal timestamps must be timezone-aware")
+    return value.astimezone(UTC).strftime(_TS_FORMAT)
+
+
+def _parse_ts(text: str) -> datetime:
+    return datetime.strptime(text, _TS_FORMAT).replace(tzinfo=UTC)
+
+
+def _dumps(value: Any) -> str:
+    """Canonical JSON; raises TypeError for values that cannot be restored from JSON, before
+    anything is committed (so before anything is sent)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One journaled write (or refused attempt). ``prior``/``intent``/``result`` are the
+    decoded JSON that was stored; strings are raw (sanitize before display:
+    :func:`format_entries` does)."""
+
+    id: int
+    ts: datetime
+    operator: str
+    context: str
+    operation_id: str
+    step: str
+    kind: str
+    namespace: str
+    name: str
+    action: str
+    method: str
+    path: str
+    prior: Any
+    intent: Any
+    reason: str
+    status: EntryStatus
+    result: Any
+    verification: str
+    finished_ts: datetime | None
+
+    @property
+    def outcome_unknown(self) -> bool:
+        """True when nobody knows whether the write landed: still pending (a crash, a
+        cancelled task), or failed without an answer from the server."""
+        if self.status == "pending":
+            return True
+        return (self.status == "failed" and isinstance(self.result, dict)
+                and bool(self.result.get("outcome_unknown")))
+
+    @property
+    def may_have_applied(self) -> bool:
+        """True when the platform may differ from ``prior`` because of this entry."""
+        return self.status in _APPLIED or self.outcome_unknown
+
+    @property
+    def target(self) -> str:
+        """``Kind namespace/name`` (or ``Kind name`` for cluster-scoped objects)."""
+        where = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{self.kind} {where}".strip()
+
+
+@dataclass(frozen=True)
+class OpenOperation:
+    """An operation (e.g. one circuit breaker run) with steps that may have changed the
+    platform and that nobody released: after a crash this is the half-done breaker the UI must
+    show, with the prior states needed to put things back."""
+
+    operation_id: str
+    context: str
+    started: datetime
+    steps: tuple[JournalEntry, ...] = field(default_factory=tuple)
+
+    @property
+    def unsettled(self) -> tuple[JournalEntry, ...]:
+        """Steps whose outcome is unknown (pending at a crash, or no answer)."""
+        return tuple(s for s in self.steps if s.outcome_unknown)
+
+    @property
+    def to_restore(self) -> tuple[JournalEntry, ...]:
+        """Steps that may have applied, newest first: the order a release undoes them in."""
+        return tuple(reversed([s for s in self.steps if s.may_have_applied]))
+
+
+_COLUMNS: Final = ("id, ts, operator, context, operation_id, step, kind, namespace, name, action,"
+                   " method, path, prior_json, intent_json, reason, status, result_json,"
+                   " verification, finished_ts")
+
+
+def _entry(row: Sequence[Any]) -> JournalEntry:
+    (id_, ts, operator, context, operation_id, step, kind, namespace, name, action, method,
+     path, prior_json, intent_json, reason, status, result_json, verification, finished) = row
+    return JournalEntry(
+        id=int(id_), ts=_parse_ts(ts), operator=operator, context=context,
+        operation_id=operation_id, step=step, kind=kind, namespace=namespace, name=name,
+        action=action, method=method, path=path, prior=json.loads(prior_json),
+        intent=json.loads(intent_json), reason=reason, status=status,
+        result=json.loads(result_json) if result_json is not None else None,
+        verification=verification,
+        finished_ts=_parse_ts(finished) if finished else None,
+    )
+
+
+# --------------------------------------------------------------------------- the database
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class JournalDB:
+    """The journal file, with blocking methods. Thread-safe (one connection, one lock).
+
+    Use it directly outside an event loop (the ``controlroom journal`` command, a crash
+    recovery script); inside the App use :class:`Journal`, which runs these in a thread.
+    """
+
+    def __init__(self, path: Path, connection: sqlite3.Connection,
+                 clock: Callable[[], datetime] = _utcnow) -> None:
+        self.path = path
+        self._conn = connection
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._closed = False
+
+    # ---------------------------------------------------------------- opening
+
+    @classmethod
+    def open(cls, path: Path, *, clock: Callable[[], datetime] = _utcnow,
+             timeout: float = 5.0) -> JournalDB:
+        """Open (creating if missing) the journal at ``path``: WAL mode, synchronous=FULL,
+        schema migrated to :data:`SCHEMA_VERSION`. Raises :class:`JournalCorrupt` for a file
+        that is not ours or not readable, :class:`JournalError` for other failures; in both
+        cases the file is left as it was."""
+        path = Path(path)
+        existed = path.exists()
+        if not existed:
+            _create_private(path)
+        try:
+            conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None,
+                                   check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise JournalError(f"journal {path}: cannot open: {exc}") from exc
+        try:
+            _check_ours(conn, path)
+            _configure(conn, path, timeout)
+            _migrate(conn, path)
+        except BaseException:
+            conn.close()
+            raise
+        if not existed:
+            _fsync_dir(path.parent)
+        return cls(path, conn, clock)
+
+    def close(self) -> None:
+        """Close the connection (checkpointing the WAL). Idempotent."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._conn.close()
+
+    def __enter__(self) -> JournalDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _locked(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """The connection under the lock; SQLite errors become JournalError naming the file."""
+        with self._lock:
+            if self._closed:
+                raise JournalError(f"journal {self.path}: closed")
+            try:
+                yield self._conn
+            except sqlite3.DatabaseError as exc:
+                if self._conn.in_transaction:
+                    self._conn.rollback()
+                kind = JournalCorrupt if _is_corruption(exc) else JournalError
+                raise kind(f"journal {self.path}: cannot {doing}: {exc}") from exc
+            except BaseException:
+                if self._conn.in_transaction:
+                    self._conn.rollback()
+                raise
+
+    def pragmas(self) -> dict[str, Any]:
+        """The durability settings in force (``journal_mode``, ``synchronous`` where 2 is
+        FULL, ``user_version``): for tests and a diagnostics view."""
+        with self._locked("read settings") as conn:
+            return {
+                "journal_mode": conn.execute("PRAGMA journal_mode").fetchone()[0],
+                "synchronous": conn.execute("PRAGMA synchronous").fetchone()[0],
+                "user_version": conn.execute("PRAGMA user_version").fetchone()[0],
+            }
+
+    # ---------------------------------------------------------------- writing
+
+    def append(
+        self,
+        *,
+        operator: str,
+        context: str,
+        action: str,
+        prior: Any,
+        intent: Any,
+        reason: str,
+        kind: str = "",
+        namespace: str = "",
+        name: str = "",
+        operation_id: str = "",
+        step: str = "",
+        method: str = "",
+        path: str = "",
+        status: EntryStatus = "pending",
+        result: Any = None,
+    ) -> int:
+        """Commit one row and return its id. When this returns, the row is on disk (commit
+        with synchronous=FULL fsyncs the WAL). ``status`` is ``pending`` for a write about to
+        be sent; ``refused`` records an attempt the gate stopped (then it is final at once)."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown journal status {status!r}")
+        prior_json, intent_json = _dumps(prior), _dumps(intent)
+        result_json = None if result is None else _dumps(result)
+        now = _ts(self._clock())
+        finished = None if status == "pending" else now
+        with self._locked("append an entry") as conn:
+            cur = conn.execute(
+                "INSERT INTO entries (ts, operator, context, operation_id, step, kind, namespace,"
+                " name, action, method, path, prior_json, intent_json, reason, status,"
+                " result_json, finished_ts) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (now, operator, context, operation_id, step, kind, namespace, name, action,
+                 method, path, prior_json, intent_json, reason, status, result_json, finished),
+            )
+            row_id = cur.lastrowid
+        assert row_id is not None
+        return row_id
+
+    def finish(self, entry_id: int, status: EntryStatus, result: Any = None,
+               verification: str = "") -> None:
+        """Record the outcome of entry ``entry_id``. May be called again to add the
+        verification (``done`` -> ``verified``/``verify_failed``); ``result`` None keeps the
+        stored result, an empty ``verification`` keeps the stored one."""
+        if status not in FINAL_STATUSES:
+            raise ValueError(f"cannot finish a journal entry as {status!r}")
+        result_json = None if result is None else _dumps(result)
+        with self._locked("record a result") as conn:
+            cur = conn.execute(
+                "UPDATE entries SET status = ?, result_json = COALESCE(?, result_json),"
+                " verification = CASE WHEN ? != '' THEN ? ELSE verification END,"
+                " finished_ts = ? WHERE id = ?",
+                (status, result_json, verification, verification, _ts(self._clock()),
+                 entry_id),
+            )
+            if cur.rowcount != 1:
+                raise JournalError(f"journal {self.path}: no entry {entry_id}")
+
+    def release(self, operation_id: str, *, context: str, operator: str,
+                reason: str = "") -> None:
+        """Mark an operation as released (its effects were restored, or the operator decided
+        they stay): it leaves :meth:`open_operations`. Idempotent; its entries stay."""
+        if not operation_id:
+            raise ValueError("release needs an operation id")
+        with self._locked("release an operation") as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO releases (operation_id, context, ts, operator, reason)"
+                " VALUES (?,?,?,?,?)",
+                (operation_id, context, _ts(self._clock()), operator, reason),
+            )
+
+    # ---------------------------------------------------------------- reading
+
+    def get(self, entry_id: int) -> JournalEntry | None:
+        """One entry, or None."""
+        with self._locked("read an entry") as conn:
+            row = conn.execute(f"SELECT {_COLUMNS} FROM entries WHERE id = ?",
+                               (entry_id,)).fetchone()
+        return _entry(row) if row is not None else None
+
+    def entries(self, since: datetime | None = None, context: str | None = None,
+                operation_id: str | None = None, limit: int | None = None) -> list[JournalEntry]:
+        """Entries in the order they were written, optionally only those at or after
+        ``since``, on ``context``, of ``operation_id``; ``limit`` keeps the newest N."""
+        where: list[str] = []
+        args: list[Any] = []
+        if since is not None:
+            where.append("ts >= ?")
+            args.append(_ts(since))
+        if context is not None:
+            where.append("context = ?")
+            args.append(context)
+        if operation_id is not None:
+            where.append("operation_id = ?")
+            args.append(operation_id)
+        sql = f"SELECT {_COLUMNS} FROM entries"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(int(limit))
+        with self._locked("read entries") as conn:
+            rows = conn.execute(sql, args).fetchall()
+        return [_entry(r) for r in reversed(rows)]
+
+    def open_operations(self, context: str) -> list[OpenOperation]:
+        """Operations on ``context`` with a step that may have changed the platform (pending,
+        done, verified, verify_failed, or failed without an answer) and no release: what
+        the circuit breaker shows as half-done after a crash. Oldest first."""
+        with self._locked("read open operations") as conn:
+            rows = conn.execute(
+                f"SELECT {_COLUMNS} FROM entries WHERE context = ? AND operation_id != ''"
+                " AND operation_id NOT IN (SELECT operation_id FROM releases)"
+                " AND operation_id IN (SELECT operation_id FROM entries WHERE context = ?"
+                "   AND operation_id != '' AND (status IN (?,?,?,?) OR (status = 'failed'"
+                "   AND json_extract(result_json, '$.outcome_unknown') = 1)))"
+                " ORDER BY id",
+                (context, context, *_APPLIED),
+            ).fetchall()
+        grouped: dict[str, list[JournalEntry]] = {}
+        for row in rows:
+            e = _entry(row)
+            grouped.setdefault(e.operation_id, []).append(e)
+        return [OpenOperation(op, context, steps[0].ts, tuple(steps))
+                for op, steps in grouped.items()]
+
+
+def _create_private(path: Path) -> None:
+    """Create the directory (0700) and an empty file (0600): the journal holds prior states of
+    production objects, so it is the operator's alone. SQLite gives the -wal/-shm files the
+    main file's permissions. An empty file is a valid empty SQLite database."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.close(fd)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise JournalError(f"journal {path}: cannot create: {exc}") from exc
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the new file's directory entry durable too (a crash right after the first write
+    must not lose the file itself)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _is_corruption(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return "not a database" in text or "malformed" in text or "corrupt" in text
+
+
+def _check_ours(conn: sqlite3.Connection, path: Path) -> None:
+    """Read-only checks before anything is written: the header must parse, and a file with
+    tables must be a controlroom journal of a schema we know."""
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as exc:
+        raise JournalCorrupt(
+            f"journal {path} is not a readable SQLite database ({exc}); it was left untouched:"
+            " move it aside (keep it, it may be the only record of what was changed) and"
+            " start again, or point --state-dir elsewhere") from exc
+    if version > SCHEMA_VERSION:
+        raise JournalError(
+            f"journal {path} has schema version {version}, newer than this controlroom"
+            f" understands ({SCHEMA_VERSION}); upgrade controlroom or use another --state-dir")
+    foreign = tables - _OUR_TABLES
+    if (version == 0 and tables) or foreign:
+        raise JournalCorrupt(
+            f"journal {path} is an SQLite database but not a controlroom journal (tables:"
+            f" {', '.join(sorted(tables))}); it was left untouched")
+
+
+def _configure(conn: sqlite3.Connection, path: Path, timeout: float) -> None:
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        conn.execute("PRAGMA synchronous = FULL")
+    except sqlite3.DatabaseError as exc:
+        raise JournalError(f"journal {path}: cannot configure: {exc}") from exc
+    if str(mode).lower() != "wal":
+        # A filesystem without shared memory support (some network mounts) refuses WAL.
+        raise JournalError(f"journal {path}: WAL mode unavailable here (got {mode!r});"
+                           " put the state dir on a local disk")
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            # Re-read inside the lock: another process may have migrated meanwhile.
+            if conn.execute("PRAGMA user_version").fetchone()[0] >= target:
+                conn.execute("COMMIT")
+                continue
+            for statement in MIGRATIONS[target]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {target}")
+            conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            if conn.in_transaction:
+                conn.rollback()
+            raise JournalError(f"journal {path}: cannot migrate to schema {target}: {exc}") \
+                from exc
+
+
+# --------------------------------------------------------------------------- async facade
+
+
+class Journal:
+    """The journal for code on the event loop: every call runs in a worker thread
+    (:func:`asyncio.to_thread`), because a commit waits for an fsync (milliseconds on an SSD,
+    far more on a busy or network disk) and the UI must not freeze meanwhile.
+
+    The methods mirror :class:`JournalDB`; ``db`` is the blocking object underneath.
+    """
+
+    def __init__(self, db: JournalDB) -> None:
+        self.db = db
+
+    @classmethod
+    async def open(cls, path: Path, *, clock: Callable[[], datetime] = _utcnow) -> Journal:
+        """Open the journal file in a worker thread (see :meth:`JournalDB.open`)."""
+        return cls(await asyncio.to_thread(JournalDB.open, path, clock=clock))
+
+    @property
+    def path(self) -> Path:
+        return self.db.path
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.db.close)
+
+    async def append(
+        self,
+        *,
+        operator: str,
+        context: str,
+        action: str,
+        prior: Any,
+        intent: Any,
+        reason: str,
+        kind: str = "",
+        namespace: str = "",
+        name: str = "",
+        operation_id: str = "",
+        step: str = "",
+        method: str = "",
+        path: str = "",
+        status: EntryStatus = "pending",
+        result: Any = None,
+    ) -> int:
+        """See :meth:`JournalDB.append`: returns once the row is committed and fsynced."""
+        return await asyncio.to_thread(
+            lambda: self.db.append(
+                operator=operator, context=context, action=action, prior=prior,
+                intent=intent, reason=reason, kind=kind, namespace=namespace, name=name,
+                operation_id=operation_id, step=step, method=method, path=path,
+                status=status, result=result))
+
+    async def finish(self, entry_id: int, status: EntryStatus, result: Any = None,
+                     verification: str = "") -> None:
+        await asyncio.to_thread(self.db.finish, entry_id, status, result, verification)
+
+    async def release(self, operation_id: str, *, context: str, operator: str,
+                      reason: str = "") -> None:
+        await asyncio.to_thread(lambda: self.db.release(
+            operation_id, context=context, operator=operator, reason=reason))
+
+    async def get(self, entry_id: int) -> JournalEntry | None:
+        return await asyncio.to_thread(self.db.get, entry_id)
+
+    async def entries(self, since: datetime | None = None, context: str | None = None,
+                      operation_id: str | None = None,
+                      limit: int | None = None) -> list[JournalEntry]:
+        return await asyncio.to_thread(self.db.entries, since, context, operation_id, limit)
+
+    async def open_operations(self, context: str) -> list[OpenOperation]:
+        return await asyncio.to_thread(self.db.open_operations, context)
+
+
+# --------------------------------------------------------------------------- the CLI's view
+
+
+_DURATION = re.compile(r"(\d+)\s*([smhdw])")
+_DURATION_FULL = re.compile(r"(?:\d+\s*[smhdw]\s*)+")
+_UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_since(value: str, now: datetime | None = None) -> datetime:
+    """Parse a ``--since`` value into an aware UTC datetime.
+
+    Accepted: a duration back from now (``30s``, ``30m``, ``1h``, ``2d``, ``1w``, or combined
+    ``1h30m``), or an ISO 8601 time (``2026-11-26T10:00:00Z``, ``...+01:00``, a plain date).
+    A time without a zone is the operator's local time, as in ``journalctl --since``.
+    Raises ValueError with the accepted forms.
+    """
+    text = value.strip().lower()
+    now = now or datetime.now(UTC)
+    if text and _DURATION_FULL.fullmatch(text):
+        seconds = sum(int(n) * _UNITS[u] for n, u in _DURATION.findall(text))
+        return (now - timedelta(seconds=seconds)).astimezone(UTC)
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(
+            f"--since {value!r}: expected a duration like 30m, 1h, 2d, 1h30m or a time like"
+            " 2026-11-26T10:00:00Z") from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # local time, as a human at the terminal means it
+    return moment.astimezone(UTC)
+
+
+def format_entries(entries: Sequence[JournalEntry]) -> str:
+    """One line per entry for ``controlroom journal``: id, time (UTC), operator, context,
+    action, target, status, reason; columns aligned, every field sanitized (names and
+    reasons may come from the cluster or another operator, and the terminal must not
+    interpret them). The empty string for no entries."""
+    if not entries:
+        return ""
+    rows: list[list[str]] = []
+    for e in entries:
+        status = e.status if not e.outcome_unknown or e.status == "pending" else "unknown"
+        action = e.action + (f" [{e.step}]" if e.step else "")
+        rows.append([
+            f"#{e.id}",
+            e.ts.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            clean(e.operator, 40),
+            clean(e.context, 60),
+            clean(action, 60),
+            clean(e.target, 120),
+            status,
+            clean(e.reason, 300),
+        ])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return "\n".join(
+        "  ".join([*(cell.ljust(w) for cell, w in zip(r[:-1], widths, strict=True)), r[-1]])
+        .rstrip()
+        for r in rows)
