@@ -19,6 +19,7 @@ from pathlib import Path
 from backends.config import ConfigError, Settings, load
 from backends.demo.policy import Policy
 from backends.demo.runner import DrillOptions
+from tui import headless
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +29,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--theme", default=None, help="theme name (t cycles themes)")
     parser.add_argument("--read-only", action="store_true",
                         help="refuse every write, whatever the config says")
+    parser.add_argument("--state-dir", type=Path, default=None,
+                        help="where the journal lives (default: the platform state dir)")
 
 
 def _connection(parser: argparse.ArgumentParser) -> None:
@@ -62,6 +65,11 @@ def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                    help="benchmarks: add a generated cluster of this size (use with --static)")
     p.add_argument("--flood", type=float, default=0.0, metavar="RATE",
                    help="benchmarks: modify RATE pods per second once started")
+    p.add_argument("--flood-on-signal", action="store_true",
+                   help="benchmarks: start the --flood only when SIGUSR1 arrives (each "
+                   "SIGUSR1 starts one), and print 'flood: N writes in S s' when it ends")
+    p.add_argument("--flood-seconds", type=float, default=None, metavar="S",
+                   help="benchmarks: end each flood after S seconds (default: never)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     _connection(parser)
     sub = parser.add_subparsers(dest="command")
     _demo_parser(sub)
+    headless.register(sub)
     return parser
 
 
@@ -119,21 +128,39 @@ async def _serve_headless(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"controlroom: cannot start the drill cluster: {exc}", file=sys.stderr)
         return 2
-    flood_task = None
+    loop = asyncio.get_running_loop()
+    floods: list[asyncio.Task[int]] = []
     if args.flood > 0:
         from backends.demo.bulk import flood
 
-        flood_task = asyncio.get_running_loop().create_task(flood(cluster.state, args.flood))
+        def start_flood() -> None:
+            if any(not task.done() for task in floods):
+                return  # one flood at a time
+            started = loop.time()
+
+            def report(task: asyncio.Task[int]) -> None:
+                if not task.cancelled() and task.exception() is None:
+                    print(f"flood: {task.result()} writes in {loop.time() - started:.2f} s",
+                          flush=True)
+
+            task = loop.create_task(flood(cluster.state, args.flood, args.flood_seconds))
+            task.add_done_callback(report)
+            floods.append(task)
+            print("flood: started", flush=True)
+
+        if args.flood_on_signal:
+            loop.add_signal_handler(signal.SIGUSR1, start_flood)
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     print(f"kubeconfig: {cluster.kubeconfig}", flush=True)
     print(f"api: {cluster.url}", flush=True)
     print(f"metrics: {cluster.metrics_url}", flush=True)
+    if args.flood > 0 and not args.flood_on_signal:
+        start_flood()
     await stop.wait()
-    if flood_task is not None:
-        flood_task.cancel()
+    for task in floods:
+        task.cancel()
     await cluster.stop()
     return 0
 
@@ -165,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``controlroom`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    code = headless.dispatch(args)
+    if code is not None:
+        return code
     if args.command == "demo":
         return _demo(args)
     loaded = load_settings(args)

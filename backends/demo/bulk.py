@@ -4,6 +4,8 @@
 size (the default benchmark is 1,000 nodes, 30,000 pods and 3,000 deployments), and
 ``--flood RATE`` modifies that many pods per second (status flips between Ready and not Ready,
 restart counts rising), so watch ingestion can be measured under a steady event stream.
+With ``--flood-on-signal`` the flood waits for SIGUSR1 (a benchmark loads the cluster first,
+then floods), ``--flood-seconds`` ends it, and the server prints ``flood: N writes in S s``.
 
 Objects are generated as plain dicts with realistic shapes and sizes (a pod is about 3 KB of
 JSON, like a real one with a few labels, a container with resources and a full status), but

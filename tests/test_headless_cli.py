@@ -1,0 +1,445 @@
+"""The headless commands judged from outside: run as subprocesses against the live drill
+cluster (``--scenario calm --speed 10``) and checked with the real kubectl.
+
+Each test owns its objects (so the tests do not depend on each other's order) and its journal
+(``--state-dir`` under ``tmp_path``): payments for pause/restore, catalog for scale, frontend
+for rollout undo, monitoring for the Argo CD rollback, ai-ml for the refusals. Every app has
+``selfHeal`` on, so a test that changes a workload pauses its app first, as an operator must.
+
+Until ``tui/cli.py`` registers the headless commands, they run through a three-line main that
+builds ``tui.cli.build_parser()`` and calls :func:`tui.headless.register`; once it does, the
+real ``python -m tui.cli`` is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pty
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT, HeadlessDrill, require_program, start_headless
+
+pytestmark = pytest.mark.kubectl
+
+_MAIN = """
+import argparse, sys
+from tui import cli, headless
+parser = cli.build_parser()
+sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+if "scale" not in sub.choices:
+    headless.register(sub)
+args = parser.parse_args(sys.argv[1:])
+code = headless.dispatch(args)
+sys.exit(cli.main(sys.argv[1:]) if code is None else code)
+"""
+
+
+def _wired() -> bool:
+    from tui import cli
+
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return "scale" in sub.choices
+
+
+COMMAND = [sys.executable, "-m", "tui.cli"] if _wired() else [sys.executable, "-c", _MAIN]
+REASON = "INC-4711 headless drill"
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[HeadlessDrill]:
+    require_program("kubectl")
+    drill = start_headless("--scenario", "calm", "--speed", "10")
+    try:
+        yield drill
+    finally:
+        drill.proc.terminate()
+        try:
+            drill.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            drill.proc.kill()
+
+
+@pytest.fixture
+def cr(live: HeadlessDrill, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run ``controlroom ARGS`` against the drill with this test's own journal and an empty
+    config (unless the args name another), stdin closed (not a terminal)."""
+    config = tmp_path / "config.toml"
+    config.write_text("")
+    state = tmp_path / "state"
+
+    def command(args: tuple[str, ...], kubeconfig: Path | None, config_file: Path | None,
+                env: dict[str, str] | None) -> tuple[list[str], dict[str, str]]:
+        full = [*COMMAND, *args, "--kubeconfig", str(kubeconfig or live.kubeconfig),
+                "--config", str(config_file or config), "--state-dir", str(state)]
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("CONTROLROOM_")}
+        environ.update(env or {})
+        return full, environ
+
+    def run(*args: str, kubeconfig: Path | None = None, config_file: Path | None = None,
+            env: dict[str, str] | None = None,
+            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        full, environ = command(args, kubeconfig, config_file, env)
+        return subprocess.run(full, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                              env=environ, stdin=subprocess.DEVNULL)
+
+    def popen(*args: str, config_file: Path | None = None,
+              stdin: int = subprocess.DEVNULL) -> subprocess.Popen[str]:
+        full, environ = command(args, None, config_file, None)
+        return subprocess.Popen(full, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=stdin, text=True, env=environ)
+
+    run.popen = popen  # type: ignore[attr-defined]
+    return run
+
+
+def ok(out: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert out.returncode == 0, f"exit {out.returncode}\n{out.stdout}\n{out.stderr}"
+    assert "Traceback" not in out.stderr
+    return out
+
+
+def get(d: HeadlessDrill, *args: str) -> Any:
+    return json.loads(d.kubectl("get", *args, "-o", "json").stdout)
+
+
+def app(d: HeadlessDrill, name: str) -> dict[str, Any]:
+    obj: dict[str, Any] = get(d, "application", name, "-n", "argocd")
+    return obj
+
+
+def automated(d: HeadlessDrill, name: str) -> Any:
+    return (app(d, name)["spec"].get("syncPolicy") or {}).get("automated")
+
+
+def auto_sync_on(d: HeadlessDrill, name: str) -> bool:
+    block = automated(d, name)
+    return isinstance(block, dict) and block.get("enabled") is not False
+
+
+def deployment(d: HeadlessDrill, ns: str, name: str) -> dict[str, Any]:
+    obj: dict[str, Any] = get(d, "deployment", name, "-n", ns)
+    return obj
+
+
+def until(check: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+
+
+def write(*args: str) -> tuple[str, ...]:
+    return (*args, "--reason", REASON, "--yes")
+
+
+# --------------------------------------------------------------------------- Argo CD
+
+
+def test_pause_then_restore_puts_back_the_exact_prior_block(live: HeadlessDrill, cr: Any) -> None:
+    # An unusual policy, so a restore from a hard-coded default would show.
+    live.kubectl("patch", "application", "payments", "-n", "argocd", "--type", "merge", "-p",
+                 '{"spec":{"syncPolicy":{"automated":{"prune":false,"selfHeal":true,'
+                 '"allowEmpty":true}}}}')
+    before = automated(live, "payments")
+    assert before == {"prune": False, "selfHeal": True, "allowEmpty": True}
+
+    out = ok(cr(*write("pause-sync", "payments")))
+    assert "PATCH /apis/argoproj.io/v1alpha1/namespaces/argocd/applications/payments" \
+        in out.stdout
+    assert not auto_sync_on(live, "payments")
+    annotations = app(live, "payments")["metadata"].get("annotations") or {}
+    assert json.loads(annotations["controlroom.io/paused-automated"]) == before
+
+    ok(cr(*write("restore-sync", "argocd/payments")))
+    assert automated(live, "payments") == before
+    annotations = app(live, "payments")["metadata"].get("annotations") or {}
+    assert "controlroom.io/paused-automated" not in annotations
+
+    # Nothing recorded any more: restore has nothing to put back and says so.
+    again = ok(cr(*write("restore-sync", "payments")))
+    assert "nothing to do" in again.stdout
+    assert automated(live, "payments") == before
+
+
+def test_rollback_app_waits_for_the_operation(live: HeadlessDrill, cr: Any) -> None:
+    history = app(live, "monitoring")["status"]["history"]
+    assert len(history) >= 2
+    refused = cr(*write("rollback", "app", "monitoring"))
+    assert refused.returncode == 1
+    assert "auto-sync is enabled" in refused.stderr and "monitoring" in refused.stderr
+
+    ok(cr(*write("pause-sync", "monitoring")))
+    out = ok(cr(*write("rollback", "app", "monitoring", "--to", str(history[-2]["id"]))))
+    assert "operation: Succeeded" in out.stdout
+    assert app(live, "monitoring")["status"]["history"][-1]["revision"] == \
+        history[-2]["revision"]
+    ok(cr(*write("restore-sync", "monitoring")))
+    assert auto_sync_on(live, "monitoring")
+
+
+# --------------------------------------------------------------------------- workloads
+
+
+def test_scale_to_zero_and_back_and_the_journal_lists_it(live: HeadlessDrill, cr: Any) -> None:
+    ok(cr(*write("pause-sync", "catalog")))
+    before = deployment(live, "catalog", "catalog")["spec"]["replicas"]
+    assert before > 0
+
+    out = ok(cr(*write("scale", "catalog/catalog", "0")))
+    assert "/apis/apps/v1/namespaces/catalog/deployments/catalog/scale" in out.stdout
+    assert deployment(live, "catalog", "catalog")["spec"]["replicas"] == 0
+    until(lambda: not get(live, "pods", "-n", "catalog", "-l", "app=catalog")["items"],
+          "catalog pods to go")
+
+    ok(cr(*write("scale", "catalog/catalog", "--restore")))
+    assert deployment(live, "catalog", "catalog")["spec"]["replicas"] == before
+
+    ok(cr(*write("restore-sync", "catalog")))
+    assert auto_sync_on(live, "catalog")
+
+    journal = ok(cr("journal", "--since", "1h")).stdout.splitlines()
+    assert len(journal) == 4, journal
+    assert "Application argocd/catalog" in journal[0] and "pause-auto-sync" in journal[0]
+    assert "Deployment catalog/catalog" in journal[1] and "verified" in journal[1]
+    assert "scale-restore" in journal[2] and REASON in journal[2]
+    assert "restore-auto-sync" in journal[3]
+    assert ok(cr("journal", "--since", "2999-01-01T00:00:00Z")).stdout == ""
+    bad = cr("journal", "--since", "yesterday")
+    assert bad.returncode == 2 and "--since" in bad.stderr
+
+
+def test_rollback_deployment_takes_the_previous_revisions_template(live: HeadlessDrill,
+                                                                   cr: Any) -> None:
+    ok(cr(*write("pause-sync", "frontend")))
+    current = deployment(live, "frontend", "web")
+    revision = int(current["metadata"]["annotations"]["deployment.kubernetes.io/revision"])
+    owned = [rs for rs in get(live, "replicasets", "-n", "frontend")["items"]
+             if any(o.get("uid") == current["metadata"]["uid"]
+                    for o in rs["metadata"].get("ownerReferences") or [])]
+    by_rev = {int(rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"]): rs
+              for rs in owned}
+    previous = by_rev[max(r for r in by_rev if r < revision)]
+    wanted = previous["spec"]["template"]
+    assert wanted["spec"] != current["spec"]["template"]["spec"]
+
+    ok(cr(*write("rollback", "deployment", "frontend/web")))
+    after = deployment(live, "frontend", "web")["spec"]["template"]
+    assert after["spec"] == wanted["spec"]
+    labels = dict(wanted["metadata"]["labels"])
+    labels.pop("pod-template-hash", None)
+    assert {k: v for k, v in after["metadata"]["labels"].items()
+            if k != "pod-template-hash"} == labels
+    ok(cr(*write("restore-sync", "frontend")))
+
+
+# --------------------------------------------------------------------------- refusals
+
+
+def test_dry_run_changes_nothing(live: HeadlessDrill, cr: Any) -> None:
+    before = deployment(live, "ai-ml", "mlflow")
+    out = ok(cr("scale", "ai-ml/mlflow", "0", "--dry-run"))  # no --reason needed
+    assert "Server dry-run" in out.stdout and "ok (200)" in out.stdout
+    after = deployment(live, "ai-ml", "mlflow")
+    assert after["spec"]["replicas"] == before["spec"]["replicas"]
+    assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    assert ok(cr("journal")).stdout == ""
+
+
+def test_read_only_refuses_and_sends_nothing(live: HeadlessDrill, cr: Any) -> None:
+    before = app(live, "ai-ml")["metadata"]["resourceVersion"]
+    out = cr(*write("pause-sync", "ai-ml", "--read-only"))
+    assert out.returncode == 1, out.stderr
+    assert "read-only" in out.stderr and "Application argocd/ai-ml" in out.stderr
+    assert "Plan: Pause auto-sync of argocd/ai-ml" in out.stdout
+    assert app(live, "ai-ml")["metadata"]["resourceVersion"] == before
+    assert auto_sync_on(live, "ai-ml")
+    assert "refused" in ok(cr("journal")).stdout
+
+    dry = cr("pause-sync", "ai-ml", "--read-only", "--dry-run")
+    assert dry.returncode == 1 and "read-only" in dry.stderr
+    assert app(live, "ai-ml")["metadata"]["resourceVersion"] == before
+
+
+def test_no_terminal_and_no_yes_is_refused(live: HeadlessDrill, cr: Any) -> None:
+    before = app(live, "ai-ml")["metadata"]["resourceVersion"]
+    out = cr("pause-sync", "ai-ml", "--reason", REASON)
+    assert out.returncode == 1 and "--yes" in out.stderr
+    assert app(live, "ai-ml")["metadata"]["resourceVersion"] == before
+
+
+def test_a_terminal_is_asked_and_only_yes_sends(live: HeadlessDrill, cr: Any) -> None:
+    before = app(live, "ai-ml")["metadata"]["resourceVersion"]
+    for answer, code in (("n\n", 1), ("y\n", 0)):
+        leader, follower = pty.openpty()
+        try:
+            proc = cr.popen("pause-sync", "ai-ml", "--reason", REASON, stdin=follower)
+            os.write(leader, answer.encode())
+            _, err = proc.communicate(timeout=30)
+        finally:
+            os.close(leader)
+            os.close(follower)
+        assert proc.returncode == code, err
+        if code:
+            assert "not confirmed" in err
+            assert app(live, "ai-ml")["metadata"]["resourceVersion"] == before
+    assert not auto_sync_on(live, "ai-ml")
+    ok(cr(*write("restore-sync", "ai-ml")))
+    assert auto_sync_on(live, "ai-ml")
+
+    # Ctrl-C at the question: nothing sent, no traceback, no hang.
+    before = app(live, "ai-ml")["metadata"]["resourceVersion"]
+    leader, follower = pty.openpty()
+    try:
+        proc = cr.popen("pause-sync", "ai-ml", "--reason", REASON, stdin=follower)
+        assert proc.stdout is not None
+        seen = ""
+        while "[y/N]" not in seen:
+            char = proc.stdout.read(1)
+            assert char, f"no question asked: {seen}"
+            seen += char
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert proc.returncode == 1 and "nothing was sent" in err and "Traceback" not in err
+    assert app(live, "ai-ml")["metadata"]["resourceVersion"] == before
+
+
+def test_protected_context_needs_its_name_typed(live: HeadlessDrill, cr: Any,
+                                                tmp_path: Path) -> None:
+    prod = tmp_path / "prod.toml"
+    prod.write_text('production_patterns = ["drill"]\n')
+    before = app(live, "ai-ml")["metadata"]["resourceVersion"]
+    out = cr(*write("pause-sync", "ai-ml"), config_file=prod)
+    assert out.returncode == 1 and "protected" in out.stderr, out.stderr
+    wrong = cr(*write("pause-sync", "ai-ml", "--confirm-context", "drill-2"), config_file=prod)
+    assert wrong.returncode == 1 and "does not match" in wrong.stderr
+    assert app(live, "ai-ml")["metadata"]["resourceVersion"] == before
+    assert auto_sync_on(live, "ai-ml")
+
+    # Ctrl-C in the cancel window calls the write off.
+    proc = cr.popen(*write("pause-sync", "ai-ml", "--confirm-context", "drill"),
+                    config_file=prod)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "Ctrl-C calls it off" in line:
+            proc.send_signal(signal.SIGINT)
+            break
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1 and "cancelled" in err, err
+    assert app(live, "ai-ml")["metadata"]["resourceVersion"] == before
+
+    out = ok(cr(*write("pause-sync", "ai-ml", "--confirm-context", "drill"), config_file=prod))
+    assert "PROTECTED" in out.stdout
+    assert not auto_sync_on(live, "ai-ml")
+    ok(cr(*write("restore-sync", "ai-ml")))  # not protected under the default config
+    assert auto_sync_on(live, "ai-ml")
+
+
+# --------------------------------------------------------------------------- usage
+
+
+def test_reason_is_required_for_writes(live: HeadlessDrill, cr: Any) -> None:
+    out = cr("pause-sync", "ai-ml", "--yes")
+    assert out.returncode == 2 and "--reason" in out.stderr and "Traceback" not in out.stderr
+    # The environment can carry it (a pipeline sets it once).
+    out = cr("scale", "ai-ml/mlflow", "0", "--dry-run", env={"CONTROLROOM_REASON": REASON})
+    assert out.returncode == 0
+    assert cr("scale", "ai-ml/mlflow", "-1", "--reason", "x").returncode == 2
+    assert cr("scale", "mlflow", "1", "--reason", "x").returncode == 2
+
+
+def test_connection_errors_exit_2_in_one_line(cr: Any, tmp_path: Path) -> None:
+    closed = tmp_path / "closed"
+    closed.write_text("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "
+                      "'http://127.0.0.1:1'}}]\nusers: [{name: u, user: {}}]\ncontexts: "
+                      "[{name: drill, context: {cluster: c, user: u}}]\ncurrent-context: drill\n")
+    out = cr(*write("scale", "catalog/catalog", "0"), kubeconfig=closed)
+    assert out.returncode == 2, out.stderr
+    assert "cannot reach" in out.stderr and "Traceback" not in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+    out = cr(*write("scale", "catalog/catalog", "0", "--context", "nope"), kubeconfig=closed)
+    assert out.returncode == 2 and "context 'nope' not found" in out.stderr
+    bad = tmp_path / "bad.toml"
+    bad.write_text("refresh_ms = 'fast'\n")
+    out = cr(*write("scale", "catalog/catalog", "0"), config_file=bad)
+    assert out.returncode == 2 and "$.refresh_ms" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+# --------------------------------------------------------------------------- circuit breaker
+
+
+def weights(d: HeadlessDrill) -> dict[str, int]:
+    route = get(d, "httproute", "checkout", "-n", "checkout")
+    return {r["name"]: r.get("weight", 1) for r in route["spec"]["rules"][0]["backendRefs"]}
+
+
+BREAKER_SCOPE = ("--deployment", "checkout/checkout-canary",
+                 "--route", "checkout/checkout:checkout-stable=100,checkout-canary=0")
+
+
+def test_breaker_engage_status_release(live: HeadlessDrill, cr: Any) -> None:
+    before = {"automated": automated(live, "checkout"), "weights": weights(live),
+              "canary": deployment(live, "checkout", "checkout-canary")["spec"]["replicas"]}
+    assert before["canary"] > 0 and before["weights"]["checkout-canary"] > 0
+    assert ok(cr("breaker", "status")).stdout.startswith("breaker: off")
+
+    plan = ok(cr("breaker", "plan", *BREAKER_SCOPE)).stdout
+    # The app tracking both targets has selfHeal on: the breaker freezes it first.
+    assert "argocd/checkout" in plan and "freeze" in plan
+    dry = ok(cr("breaker", "engage", *BREAKER_SCOPE, "--dry-run"))
+    assert "Server dry-run" in dry.stdout
+    assert weights(live) == before["weights"]
+
+    ok(cr(*write("breaker", "engage", *BREAKER_SCOPE)))
+    assert not auto_sync_on(live, "checkout")
+    assert weights(live) == {"checkout-stable": 100, "checkout-canary": 0}
+    canary = deployment(live, "checkout", "checkout-canary")
+    assert canary["spec"]["replicas"] == 0
+    assert "controlroom.io/breaker" in canary["metadata"]["annotations"]
+    status = ok(cr("breaker", "status")).stdout
+    assert status.startswith("BREAKER ENGAGED")
+    assert "checkout/checkout-canary" in status and "HTTPRoute checkout/checkout" in status
+
+    ok(cr(*write("breaker", "release")))
+    assert ok(cr("breaker", "status")).stdout.startswith("breaker: off")
+    assert automated(live, "checkout") == before["automated"]
+    assert weights(live) == before["weights"]
+    canary = deployment(live, "checkout", "checkout-canary")
+    assert canary["spec"]["replicas"] == before["canary"]
+    assert "controlroom.io/breaker" not in (canary["metadata"].get("annotations") or {})
+    # Nothing left to release.
+    assert "breaker: off" in ok(cr(*write("breaker", "release"))).stdout
+
+
+def test_breaker_scope_from_the_config(live: HeadlessDrill, cr: Any, tmp_path: Path) -> None:
+    from backends.config import Settings
+
+    if "breaker" not in Settings.__struct_fields__:
+        pytest.skip("the config has no [breaker] table yet")
+    config = tmp_path / "breaker.toml"
+    config.write_text('[breaker]\ndeployments = ["payments/payments"]\n')
+    out = ok(cr("breaker", "plan", config_file=config)).stdout
+    assert "payments/payments" in out and "proposed" not in out
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[breaker]\ndeployments = ["payments"]\n')
+    out = cr("breaker", "plan", config_file=bad)
+    assert out.returncode == 2 and "namespace/name" in out.stderr
