@@ -19,6 +19,8 @@ from pathlib import Path
 import msgspec
 import platformdirs
 
+from backends.ops.breaker_plan import BreakerConfig
+
 APP_NAME = "controlroom"
 
 
@@ -51,6 +53,9 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     #: Binding id -> keys, e.g. ``quit = "q,ctrl+q"`` (see the help screen for ids).
     keys: dict[str, str] = msgspec.field(default_factory=dict)
     contexts: dict[str, ContextSettings] = msgspec.field(default_factory=dict)
+    #: Circuit breaker scope (``[breaker]``): apps to freeze, deployments to scale down,
+    #: routes and their emergency weights. Absent: proposed from the live state.
+    breaker: BreakerConfig | None = None
 
     def __post_init__(self) -> None:
         if not 100 <= self.refresh_ms <= 200:

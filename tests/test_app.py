@@ -21,7 +21,7 @@ from backends.demo.runner import DrillCluster
 from backends.kube.connection import connect
 from backends.kube.source import start_all
 from backends.store import Store
-from tui.app import ControlRoomApp, Target
+from tui.app import ControlRoomApp, Session, Target
 from widgets.panels import AppsPanel, EventsPanel, NodesPanel, PodsPanel, WorkloadsPanel
 
 PODS = BY_KEY["pods"]
@@ -30,23 +30,26 @@ APPS = BY_KEY["applications.argoproj.io"]
 EVENTS = BY_KEY["events"]
 
 
-def starter(drill: DrillCluster) -> Callable[[Store], Awaitable[Callable[[], Awaitable[None]]]]:
-    async def start(store: Store) -> Callable[[], Awaitable[None]]:
+def starter(drill: DrillCluster) -> Callable[[Store], Awaitable[Session]]:
+    async def start(store: Store) -> Session:
         conn = await connect(str(drill.kubeconfig), None)
         sources = await start_all(conn, store, None)
 
         async def stop() -> None:
             await sources.stop()
 
-        return stop
+        return Session(stop, conn)
 
     return start
 
 
 def make_app(drill: DrillCluster, settings: Settings | None = None,
-             settings_path: Path | None = None) -> ControlRoomApp:
+             settings_path: Path | None = None, *, journal: Path | None = None,
+             read_only: bool = False) -> ControlRoomApp:
+    journal = journal or Path(str(drill.kubeconfig)).parent / "journal.sqlite3"
     return ControlRoomApp(settings or Settings(), settings_path,
-                          Target(cluster="drill", context="drill"), starter(drill))
+                          Target(cluster="drill", context="drill", read_only=read_only),
+                          starter(drill), journal_path=journal)
 
 
 async def until(pilot: Any, check: Callable[[], Any], what: str, timeout: float = 5.0) -> Any:
@@ -268,3 +271,106 @@ async def test_keys_are_remappable_and_every_action_is_in_the_palette(
         for binding in ControlRoomApp.BINDINGS:
             assert binding.description in titles  # type: ignore[union-attr]
         assert "Detail" in titles
+
+
+async def _select(pilot: Any, app: ControlRoomApp, cls: type, key: str) -> Any:
+    target = panel(app, cls)
+    await until(pilot, lambda: key in shown(target), f"{key} in the panel")
+    target.focus()
+    for _ in range(len(shown(target)) + 1):
+        if target.selected_key == key:
+            return target
+        await pilot.press("down")
+    raise AssertionError(f"could not select {key}")
+
+
+async def test_pause_key_plans_confirms_and_writes_through_the_gate(
+        drill: DrillCluster) -> None:
+    app = make_app(drill)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await until(pilot, lambda: app.gate is not None, "the write gate")
+        await _select(pilot, app, AppsPanel, "argocd/payments")
+        prior = drill.state.get(APPS, "argocd", "payments")["spec"]["syncPolicy"]["automated"]
+        await pilot.press("p")
+        await until(pilot, lambda: type(app.screen).__name__ == "PlanScreen", "the plan")
+        await pilot.press(*"INC-7")
+        await pilot.press("enter")
+        await until(pilot, lambda: drill.state.get(APPS, "argocd", "payments")["spec"][
+            "syncPolicy"]["automated"].get("enabled") is False, "the pause", timeout=10)
+        assert app.journal is not None
+        entries = await app.journal.entries(context="drill")
+        assert entries and entries[-1].reason == "INC-7"
+        assert entries[0].prior  # the exact prior state was journaled
+        await until(pilot, lambda: (row := app.store.get("applications", "argocd/payments"))
+                    and row.auto_sync == "paused", "the panel to show paused")
+        # restore puts back exactly what was there
+        await pilot.press("p")
+        await until(pilot, lambda: type(app.screen).__name__ == "PlanScreen", "restore plan")
+        await pilot.press(*"INC-7")
+        await pilot.press("enter")
+        await until(pilot, lambda: drill.state.get(APPS, "argocd", "payments")["spec"][
+            "syncPolicy"].get("automated") == prior, "the exact prior block", timeout=10)
+        await pilot.press("j")
+        await until(pilot, lambda: type(app.screen).__name__ == "JournalScreen", "journal")
+
+
+async def test_read_only_sends_no_write_from_any_key(drill: DrillCluster) -> None:
+    """Every action key, confirmed where a plan is shown: not one write verb reaches the
+    server (a refused plan, e.g. rollback while auto-sync is on, shows a notice instead)."""
+    app = make_app(drill, read_only=True)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await until(pilot, lambda: app.gate is not None, "the write gate")
+        drill.server.record_requests = True
+
+        async def press_and_confirm(key: str) -> None:
+            shown_before = len(app._notifications)  # noqa: SLF001
+            await pilot.press(key)
+            await until(pilot, lambda: type(app.screen).__name__ == "PlanScreen" or len(
+                app._notifications) > shown_before, f"a plan or a notice for {key}")  # noqa: SLF001
+            if type(app.screen).__name__ == "PlanScreen":
+                await pilot.press(*"INC-1", "enter")
+                await pilot.press("escape")
+
+        await _select(pilot, app, AppsPanel, "argocd/payments")
+        for key in ("p", "r"):
+            await press_and_confirm(key)
+        await _select(pilot, app, WorkloadsPanel, "payments/payments")
+        for key in ("s", "r", "S"):
+            await press_and_confirm(key)
+        await pilot.pause(0.3)
+    writes = [(m, p) for m, p, _ in drill.server.requests
+              if m in ("PUT", "PATCH", "DELETE") or (
+                  m == "POST" and "selfsubjectaccessreviews" not in p)]
+    assert writes == []
+    assert any(m == "GET" for m, _, _ in drill.server.requests)  # the keys did plan
+
+
+async def test_breaker_key_engages_shows_state_and_release_restores(
+        drill: DrillCluster) -> None:
+    settings = parse('[breaker]\napps = ["payments"]\ndeployments = ["payments/payments"]\n')
+    app = make_app(drill, settings)
+    before_app = drill.state.get(APPS, "argocd", "payments")["spec"]["syncPolicy"]
+    before_replicas = drill.state.get(DEPLOY, "payments", "payments")["spec"]["replicas"]
+    async with app.run_test(size=(200, 50)) as pilot:
+        await until(pilot, lambda: app.gate is not None, "the write gate")
+        await until(pilot, lambda: app.store.count("applications") > 0, "apps loaded")
+        await pilot.press("ctrl+b")
+        await until(pilot, lambda: type(app.screen).__name__ == "PlanScreen", "breaker plan",
+                    timeout=10)
+        await pilot.press(*"INC-9", "enter")
+        await until(pilot, lambda: drill.state.get(DEPLOY, "payments", "payments")["spec"][
+            "replicas"] == 0, "the scale-down", timeout=10)
+        paused = drill.state.get(APPS, "argocd", "payments")["spec"]["syncPolicy"]
+        assert paused["automated"].get("enabled") is False or paused.get("automated") is None
+        await until(pilot, lambda: "BREAKER ENGAGED" in str(app.header._modes.render()),  # noqa: SLF001
+                    "the header to show the breaker", timeout=5)
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: type(app.screen).__name__ == "PlanScreen", "release plan",
+                    timeout=10)
+        await pilot.press(*"INC-9", "enter")
+        await until(pilot, lambda: drill.state.get(DEPLOY, "payments", "payments")["spec"][
+            "replicas"] == before_replicas, "the restore", timeout=10)
+        await until(pilot, lambda: drill.state.get(APPS, "argocd", "payments")["spec"][
+            "syncPolicy"] == before_app, "sync restored exactly", timeout=10)
+        await until(pilot, lambda: "BREAKER" not in str(app.header._modes.render()),  # noqa: SLF001
+                    "the header to clear", timeout=5)

@@ -41,7 +41,8 @@ def dashboard(drill: ThreadedDrill, *, theme: str = "controlroom-dark",
     target = Target(cluster="drill", context="aks-prod-weu" if production else "drill",
                     production=production, read_only=read_only)
     return ControlRoomApp(Settings(), None, target, starter(drill.cluster), theme=theme,
-                          clock=lambda: NOW)
+                          clock=lambda: NOW,
+                          journal_path=drill.kubeconfig.parent / "journal.sqlite3")
 
 
 async def loaded(pilot: Pilot[Any]) -> None:
@@ -49,12 +50,13 @@ async def loaded(pilot: Pilot[Any]) -> None:
     app = pilot.app
     assert isinstance(app, ControlRoomApp)
     for _ in range(200):
-        if all(app.store.count(k) for k in KINDS) and all(
+        if app.gate is not None and all(app.store.count(k) for k in KINDS) and all(
                 h.state == "connected" for h in app.store.all_health().values()):
             break
         await pilot.pause(0.05)
     app.refresh_tick()
-    await pilot.pause(0.1)
+    await pilot.pause(0.2)
+    await pilot.wait_for_scheduled_animations()
 
 
 def test_dashboard_dark(snap_compare: Any, frozen_drill: ThreadedDrill) -> None:
@@ -79,8 +81,15 @@ def test_all_pods_high_contrast(snap_compare: Any, frozen_drill: ThreadedDrill) 
 
     async def run_before(pilot: Pilot[Any]) -> None:
         await loaded(pilot)
+        app = pilot.app
+        assert isinstance(app, ControlRoomApp)
         await pilot.press("a")
-        await pilot.pause(0.1)
+        pods = next(p for p in app.panels if p.id == "pods")
+        for _ in range(100):
+            if pods.visible_count() == app.store.count("pods"):
+                break
+            await pilot.pause(0.05)
+        await pilot.pause(0.2)
 
     app = dashboard(frozen_drill, theme="controlroom-high-contrast")
     assert snap_compare(app, terminal_size=(200, 50), run_before=run_before)

@@ -18,20 +18,33 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Grid
+from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Footer, Input
 
 from backends.config import Settings, remember_theme
+from backends.sanitize import clean
 from backends.store import Store
 from themes import THEMES
+from tui.actions import ACTION_BINDINGS, ActionsMixin
 from tui.screens import DetailScreen, HelpScreen
 from widgets.header import HeaderBar
 from widgets.messages import PanelRowActivated
 from widgets.panels import dashboard_panels
 
-#: Starts the sources feeding a store; returns an awaitable that stops them.
-SourceStarter = Callable[[Store], Awaitable[Callable[[], Awaitable[None]]]]
+
+@dataclass
+class Session:
+    """A live connection: the sources feeding the store and how to stop them. ``conn`` is
+    what actions write through (behind the write gate); None for a store-only session."""
+
+    stop: Callable[[], Awaitable[None]]
+    conn: Any = None
+
+
+#: Starts the sources feeding a store; returns the session.
+SourceStarter = Callable[[Store], Awaitable[Session]]
 
 
 @dataclass
@@ -45,7 +58,11 @@ class Target:
     namespaces: list[str] = field(default_factory=list)
 
 
-class ControlRoomApp(App[int]):
+class SessionStarted(Message):
+    """The sources run and the connection is up: actions can be planned."""
+
+
+class ControlRoomApp(ActionsMixin, App[int]):
     """The on-call engineer's screen."""
 
     CSS_PATH = str(Path(__file__).resolve().parent.parent / "themes" / "controlroom.tcss")
@@ -68,12 +85,16 @@ class ControlRoomApp(App[int]):
                 tooltip="Focus the next panel"),
         Binding("shift+tab", "focus_previous", "Previous panel", id="focus_previous",
                 show=False, tooltip="Focus the previous panel"),
+        *ACTION_BINDINGS,
     ]
 
     def __init__(self, settings: Settings, settings_path: Path | None, target: Target,
                  start_sources: SourceStarter, *, theme: str | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 journal_path: Path | None = None) -> None:
         super().__init__()
+        self.journal_path = journal_path
+        self.session: Session | None = None
         self.settings = settings
         self.settings_path = settings_path
         self.target = target
@@ -89,11 +110,14 @@ class ControlRoomApp(App[int]):
     # ----------------------------------------------------------------- layout
 
     def compose(self) -> ComposeResult:
-        yield HeaderBar(id="header")
+        self.header = HeaderBar(id="header")
+        yield self.header
         self.panels = list(dashboard_panels())
         with Grid(id="dashboard"):
             yield from self.panels
-        yield Input(placeholder="filter the focused panel (Esc to close)", id="filter")
+        self.filter_box = Input(placeholder="filter the focused panel (Esc to close)",
+                                id="filter")
+        yield self.filter_box
         yield Footer()
 
     def on_mount(self) -> None:
@@ -104,9 +128,8 @@ class ControlRoomApp(App[int]):
             else names[0]
         if self.settings.keys:
             self.set_keymap(self.settings.keys)
-        self.query_one("#filter", Input).display = False
-        header = self.query_one(HeaderBar)
-        header.show_target(self.target.cluster, self.target.context, self.target.production)
+        self.filter_box.display = False
+        self.header.show_target(self.target.cluster, self.target.context, self.target.production)
         self._show_modes()
         self.set_interval(self.settings.refresh_ms / 1000, self.refresh_tick)
         self.set_interval(1.0, self.refresh_ages)
@@ -115,21 +138,30 @@ class ControlRoomApp(App[int]):
             self.panels[0].focus()
 
     def _show_modes(self) -> None:
-        self.query_one(HeaderBar).show_modes(
+        state = self.breaker_state
+        breaker = ""
+        if state is not None and state.engaged:
+            since = state.since.strftime("%H:%M:%S") if state.since else "?"
+            half = " HALF-DONE" if state.half_done else ""
+            breaker = (f"BREAKER ENGAGED{half} by {clean(state.by or '?')} since {since} "
+                       f"({len(state.targets)} targets; ctrl+r releases)")
+        self.header.show_modes(
             "READ-ONLY" if self.target.read_only else "",
-            "FROZEN (space to resume)" if self.frozen else "")
+            "FROZEN (space to resume)" if self.frozen else "", breaker)
 
     # ----------------------------------------------------------------- data flow
 
     @work(group="sources", exclusive=True, exit_on_error=False)
     async def run_sources(self) -> None:
         """Start the sources (one long-lived worker; they run until quit)."""
-        self._stop_sources = await self._start_sources(self.store)
+        self.session = await self._start_sources(self.store)
+        self._stop_sources = self.session.stop
+        self.post_message(SessionStarted())
 
     def refresh_tick(self) -> None:
         """Hand each panel the changes of its kinds since the last tick."""
         now = self._clock()
-        self.query_one(HeaderBar).show_health(self.store.all_health(), now)
+        self.header.show_health(self.store.all_health(), now)
         if self.frozen:
             return
         changes = self.store.changes_since(self._seen)
@@ -147,9 +179,13 @@ class ControlRoomApp(App[int]):
         if self._stop_sources is not None:
             stop, self._stop_sources = self._stop_sources, None
             await stop()
+        await self.close_actions()
 
     def refresh_ages(self) -> None:
-        """Keep "age" and "last seen" cells moving while the cluster is quiet."""
+        """Keep "age" and "last seen" cells moving while the cluster is quiet; show the
+        breaker state and run the drift watchdog."""
+        self._show_modes()
+        self.check_drift()
         if self.frozen:
             return
         now = self._clock()
@@ -163,6 +199,7 @@ class ControlRoomApp(App[int]):
         if self._stop_sources is not None:
             await self._stop_sources()
             self._stop_sources = None
+        await self.close_actions()
         self.workers.cancel_group(self, "sources")
         self.exit(0)
 
@@ -176,7 +213,7 @@ class ControlRoomApp(App[int]):
             self.refresh_tick()
 
     def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
+        box = self.filter_box
         box.display = True
         box.value = getattr(self._focused_panel(), "filter_text", "") or ""
         box.focus()
@@ -192,13 +229,13 @@ class ControlRoomApp(App[int]):
         self._hide_filter()
 
     def _hide_filter(self) -> None:
-        box = self.query_one("#filter", Input)
+        box = self.filter_box
         box.display = False
         if self._last_panel is not None:
             self._last_panel.focus()
 
     def on_key(self, event: Any) -> None:
-        if event.key == "escape" and self.query_one("#filter", Input).has_focus:
+        if event.key == "escape" and self.filter_box.has_focus:
             self._hide_filter()
             event.stop()
 
@@ -206,6 +243,10 @@ class ControlRoomApp(App[int]):
         panel = self._focused_panel()
         if panel is not None and panel.selected_key is not None:
             self.push_screen(DetailScreen(self.store, panel.selected_kind, panel.selected_key))
+
+    @on(SessionStarted)
+    async def arm_actions(self) -> None:
+        await self.open_actions()
 
     @on(PanelRowActivated)
     def open_detail(self, event: PanelRowActivated) -> None:

@@ -16,8 +16,9 @@ from backends.config import Settings
 from backends.kube.connection import connect
 from backends.kube.kubeconfig import KubeconfigError, describe_context
 from backends.kube.source import start_all
+from backends.ops.journal import default_journal_path
 from backends.store import Store
-from tui.app import ControlRoomApp, Target
+from tui.app import ControlRoomApp, Session, Target
 
 Stopper = Callable[[], Awaitable[None]]
 
@@ -25,13 +26,13 @@ Stopper = Callable[[], Awaitable[None]]
 def _sources(kubeconfig: Callable[[], str | None], context: str | None,
              namespaces: list[str] | None, *,
              before: Callable[[], Awaitable[None]] | None = None,
-             after: Stopper | None = None) -> Callable[[Store], Awaitable[Stopper]]:
+             after: Stopper | None = None) -> Callable[[Store], Awaitable[Session]]:
     """A SourceStarter: (prepare,) connect, start one source per kind; returns the stopper.
 
     ``kubeconfig`` is a callable because the drill's kubeconfig exists only after ``before``.
     """
 
-    async def start(store: Store) -> Stopper:
+    async def start(store: Store) -> Session:
         if before is not None:
             await before()
         conn = await connect(kubeconfig(), context)
@@ -43,7 +44,7 @@ def _sources(kubeconfig: Callable[[], str | None], context: str | None,
             if after is not None:
                 await after()
 
-        return stop
+        return Session(stop, conn)
 
     return start
 
@@ -62,7 +63,7 @@ def run_cluster(args: argparse.Namespace, settings: Settings, settings_path: Pat
                     namespaces=list(namespaces))
     app = ControlRoomApp(settings, settings_path, target,
                          _sources(lambda: args.kubeconfig, context, namespaces),
-                         theme=args.theme)
+                         theme=args.theme, journal_path=default_journal_path(args.state_dir))
     return app.run() or 0
 
 
@@ -77,5 +78,6 @@ def run_demo(args: argparse.Namespace, settings: Settings, settings_path: Path) 
                     read_only=args.read_only or settings.is_read_only(CONTEXT))
     starter = _sources(lambda: str(drill.kubeconfig), CONTEXT, None,
                        before=drill.start, after=drill.stop)
-    app = ControlRoomApp(settings, settings_path, target, starter, theme=args.theme)
+    app = ControlRoomApp(settings, settings_path, target, starter, theme=args.theme,
+                         journal_path=default_journal_path(args.state_dir))
     return app.run() or 0

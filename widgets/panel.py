@@ -26,8 +26,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from heapq import heappop, heappush
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
+import msgspec
 from textual.content import Content
 from textual.widget import Widget
 
@@ -45,8 +46,14 @@ RowId = tuple[str, str]
 _NOTHING: frozenset[str] = frozenset()
 
 
-class RowView(NamedTuple):
-    """What a panel shows for one store row."""
+class RowView(msgspec.Struct, frozen=True, gc=False):
+    """What a panel shows for one store row.
+
+    A ``gc=False`` struct, not a NamedTuple: a pods panel holds one per pod (30,000) and
+    replaces each one every second while ages count seconds; tracked by the cyclic collector,
+    they made every full collection walk them (bench/bench_live.py). A view only refers to
+    strings, ``Text`` cells and tuples, never back to itself, so it cannot be in a cycle.
+    """
 
     cells: tuple[Cell, ...]
     sort_key: tuple[Any, ...]
@@ -207,7 +214,7 @@ class Panel(Widget):
                     new = list(cells)
                     for column, value in timed.items():
                         new[column] = value
-                    changed[rid] = view._replace(cells=tuple(new))
+                    changed[rid] = RowView(tuple(new), view.sort_key, view.tone)
             self._schedule(rid, row, now)
             budget -= 1
         if changed:

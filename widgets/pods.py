@@ -86,7 +86,9 @@ class PodsPanel(VirtualPanel):
         self._problems = store.problem_pods(now=now)
 
     def extra_targets(self, now: float) -> Iterable[RowId]:
-        self._pending.intersection_update(key for _, key in self._rows)
+        # Drop pods no longer held: O(pending pods), not O(all pods) every tick.
+        rows = self._rows
+        self._pending = {key for key in self._pending if ("pods", key) in rows}
         return [("pods", key) for key in self._pending]
 
     def view(self, store: Store, kind: str, row: Row, now: float) -> RowView | None:

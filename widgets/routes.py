@@ -102,15 +102,17 @@ class RoutesPanel(TablePanel):
 
     KINDS: ClassVar[tuple[str, ...]] = ("gateways", "httproutes", "applicationloadbalancers")
     TITLE: ClassVar[str] = "Traffic"
+    # Fixed widths: this panel takes three kinds that arrive from three sources in any
+    # order, and auto widths then depended on which came first (seen as a flaky snapshot).
     COLUMNS: ClassVar[tuple[Column, ...]] = (
-        Column("KIND"),
-        Column("NAMESPACE"),
-        Column("NAME"),
-        Column("STATUS"),
-        Column("ADDRESSES / PARENTS"),
-        Column("ROUTES", align="right"),
-        Column("BACKENDS"),
-        Column("AGE", align="right"),
+        Column("KIND", width=9),
+        Column("NAMESPACE", width=18),
+        Column("NAME", width=18),
+        Column("STATUS", width=12),
+        Column("ADDRESSES / PARENTS", width=34),
+        Column("ROUTES", width=6, align="right"),
+        Column("BACKENDS", width=44),
+        Column("AGE", width=5, align="right"),
     )
 
     def view(self, store: Store, kind: str, row: Row, now: float) -> RowView | None:

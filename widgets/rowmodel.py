@@ -19,11 +19,14 @@ How the order stays cheap:
 
 from __future__ import annotations
 
+import sys
 from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from operator import le
 from typing import Any, Literal, NamedTuple
 
+import msgspec
 from rich.cells import cell_len
 from rich.text import Text
 
@@ -36,6 +39,8 @@ Placed = tuple[Any, str]
 
 _INSORT_LIMIT = 16
 """Up to this many moves, delete/insert in place (each a memmove); above, rebuild by slices."""
+_UNMEASURED = sys.maxsize
+"""Width limit of a column that is not measured (fixed width, or grown to its cap)."""
 
 
 @dataclass(frozen=True)
@@ -61,20 +66,21 @@ class CommitResult(NamedTuple):
     """A column grew."""
 
 
-class _Entry:
-    """One row as the model holds it (mutable, private)."""
+class _Entry(msgspec.Struct, gc=False):
+    """One row as the model holds it (mutable, private).
 
-    __slots__ = ("cells", "placed", "search", "sort_key", "tone", "version")
+    ``gc=False``: 30,000 of them are not walked by every full collection. An entry refers
+    only to cells, keys and tuples, never back to itself, so it cannot be in a cycle.
+    """
 
-    def __init__(self, cells: tuple[Cell, ...], sort_key: Any, tone: str | None) -> None:
-        self.cells = cells
-        self.sort_key = sort_key
-        self.tone = tone
-        self.version = 0
-        self.placed: Placed | None = None
-        """The tuple under which the row sits in the order (as of the last commit)."""
-        self.search: str | None = None
-        """Lower-cased text of all cells, built on first filter use."""
+    cells: tuple[Cell, ...]
+    sort_key: Any
+    tone: str | None
+    version: int = 0
+    placed: Placed | None = None
+    """The tuple under which the row sits in the order (as of the last commit)."""
+    search: str | None = None
+    """Lower-cased text of all cells, built on first filter use."""
 
 
 class RowModel:
@@ -309,11 +315,24 @@ class RowModel:
             return False
         grew = False
         entries = self._entries
+        # A cell can only widen its column if it is longer than the column is wide; columns
+        # not measured (fixed, or at their cap) never trigger. Checked with C-level loops,
+        # since nearly every row fits once the widths have settled (an age tick re-measures
+        # thousands of rows a second).
+        limits = [_UNMEASURED] * len(widths)
+        for index, _ in auto:
+            limits[index] = widths[index]
         for key in keys:
             entry = entries.get(key)
             if entry is None:
                 continue
             cells = entry.cells
+            try:
+                joined = "".join(cells)  # type: ignore[arg-type]  # TypeError on a Text
+                if joined.isascii() and all(map(le, map(len, cells), limits)):
+                    continue  # ASCII: one cell per character, and every cell fits
+            except TypeError:
+                pass  # a Text cell: measured one by one below
             for index, cap in auto:
                 if index >= len(cells):
                     continue
@@ -328,6 +347,7 @@ class RowModel:
                     width = cell_len(text)
                 if width > current:
                     widths[index] = min(width, cap)
+                    limits[index] = widths[index] if widths[index] < cap else _UNMEASURED
                     grew = True
         return grew
 

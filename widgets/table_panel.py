@@ -21,7 +21,7 @@ from textual.widgets.data_table import ColumnKey
 
 from widgets.formatting import plain
 from widgets.panel import Panel, RowId, RowView
-from widgets.rowmodel import Column
+from widgets.rowmodel import Cell, Column
 
 __all__ = ["TablePanel"]
 
@@ -158,13 +158,24 @@ class TablePanel(Panel):
                 table.remove_row(table_key)
                 del self._shown[rid]
             return False
-        texts = self._texts(view)
         if shown is None:
+            texts = self._texts(view)
             table.add_row(*texts, key=table_key)
             self._shown[rid] = texts
             return True
+        if old is not None and old is not view and old.tone == view.tone:
+            # Same tone and palette: only the cells whose value changed need a new Text
+            # (an age tick changes one cell of thousands of rows every second).
+            columns = [
+                index for index, (was, new) in enumerate(zip(old.cells, view.cells, strict=False))
+                if was != new
+            ]
+        else:
+            columns = list(range(min(len(shown), len(view.cells))))
         merged = list(shown)
-        for index, (was, new) in enumerate(zip(shown, texts, strict=False)):
+        style = self._palette.get(view.tone) if view.tone else None
+        for index in columns:
+            was, new = shown[index], self._text(view.cells[index], self.COLUMNS[index], style)
             if was == new:
                 continue
             column = table.columns[self._column_keys[index]]
@@ -176,15 +187,19 @@ class TablePanel(Panel):
 
     def _texts(self, view: RowView) -> tuple[Text, ...]:
         style = self._palette.get(view.tone) if view.tone else None
-        texts = []
-        for cell, column in zip(view.cells, self.COLUMNS, strict=False):
-            text = cell.copy() if isinstance(cell, Text) else Text(cell, end="")
-            text.no_wrap = True
-            text.justify = column.align
-            if style is not None:
-                text.stylize_before(style)
-            texts.append(text)
-        return tuple(texts)
+        return tuple(
+            self._text(cell, column, style)
+            for cell, column in zip(view.cells, self.COLUMNS, strict=False)
+        )
+
+    @staticmethod
+    def _text(cell: Cell, column: Column, style: Style | None) -> Text:
+        text = cell.copy() if isinstance(cell, Text) else Text(cell, end="")
+        text.no_wrap = True
+        text.justify = column.align
+        if style is not None:
+            text.stylize_before(style)
+        return text
 
     def _sort(self, selected: RowId | None) -> None:
         """Order the table by the views' sort keys, keeping the cursor on its row.

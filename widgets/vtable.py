@@ -42,6 +42,9 @@ _ELLIPSIS = "\u2026"
 _PADDING = 1
 """Blank cells on each side of every column."""
 _TONES: tuple[str, ...] = ("problem", "warning", "dim")
+_STRIP_CACHE = 256
+"""Row strips kept (about five screens). Each strip is a dozen objects the cyclic collector
+walks; with ages ticking every second, a bigger cache mostly held stale versions."""
 
 
 class VirtualTable(ScrollView, can_focus=True):
@@ -181,7 +184,7 @@ class VirtualTable(ScrollView, can_focus=True):
         self._cursor_key: str | None = None
         self._cursor_index = 0
         self._layout_generation = 0
-        self._strips: LRUCache[tuple[Any, ...], Strip] = LRUCache(2048)
+        self._strips: LRUCache[tuple[Any, ...], Strip] = LRUCache(_STRIP_CACHE)
         self.lines_rendered = 0
         """How many lines ``render_line`` produced (tests and benchmarks read it)."""
         self.strips_built = 0
