@@ -39,6 +39,65 @@ class ContextSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     namespaces: list[str] = msgspec.field(default_factory=list)
 
 
+class ArgoCDSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The Argo CD REST API (``[argocd]``), for platforms that give on-call engineers an
+    Argo CD token but no write access to Applications through the Kubernetes API. Empty
+    ``server``: rollbacks go through the Kubernetes API (the default)."""
+
+    #: Base URL of the Argo CD API server, e.g. ``https://argocd.example.com``.
+    server: str = ""
+    #: Environment variable holding the bearer token (never the token itself in the file).
+    token_env: str = "ARGOCD_AUTH_TOKEN"
+    #: Skip TLS certificate verification (self-signed lab servers only).
+    insecure: bool = False
+
+
+class MqttSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The MQTT team bus (``[mqtt]``): what this control room does is published for the team,
+    and what the team's tools publish (alerts, pipeline phases, breakers) is shown here. Empty
+    ``url``: the bus is off (the demo uses the drill's own broker when it has one)."""
+
+    #: ``mqtt://host[:port]`` (default port 1883) or ``mqtts://host[:port]`` (TLS, 8883).
+    url: str = ""
+    #: First topic level of every message, e.g. ``controlroom/actions``.
+    topic_prefix: str = "controlroom"
+    username: str = ""
+    #: Environment variable holding the password (never the password itself in the file).
+    password_env: str = "CONTROLROOM_MQTT_PASSWORD"
+    #: CA bundle for ``mqtts://`` (default: the system's trust store).
+    ca_file: str = ""
+    #: Client certificate and its key for ``mqtts://`` (both or neither).
+    cert_file: str = ""
+    key_file: str = ""
+    #: Stable client id; empty: a unique one per run. A fixed id also keeps a broker session,
+    #: so team messages sent while we were away are delivered on reconnect.
+    client_id: str = ""
+    #: How many of our messages wait while the broker is unreachable (oldest dropped beyond).
+    outbox_limit: int = 1000
+    #: Larger incoming payloads are rejected unread, in bytes.
+    max_payload: int = 65536
+
+    def __post_init__(self) -> None:
+        url = self.url.strip()
+        if url and not re.fullmatch(r"mqtts?://[^/:\s]+(:\d{1,5})?/?", url):
+            raise ValueError(f"mqtt url must look like mqtt://host:1883 or mqtts://host:8883,"
+                             f" got {self.url!r} - at `$.mqtt.url`")
+        if not self.topic_prefix or any(c in self.topic_prefix for c in "#+\0") \
+                or self.topic_prefix.startswith("/") or self.topic_prefix.endswith("/"):
+            raise ValueError("mqtt topic_prefix must be non-empty, without # + or a leading or"
+                             f" trailing /, got {self.topic_prefix!r} - at `$.mqtt.topic_prefix`")
+        if bool(self.cert_file) != bool(self.key_file):
+            raise ValueError("mqtt cert_file and key_file go together - at `$.mqtt`")
+        if (self.cert_file or self.ca_file) and url and not url.startswith("mqtts://"):
+            raise ValueError("mqtt ca_file/cert_file need an mqtts:// url - at `$.mqtt.url`")
+        if not 1 <= self.outbox_limit <= 1_000_000:
+            raise ValueError(f"mqtt outbox_limit must be 1 to 1000000, got {self.outbox_limit}"
+                             " - at `$.mqtt.outbox_limit`")
+        if not 256 <= self.max_payload <= 256 * 1024 * 1024:
+            raise ValueError(f"mqtt max_payload must be 256 bytes to 256 MiB, got "
+                             f"{self.max_payload} - at `$.mqtt.max_payload`")
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """The whole settings tree; every field has a working default."""
 
@@ -56,6 +115,10 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     #: Circuit breaker scope (``[breaker]``): apps to freeze, deployments to scale down,
     #: routes and their emergency weights. Absent: proposed from the live state.
     breaker: BreakerConfig | None = None
+    #: Argo CD REST API for rollbacks (``[argocd]``); unset: the Kubernetes API is used.
+    argocd: ArgoCDSettings = msgspec.field(default_factory=ArgoCDSettings)
+    #: The MQTT team bus (``[mqtt]``); empty url: off.
+    mqtt: MqttSettings = msgspec.field(default_factory=MqttSettings)
 
     def __post_init__(self) -> None:
         if not 100 <= self.refresh_ms <= 200:

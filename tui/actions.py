@@ -9,6 +9,8 @@ as it happens. Nothing here sends a request itself.
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,9 +18,12 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 from textual.binding import Binding
 
+from backends.kube.connection import KubeError
 from backends.ops.gate import WriteGate, policy_for
 from backends.ops.journal import Journal, JournalError, default_journal_path
-from backends.ops.plan import Plan, PlanError, execute
+from backends.ops.plan import ExecResult, Plan, PlanError, execute
+from backends.sanitize import clean
+from tui.pickers import ExplainScreen, PickerScreen, PickRow, WeightsScreen
 from tui.plan_screen import Decision, PlanScreen
 
 if TYPE_CHECKING:
@@ -32,8 +37,16 @@ ACTION_BINDINGS = [
     Binding("S", "scale_restore", "Restore scale", id="scale_restore", show=False,
             tooltip="Deployment: restore the replicas recorded before the last scale"),
     Binding("r", "rollback", "Rollback", id="rollback",
-            tooltip="Argo CD app: roll back to the previous history entry; Deployment: "
-            "rollout undo to the previous revision"),
+            tooltip="Argo CD app: pick a history entry to roll back to; Deployment: pick "
+            "a revision to undo to (the previous one is preselected)"),
+    Binding("w", "shift_traffic", "Weights", id="shift_traffic",
+            tooltip="HTTPRoute: set backend weights (verified by the route's status)"),
+    Binding("P", "pause_scope", "Pause all shown", id="pause_scope", show=False,
+            tooltip="Pause auto-sync of every app the Argo CD panel shows (its filter "
+            "applies)"),
+    Binding("H", "helm_rollback", "Helm rollback", id="helm_rollback", show=False,
+            tooltip="Deployment installed with the Helm CLI: pick a release revision to "
+            "roll back to (helm on PATH)"),
     Binding("ctrl+b", "breaker", "Breaker", id="breaker",
             tooltip="Circuit breaker: pause sync, shift traffic, scale down, verified"),
     Binding("ctrl+r", "release", "Release", id="release", show=False,
@@ -111,22 +124,38 @@ class ActionsMixin:
     @work(group="actions", exclusive=True, exit_on_error=False)
     async def _plan_and_execute(self, title: str, build: Callable[[], Awaitable[Plan]],
                                 emergency: bool) -> None:
+        await self.plan_flow(title, build, emergency=emergency)
+
+    async def plan_flow(self, title: str, build: Callable[[], Awaitable[Plan]], *,
+                        emergency: bool = False, gate: WriteGate | None = None
+                        ) -> tuple[Plan, ExecResult] | None:
+        """Plan, show, confirm, execute and report, in the calling worker. ``gate``: another
+        transport's gate (Argo CD REST, Helm) with this session's policy and journal.
+        Taking an offer on the plan screen runs this for the offer instead (on the
+        session's gate). Returns the plan and its result when something was executed."""
         app = self._app()
-        gate = self.gate
+        gate = gate or self.gate
         if gate is None:
             app.notify("not connected yet", severity="warning")
-            return
+            return None
         try:
             plan = await build()
         except PlanError as exc:
             app.notify(f"{title}: {exc}", severity="error", markup=False, timeout=10)
-            return
+            return None
+        except KubeError as exc:
+            app.notify(f"{title}: {clean(exc, 300)}", severity="error", markup=False,
+                       timeout=10)
+            return None
         screen = PlanScreen(plan, gate, context=self.target.context,
                             protected=gate.policy.protected, read_only=gate.policy.read_only,
                             emergency=emergency)
         decision: Decision | None = await app.push_screen_wait(screen)
+        if decision is not None and decision.offer is not None:
+            offer = decision.offer
+            return await self.plan_flow(offer.title, offer.build)
         if decision is None or not plan.writes:
-            return
+            return None
 
         def progress(index: int, text: str) -> None:
             app.notify(f"{index + 1}/{len(plan.writes)} {text}", markup=False, timeout=4)
@@ -136,6 +165,7 @@ class ActionsMixin:
         app.notify(result.summary(), title=title,
                    severity="information" if result.ok else "error", markup=False, timeout=12)
         await self.refresh_breaker()
+        return plan, result
 
     # ------------------------------------------------------------------ keys
 
@@ -207,8 +237,6 @@ class ActionsMixin:
         return None
 
     def action_rollback(self) -> None:
-        from backends.ops import argocd, workloads
-
         sel = self.selected("applications", "deployments")
         if sel is None:
             self._app().notify("select an Argo CD app or a deployment first",
@@ -216,14 +244,297 @@ class ActionsMixin:
             return
         kind, key = sel
         ns, name = split_key(key)
+        if kind == "applications":
+            self._rollback_app(ns, name)
+        else:
+            self._rollback_deployment(ns, name)
+
+    def _now(self) -> float:
+        clock = getattr(self, "_clock", None)
+        return clock() if callable(clock) else time.time()
+
+    @work(group="actions", exclusive=True, exit_on_error=False)
+    async def _rollback_deployment(self, ns: str, name: str) -> None:
+        """Pick a revision of ``rollout_history`` (the previous one preselected), then plan
+        ``rollout undo --to-revision``. Read-only: no picker (nothing can be sent), the plan
+        for the previous revision is shown for reading."""
+        from backends.kube.decode import parse_time
+        from backends.ops import workloads
+        from widgets.formatting import age
+
+        app = self._app()
         conn, gate = self.session.conn, self.gate
         assert gate is not None
-        if kind == "applications":
-            self.run_plan(f"roll back {name} to the previous history entry",
-                          lambda: argocd.plan_rollback(conn, gate, (ns, name), None))
-        else:
-            self.run_plan(f"rollout undo {ns}/{name}",
-                          lambda: workloads.plan_rollout_undo(conn, gate, ns, name, None))
+        try:
+            revisions = await workloads.rollout_history(conn, ns, name)
+        except PlanError as exc:
+            app.notify(f"rollout history of {ns}/{name}: {exc}", severity="error",
+                       markup=False, timeout=10)
+            return
+        except KubeError as exc:
+            app.notify(f"rollout history of {ns}/{name}: {clean(exc, 300)}",
+                       severity="error", markup=False, timeout=10)
+            return
+        if not revisions:
+            app.notify(f"no rollout history found for {ns}/{name}", severity="warning",
+                       markup=False)
+            return
+        now, current = self._now(), revisions[-1].number
+
+        def when(created: str) -> str:
+            try:
+                return age(parse_time(created), now) if created else "?"
+            except ValueError:
+                return "?"
+
+        rows = [PickRow(str(r.number), (str(r.number) + (" (current)" if r.number == current
+                                                         else ""),
+                                        r.rs_name, ", ".join(r.images), when(r.created),
+                                        r.change_cause))
+                for r in reversed(revisions)]
+        default = str(revisions[-2].number if len(revisions) > 1 else current)
+        chosen = default if gate.policy.read_only else await app.push_screen_wait(PickerScreen(
+            f"Roll back Deployment {ns}/{name} to revision",
+            ("REVISION", "REPLICASET", "IMAGES", "AGE", "CHANGE-CAUSE"), rows,
+            default=default))
+        if chosen is None:
+            return
+        to = int(chosen)
+        await self.plan_flow(f"rollout undo {ns}/{name} to revision {to}",
+                             lambda: workloads.plan_rollout_undo(conn, gate, ns, name, to))
+
+    @work(group="actions", exclusive=True, exit_on_error=False)
+    async def _rollback_app(self, ns: str, name: str) -> None:
+        """Pick a ``status.history`` entry (the previous one preselected), plan the
+        rollback (Kubernetes API, or the Argo CD REST API when ``[argocd] server`` is set),
+        then follow the operation until it ends. Read-only: no picker, as for Deployments."""
+        from backends.ops import argocd
+        from widgets.formatting import age, short_revision
+
+        app = self._app()
+        conn, gate = self.session.conn, self.gate
+        assert gate is not None
+        row = self._app_row(f"{ns}/{name}")
+        history = list(getattr(row, "history", ()) or ())
+        if not history:
+            app.notify(f"Argo CD app {ns}/{name} has no deployment history to roll back to",
+                       severity="warning", markup=False)
+            return
+        now, current = self._now(), history[-1].id
+        rows = [PickRow(str(h.id), (str(h.id) + (" (current)" if h.id == current else ""),
+                                    short_revision(h.revision), age(h.deployed_at, now)))
+                for h in reversed(history)]
+        default = str(history[-2].id if len(history) > 1 else current)
+        chosen = default if gate.policy.read_only else await app.push_screen_wait(PickerScreen(
+            f"Roll back Argo CD app {ns}/{name} to history entry",
+            ("ID", "REVISION", "DEPLOYED"), rows, default=default))
+        if chosen is None:
+            return
+        to_id = int(chosen)
+        title = f"roll back {ns}/{name} to history {to_id}"
+        rest = getattr(self.settings, "argocd", None)
+        if rest is not None and rest.server:
+            await self._rollback_app_rest(ns, name, to_id, title)
+            return
+        done = await self.plan_flow(
+            title, lambda: argocd.plan_rollback(conn, gate, (ns, name), to_id))
+        if done is not None and done[1].ok:
+            intent = done[0].writes[0].intent if done[0].writes else {}
+            self._follow_operation(ns, name, intent.get("operation"))
+
+    async def _rollback_app_rest(self, ns: str, name: str, to_id: int, title: str) -> None:
+        """The rollback through ``POST /api/v1/applications/{name}/rollback``, behind a
+        gate with this session's policy and journal (no server dry-run, no access
+        reviews: Argo CD's RBAC decides)."""
+        from backends.ops.argocd_rest import ArgoRestClient, plan_rollback_rest
+
+        app = self._app()
+        cfg = self.settings.argocd
+        assert self.gate is not None
+        try:
+            client = ArgoRestClient(cfg.server, os.environ.get(cfg.token_env) or None,
+                                    verify_tls=not cfg.insecure)
+        except ValueError as exc:
+            app.notify(f"{title}: {exc} (token from ${cfg.token_env})", severity="error",
+                       markup=False, timeout=10)
+            return
+        try:
+            rest_gate = WriteGate(self.gate.policy, client, self.journal, dry_run=False,
+                                  access_reviews=False)
+            done = await self.plan_flow(
+                f"{title} via the Argo CD API",
+                lambda: plan_rollback_rest(client, rest_gate, (ns, name), to_id),
+                gate=rest_gate)
+        finally:
+            await client.close()
+        if done is not None and done[1].ok:
+            self._follow_operation(ns, name, None)
+
+    @work(group="follow", exit_on_error=False)
+    async def _follow_operation(self, ns: str, name: str, operation: Any) -> None:
+        """Report each phase of the rollback operation until Succeeded/Failed/Error (its
+        own worker group: another action key must not cancel the follow)."""
+        from backends.ops import argocd
+
+        app = self._app()
+        conn = self.session.conn
+        try:
+            async for state in argocd.follow_operation(conn, (ns, name), operation=operation):
+                final = state.phase in argocd.FINAL_PHASES
+                app.notify(f"rollback of {ns}/{name}: {state.phase}"
+                           + (f": {state.message}" if state.message else ""),
+                           markup=False, timeout=12 if final else 4,
+                           severity="error" if state.phase in ("Failed", "Error")
+                           else "information")
+        except TimeoutError as exc:
+            app.notify(str(exc), severity="warning", markup=False, timeout=12)
+        except (PlanError, KubeError) as exc:
+            app.notify(f"following the rollback of {ns}/{name}: {clean(exc, 300)}",
+                       severity="warning", markup=False, timeout=12)
+
+    def action_shift_traffic(self) -> None:
+        sel = self.selected("httproutes")
+        if sel is None:
+            self._app().notify("select an HTTPRoute in the Traffic panel first",
+                               severity="warning")
+            return
+        self._shift_traffic(*split_key(sel[1]))
+
+    @work(group="actions", exclusive=True, exit_on_error=False)
+    async def _shift_traffic(self, ns: str, name: str) -> None:
+        """Ask for the weights (prefilled from the store's row), then plan the shift."""
+        from backends.ops import traffic
+
+        app = self._app()
+        conn, gate = self.session.conn, self.gate
+        assert gate is not None
+        row = self.store.get("httproutes", f"{ns}/{name}")
+        current: dict[str, int] = {}
+        for rule in getattr(row, "rules", ()) or ():
+            for ref in rule.backends:
+                current.setdefault(ref.name, ref.weight)
+        if not current:
+            app.notify(f"HTTPRoute {ns}/{name} has no backends to weigh", severity="warning",
+                       markup=False)
+            return
+        weights = await app.push_screen_wait(WeightsScreen(
+            f"Backend weights of HTTPRoute {ns}/{name}", list(current.items()),
+            maximum=traffic.MAX_WEIGHT))
+        if not weights:
+            return
+        await self.plan_flow(f"shift traffic of {ns}/{name}",
+                             lambda: traffic.plan_shift(conn, gate, ns, name, weights))
+
+    def action_pause_scope(self) -> None:
+        """Pause every app the Argo CD panel shows (what its filter leaves), in one plan."""
+        from backends.ops import argocd
+
+        panel = next((p for p in getattr(self, "panels", [])
+                      if "applications" in getattr(p, "KINDS", ())), None)
+        keys = list(panel.visible_keys()) if panel is not None else []
+        if not keys:
+            self._app().notify("the Argo CD panel shows no app to pause", severity="warning")
+            return
+        refs = [split_key(k) for k in keys]
+        conn, gate = self.session.conn, self.gate
+        assert gate is not None
+        self.run_plan(f"pause auto-sync of {len(refs)} app(s) shown",
+                      lambda: argocd.plan_pause_scope(conn, gate, refs))
+
+    def action_helm_rollback(self) -> None:
+        sel = self.selected("deployments")
+        if sel is None:
+            self._app().notify("select a deployment first", severity="warning")
+            return
+        self._helm_rollback(*split_key(sel[1]))
+
+    def _helm_runner(self) -> Any:
+        from backends.ops.helm import HelmRunner
+
+        conn = self.session.conn
+        paths = getattr(conn, "kubeconfig_paths", None) or []
+        return HelmRunner(kube_context=getattr(conn, "context", None) or None,
+                          kubeconfig=os.pathsep.join(str(p) for p in paths) or None)
+
+    @work(group="actions", exclusive=True, exit_on_error=False)
+    async def _helm_rollback(self, ns: str, name: str) -> None:
+        """Helm releases of the deployment's namespace: an Argo CD-rendered app is
+        explained (roll it back through Argo CD); otherwise pick the release and the
+        revision, then plan ``helm rollback`` behind a gate on the Helm sender."""
+        from backends.ops import helm
+
+        app = self._app()
+        assert self.gate is not None
+        managing = self._managing_app(ns, name)
+        if managing is not None:
+            app.push_screen(ExplainScreen("No Helm rollback here",
+                                          helm.explain_argo_rendered(managing)))
+            return
+        if not helm.helm_available():
+            app.notify("helm is not on PATH: Helm rollback is not available",
+                       severity="warning")
+            return
+        runner = self._helm_runner()
+        try:
+            releases = await helm.releases_for(ns, runner=runner)
+        except helm.HelmError as exc:
+            app.notify(f"helm list -n {ns}: {exc}", severity="error", markup=False,
+                       timeout=10)
+            return
+        if not releases:
+            app.notify(f"no Helm release in namespace {ns}: nothing to roll back with helm",
+                       severity="warning", markup=False)
+            return
+        release = releases[0].name
+        if len(releases) > 1:
+            picked = await app.push_screen_wait(PickerScreen(
+                f"Helm release in {ns} (for Deployment {name})",
+                ("RELEASE", "REVISION", "STATUS", "CHART", "APP VERSION"),
+                [PickRow(str(i), (r.name, str(r.revision), r.status, r.chart, r.app_version))
+                 for i, r in enumerate(releases)],
+                default=next((str(i) for i, r in enumerate(releases) if r.name == name),
+                             None)))
+            if picked is None:
+                return
+            release = releases[int(picked)].name
+        try:
+            revisions = await helm.history(release, ns, runner=runner)
+        except helm.HelmError as exc:
+            app.notify(f"helm history {release}: {exc}", severity="error", markup=False,
+                       timeout=10)
+            return
+        if not revisions:
+            app.notify(f"Helm release {release} has no history", severity="warning",
+                       markup=False)
+            return
+        current = revisions[-1].revision
+        chosen = await app.push_screen_wait(PickerScreen(
+            f"Helm rollback of {ns}/{release} to revision",
+            ("REVISION", "STATUS", "CHART", "APP VERSION", "UPDATED", "DESCRIPTION"),
+            [PickRow(str(r.revision), (str(r.revision) + (" (current)" if r.revision == current
+                                                          else ""), r.status, r.chart,
+                                       r.app_version, r.updated, r.description))
+             for r in reversed(revisions)],
+            default=str(revisions[-2].revision if len(revisions) > 1 else current)))
+        if chosen is None:
+            return
+        to = int(chosen)
+        helm_gate = WriteGate(self.gate.policy, helm.HelmSender(runner), self.journal,
+                              dry_run=False, access_reviews=False)
+        await self.plan_flow(f"helm rollback {ns}/{release} to revision {to}",
+                             lambda: helm.plan_helm_rollback(release, ns, to, runner=runner),
+                             gate=helm_gate)
+
+    def _managing_app(self, ns: str, name: str) -> Any:
+        """The Argo CD app (store row) that renders this Deployment, as far as the store
+        knows: an app deploying into its namespace and running its images."""
+        deploy = self.store.get("deployments", f"{ns}/{name}")
+        images = set(getattr(deploy, "images", ()) or ())
+        for row in self.store.rows("applications").values():
+            if getattr(row, "destination_namespace", "") == ns and images & set(
+                    getattr(row, "images", ()) or ()):
+                return row
+        return None
 
     def action_breaker(self) -> None:
         self._breaker(engaging=True)
@@ -255,11 +566,12 @@ class ActionsMixin:
         except PlanError as exc:
             app.notify(f"breaker: {exc}", severity="error", markup=False, timeout=10)
             return
+        # engaging: the targets are listed on the plan screen to include or exclude
         screen = PlanScreen(preview_plan, gate, context=context,
                             protected=gate.policy.protected, read_only=gate.policy.read_only,
-                            emergency=True)
+                            emergency=True, breaker=bplan if engaging else None)
         decision: Decision | None = await app.push_screen_wait(screen)
-        if decision is None:
+        if decision is None or decision.offer is not None:
             return
 
         def progress(event: object) -> None:

@@ -6,6 +6,18 @@ blocks, and the server's dry-run answer for each write. The operator gives a rea
 with every write) and, on a production context, types the context name. Dismissed with a
 :class:`Decision`, or None when cancelled. All text that came from the cluster is rendered as
 plain content, never as markup.
+
+A plan may carry *offers* (:class:`~backends.ops.plan.Offer`: "pause auto-sync of
+argocd/payments first" next to a scale that selfHeal would revert). They are listed above the
+reason with keys ``1``..``9``; taking one dismisses with a :class:`Decision` whose ``offer``
+is set, and the caller plans that instead (the original action can be pressed again after).
+When there are offers they have the focus first, because they are the safer path: Tab goes
+on to the reason field. Read-only mode shows none (nothing could be sent).
+
+For the circuit breaker the screen also lists the breaker's targets
+(:class:`~tui.breaker_targets.BreakerTargets`): Space includes or excludes one and the plan
+shown (and its dry-run) follows; a blocked plan is refused at Enter until the blocked
+targets are excluded.
 """
 
 from __future__ import annotations
@@ -20,11 +32,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Input, Static
+from textual.widgets import Input, OptionList, SelectionList, Static
+from textual.widgets.option_list import Option
 
+from backends.ops.breaker_plan import BreakerPlan
 from backends.ops.gate import Confirmation, DryRunResult, WriteGate
-from backends.ops.plan import Plan, preview
+from backends.ops.plan import Offer, Plan, preview
 from backends.sanitize import clean
+from tui.breaker_targets import BreakerTargets
 
 
 @dataclass(frozen=True)
@@ -33,6 +48,9 @@ class Decision:
 
     reason: str
     confirm: Confirmation
+    offer: Offer | None = None
+    """Set when the operator took an offer instead: plan and show that (nothing of this
+    plan is sent)."""
 
 
 def _short(value: Any, limit: int = 160) -> str:
@@ -73,10 +91,20 @@ def plan_content(plan: Plan, dry: list[DryRunResult] | None) -> Content:
 
 
 class PlanScreen(ModalScreen[Decision | None]):
-    """Shows a plan; Enter in the last field confirms, Escape cancels."""
+    """Shows a plan; Enter in the last field confirms, Escape cancels.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | enter | In the reason (or the typed context) field: send. |
+    | 1..9 | Outside the text fields: take that offer instead (plan it). |
+    | escape | Cancel: nothing is sent. |
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="plan_cancel", tooltip="Send nothing"),
+        *(Binding(str(n), f"take_offer({n - 1})", f"Offer {n}", id=f"plan_offer_{n}",
+                  show=n == 1, tooltip=f"Plan offer {n} instead of this plan")
+          for n in range(1, 10)),
     ]
     DEFAULT_CSS = """
     PlanScreen { align: center middle; }
@@ -85,11 +113,17 @@ class PlanScreen(ModalScreen[Decision | None]):
     PlanScreen VerticalScroll { height: 1fr; }
     PlanScreen .plan--hint { color: $text-muted; }
     PlanScreen .plan--error { color: $text-error; }
+    PlanScreen #plan-offers { height: auto; max-height: 6; border: none; }
     """
 
     def __init__(self, plan: Plan, gate: WriteGate | None, *, context: str, protected: bool,
-                 read_only: bool, emergency: bool = False, default_reason: str = "") -> None:
+                 read_only: bool, emergency: bool = False, default_reason: str = "",
+                 breaker: BreakerPlan | None = None) -> None:
         super().__init__()
+        self._breaker = breaker
+        """With a breaker plan, its targets are listed for include/exclude and ``plan``
+        follows them; the reason field is always there, and a plan that is blocked at
+        Enter is refused with a message."""
         self.plan = plan
         self._gate = gate
         self._kube_context = context
@@ -99,14 +133,43 @@ class PlanScreen(ModalScreen[Decision | None]):
         self._default_reason = default_reason
         self._dry: list[DryRunResult] | None = None
 
+    def compose_controls(self) -> ComposeResult:
+        """The breaker's target list, between the plan and the reason field."""
+        if self._breaker is not None:
+            yield Static(Content.styled("Targets (Space toggles; blocked ones must be "
+                                        "excluded; Tab moves between the list and the "
+                                        "reason)", "bold"), classes="plan--hint")
+            yield BreakerTargets(self._breaker, id="breaker-targets")
+
+    @on(SelectionList.SelectedChanged, "#breaker-targets")
+    def targets_changed(self, event: SelectionList.SelectedChanged[Any]) -> None:
+        event.stop()
+        targets = self.query_one("#breaker-targets", BreakerTargets)
+        if targets.apply():
+            self.show_plan(targets.bplan.as_plan())
+
+    def show_plan(self, plan: Plan) -> None:
+        """Show ``plan`` instead (an editor changed it) and dry-run it again."""
+        self.plan = plan
+        self._dry = None
+        self.query_one("#plan-body", Static).update(plan_content(plan, None))
+        self.run_preview()
+
     def compose(self) -> ComposeResult:
         with Vertical():
             with VerticalScroll():
                 yield Static(plan_content(self.plan, None), id="plan-body")
+            if self.offers:
+                yield Static(Content.styled("Offered instead (press its number; Tab goes on "
+                                            "to this plan):", "bold"), classes="plan--hint")
+                yield OptionList(*(Option(Content.assemble((f"{i}. ", "bold"),
+                                                           clean(o.title)), id=str(i - 1))
+                                   for i, o in enumerate(self.offers, 1)), id="plan-offers")
+            yield from self.compose_controls()
             if self._read_only:
                 yield Static(Content("READ-ONLY: nothing can be sent. Escape to close."),
                              classes="plan--error")
-            elif self.plan.blocked:
+            elif self.plan.blocked and self._breaker is None:
                 yield Static(Content("Some steps are not allowed for you (see 'blocked'): "
                                      "nothing will be sent. Escape to close."),
                              classes="plan--error")
@@ -119,24 +182,61 @@ class PlanScreen(ModalScreen[Decision | None]):
                 yield Static(Content("Enter to send, Escape to cancel"), classes="plan--hint")
                 yield Static(id="plan-error", classes="plan--error")
 
+    @property
+    def offers(self) -> list[Offer]:
+        """The offers shown (none in read-only mode: nothing could be sent)."""
+        return [] if self._read_only else self.plan.offers[:9]
+
     def on_mount(self) -> None:
         self.run_preview()
+        self.focus_first()
+
+    def focus_first(self) -> None:
+        """Blocked breaker targets first (nothing can be sent until the operator excludes
+        them), then offers (the safer path), else the reason field."""
         inputs = self.query(Input)
-        if inputs:
+        if self._breaker is not None and self.plan.blocked:
+            self.query_one("#breaker-targets", BreakerTargets).focus()
+        elif self.offers:
+            self.query_one("#plan-offers", OptionList).focus()
+        elif inputs:
             inputs.first().focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "take_offer":
+            index = parameters[0] if parameters else -1
+            return isinstance(index, int) and 0 <= index < len(self.offers)
+        return True
+
+    def action_take_offer(self, index: int) -> None:
+        """Dismiss with the offer: the caller plans it instead of this plan."""
+        if 0 <= index < len(self.offers):
+            self.dismiss(Decision("", Confirmation(), offer=self.offers[index]))
+
+    @on(OptionList.OptionSelected, "#plan-offers")
+    def offer_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.action_take_offer(int(event.option_id or -1))
 
     @work(exclusive=True, exit_on_error=False)
     async def run_preview(self) -> None:
         """Server dry-run of every write (the gate refuses it in read-only mode)."""
         if self._gate is None or not self.plan.writes:
             return
-        self._dry = await preview(self._gate, self.plan)
-        self.query_one("#plan-body", Static).update(plan_content(self.plan, self._dry))
+        plan = self.plan
+        dry = await preview(self._gate, plan)
+        if plan is self.plan:  # not replaced by an edit meanwhile
+            self._dry = dry
+            self.query_one("#plan-body", Static).update(plan_content(plan, dry))
 
     @on(Input.Submitted)
     def submitted(self, event: Input.Submitted) -> None:
         reason = self.query_one("#plan-reason", Input).value.strip()
         error = self.query_one("#plan-error", Static)
+        if self.plan.blocked:
+            error.update(Content("Blocked steps (see 'blocked') must be excluded first: "
+                                 "nothing was sent."))
+            return
         if not reason:
             error.update(Content("A reason is required (it goes into the journal)."))
             self.query_one("#plan-reason", Input).focus()
