@@ -46,17 +46,29 @@ def dashboard(drill: ThreadedDrill, *, theme: str = "controlroom-dark",
 
 
 async def loaded(pilot: Pilot[Any]) -> None:
-    """Wait until every kind has arrived and the panels have taken it."""
+    """Wait until every kind has arrived, the panels have taken it and the screen has stopped
+    changing. On a loaded CI machine the footer's re-composition after the gate opens and the
+    breaker read-back can land late, so settle on two identical renders in a row rather than a
+    fixed pause; give up loudly, never snapshot a half-loaded screen."""
     app = pilot.app
     assert isinstance(app, ControlRoomApp)
-    for _ in range(200):
+    for _ in range(600):
         if app.gate is not None and all(app.store.count(k) for k in KINDS) and all(
                 h.state == "connected" for h in app.store.all_health().values()):
             break
         await pilot.pause(0.05)
+    else:
+        raise AssertionError("the dashboard did not load within 30 s")
     app.refresh_tick()
-    await pilot.pause(0.2)
-    await pilot.wait_for_scheduled_animations()
+    previous = ""
+    for _ in range(100):
+        await pilot.pause(0.1)
+        await pilot.wait_for_scheduled_animations()
+        screen = app.export_screenshot()
+        if screen == previous:
+            return
+        previous = screen
+    raise AssertionError("the dashboard kept changing for 10 s")
 
 
 def test_dashboard_dark(snap_compare: Any, frozen_drill: ThreadedDrill) -> None:
