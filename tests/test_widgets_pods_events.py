@@ -163,9 +163,25 @@ async def test_warning_events_newest_first_and_toggle() -> None:
         assert row_of(panel, "events/shop/old")[2] == "9"
         panel.toggle_normal()
         assert names(panel, 5) == ["FailedScheduling", "Pulled", "BackOff", "Unhealthy"]
-        # Ages move with time alone, and only rows whose age string is due are looked at.
+        # Ages move with time alone: drawn from the row and the panel's clock.
         panel.refresh_ages(NOW + 600)
         assert row_of(panel, "events/shop/new")[0] == "10m"
+        await pilot.pause()
+        assert "10m" in "\n".join(panel.table.render_line(y).text for y in range(1, 5))
+        panel.refresh_ages(NOW + 660)
+        assert row_of(panel, "events/shop/new")[0] == "11m"
+
+
+async def test_ages_are_computed_for_the_rows_on_screen_only() -> None:
+    """30,000 pods created in the same minute: every age string changes every second, but a
+    refresh looks at the rows on screen, not at every row held."""
+    feed = Feed().add("pods", *(pod(f"p-{i:05d}", created=NOW - 5) for i in range(30_000)))
+    panel = PodsPanel(show_all=True)
+    app = PanelApp(panel)
+    async with app.run_test(size=SIZE) as pilot:
+        feed.tick(panel)
+        await pilot.pause()
+        assert row_of(panel, "pods/shop/p-00000")[7] == "5s"
         looked: list[str] = []
         original = panel.timed_cells
 
@@ -174,10 +190,21 @@ async def test_warning_events_newest_first_and_toggle() -> None:
             return original(kind, row, now)
 
         panel.timed_cells = counting  # type: ignore[method-assign]
-        panel.refresh_ages(NOW + 600.5)  # "10m" strings stay: nothing is due
-        assert looked == []
-        panel.refresh_ages(NOW + 660)
-        assert "shop/new" in looked and row_of(panel, "events/shop/new")[0] == "11m"
+        panel.table.lines_rendered = 0
+        panel.refresh_ages(NOW + 95)  # "100s": wider than the column measured from "5s"
+        await pilot.pause()
+        height = panel.table.size.height
+        assert 0 < len(set(looked)) <= height
+        assert 0 < panel.table.lines_rendered <= 2 * height
+        drawn = [panel.table.render_line(y).text for y in range(1, height)]
+        assert all(line.rstrip().endswith("100s") for line in drawn)  # widened, not cut
+        assert row_of(panel, "pods/shop/p-29999")[7] == "100s"  # off screen: as of now too
+        looked.clear()
+        panel.table.lines_rendered = 0
+        panel.refresh_ages(NOW + 95.5)  # same strings: nothing to repaint
+        await pilot.pause()
+        assert len(set(looked)) <= height
+        assert panel.table.now == NOW + 95.5 and panel.table.lines_rendered == 0
 
 
 async def test_panels_fed_before_mount_or_while_hidden() -> None:

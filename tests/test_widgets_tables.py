@@ -1,11 +1,12 @@
-"""The DataTable panels (nodes, workloads, traffic, Argo CD) fed through a real Store."""
+"""The nodes and workloads panels (VirtualTable) and the DataTable panels (traffic, Argo CD),
+fed through a real Store."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from rich.text import Text
+from rich.style import Style
 
 from backends.model import Condition
 from backends.store import ChangeSet
@@ -24,21 +25,35 @@ from tests.test_widgets_rows import (
 from themes import THEMES
 from widgets.apps import AppsPanel
 from widgets.nodes import NodesPanel
+from widgets.panel import Panel
 from widgets.routes import RoutesPanel
 from widgets.table_panel import TablePanel
+from widgets.virtual_panel import VirtualPanel
 from widgets.workloads import WorkloadsPanel
 
 SIZE = (160, 30)
 
 
-def cells(panel: TablePanel) -> list[list[str]]:
+def cells(panel: Panel) -> list[list[str]]:
+    """The text of the rows shown, in display order, as drawn now."""
+    if isinstance(panel, VirtualPanel):
+        return [panel.cells_of(key) for key in panel.visible_keys()]
+    assert isinstance(panel, TablePanel)
     table = panel.table
     return [[cell.plain for cell in table.get_row_at(i)] for i in range(table.row_count)]
 
 
-def column(panel: TablePanel, label: str) -> list[str]:
-    index = [c.label for c in panel.COLUMNS].index(label)
+def column(panel: Panel, label: str) -> list[str]:
+    index = [c.label for c in panel.COLUMNS].index(label)  # type: ignore[attr-defined]
     return [row[index] for row in cells(panel)]
+
+
+def drawn_style(panel: VirtualPanel, y: int, text: str) -> Style:
+    """The style of the drawn segment holding ``text`` on screen line ``y`` of the table."""
+    for segment in panel.table.render_line(y):
+        if text in segment.text and segment.style is not None:
+            return segment.style
+    raise AssertionError(f"{text!r} not drawn on line {y}")
 
 
 def count_calls(monkeypatch: pytest.MonkeyPatch, obj: Any, name: str) -> list[object]:
@@ -67,19 +82,22 @@ async def test_nodes_not_ready_first_highlighted_with_metrics(
         assert cells(panel)[0][2] == "NotReady"
         assert panel.has_class("-problems") and panel.border_subtitle == "1 failing  3"
         assert cells(panel)[1][3:5] == ["25%", "50%"]
-        problem = panel.get_component_rich_style("panel--problem", partial=True)
-        first: Text = panel.table.get_row_at(0)[0]
-        assert any(span.style == problem for span in first.spans)
+        assert panel.table.get_tone("nodes/aks-b") == "problem"
+        problem = panel.table.get_component_rich_style("vtable--problem", partial=True)
+        panel.table.move_cursor(2)  # off the bad node: the cursor has its own colours
+        assert drawn_style(panel, 1, "aks-b").color == problem.color
+        assert drawn_style(panel, 2, "aks-a").color != problem.color
 
-        # A metrics scrape updates two cells in place: no row is added or removed.
-        added = count_calls(monkeypatch, panel.table, "add_row")
+        # A metrics scrape updates two cells in place: no row is added, removed or moved.
         removed = count_calls(monkeypatch, panel.table, "remove_row")
-        keys_before = [row.key for row in panel.table.ordered_rows]
+        keys_before = panel.visible_keys()
+        version = panel.table.model.version("nodes/aks-a")
         feed.add("nodemetrics", node_metrics("aks-a", 3000, 4 << 30))
         feed.tick(panel)
         assert cells(panel)[1][3:5] == ["75%", "25%"]
-        assert [row.key for row in panel.table.ordered_rows] == keys_before
-        assert added == [] and removed == []
+        assert panel.visible_keys() == keys_before and panel.table.total_count == 3
+        assert panel.table.model.version("nodes/aks-a") == version + 1
+        assert removed == []
 
         # Recovery resorts; a deleted node disappears.
         feed.add("nodes", node("aks-b")).delete("nodes", node("aks-c"))
@@ -243,6 +261,27 @@ async def test_apps_sync_health_autosync_revision_operation() -> None:
 async def test_theme_switch_restyles_tone_cells() -> None:
     feed = Feed().add("nodes", node("aks-bad", ready="False"))
     panel = NodesPanel()
+    app = PanelApp(panel)
+    async with app.run_test(size=SIZE) as pilot:
+        for theme in THEMES:
+            app.register_theme(theme)
+        app.theme = THEMES[0].name
+        feed.add("nodes", node("aks-ok"))
+        feed.tick(panel)
+        await pilot.pause()
+        before = drawn_style(panel, 2, "aks-ok")  # line 1 is the bad node, under the cursor
+        bad_before = drawn_style(panel, 1, "aks-bad")
+        app.theme = THEMES[1].name
+        await pilot.pause()
+        await pilot.pause()
+        after = drawn_style(panel, 2, "aks-ok")
+        assert before.color != after.color and before.bgcolor != after.bgcolor
+        assert drawn_style(panel, 1, "aks-bad") != bad_before
+
+
+async def test_apps_theme_switch_restyles_tone_cells() -> None:
+    feed = Feed().add("applications", app_row("shop", health="Degraded"))
+    panel = AppsPanel()
     app = PanelApp(panel)
     async with app.run_test(size=SIZE) as pilot:
         for theme in THEMES:

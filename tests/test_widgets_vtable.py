@@ -3,6 +3,9 @@ markup-like text stays text, and keys move the cursor."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from rich.text import Text
 from textual.app import App, ComposeResult
 
@@ -205,3 +208,64 @@ async def test_fed_before_mount() -> None:
         await pilot.pause()
         assert table.cursor_key == "a"
         assert "early" in table.render_line(1).text
+
+
+async def test_growing_and_shrinking_keeps_the_scrollbar_right_without_screen_layouts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rows arriving page by page change the table's virtual size on every commit; that
+    must not lay out the whole screen each time (only when the scrollbar comes or goes)."""
+    app = TableApp()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(VirtualTable)
+        load(table, 100)
+        await pilot.pause()
+        assert table.show_vertical_scrollbar
+        layouts: list[bool] = []
+        screen = app.screen
+        original = screen._refresh_layout  # noqa: SLF001 - counting, not changing
+
+        def counting(*args: Any, **kwargs: Any) -> None:
+            layouts.append(True)
+            original(*args, **kwargs)
+
+        monkeypatch.setattr(screen, "_refresh_layout", counting)
+        for count in (200, 500, 1_000):
+            load(table, count)
+            await pilot.pause()
+        assert layouts == []
+        assert table.vertical_scrollbar.window_virtual_size == 1_001  # rows + header
+        table.focus()
+        await pilot.press("end")
+        await pilot.pause()
+        assert table.scroll_y == table.max_scroll_y > 0
+        assert "pod-00999" in "\n".join(screen_text(table))
+        for key in [f"k{i:05d}" for i in range(5, 1_000)]:
+            table.remove_row(key)
+        table.commit()
+        await pilot.pause()
+        assert not table.show_vertical_scrollbar and table.scroll_y == 0
+        assert "pod-00004" in "\n".join(screen_text(table))
+
+
+async def test_changes_off_screen_do_not_repaint_the_rows_shown() -> None:
+    app = TableApp()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(VirtualTable)
+        load(table, 1_000)
+        await pilot.pause()
+        table.lines_rendered = 0
+        table.upsert("k00900", ("pod-00900", "Failed", "900"), (1, 900))  # far below
+        table.upsert("k99999", ("pod-99999", "Running", "0"), (2, 0))  # appended at the end
+        table.commit()
+        await pilot.pause()
+        assert table.lines_rendered == 0 and table.row_count == 1_001
+        table.upsert("k00002", ("pod-00002", "Failed", "2"), (1, 2))  # on screen
+        table.commit()
+        await pilot.pause()
+        assert table.lines_rendered > 0 and "Failed" in screen_text(table)[3]
+        table.lines_rendered = 0
+        table.upsert("k00000a", ("pod-00000a", "Running", "0"), (1, 0, 1))  # pushes rows down
+        table.commit()
+        await pilot.pause()
+        assert table.lines_rendered > 0 and "pod-00000a" in screen_text(table)[2]

@@ -15,7 +15,7 @@ from backends.store import Store
 from widgets.formatting import PROBLEM, WARNING, age, age_changes_at, percent
 from widgets.panel import RowId, RowView
 from widgets.rowmodel import Cell, Column
-from widgets.table_panel import TablePanel
+from widgets.virtual_panel import VirtualPanel
 
 __all__ = ["NodesPanel"]
 
@@ -24,7 +24,7 @@ _HOT_PERCENT = 90.0
 _AGE = 6
 
 
-class NodesPanel(TablePanel):
+class NodesPanel(VirtualPanel):
     """One row per node; NotReady first."""
 
     KINDS: ClassVar[tuple[str, ...]] = ("nodes", "nodemetrics")

@@ -6,15 +6,19 @@ turns only the changed rows into views (cells, sort key, tone) and pushes the di
 table. A panel never reads the store outside that call (one-way data flow) and works whether or
 not it is mounted yet: views are kept in the panel and flushed to the table on mount.
 
-- :class:`~widgets.table_panel.TablePanel` shows short lists (nodes, workloads, traffic, apps)
-  in a ``DataTable``: ``Text`` cells, keyed rows, ``update_cell`` without ``update_width`` (a
+- :class:`~widgets.table_panel.TablePanel` shows short lists (traffic, apps) in a
+  ``DataTable``: ``Text`` cells, keyed rows, ``update_cell`` without ``update_width`` (a
   width grows only when a new value is wider than its column, which is the cheap path), one
   ``sort`` per tick and only when a sort key changed or a row appeared.
-- :class:`~widgets.virtual_panel.VirtualPanel` shows lists that can reach tens of thousands of
-  rows (pods, events) in a :class:`~widgets.vtable.VirtualTable`.
+- :class:`~widgets.virtual_panel.VirtualPanel` shows lists that can reach thousands or tens of
+  thousands of rows (nodes, workloads, pods, events) in a :class:`~widgets.vtable.VirtualTable`.
+  A DataTable of 3,000 deployments or 1,000 nodes alone cost seconds while a big cluster
+  loaded and 100 ms frames under a flood (bench/bench_live.py).
 
-Time-dependent cells (ages, "5m ago") are refreshed by a schedule of when each row's string next
-changes, so keeping 30,000 ages right costs O(rows due) per tick, not O(rows).
+Time-dependent cells (ages, "5m ago", see :meth:`Panel.timed_cells`) are kept right by
+:meth:`Panel.refresh_ages`, which each base does its own way: a virtual panel computes them at
+draw time for the rows on screen only; a table panel re-ages its (few) rows on a schedule of
+when each row's string next changes (:meth:`Panel.timed_due`).
 
 Row tones (``problem``, ``warning``, ``dim``) are resolved through component classes, so the
 theme decides the colours; a theme switch restyles the cells. A panel holding failing rows gets
@@ -25,7 +29,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, nullcontext
-from heapq import heappop, heappush
 from typing import Any, ClassVar
 
 import msgspec
@@ -104,9 +107,6 @@ class Panel(Widget):
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
         self._rows: dict[RowId, Row] = {}
         self._views: dict[RowId, RowView] = {}
-        self._due: dict[RowId, float] = {}
-        """When each row's time-dependent cells next change (see :meth:`timed_due`)."""
-        self._due_heap: list[tuple[float, RowId]] = []
         self._subtitle = ""
         self._failing: set[RowId] = set()
         """Rows with tone ``problem``: counted in the subtitle, and ``-problems`` set."""
@@ -150,14 +150,12 @@ class Panel(Widget):
         for rid, view in updates.items():
             if view is None:
                 self._rows.pop(rid, None)
-                self._due.pop(rid, None)
                 self._failing.discard(rid)
+            elif view.tone == PROBLEM:
+                self._failing.add(rid)
             else:
-                self._schedule(rid, self._rows[rid], now)
-                if view.tone == PROBLEM:
-                    self._failing.add(rid)
-                else:
-                    self._failing.discard(rid)
+                self._failing.discard(rid)
+        self.rows_updated(updates, now)
         with self._batch():
             self.apply_views(updates)
             self.refresh_ages(now)
@@ -190,44 +188,14 @@ class Panel(Widget):
         raise NotImplementedError
 
     def refresh_ages(self, now: float, *, budget: int = 2000) -> None:
-        """Recompute the time-dependent cells (ages, "5m ago") that are due; push the changed.
+        """Bring the time-dependent cells (ages, "5m ago") up to ``now``.
 
-        Each row is scheduled for the moment its age string next changes (``42s`` every
-        second, ``7m`` every minute, ``3d`` every day), so a call costs O(rows due), not
-        O(rows): :meth:`refresh_from` runs it every tick, and the App may call it on a timer
-        so ages move while the cluster is quiet. At most ``budget`` rows are re-aged per call
-        (30,000 pods created in the same minute would otherwise all turn over in one tick);
-        the rest follow on the next calls.
+        :meth:`refresh_from` runs it every tick, and the App calls it on a timer so ages move
+        while the cluster is quiet, so it must cost O(rows on screen) or O(rows due), never
+        O(rows). ``budget`` caps the rows re-aged per call where rows are re-aged at all (the
+        table panels' schedule).
         """
-        heap, due = self._due_heap, self._due
-        changed: dict[RowId, RowView | None] = {}
-        while heap and heap[0][0] <= now and budget > 0:
-            when, rid = heappop(heap)
-            if due.get(rid) != when:
-                continue  # rescheduled or gone since
-            row = self._rows[rid]
-            view = self._views.get(rid)
-            if view is not None:
-                timed = self.timed_cells(rid[0], row, now)
-                cells = view.cells
-                if any(cells[column] != value for column, value in timed.items()):
-                    new = list(cells)
-                    for column, value in timed.items():
-                        new[column] = value
-                    changed[rid] = RowView(tuple(new), view.sort_key, view.tone)
-            self._schedule(rid, row, now)
-            budget -= 1
-        if changed:
-            with self._batch():
-                self.apply_views(changed, resort=False)
-
-    def _schedule(self, rid: RowId, row: Row, now: float) -> None:
-        when = self.timed_due(rid[0], row, now)
-        if when is None:
-            self._due.pop(rid, None)
-        elif self._due.get(rid) != when:
-            self._due[rid] = when
-            heappush(self._due_heap, (when, rid))
+        raise NotImplementedError
 
     # ------------------------------------------------------------------ for subclasses
 
@@ -240,8 +208,13 @@ class Panel(Widget):
         return {}
 
     def timed_due(self, kind: str, row: Row, now: float) -> float | None:
-        """When :meth:`timed_cells` of this row will next differ (None: never)."""
+        """When :meth:`timed_cells` of this row will next differ (None: never); the table
+        panels' re-ageing schedule uses it."""
         return None
+
+    def rows_updated(self, updates: dict[RowId, RowView | None], now: float) -> None:
+        """Hook run once per refresh with the new views (None: gone), after ``_rows`` holds
+        the new rows and before the table gets the views."""
 
     def prepare(self, store: Store, now: float) -> None:
         """Hook run once per refresh before any view is built (per-tick lookups)."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sys
 from bisect import bisect_left, insort
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import le
 from typing import Any, Literal, NamedTuple
@@ -303,6 +303,23 @@ class RowModel:
             self._order = _splice(self._order, drop, add)
         return True
 
+    def fit(self, cells: Mapping[int, Cell]) -> bool:
+        """Grow auto-width columns to fit cells that are not stored (drawn ones, such as
+        ages computed at draw time), by column index; True if any grew."""
+        grew = False
+        widths = self.widths
+        for index, cell in cells.items():
+            if not 0 <= index < len(widths):
+                continue
+            column = self.columns[index]
+            if column.width is not None or widths[index] >= column.max_width:
+                continue
+            width = cell_len(cell.plain if isinstance(cell, Text) else cell)
+            if width > widths[index]:
+                widths[index] = min(width, column.max_width)
+                grew = True
+        return grew
+
     def _measure(self, keys: Iterable[str]) -> bool:
         """Grow auto-width columns to fit the given rows; True if any grew."""
         widths = self.widths
@@ -355,8 +372,10 @@ class RowModel:
 def _splice(order: list[Placed], drop: list[Placed], add: list[Placed]) -> list[Placed]:
     """``order`` without ``drop`` and with ``add``, still sorted.
 
-    Positions come from binary search on the old order; the result is put together from
-    slices of it, so the work is O(m log n) comparisons plus one copy of the list.
+    Positions come from searching the old order, each from where the previous (sorted)
+    addition went; the result is put together from slices of it, so the work is at most
+    O(m log n) comparisons plus one copy of the list, and close to O(m) when the additions
+    cluster (a list arriving page by page in key order lands at the end).
     """
     cuts = []
     for placed in drop:
@@ -368,8 +387,9 @@ def _splice(order: list[Placed], drop: list[Placed], add: list[Placed]) -> list[
     result: list[Placed] = []
     start = 0
     next_cut = 0
+    position = 0
     for placed in add:
-        position = bisect_left(order, placed)
+        position = _gallop(order, placed, position)
         while next_cut < len(cuts) and cuts[next_cut] < position:
             result.extend(order[start : cuts[next_cut]])
             start = cuts[next_cut] + 1
@@ -383,3 +403,15 @@ def _splice(order: list[Placed], drop: list[Placed], add: list[Placed]) -> list[
         start = cut + 1
     result.extend(order[start:])
     return result
+
+
+def _gallop(order: list[Placed], placed: Placed, lo: int) -> int:
+    """``bisect_left(order, placed)`` for a ``placed`` known to sit at ``lo`` or after:
+    probe 1, 2, 4... places ahead, then bisect the last step (O(log distance))."""
+    size = len(order)
+    if lo >= size or not order[lo] < placed:
+        return lo
+    step = 1
+    while lo + step < size and order[lo + step] < placed:
+        step *= 2
+    return bisect_left(order, placed, lo + step // 2 + 1, min(lo + step, size))

@@ -1,14 +1,20 @@
-"""TablePanel: a panel on a ``DataTable``, for lists of up to a few thousand rows.
+"""TablePanel: a panel on a ``DataTable``, for short lists (tens to a few hundred rows).
 
 Updates follow STYLE.md "Tables updated by key": inside ``batch_update`` remove rows that
 vanished, ``update_cell`` only the cells whose value changed (``update_width`` only when the new
 value is wider than its column, the cheap case of that call), add new rows, and sort once, only
 when a sort key changed or a row appeared. Views are kept in the panel, so a panel fed before it
 is mounted fills its table on mount.
+
+Ages and "5m ago" cells are re-aged on a schedule: each row is due when its string next changes
+(``42s`` every second, ``7m`` every minute, ``3d`` every day), so a call costs O(rows due).
+Anything that can grow to thousands of rows belongs on a
+:class:`~widgets.virtual_panel.VirtualPanel` instead, which ages only the rows on screen.
 """
 
 from __future__ import annotations
 
+from heapq import heappop, heappush
 from typing import ClassVar, Self
 
 from rich.style import Style
@@ -19,6 +25,7 @@ from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey
 
+from backends.model import Row
 from widgets.formatting import plain
 from widgets.panel import Panel, RowId, RowView
 from widgets.rowmodel import Cell, Column
@@ -27,7 +34,7 @@ __all__ = ["TablePanel"]
 
 
 class TablePanel(Panel):
-    """A panel on a ``DataTable`` (for lists of up to a few thousand rows)."""
+    """A panel on a ``DataTable`` (for short lists)."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {"panel--problem", "panel--warning", "panel--dim"}
     """
@@ -66,6 +73,9 @@ class TablePanel(Panel):
         self._filter = ""
         self._palette: dict[str, Style] = {}
         self._ready = False
+        self._due: dict[RowId, float] = {}
+        """When each row's time-dependent cells next change (see :meth:`timed_due`)."""
+        self._due_heap: list[tuple[float, RowId]] = []
 
     def compose(self) -> ComposeResult:
         yield self.table
@@ -140,6 +150,46 @@ class TablePanel(Panel):
             need_sort |= self._push(rid, view, old)
         if need_sort and resort:
             self._sort(selected)
+
+    def rows_updated(self, updates: dict[RowId, RowView | None], now: float) -> None:
+        for rid, view in updates.items():
+            if view is None:
+                self._due.pop(rid, None)
+            else:
+                self._schedule(rid, self._rows[rid], now)
+
+    def refresh_ages(self, now: float, *, budget: int = 2000) -> None:
+        """Re-age the rows that are due (see the module docstring), at most ``budget``; the
+        rest follow on the next calls."""
+        heap, due = self._due_heap, self._due
+        changed: dict[RowId, RowView | None] = {}
+        while heap and heap[0][0] <= now and budget > 0:
+            when, rid = heappop(heap)
+            if due.get(rid) != when:
+                continue  # rescheduled or gone since
+            row = self._rows[rid]
+            view = self._views.get(rid)
+            if view is not None:
+                timed = self.timed_cells(rid[0], row, now)
+                cells = view.cells
+                if any(cells[column] != value for column, value in timed.items()):
+                    new = list(cells)
+                    for column, value in timed.items():
+                        new[column] = value
+                    changed[rid] = RowView(tuple(new), view.sort_key, view.tone)
+            self._schedule(rid, row, now)
+            budget -= 1
+        if changed:
+            with self._batch():
+                self.apply_views(changed, resort=False)
+
+    def _schedule(self, rid: RowId, row: Row, now: float) -> None:
+        when = self.timed_due(rid[0], row, now)
+        if when is None:
+            self._due.pop(rid, None)
+        elif self._due.get(rid) != when:
+            self._due[rid] = when
+            heappush(self._due_heap, (when, rid))
 
     # ------------------------------------------------------------------ internals
 

@@ -2,7 +2,7 @@
 
 DataTable keeps a renderable per cell and re-walks its rows on many operations; at 30,000 pods
 clearing and re-adding costs seconds and a width update hundreds of milliseconds (STYLE.md).
-This table is built for the pods and events panels instead:
+This table is built for the big panels (nodes, workloads, pods, events) instead:
 
 - Rows are keyed. ``upsert`` and ``remove_row`` only record the change; ``commit`` (once per
   refresh tick) applies them through :class:`~widgets.rowmodel.RowModel`, which re-places only
@@ -13,11 +13,16 @@ This table is built for the pods and events panels instead:
 - Cells are ``Text`` or ``str``; a ``str`` is shown as is, never parsed as markup.
 - Row tones (``problem``, ``warning``, ``dim``) map to component classes, so themes decide the
   colours.
+- Time-dependent cells (ages) are not stored per row but computed at draw time for the rows on
+  screen, through the ``timed`` callback and the clock :meth:`VirtualTable.set_now` moves: a
+  cluster created in one go has every age string change every second, and re-aging 30,000
+  stored rows a second cost more than the 1,000 events a second of a rollout
+  (bench/bench_live.py), while the screen shows about fifty of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import rich.repr
@@ -36,15 +41,22 @@ from textual.strip import Strip
 
 from widgets.rowmodel import Cell, Column, RowModel
 
-__all__ = ["Cell", "Column", "VirtualTable"]
+__all__ = ["Cell", "Column", "TimedCells", "VirtualTable"]
+
+TimedCells = Callable[[str, float], Mapping[int, Cell]]
+"""``timed(key, now)``: the time-dependent cells of a row at ``now``, by column index."""
 
 _ELLIPSIS = "\u2026"
 _PADDING = 1
 """Blank cells on each side of every column."""
 _TONES: tuple[str, ...] = ("problem", "warning", "dim")
-_STRIP_CACHE = 256
-"""Row strips kept (about five screens). Each strip is a dozen objects the cyclic collector
-walks; with ages ticking every second, a bigger cache mostly held stale versions."""
+_NO_CELLS: Mapping[int, Cell] = {}
+_STRIP_CACHE = 64
+"""Row strips kept: a screen of the tallest panel and some. A cached strip holds Textual's
+crop of it, and each Strip brings seven small caches: about thirty objects the cyclic
+collector walks on every full collection. With ages drawn per second, older strips of a row
+are stale anyway; at 256 per table the strips were most of what a full collection walked
+under a flood, and its pause neared 50 ms (bench/bench_live.py)."""
 
 
 class VirtualTable(ScrollView, can_focus=True):
@@ -173,14 +185,22 @@ class VirtualTable(ScrollView, can_focus=True):
         self,
         columns: Sequence[Column | str] = (),
         *,
+        timed: TimedCells | None = None,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
         disabled: bool = False,
     ) -> None:
+        """``timed(key, now)`` gives the time-dependent cells of a row by column index; they
+        replace the stored ones when drawn and in :meth:`get_cells` (see :meth:`set_now`,
+        which also widens a column for them)."""
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
         self.model = RowModel(columns)
         """The rows, their order and the column widths (no Textual in there)."""
+        self._timed = timed
+        self._now: float | None = None
+        self._shown: tuple[Any, ...] | None = None
+        """:meth:`_on_screen` as of the last commit."""
         self._cursor_key: str | None = None
         self._cursor_index = 0
         self._layout_generation = 0
@@ -197,6 +217,7 @@ class VirtualTable(ScrollView, can_focus=True):
         """Replace the columns (widths start from the labels and grow from there)."""
         self.model.set_columns(columns)
         self._layout_changed()
+        self.refresh()
 
     @property
     def columns(self) -> tuple[Column, ...]:
@@ -236,15 +257,56 @@ class VirtualTable(ScrollView, can_focus=True):
         self._cursor_key = None
         self._cursor_index = 0
         self._layout_changed()
-        self._after_commit(moved=True)
+        self._after_commit(moved=True, repaint=True)
 
     def has_row(self, key: str) -> bool:
         """Whether a row with this key is held (shown or filtered out)."""
         return self.model.has(key)
 
     def get_cells(self, key: str) -> tuple[Cell, ...] | None:
-        """The cells of a held row (shown or filtered out), or None."""
-        return self.model.cells(key)
+        """The cells of a held row (shown or filtered out) as drawn now, or None."""
+        cells = self.model.cells(key)
+        if cells is None:
+            return None
+        return _overlay(cells, self._timed_cells(key))
+
+    # ------------------------------------------------------------------ time
+
+    @property
+    def now(self) -> float | None:
+        """The clock of the time-dependent cells (None until :meth:`set_now`)."""
+        return self._now
+
+    def set_now(self, now: float) -> None:
+        """Move the clock of the time-dependent cells; repaint the rows on screen whose
+        text changed, and widen a column a new value does not fit (``119s`` after ``9s``).
+        O(rows on screen), however many rows are held."""
+        old, self._now = self._now, now
+        timed = self._timed
+        model = self.model
+        if timed is None or old == now or not self.size.height or not model.row_count:
+            return
+        header = self._header_height
+        top = round(self.scroll_y)
+        grew = False
+        changed: list[int] = []
+        for index in range(top, min(top + self._page_rows, model.row_count)):
+            key = model.key_at(index)
+            cells = timed(key, now)
+            if old is None or cells != timed(key, old):
+                changed.append(index)
+                grew |= model.fit(cells)
+        if grew:
+            self._layout_changed()
+            self.refresh()
+            return
+        for index in changed:
+            self.refresh_line(index + header)
+
+    def _timed_cells(self, key: str) -> Mapping[int, Cell]:
+        if self._timed is None or self._now is None:
+            return _NO_CELLS
+        return self._timed(key, self._now)
 
     def get_tone(self, key: str) -> str | None:
         """The tone of a held row."""
@@ -295,7 +357,16 @@ class VirtualTable(ScrollView, can_focus=True):
             return
         if result.widened:
             self._layout_changed()
-        self._after_commit(moved=result.moved)
+        self._after_commit(moved=result.moved, repaint=result.widened)
+
+    def _on_screen(self) -> tuple[Any, ...] | None:
+        """What the rows on screen are: first index, then each row's key and version."""
+        if not self.size.height:
+            return None
+        model = self.model
+        top = round(self.scroll_y)
+        end = min(top + self._page_rows, model.row_count)
+        return (top, *((key, model.version(key)) for key in map(model.key_at, range(top, end))))
 
     def _layout_changed(self) -> None:
         self._layout_generation += 1
@@ -303,17 +374,41 @@ class VirtualTable(ScrollView, can_focus=True):
         self._update_virtual_size()
 
     def _update_virtual_size(self) -> None:
+        """Tell the scroll machinery how big the rows are, without a screen layout.
+
+        ``Widget.virtual_size`` is a reactive with ``layout=True``: assigning it lays out the
+        whole screen, and a loading table changes it on every commit (40 layouts while 30,000
+        pods arrive, a third of the frame time; bench/bench_live.py). Only the scrollbars
+        depend on it, so it is set quietly and the scrollbars are updated; when one must
+        appear or disappear, their own reactives still ask for the layout that needs.
+        ``_scroll_update`` is Textual's (8.x) own step for that; without it, the plain
+        assignment.
+        """
         width = self.model.total_width + 2 * _PADDING * len(self.model.widths)
         height = self.model.row_count + self._header_height
-        if self.virtual_size != (width, height):
-            self.virtual_size = Size(width, height)
+        if self.virtual_size == (width, height):
+            return
+        size = Size(width, height)
+        scroll_update = getattr(self, "_scroll_update", None)
+        if not self.is_mounted or scroll_update is None:
+            self.virtual_size = size
+            return
+        self.set_reactive(VirtualTable.virtual_size, size)
+        scroll_update(size)
 
     @property
     def _header_height(self) -> int:
         return 1 if self.show_header else 0
 
-    def _after_commit(self, *, moved: bool) -> None:
-        """Keep the cursor on its key, resize the scroll area and repaint."""
+    def _after_commit(self, *, moved: bool, repaint: bool = True) -> None:
+        """Keep the cursor on its key, resize the scroll area and repaint what changed on
+        screen (``repaint``: all of it).
+
+        Rows that arrive or change off screen (a list arriving in key order, a flood of
+        pod events among 30,000 rows) need no repaint of the rows shown: the scrollbar
+        alone follows. Versions only grow, so the same keys and versions at the same place
+        mean the same drawing.
+        """
         was_visible = self._index_visible(self._cursor_index)
         old_key = self._cursor_key
         self._update_virtual_size()
@@ -328,7 +423,10 @@ class VirtualTable(ScrollView, can_focus=True):
             self.post_message(self.RowHighlighted(self, self._cursor_key))
         if was_visible:
             self._scroll_to_index(self._cursor_index)
-        self.refresh()
+        shown = self._on_screen()
+        if repaint or shown is None or shown != self._shown:
+            self.refresh()
+        self._shown = shown
 
     # ------------------------------------------------------------------ cursor
 
@@ -470,16 +568,25 @@ class VirtualTable(ScrollView, can_focus=True):
         cursor = index == self._cursor_index
         # The cursor's colours depend on focus (":focus > .vtable--cursor").
         focus = cursor and self.has_focus
-        cache_key = (key, model.version(key), self._layout_generation, cursor, focus)
-        strip = self._strips.get(cache_key)
+        timed = self._timed_cells(key)
+        cache_key = (
+            key, model.version(key), self._layout_generation, cursor, focus, *timed.items(),
+        )
+        cacheable = True
+        try:
+            strip = self._strips.get(cache_key)
+        except TypeError:  # a Text among the timed cells (not hashable): not cached
+            strip, cacheable = None, False
         if strip is None:
             style = self.rich_style
             tone = model.tone(key)
             if tone in _TONES:
                 style += self.get_component_rich_style(f"vtable--{tone}", partial=True)
             post = self.get_component_rich_style("vtable--cursor") if cursor else None
-            strip = self._build_strip(model.cells(key) or (), style, post)
-            self._strips[cache_key] = strip
+            cells = _overlay(model.cells(key) or (), timed)
+            strip = self._build_strip(cells, style, post)
+            if cacheable:
+                self._strips[cache_key] = strip
             self.strips_built += 1
         return strip
 
@@ -513,6 +620,17 @@ class VirtualTable(ScrollView, can_focus=True):
             segments.append(Segment("".join(run), run_style))
         total = sum(widths) + 2 * _PADDING * len(widths)
         return Strip(segments, total)
+
+
+def _overlay(cells: tuple[Cell, ...], timed: Mapping[int, Cell]) -> tuple[Cell, ...]:
+    """``cells`` with the time-dependent ones put in (columns beyond the row are ignored)."""
+    if not timed:
+        return cells
+    merged = list(cells)
+    for column, value in timed.items():
+        if 0 <= column < len(merged):
+            merged[column] = value
+    return tuple(merged)
 
 
 def _fit(text: str, width: int, align: str) -> str:

@@ -14,7 +14,7 @@ from backends.store import Store
 from widgets.formatting import DIM, PROBLEM, WARNING, age, age_changes_at, short_images
 from widgets.panel import RowView
 from widgets.rowmodel import Cell, Column
-from widgets.table_panel import TablePanel
+from widgets.virtual_panel import VirtualPanel
 
 __all__ = ["WorkloadsPanel", "rollout_state"]
 
@@ -40,7 +40,7 @@ def rollout_state(deployment: DeploymentRow) -> str:
     return ""
 
 
-class WorkloadsPanel(TablePanel):
+class WorkloadsPanel(VirtualPanel):
     """One row per Deployment; stalled and mismatched first."""
 
     KINDS: ClassVar[tuple[str, ...]] = ("deployments",)

@@ -31,6 +31,12 @@ The contract (operations.md section 9), and how each part is met here:
 
 Per-namespace sources (``namespace="payments"``) share their kind's table with the other
 namespaces' sources, so their re-lists and clears keep every key outside their namespace.
+
+Garbage collection: :meth:`SourceSet.start` pauses Python's cyclic collector until every watch
+source has finished (or failed) its first list, then freezes what survived and re-enables it
+(:mod:`backends.kube.collector` says why; ``SourceOptions.gc_pause_limit`` caps the pause and 0
+turns it off). Only the first lists: a later re-list of a long-running session collects as
+usual, so nothing a misbehaving server provokes can pile up frozen garbage.
 """
 
 from __future__ import annotations
@@ -38,12 +44,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
 
+from backends.kube.collector import LoadPause
 from backends.kube.connection import (
     KubeApiError,
     KubeError,
@@ -65,6 +73,7 @@ __all__ = [
     "SourceOptions",
     "SourceSet",
     "WatchSource",
+    "peek_continue",
     "source_name",
     "start_all",
 ]
@@ -76,6 +85,55 @@ _QUICK_END = 1.0
 """A watch that ends sooner than this without delivering anything counts as a failure for
 backoff purposes: a server (or proxy) that accepts and hangs up at once must not be
 hammered."""
+
+
+_CONTINUE = re.compile(rb'"continue"\s*:\s*"([A-Za-z0-9+/=_.:-]+)"')
+_SEND_AHEAD = 0.002
+"""How long a list waits for the page requested ahead to go out before decoding the current
+one (which blocks the loop). aiohttp with ``trust_env`` (kubernetes.aio's session) looks up
+netrc and proxy settings in worker threads before it writes a request: a millisecond or so
+of loop turns. The wait ends early if the page is already in; the loop is free meanwhile."""
+_HEAD = 4096
+"""How far into a list body :func:`peek_continue` looks for the metadata."""
+
+
+def peek_continue(raw: bytes) -> str | None:
+    """The continue token of a list body, read from its head without decoding the items.
+
+    The API server writes ``metadata`` before ``items``; when this body does not (or the
+    token is not plain base64-like text), None, and the caller simply does not read ahead.
+    Only a hint: the full decode says what the token really is.
+    """
+    head = raw[:_HEAD]
+    items = head.find(b'"items"')
+    if items < 0:
+        return None
+    found = _CONTINUE.search(head, 0, items)
+    return found.group(1).decode("ascii") if found else None
+
+
+def _drop(ahead: tuple[str, asyncio.Task[bytes]] | None) -> None:
+    """Cancel a page requested ahead that will not be used (its outcome is ignored)."""
+    if ahead is not None:
+        task = ahead[1]
+        task.cancel()
+        task.add_done_callback(_ignore_outcome)
+
+
+def _ignore_outcome(task: asyncio.Task[bytes]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved, so asyncio does not log it as never retrieved
+
+
+def _initial_path(kind: str, found: Discovery | None) -> str | None:
+    """Where to list ``kind``: what discovery found, None when not served, and the usual
+    path when discovery could not say (the list's answer then tells: 404, not installed)."""
+    if found is None or kind in found.errors:
+        return default_resource(kind).path()
+    if kind in found.missing:
+        return None
+    resource = found.resources.get(kind)
+    return resource.path() if resource is not None else default_resource(kind).path()
 
 
 def source_name(kind: str, namespace: str | None = None) -> str:
@@ -148,6 +206,7 @@ class WatchSource:
         name: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        on_first_list: Callable[[str], None] | None = None,
     ) -> None:
         if path is None and rediscover is None:
             raise ValueError(f"{kind}: a source without a path needs a rediscover callback")
@@ -171,6 +230,8 @@ class WatchSource:
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
         self._backoff = Backoff(backoff_initial, backoff_cap, self._rng)
+        self._on_first_list = on_first_list
+        """Told (once, with the source's name) when the first list is done or failed."""
         self.resource_version = ""
         """The newest resourceVersion seen (list, events, bookmarks): where a watch resumes."""
         self._need_list = True
@@ -190,6 +251,7 @@ class WatchSource:
         if self._path is None:
             self._clear()
             self._health("not_installed", "the cluster does not serve this resource")
+            self._first_list_over()
         else:
             self._health("connecting")
         while True:
@@ -208,6 +270,7 @@ class WatchSource:
                 self._need_list = True
                 self._health("error", f"internal error: {type(exc).__name__}: {exc}")
                 delay = self._backoff.next()
+            self._first_list_over()  # a first attempt that failed is over too
             if delay > 0:
                 await asyncio.sleep(delay)
 
@@ -229,7 +292,14 @@ class WatchSource:
         return {"fieldSelector": self._field_selector, "labelSelector": self._label_selector}
 
     async def _list(self) -> None:
-        """List every page; apply pages as they come only on the very first list."""
+        """List every page; apply pages as they come only on the very first list.
+
+        The next page is requested before this one is decoded (its continue token is read
+        from the head of the body, see :func:`peek_continue`), so the server prepares page
+        n+1 while we decode page n: on a 30,000-pod list the App otherwise sat idle for a
+        third of a second between pages in all (bench/bench_live.py). The decoded token is
+        the authority: a request made with a different hint is dropped and made again.
+        """
         path = self._collection()
         progressive = not self._listed_once and not self._applied_progressively
         rows: list[Row] = []
@@ -237,35 +307,50 @@ class WatchSource:
         errors: list[str] = []
         token: str | None = None
         restarted = False
-        while True:
-            params: Params = {"limit": self._page_size, "continue": token, **self._selectors()}
-            try:
-                raw = await self._conn.get_raw(path, params)
-            except KubeApiError as exc:
-                if exc.status == 410 and token is not None and not restarted:
-                    # The continue token outlived its snapshot (compaction): start again,
-                    # and this time gather everything before showing it.
-                    log.info("%s: list continue token expired; listing again", self.name)
-                    rows.clear()
-                    failed.clear()
-                    errors.clear()
-                    token = None
-                    restarted = True
-                    progressive = False
-                    continue
-                raise
-            page = decode_list(self.kind, raw)
-            rows.extend(page.rows)
-            failed.update(page.failed_keys)
-            errors.extend(page.errors)
-            if progressive and page.rows:
-                self._store.apply(self.kind, [("ADDED", row) for row in page.rows])
-                self._store.note_event(self.name)
-                self._applied_progressively = True
-            if page.continue_token is None:
-                version = page.resource_version
-                break
-            token = page.continue_token
+        ahead: tuple[str, asyncio.Task[bytes]] | None = None
+        try:
+            while True:
+                try:
+                    if ahead is not None and ahead[0] == token:
+                        raw = await ahead[1]
+                    else:
+                        _drop(ahead)
+                        raw = await self._conn.get_raw(path, self._page_params(token))
+                    ahead = None
+                except KubeApiError as exc:
+                    ahead = None
+                    if exc.status == 410 and token is not None and not restarted:
+                        # The continue token outlived its snapshot (compaction): start
+                        # again, and this time gather everything before showing it.
+                        log.info("%s: list continue token expired; listing again", self.name)
+                        rows.clear()
+                        failed.clear()
+                        errors.clear()
+                        token = None
+                        restarted = True
+                        progressive = False
+                        continue
+                    raise
+                hint = peek_continue(raw)
+                if hint is not None:
+                    ahead = (hint, asyncio.ensure_future(
+                        self._conn.get_raw(path, self._page_params(hint))))
+                    # Decoding blocks the loop; first let the request reach the wire.
+                    await asyncio.wait({ahead[1]}, timeout=_SEND_AHEAD)
+                page = decode_list(self.kind, raw)
+                rows.extend(page.rows)
+                failed.update(page.failed_keys)
+                errors.extend(page.errors)
+                if progressive and page.rows:
+                    self._store.apply(self.kind, [("ADDED", row) for row in page.rows])
+                    self._store.note_event(self.name)
+                    self._applied_progressively = True
+                if page.continue_token is None:
+                    version = page.resource_version
+                    break
+                token = page.continue_token
+        finally:
+            _drop(ahead)
         self._store.replace(self.kind, rows, keep=failed | self._foreign_keys())
         self._store.note_event(self.name)
         self.resource_version = version
@@ -278,7 +363,16 @@ class WatchSource:
             self._problem = f"{len(errors)} item(s) could not be decoded; first: {errors[0]}"
         self._backoff.reset()
         self._mark_connected()
+        self._first_list_over()
         log.debug("%s: listed %d rows at resourceVersion %s", self.name, len(rows), version)
+
+    def _first_list_over(self) -> None:
+        if self._on_first_list is not None:
+            tell, self._on_first_list = self._on_first_list, None
+            tell(self.name)
+
+    def _page_params(self, token: str | None) -> Params:
+        return {"limit": self._page_size, "continue": token, **self._selectors()}
 
     def _foreign_keys(self) -> frozenset[str]:
         """Keys of the kind's rows outside this source's namespace (left alone by re-lists)."""
@@ -440,6 +534,8 @@ class SourceOptions:
     metrics: bool = True
     metrics_interval: float = 15.0
     discovery_timeout: float = 15.0
+    gc_pause_limit: float = 30.0
+    """Longest the garbage collector stays paused while the first lists load; 0: no pause."""
 
 
 class ManagedTransport(KubeTransport, Protocol):
@@ -477,29 +573,45 @@ class SourceSet:
         self._rng = rng if rng is not None else random.Random()
         self.sources: list[Source] = []
         self.tasks: list[asyncio.Task[None]] = []
+        self.load_pause: LoadPause | None = None
+        """The collector pause of the first lists (see the module docstring)."""
         self.discovery: Discovery | None = None
         """What discovery found (None when it could not be done and defaults were used)."""
 
     async def plan(self) -> list[Source]:
         """Run discovery and build (not start) the sources."""
+        wanted = self._wanted()
+        self._mark_connecting(wanted)
+        self.discovery = await self._discover(wanted)
+        self.sources = self._build(wanted, self.discovery, metrics=True)
+        return self.sources
+
+    def _wanted(self) -> tuple[str, ...]:
+        return tuple(kind for kind, _ in WATCHED if kind in self._kinds)
+
+    def _mark_connecting(self, kinds: Sequence[str]) -> None:
+        for kind in kinds:
+            for namespace in self._scopes(kind):
+                self._store.set_health(source_name(kind, namespace), "connecting")
+
+    async def _discover(self, kinds: Sequence[str]) -> Discovery | None:
+        try:
+            async with asyncio.timeout(self._options.discovery_timeout):
+                return await discover(self._conn, tuple(kinds))
+        except (KubeError, TimeoutError) as exc:
+            log.warning("discovery failed (%s); assuming the usual API versions", exc)
+            return None
+
+    def _build(self, kinds: Sequence[str], found: Discovery | None, *,
+               metrics: bool) -> list[Source]:
         from backends.kube.metrics import MetricsPoller  # metrics imports this module
 
         opts = self._options
-        wanted = tuple(kind for kind, _ in WATCHED if kind in self._kinds)
-        for kind in wanted:
-            for namespace in self._scopes(kind):
-                self._store.set_health(source_name(kind, namespace), "connecting")
-        try:
-            async with asyncio.timeout(opts.discovery_timeout):
-                self.discovery = await discover(self._conn, wanted)
-        except (KubeError, TimeoutError) as exc:
-            log.warning("discovery failed (%s); assuming the usual API versions", exc)
-            self.discovery = None
         sources: list[Source] = []
         for kind, field_selector in WATCHED:
-            if kind not in self._kinds:
+            if kind not in kinds:
                 continue
-            path = self._initial_path(kind)
+            path = _initial_path(kind, found)
             for namespace in self._scopes(kind):
                 sources.append(WatchSource(
                     self._conn, self._store, kind, path,
@@ -515,29 +627,21 @@ class SourceSet:
                     recheck_interval=opts.recheck_interval,
                     rediscover=self._rediscoverer(kind),
                     rng=random.Random(self._rng.random()),
+                    on_first_list=self._first_list_over,
                 ))
-        if opts.metrics:
+        if metrics and opts.metrics:
             sources.append(MetricsPoller(
                 self._conn, self._store, opts.metrics_interval,
                 namespaces=self._namespaces,
                 forbidden_retry=opts.forbidden_retry,
                 recheck_interval=opts.recheck_interval,
             ))
-        self.sources = sources
         return sources
 
     def _scopes(self, kind: str) -> list[str | None]:
         if self._namespaces and WANTED[kind].namespaced:
             return list(self._namespaces)
         return [None]
-
-    def _initial_path(self, kind: str) -> str | None:
-        found = self.discovery
-        if found is None or kind in found.errors:
-            return default_resource(kind).path()
-        if kind in found.missing:
-            return None
-        return found.resources[kind].path()
 
     def _rediscoverer(self, kind: str) -> Callable[[], Awaitable[str | None]]:
         async def rediscover() -> str | None:
@@ -546,20 +650,68 @@ class SourceSet:
 
         return rediscover
 
+    def _first_list_over(self, name: str) -> None:
+        if self.load_pause is not None:
+            self.load_pause.listed(name)
+
     async def start(self) -> list[asyncio.Task[None]]:
-        """Discover, then start one task per source; returns the tasks."""
+        """Discover, then start one task per source, the collector paused until their first
+        lists are in; returns the tasks.
+
+        Unless :meth:`plan` was called first, in two steps: the kinds of the core API group
+        (pods, nodes, events) need only ``/api/v1`` to be found, so their lists start while
+        the API groups (apps, Argo CD, Gateway API, AGC) are still being discovered: the
+        biggest list begins a discovery round trip or five earlier.
+        """
         if self.tasks:
             raise RuntimeError("the source set is already started")
-        sources = self.sources or await self.plan()
-        self.tasks = [
+        wanted = self._wanted()
+        self.load_pause = LoadPause(
+            [source_name(kind, ns) for kind in wanted for ns in self._scopes(kind)],
+            self._options.gc_pause_limit,
+        )
+        self.load_pause.start()
+        try:
+            await self._start_in_two_steps(wanted)
+        except BaseException:
+            self.load_pause.end()  # never leave the collector off behind a failed start
+            for task in self.tasks:  # nor sources running that nobody can stop
+                task.cancel()
+            raise
+        return self.tasks
+
+    async def _start_in_two_steps(self, wanted: Sequence[str]) -> None:
+        if self.sources:  # planned by the caller
+            self._launch(self.sources)
+            return
+        self._mark_connecting(wanted)
+        core = [kind for kind in wanted if not WANTED[kind].group]
+        grouped = [kind for kind in wanted if WANTED[kind].group]
+        found = await self._discover(core) if core else None
+        self._launch(self._build(core, found, metrics=False))
+        if found is not None or not core:  # discovery works: ask about the groups too
+            more = await self._discover(grouped) if grouped else None
+            if found is not None and more is not None:
+                found = Discovery(resources={**found.resources, **more.resources},
+                                  missing=found.missing | more.missing,
+                                  errors={**found.errors, **more.errors})
+            else:
+                found = more
+        self.discovery = found
+        self._launch(self._build(grouped, found, metrics=True))
+
+    def _launch(self, sources: Sequence[Source]) -> None:
+        self.sources = [*self.sources, *sources] if self.tasks else list(sources)
+        self.tasks.extend(
             asyncio.create_task(source.run(), name=f"controlroom-source-{source.name}")
             for source in sources
-        ]
-        return self.tasks
+        )
 
     async def stop(self) -> None:
         """Cancel every source, wait for each to finish, close the connection."""
         tasks, self.tasks = self.tasks, []
+        if self.load_pause is not None:
+            self.load_pause.end()
         for task in tasks:
             task.cancel()
         results = await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,114 @@
+"""Python's cyclic garbage collector while a big cluster loads: paused, then frozen.
+
+Why: the rows themselves are ``gc=False`` msgspec structs and cost the collector nothing, but
+loading 30,000 pods still allocates hundreds of thousands of tracked containers around them
+(the store's index sets and dicts, the panels' cell tuples and row models, asyncio and HTTP
+objects). Each 700 of them trigger a young collection, and every few of those an older one;
+a full collection walks the whole heap, and while a big cluster loads it paused the event loop
+for 200 ms and more at a time, stretching the load itself (bench/bench_live.py). Nearly
+everything allocated then lives as long as the App, so collecting it is wasted work.
+
+What: :class:`LoadPause` disables the collector while the first lists of a source set load
+and, when the last one is in (or failed, or ``limit`` seconds passed, or the set stopped),
+calls ``gc.freeze()``, which moves every object alive into a permanent generation the collector
+never walks again, then re-enables it. From then on a full collection walks only what was
+created after the load, so its pause stays short under a flood of watch events.
+
+The price, accepted: cyclic garbage made during the load (a few exceptions and futures) is not
+collected until then, and what is still garbage at the freeze is frozen with the rest and never
+freed; reference counting frees everything else as usual. The collector is process-wide, so
+pauses nest (two source sets in one process, as in the tests): the first pause disables it, the
+last resume freezes and enables it, and a collector that was already disabled by someone else
+is left alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+from collections.abc import Collection
+
+__all__ = ["LoadPause", "collector_paused"]
+
+log = logging.getLogger(__name__)
+
+_holders = 0
+_disabled_by_us = False
+
+
+def collector_paused() -> bool:
+    """Whether a :class:`LoadPause` holds the collector now (tests and the debug view)."""
+    return _holders > 0
+
+
+def _pause() -> None:
+    global _holders, _disabled_by_us
+    if _holders == 0:
+        _disabled_by_us = gc.isenabled()
+        if _disabled_by_us:
+            gc.disable()
+    _holders += 1
+
+
+def _resume() -> None:
+    global _holders, _disabled_by_us
+    _holders -= 1
+    if _holders == 0 and _disabled_by_us:
+        _disabled_by_us = False
+        gc.freeze()
+        gc.enable()
+
+
+class LoadPause:
+    """The collector paused until every named source has listed once (see the module doc).
+
+    Call :meth:`start` when the sources start (on the event loop), :meth:`listed` as each
+    first list ends (well or badly), and :meth:`end` when the sources stop; ending twice, or
+    hearing of a source twice, is harmless.
+    """
+
+    def __init__(self, names: Collection[str], limit: float) -> None:
+        self._pending = set(names)
+        self._limit = limit
+        self._timer: asyncio.TimerHandle | None = None
+        self._state = "new"
+
+    @property
+    def active(self) -> bool:
+        """True between :meth:`start` and :meth:`end`."""
+        return self._state == "paused"
+
+    def start(self) -> None:
+        """Pause the collector (nothing to wait for, or ``limit`` <= 0: do nothing)."""
+        if self._state != "new":
+            return
+        if not self._pending or self._limit <= 0:
+            self._state = "ended"
+            return
+        self._state = "paused"
+        _pause()
+        self._timer = asyncio.get_running_loop().call_later(self._limit, self._expire)
+
+    def listed(self, name: str) -> None:
+        """Source ``name`` finished its first list, or failed it; the last one ends the pause."""
+        self._pending.discard(name)
+        if not self._pending:
+            self.end()
+
+    def end(self) -> None:
+        """Freeze what survived and re-enable the collector (once)."""
+        if self._state != "paused":
+            self._state = "ended"
+            return
+        self._state = "ended"
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        _resume()
+
+    def _expire(self) -> None:
+        self._timer = None
+        log.info("garbage collector resumed after %.0f s; still listing: %s",
+                 self._limit, ", ".join(sorted(self._pending)))
+        self.end()
