@@ -23,7 +23,7 @@ test: $(STAMP) tools
 	$(BIN)/lint-imports
 	$(BIN)/pytest
 
-## External programs the tests use (kubectl; later prometheus, alertmanager, mosquitto).
+## External programs the tests use (kubectl, prometheus, prometheus-alertmanager, mosquitto).
 tools:
 	@bash scripts/install-tools.sh
 

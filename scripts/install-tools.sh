@@ -3,8 +3,14 @@
 # running as root with apt-get. Never fails the build by itself: the tests say what is missing
 # (and under CI=true they fail instead of skipping).
 set -u
+# Debian installs daemons in /usr/sbin, which a non-root PATH may lack.
+has() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/local/sbin/$1" ]; }
 need=()
-command -v kubectl >/dev/null 2>&1 || need+=(kubectl)
+has kubectl || need+=(kubectl)
+# The drill's real servers (tests of alerts and the team bus); package name = program name.
+has prometheus || need+=(prometheus)
+has prometheus-alertmanager || need+=(prometheus-alertmanager)
+has mosquitto || need+=(mosquitto)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
@@ -14,6 +20,15 @@ if [ "$(id -u)" != "0" ] || ! command -v apt-get >/dev/null 2>&1; then
 fi
 echo "install-tools: installing ${need[*]} with apt-get" >&2
 apt-get update -qq >/dev/null 2>&1 || true
+# The packages' maintainer scripts may try to start system services (mosquitto on 1883,
+# prometheus on 9090); the tests use free ports, so a service that does or does not start is
+# harmless. policy-rc.d exit 101 asks invoke-rc.d not to start them at all, where it is used.
+policy=/usr/sbin/policy-rc.d
+made_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy" 2>/dev/null && chmod +x "$policy" && made_policy=1
+fi
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" \
   >/dev/null 2>&1 || echo "install-tools: apt-get could not install ${need[*]}" >&2
+[ "$made_policy" = 1 ] && rm -f "$policy"
 exit 0

@@ -7,12 +7,14 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
 from backends.demo.runner import DrillCluster, DrillOptions
+from backends.demo.servers import DrillServers, ManagedServer, find_program
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def require_program(name: str) -> str:
     """The path of an external program; under CI=true a missing one fails the test."""
-    path = shutil.which(name)
+    path = shutil.which(name) or find_program(name)  # also /usr/sbin (mosquitto)
     if path is None:
         if IN_CI:
             pytest.fail(f"{name} is required under CI=true but is not on PATH")
@@ -43,10 +45,13 @@ async def drill(tmp_path: Path) -> AsyncIterator[DrillCluster]:
 class HeadlessDrill:
     """``controlroom demo --headless`` running as a child process."""
 
-    def __init__(self, proc: subprocess.Popen[str], kubeconfig: Path, url: str) -> None:
+    def __init__(self, proc: subprocess.Popen[str], kubeconfig: Path, url: str,
+                 servers: dict[str, str] | None = None) -> None:
         self.proc = proc
         self.kubeconfig = kubeconfig
         self.url = url
+        #: ``prometheus``/``alertmanager``/``mqtt`` -> URL, for each real server it started.
+        self.servers = servers or {}
 
     def kubectl(self, *args: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess[str]:
         exe = require_program("kubectl")
@@ -58,26 +63,37 @@ class HeadlessDrill:
         return out
 
 
-def start_headless(*extra: str) -> HeadlessDrill:
-    """Start the headless drill cluster and wait for its announced kubeconfig line."""
+def start_headless(*extra: str, servers: bool = False) -> HeadlessDrill:
+    """Start the headless drill cluster and wait for its announced startup block.
+
+    Without ``servers=True`` it runs with ``--no-servers``: most tests need only the API
+    server, and a Prometheus scraping every second would only slow a shared machine down."""
+    flags = [] if servers else ["--no-servers"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "demo", "--headless", *extra],
+        [sys.executable, "-m", "tui.cli", "demo", "--headless", *flags, *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     kubeconfig = url = None
+    servers: dict[str, str] = {}
     deadline = time.monotonic() + 20
     assert proc.stdout is not None
-    while time.monotonic() < deadline and (kubeconfig is None or url is None):
+    # The startup block: kubeconfig, api, one line per real server started, metrics (last).
+    while time.monotonic() < deadline:
         line = proc.stdout.readline()
         if not line:
             break
-        if line.startswith("kubeconfig: "):
-            kubeconfig = Path(line.split(": ", 1)[1].strip())
-        elif line.startswith("api: "):
-            url = line.split(": ", 1)[1].strip()
+        key, _, value = line.partition(": ")
+        if key == "kubeconfig":
+            kubeconfig = Path(value.strip())
+        elif key == "api":
+            url = value.strip()
+        elif key in ("prometheus", "alertmanager", "mqtt"):
+            servers[key] = value.strip()
+        elif key == "metrics":
+            break
     if kubeconfig is None or url is None:
         proc.kill()
         raise AssertionError(f"headless drill did not start: {proc.stderr.read() if proc.stderr else ''}")
-    return HeadlessDrill(proc, kubeconfig, url)
+    return HeadlessDrill(proc, kubeconfig, url, servers)
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +154,206 @@ def tdrill(tmp_path: Path) -> Iterator[ThreadedDrill]:
         yield drill
     finally:
         drill.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Real servers of the drill (Prometheus, Alertmanager, Mosquitto): see backends/demo/servers.py.
+# The drill and its servers run on an event loop in a thread, so synchronous tests (httpx,
+# prometheus-api-client) and Textual Pilot tests (their own loop) can both use them; every
+# control method has an async twin (``a...``) that does not block the caller's loop, which a
+# Pilot test needs so the app's pollers keep running while a server is down.
+
+T = TypeVar("T")
+
+
+def _wait_until(check: Callable[[], T | None], what: str, timeout: float) -> T:
+    """Poll ``check()`` (returns a truthy value when done) every 0.5 s until ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last: {last!r}")
+
+
+class PromStack:
+    """The drill cluster running ``bad-rollout`` fast, with Prometheus and Alertmanager.
+
+    ``drill`` is the :class:`ThreadedDrill`; ``servers`` the :class:`DrillServers`;
+    ``prometheus`` and ``alertmanager`` the :class:`ManagedServer` handles (restart keeps the
+    port and data, so the URLs stay valid).
+    """
+
+    SPEED = 10.0
+
+    def __init__(self, tmp: Path) -> None:
+        require_program("prometheus")
+        require_program("prometheus-alertmanager")
+        self.drill = ThreadedDrill(tmp, scenario="bad-rollout", speed=self.SPEED,
+                                   bookmark_interval=0.2, servers=True,
+                                   server_names=("prometheus", "alertmanager"))
+        servers = self.drill.cluster.servers
+        assert servers is not None
+        if servers.prometheus is None or servers.alertmanager is None:
+            self.drill.close()
+            raise AssertionError("drill servers did not start: "
+                                 + "; ".join(p.line() for p in servers.problems))
+        self.servers = servers
+        self.prometheus = servers.prometheus
+        self.alertmanager = servers.alertmanager
+        self.prometheus_url = self.prometheus.url
+        self.alertmanager_url = self.alertmanager.url
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.drill.kubeconfig
+
+    def _server(self, name: str) -> ManagedServer:
+        return {"prometheus": self.prometheus, "alertmanager": self.alertmanager}[name]
+
+    # synchronous control (runs on the drill's loop, blocks the caller until done)
+    def stop(self, name: str) -> None:
+        self.drill.run(self._server(name).stop())
+
+    def start(self, name: str) -> None:
+        self.drill.run(self._server(name).start())
+
+    def restart(self, name: str) -> None:
+        self.drill.run(self._server(name).restart())
+
+    # async twins for tests whose own loop must keep running (Pilot)
+    async def astop(self, name: str) -> None:
+        await self._on_drill_loop(self._server(name).stop())
+
+    async def astart(self, name: str) -> None:
+        await self._on_drill_loop(self._server(name).start())
+
+    async def arestart(self, name: str) -> None:
+        await self._on_drill_loop(self._server(name).restart())
+
+    async def _on_drill_loop(self, coro: Coroutine[Any, Any, None]) -> None:
+        import asyncio
+
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.drill.loop))
+
+    # what the servers say (httpx, synchronous)
+    def prometheus_alerts(self) -> list[dict[str, Any]]:
+        """``/api/v1/alerts`` of the drill's Prometheus (pending and firing)."""
+        import httpx
+
+        resp = httpx.get(f"{self.prometheus_url}/api/v1/alerts", timeout=5)
+        resp.raise_for_status()
+        return list(resp.json()["data"]["alerts"])
+
+    def alertmanager_alerts(self) -> list[dict[str, Any]]:
+        """``/api/v2/alerts`` of the drill's Alertmanager (active, suppressed, unprocessed)."""
+        import httpx
+
+        resp = httpx.get(f"{self.alertmanager_url}/api/v2/alerts", timeout=5)
+        resp.raise_for_status()
+        return list(resp.json())
+
+    def wait_firing(self, *names: str, timeout: float = 60) -> list[dict[str, Any]]:
+        """Wait until every named alert fires in Prometheus; returns the firing alerts."""
+        def check() -> list[dict[str, Any]] | None:
+            firing = [a for a in self.prometheus_alerts() if a.get("state") == "firing"]
+            got = {a["labels"]["alertname"] for a in firing}
+            return firing if set(names) <= got else None
+        return _wait_until(check, f"{names} firing in Prometheus", timeout)
+
+    def wait_active(self, *names: str, timeout: float = 60) -> list[dict[str, Any]]:
+        """Wait until every named alert is active in Alertmanager; returns the active alerts."""
+        def check() -> list[dict[str, Any]] | None:
+            active = [a for a in self.alertmanager_alerts()
+                      if a["status"]["state"] == "active"]
+            got = {a["labels"]["alertname"] for a in active}
+            return active if set(names) <= got else None
+        return _wait_until(check, f"{names} active in Alertmanager", timeout)
+
+    def close(self) -> None:
+        self.drill.close()
+
+
+@pytest.fixture
+def prom_stack(tmp_path: Path) -> Iterator[PromStack]:
+    """bad-rollout at 10x on the drill, scraped by a real Prometheus (1 s scrape/eval, drill
+    rules with ``for: 5s``) that sends to a real Alertmanager. PodCrashLooping and
+    DeploymentReplicasMismatch fire about 10-20 s after the fixture returns: use
+    ``wait_firing``/``wait_active`` rather than sleeping."""
+    stack = PromStack(tmp_path)
+    try:
+        yield stack
+    finally:
+        stack.close()
+
+
+class Broker:
+    """A real mosquitto on a free loopback port (anonymous, persistence in a temp dir),
+    restartable on the same port with the same data: retained and queued messages survive."""
+
+    def __init__(self) -> None:
+        import asyncio
+        import threading
+
+        require_program("mosquitto")
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        self.servers = DrillServers(enable=("mqtt",))
+        self._run(self.servers.start())
+        if self.servers.mosquitto is None:
+            self.close()
+            raise AssertionError("mosquitto did not start: "
+                                 + "; ".join(p.line() for p in self.servers.problems))
+        self.server = self.servers.mosquitto
+        self.host = "127.0.0.1"
+        self.port = self.server.port
+        self.url = self.server.url
+
+    def _run(self, coro: Coroutine[Any, Any, None], timeout: float = 30) -> None:
+        import asyncio
+
+        asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    async def _on_loop(self, coro: Coroutine[Any, Any, None]) -> None:
+        import asyncio
+
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+
+    def stop(self) -> None:
+        self._run(self.server.stop())
+
+    def start(self) -> None:
+        self._run(self.server.start())
+
+    def restart(self) -> None:
+        self._run(self.server.restart())
+
+    async def astop(self) -> None:
+        await self._on_loop(self.server.stop())
+
+    async def astart(self) -> None:
+        await self._on_loop(self.server.start())
+
+    async def arestart(self) -> None:
+        await self._on_loop(self.server.restart())
+
+    def close(self) -> None:
+        try:
+            self._run(self.servers.stop())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(5)
+
+
+@pytest.fixture
+def mosquitto() -> Iterator[Broker]:
+    """A mosquitto broker for one test: ``url`` (mqtt://127.0.0.1:PORT), ``host``, ``port``,
+    ``restart()``/``arestart()`` (same port, persistence kept), ``stop()``/``start()``."""
+    broker = Broker()
+    try:
+        yield broker
+    finally:
+        broker.close()

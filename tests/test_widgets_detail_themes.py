@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from textual.app import App, ComposeResult
 from textual.containers import Grid
 
@@ -115,7 +116,8 @@ async def test_dashboard_panels_mount_with_the_app_stylesheet_in_every_theme() -
             feed.tick(*app.panels)
             await pilot.pause()
         ids = [panel.id for panel in app.panels]
-        assert ids == ["nodes", "workloads", "pods", "traffic", "apps", "events"]
+        assert ids == ["nodes", "workloads", "pods", "traffic", "endpoints", "apps", "alerts",
+                       "events"]
         for panel in app.panels:
             assert isinstance(panel, Panel) and panel.KINDS and panel.TITLE
             assert panel.region.height >= 5  # placed by the grid
@@ -133,3 +135,45 @@ def test_themes_and_stylesheet_use_theme_variables_only() -> None:
         assert hex_colour.findall(module.read_text()) == [], module.name
     for needed in ("-production", "-read-only", "-stale", "-dim", "$error"):
         assert needed in css
+
+
+async def test_health_strip_repaints_only_on_change_and_lays_out_only_for_a_new_height(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The App hands the header the health of every source on each refresh tick; an update
+    with a layout repaints every panel, so it happens only when the strip's height changes."""
+    from backends.store import SourceHealth
+    from widgets.header import HeaderBar
+
+    header = HeaderBar()
+    app = PanelApp(header)
+    async with app.run_test(size=(60, 12)) as pilot:
+        strip = header._health  # noqa: SLF001 - the strip under test
+        updates: list[bool] = []
+        original = strip.update
+
+        def counting(content: object = "", *, layout: bool = True) -> None:
+            updates.append(layout)
+            original(content, layout=layout)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(strip, "update", counting)
+
+        def health(*names: str, age: float = 1.0) -> dict[str, SourceHealth]:
+            return {n: SourceHealth(state="connected", since=NOW - 60, last_event=NOW - age)
+                    for n in names}
+
+        header.show_health(health("pods"), NOW)
+        await pilot.pause()
+        assert strip.size.height == 1
+        updates.clear()
+        header.show_health(health("pods"), NOW)  # the same text: nothing to do
+        header.show_health(health("pods", age=2), NOW)  # "2s": same height, no layout
+        await pilot.pause()
+        assert updates == [False] and "2s" in strip.render().plain  # type: ignore[union-attr]
+        many = [f"source-{i}" for i in range(12)]
+        header.show_health(health(*many), NOW)  # wraps: the strip must grow
+        await pilot.pause()
+        assert updates[-1] is True and strip.size.height > 1
+        header.show_health(health("pods"), NOW)
+        await pilot.pause()
+        assert strip.size.height == 1

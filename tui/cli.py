@@ -18,8 +18,8 @@ from pathlib import Path
 
 from backends.config import ConfigError, Settings, load
 from backends.demo.policy import Policy
-from backends.demo.runner import DrillOptions
-from tui import headless
+from backends.demo.runner import DrillCluster, DrillOptions
+from tui import headless, headless_baseline
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -59,10 +59,15 @@ def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                    help="scenario time multiplier (e.g. 10 runs a drill ten times faster)")
     p.add_argument("--static", action="store_true",
                    help="serve the seed platform without simulated controllers")
+    p.add_argument("--no-servers", action="store_true",
+                   help="do not start Prometheus, Alertmanager and Mosquitto (by default each "
+                   "is started on a free loopback port when its binary is installed)")
     p.add_argument("--bookmark-interval", type=float, default=5.0, help=argparse.SUPPRESS)
     p.add_argument("--watch-window", type=int, default=20_000, help=argparse.SUPPRESS)
     p.add_argument("--bulk", default=None, metavar="NODES,PODS,DEPLOYMENTS",
-                   help="benchmarks: add a generated cluster of this size (use with --static)")
+                   help="benchmarks: add a generated cluster of this size (use with --static; "
+                   "implies --no-servers, a Prometheus scraping it every second would skew the "
+                   "numbers)")
     p.add_argument("--flood", type=float, default=0.0, metavar="RATE",
                    help="benchmarks: modify RATE pods per second once started")
     p.add_argument("--flood-on-signal", action="store_true",
@@ -82,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     _demo_parser(sub)
     headless.register(sub)
+    headless_baseline.register(sub)
     return parser
 
 
@@ -91,7 +97,8 @@ def drill_options(args: argparse.Namespace, policy: Policy | None = None) -> Dri
         host=args.host, port=args.port, policy=policy or Policy(),
         kubeconfig=args.kubeconfig_out, bookmark_interval=args.bookmark_interval,
         window=args.watch_window, simulate=not args.static, scenario=args.scenario,
-        speed=args.speed)
+        speed=args.speed,
+        servers=not (getattr(args, "no_servers", False) or getattr(args, "bulk", None)))
 
 
 def load_settings(args: argparse.Namespace) -> tuple[Settings, Path] | None:
@@ -104,8 +111,6 @@ def load_settings(args: argparse.Namespace) -> tuple[Settings, Path] | None:
 
 
 async def _serve_headless(args: argparse.Namespace) -> int:
-    from backends.demo.runner import DrillCluster
-
     try:
         policy = Policy.load(args.policy) if args.policy else Policy()
     except ValueError as exc:
@@ -155,7 +160,8 @@ async def _serve_headless(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     print(f"kubeconfig: {cluster.kubeconfig}", flush=True)
     print(f"api: {cluster.url}", flush=True)
-    print(f"metrics: {cluster.metrics_url}", flush=True)
+    announce_servers(cluster)
+    print(f"metrics: {cluster.metrics_url}", flush=True)  # the last line of the startup block
     if args.flood > 0 and not args.flood_on_signal:
         start_flood()
     await stop.wait()
@@ -163,6 +169,17 @@ async def _serve_headless(args: argparse.Namespace) -> int:
         task.cancel()
     await cluster.stop()
     return 0
+
+
+def announce_servers(cluster: DrillCluster) -> None:
+    """``prometheus: URL``, ``alertmanager: URL``, ``mqtt: URL`` for each server started, and
+    on stderr each one that is missing (with the install command) or failed to start."""
+    if cluster.servers is None:
+        return
+    for line in cluster.servers.announce():
+        print(line, flush=True)
+    for problem in cluster.servers.problems:
+        print(f"controlroom: {problem.line()}", file=sys.stderr, flush=True)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -193,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     code = headless.dispatch(args)
+    if code is None:
+        code = headless_baseline.dispatch(args)
     if code is not None:
         return code
     if args.command == "demo":

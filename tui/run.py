@@ -10,41 +10,123 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from backends.config import Settings
+from backends.config import EndpointSettings, Settings
+from backends.kube.collector import LoadPause
 from backends.kube.connection import connect
 from backends.kube.kubeconfig import KubeconfigError, describe_context
 from backends.kube.source import start_all
 from backends.ops.journal import default_journal_path
+from backends.signals.health import start_health
+from backends.signals.promql import start_signals
 from backends.store import Store
 from tui.app import ControlRoomApp, Session, Target
+from tui.bus_wiring import team_bus_starter
+
+if TYPE_CHECKING:
+    from backends.signals.alertmanager import AlertmanagerClient
+    from backends.signals.prometheus import Poller
 
 Stopper = Callable[[], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class AlertUrls:
+    """Where the alert sources are: from the config, or the drill's own servers."""
+
+    prometheus: str = ""
+    alertmanager: str = ""
+
+
+def _alert_urls(settings: Settings, drill_urls: Callable[[], AlertUrls] | None = None
+                ) -> AlertUrls:
+    """The configured URLs; an empty one falls back to the drill's server (demo only)."""
+    fallback = drill_urls() if drill_urls is not None else AlertUrls()
+    return AlertUrls(prometheus=settings.prometheus.url or fallback.prometheus,
+                     alertmanager=settings.alertmanager.url or fallback.alertmanager)
+
+
+def start_alert_pollers(store: Store, settings: Settings,
+                        urls: AlertUrls) -> tuple[list[Poller], AlertmanagerClient | None]:
+    """Start a poller per alert source with a URL (each a long-lived task on this loop).
+
+    Returns the pollers (stop them with the session) and the Alertmanager client, which the
+    silence action sends through (behind its own write gate).
+    """
+    from backends.signals.alertmanager import AlertmanagerClient, alertmanager_poller
+    from backends.signals.prometheus import prometheus_poller
+
+    pollers: list[Poller] = []
+    am_client: AlertmanagerClient | None = None
+    if urls.prometheus:
+        cfg = settings.prometheus
+        pollers.append(prometheus_poller(store, urls.prometheus, interval=cfg.interval,
+                                         timeout=cfg.timeout, verify_tls=cfg.verify_tls))
+    if urls.alertmanager:
+        am = settings.alertmanager
+        poller = alertmanager_poller(store, urls.alertmanager, interval=am.interval,
+                                     timeout=am.timeout, verify_tls=am.verify_tls)
+        assert isinstance(poller.client, AlertmanagerClient)
+        am_client = poller.client
+        pollers.append(poller)
+    for poller in pollers:
+        poller.start()
+    return pollers, am_client
+
+
 def _sources(kubeconfig: Callable[[], str | None], context: str | None,
              namespaces: list[str] | None, *,
+             settings: Settings | None = None,
+             drill_urls: Callable[[], AlertUrls] | None = None,
+             bus_url: Callable[[], str | None] | None = None,
+             drill_endpoints: Callable[[], list[EndpointSettings]] | None = None,
              before: Callable[[], Awaitable[None]] | None = None,
              after: Stopper | None = None) -> Callable[[Store], Awaitable[Session]]:
-    """A SourceStarter: (prepare,) connect, start one source per kind; returns the stopper.
+    """A SourceStarter: (prepare,) connect, start one source per kind and the alert
+    pollers; returns the session, whose ``stop`` ends them all.
 
-    ``kubeconfig`` is a callable because the drill's kubeconfig exists only after ``before``.
+    ``kubeconfig``, ``drill_urls`` and ``drill_endpoints`` are callables because the drill's
+    kubeconfig, servers and endpoints exist only after ``before``. The health endpoints are
+    the configured ones, else (demo only) the drill's simulated ones.
     """
 
     async def start(store: Store) -> Session:
         if before is not None:
             await before()
-        conn = await connect(kubeconfig(), context)
-        sources = await start_all(conn, store, namespaces or None)
+        # The collector pause of the first lists (backends/kube/collector.py) starts here,
+        # before connecting: a full collection during connect() cost ~55 ms of the time to
+        # the first rows. Pauses nest, so the source set's own pause takes over and ours ends.
+        connecting = LoadPause(("connect",), limit=10.0)
+        connecting.start()
+        try:
+            conn = await connect(kubeconfig(), context)
+            sources = await start_all(conn, store, namespaces or None)
+        finally:
+            connecting.end()
+        urls = _alert_urls(settings or Settings(), drill_urls)
+        pollers, am_client = start_alert_pollers(store, settings or Settings(), urls)
+        stop_signals = start_signals(store, settings or Settings(), urls.prometheus)
+        cfg = settings or Settings()
+        endpoints = cfg.endpoints or (drill_endpoints() if drill_endpoints else [])
+        stop_health = start_health(store, endpoints, interval=cfg.endpoints_interval)
+        bus = await team_bus_starter(settings or Settings(), bus_url)(store)
 
         async def stop() -> None:
+            if bus is not None:
+                await bus.stop()  # first: it flushes what is queued while the rest still runs
+            for poller in pollers:
+                await poller.stop()
+            await stop_signals()
+            await stop_health()
             await sources.stop()
             await conn.close()
             if after is not None:
                 await after()
 
-        return Session(stop, conn)
+        return Session(stop, conn, alertmanager=am_client, bus=bus)
 
     return start
 
@@ -62,7 +144,8 @@ def run_cluster(args: argparse.Namespace, settings: Settings, settings_path: Pat
                     read_only=args.read_only or settings.is_read_only(context),
                     namespaces=list(namespaces))
     app = ControlRoomApp(settings, settings_path, target,
-                         _sources(lambda: args.kubeconfig, context, namespaces),
+                         _sources(lambda: args.kubeconfig, context, namespaces,
+                                  settings=settings),
                          theme=args.theme, journal_path=default_journal_path(args.state_dir))
     return app.run() or 0
 
@@ -76,8 +159,18 @@ def run_demo(args: argparse.Namespace, settings: Settings, settings_path: Path) 
     target = Target(cluster=f"drill cluster, scenario {args.scenario}", context=CONTEXT,
                     production=settings.is_production(CONTEXT),
                     read_only=args.read_only or settings.is_read_only(CONTEXT))
-    starter = _sources(lambda: str(drill.kubeconfig), CONTEXT, None,
-                       before=drill.start, after=drill.stop)
+
+    def drill_urls() -> AlertUrls:
+        servers = drill.servers
+        if servers is None:
+            return AlertUrls()
+        return AlertUrls(prometheus=servers.prometheus_url or "",
+                         alertmanager=servers.alertmanager_url or "")
+
+    starter = _sources(lambda: str(drill.kubeconfig), CONTEXT, None, settings=settings,
+                       drill_urls=drill_urls, before=drill.start, after=drill.stop,
+                       bus_url=lambda: drill.servers.mqtt_url if drill.servers else None,
+                       drill_endpoints=lambda: drill.health_endpoints)
     app = ControlRoomApp(settings, settings_path, target, starter, theme=args.theme,
                          journal_path=default_journal_path(args.state_dir))
     return app.run() or 0

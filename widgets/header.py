@@ -3,6 +3,8 @@
 Three lines: the cluster and context (a red production banner when the context is production),
 the mode (READ-ONLY, FROZEN, later the breaker), and a source-health strip with each source's
 state and data age, so a silent source never passes for a quiet cluster.
+A fourth line, the team line, appears when the MQTT team bus has something to say (another
+control room's engaged breaker, messages queued or rejected).
 """
 
 from __future__ import annotations
@@ -55,6 +57,12 @@ def health_text(health: Mapping[str, SourceHealth], now: float) -> Content:
         if h.state == "connected":
             age = now - (h.last_event or h.since)
             parts.append((f"● {_age(age)}", style))
+            if h.error:  # a connected source with a note, e.g. the team bus's "3 rejected"
+                parts.append((f" ({clean(h.error, 60)})", "$text-warning"))
+        elif h.state in ("stale", "error") and h.error.lower().startswith("unreachable"):
+            # Polled sources (Prometheus, Alertmanager, the team bus) say why in these words.
+            since = time.strftime("%H:%M:%S", time.localtime(h.since))
+            parts.append((f"unreachable since {since}", style))
         elif h.state == "stale":
             since = time.strftime("%H:%M:%S", time.localtime(h.since))
             parts.append((f"stale since {since}", style))
@@ -76,6 +84,7 @@ class HeaderBar(Vertical):
     HeaderBar.-production > .header--title { background: $error; color: $text; }
     HeaderBar > .header--modes { padding: 0 1; color: $warning; }
     HeaderBar > .header--health { padding: 0 1; height: auto; }
+    HeaderBar > .header--team { padding: 0 1; height: auto; }
     """
 
     #: Whether the context is a production one (red banner).
@@ -87,10 +96,15 @@ class HeaderBar(Vertical):
         self._title = Static(classes="header--title")
         self._modes = Static(classes="header--modes")
         self._health = Static(classes="header--health")
+        self._team = Static(classes="header--team")
+        self._team.display = False
+        self._team_plain = ""
+        self._health_shown: tuple[str, tuple[object, ...]] | None = None
 
     def compose(self) -> ComposeResult:
         yield self._title
         yield self._modes
+        yield self._team
         yield self._health
 
     def watch_production(self, production: bool) -> None:
@@ -110,7 +124,24 @@ class HeaderBar(Vertical):
         self._modes.update(Content(text))
         self._modes.display = bool(text)
 
+    def show_team(self, text: Content) -> None:
+        """The team bus line (other control rooms' breakers, the bus's queue and rejects),
+        built by :func:`widgets.pipeline.team_text`; hidden when empty."""
+        if text.plain != self._team_plain:  # called every second: repaint only on change
+            self._team_plain = text.plain
+            self._team.update(text)
+        self._team.display = bool(text.plain)
+
     def show_health(self, health: Mapping[str, SourceHealth], now: float) -> None:
         strip = health_text(health, now)
-        self._health.update(strip if strip.plain else Content.styled("connecting...",
-                                                                     "$foreground-muted"))
+        shown = strip if strip.plain else Content.styled("connecting...", "$foreground-muted")
+        # Called every refresh tick: update only on change (the ages in it move once a
+        # second). Content's == compares the text alone.
+        key = (shown.plain, tuple(shown.spans))
+        if key != self._health_shown:
+            self._health_shown = key
+            # Nor a layout of the screen (and a repaint of every panel) when the strip keeps
+            # its height, which is nearly always.
+            width = self._health.content_region.width
+            same = width > 0 and len(shown.wrap(width)) == self._health.content_region.height
+            self._health.update(shown, layout=not same)

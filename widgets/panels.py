@@ -9,8 +9,12 @@ The App wires them like this (see :class:`widgets.panel.Panel` for the contract)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from widgets.alerts import AlertsPanel
 from widgets.apps import AppsPanel
 from widgets.detail import DetailView
+from widgets.endpoints import EndpointsPanel
 from widgets.events import EventsPanel
 from widgets.messages import PanelRowActivated, PanelRowHighlighted
 from widgets.nodes import NodesPanel
@@ -23,9 +27,11 @@ from widgets.vtable import Column, VirtualTable
 from widgets.workloads import WorkloadsPanel
 
 __all__ = [
+    "AlertsPanel",
     "AppsPanel",
     "Column",
     "DetailView",
+    "EndpointsPanel",
     "EventsPanel",
     "NodesPanel",
     "Panel",
@@ -42,10 +48,14 @@ __all__ = [
 ]
 
 
-def dashboard_panels() -> list[Panel]:
+def dashboard_panels(signals: Sequence[str] = ()) -> list[Panel]:
     """Fresh instances of the dashboard's panels, in reading order, with stable ids.
 
-    The ids (``nodes``, ``workloads``, ``pods``, ``traffic``, ``apps``, ``events``) are what
+    ``signals``: names of the configured PromQL signals (a sparkline column each in the
+    Argo CD panel).
+
+    The ids (``nodes``, ``workloads``, ``pods``, ``traffic``, ``endpoints``, ``apps``,
+    ``alerts``, ``events``) are what
     ``themes/controlroom.tcss`` places in the grid.
     """
     return [
@@ -53,6 +63,8 @@ def dashboard_panels() -> list[Panel]:
         WorkloadsPanel(id="workloads"),
         PodsPanel(id="pods"),
         RoutesPanel(id="traffic"),
-        AppsPanel(id="apps"),
+        EndpointsPanel(id="endpoints"),
+        AppsPanel(id="apps", signals=signals),
+        AlertsPanel(id="alerts"),
         EventsPanel(id="events"),
     ]

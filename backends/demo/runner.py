@@ -17,13 +17,18 @@ from typing import Any
 import yaml
 from aiohttp import web
 
+from backends.config import EndpointSettings
 from backends.demo.policy import Policy
 from backends.demo.seed import seed_objects
 from backends.demo.server import DrillApiServer
+from backends.demo.server_configs import Intervals
+from backends.demo.servers import PROGRAMS as SERVER_PROGRAMS
+from backends.demo.servers import DrillServers
 from backends.demo.sim import scenarios
 from backends.demo.sim.argocd import ArgoCDController
 from backends.demo.sim.config import SimConfig
 from backends.demo.sim.core import EventRecorder, SimClock, Simulation
+from backends.demo.sim.endpoints import DrillEndpoints
 from backends.demo.sim.exporter import Exporter
 from backends.demo.sim.gateway import GatewayController
 from backends.demo.sim.gitrepo import GitRepo
@@ -54,6 +59,13 @@ class DrillOptions:
     sim_config: SimConfig = field(default_factory=SimConfig)
     #: Scenario start (and seed creation times); now by default, fixed in snapshot tests.
     start: datetime | None = None
+    #: Bring Prometheus, Alertmanager and Mosquitto when installed (the CLI demo does; most
+    #: tests do not, they would only be slower). See :mod:`backends.demo.servers`.
+    servers: bool = False
+    #: Which of them (``prometheus``, ``alertmanager``, ``mqtt``).
+    server_names: tuple[str, ...] = ("prometheus", "alertmanager", "mqtt")
+    #: Scrape, evaluation and grouping intervals of the drill's Prometheus and Alertmanager.
+    server_intervals: Intervals = field(default_factory=Intervals)
 
 
 class DrillCluster:
@@ -64,6 +76,10 @@ class DrillCluster:
         if opts.scenario not in scenarios.SCENARIOS:
             raise ValueError(f"unknown scenario {opts.scenario!r}; choose one of: "
                              + ", ".join(scenarios.SCENARIOS))
+        unknown = sorted(set(opts.server_names) - set(SERVER_PROGRAMS))
+        if unknown:
+            raise ValueError(f"unknown drill servers {unknown}; choose from: "
+                             + ", ".join(SERVER_PROGRAMS))
         start = (opts.start or datetime.now(UTC)).replace(microsecond=0)
         self.clock = SimClock(start, speed=opts.speed, manual=opts.manual_clock)
         self.state = ClusterState(window=opts.window, clock=self.clock.now)
@@ -77,9 +93,15 @@ class DrillCluster:
         self.sim = Simulation(self.state, self.clock, [])
         self.scenario: scenarios.ScenarioRunner | None = None
         self.kubeconfig: Path | None = None
+        #: The real servers once started (None with ``servers=False``); their URLs are None
+        #: for a server whose binary is missing, see ``servers.problems``.
+        self.servers: DrillServers | None = None
         self._tmpdir: str | None = None
         if opts.seed:
             self.state.load(seed_objects(start))
+        #: Simulated health endpoints (Argo CD, Grafana, one per app), served as extra routes.
+        self.endpoints = DrillEndpoints(self.state, self.exporter.traffic)
+        self.server.extra_routes.update(self.endpoints.routes())
         if opts.simulate:
             self._build_simulation(start)
 
@@ -105,12 +127,23 @@ class DrillCluster:
         if self.options.simulate:
             self.sim.step()
             self.sim.start()
+        if self.options.servers:
+            self.servers = DrillServers(self.metrics_url, intervals=self.options.server_intervals,
+                                        enable=self.options.server_names)
+            await self.servers.start()
 
     @property
     def metrics_url(self) -> str:
         return f"{self.server.url}/metrics"
 
+    @property
+    def health_endpoints(self) -> list[EndpointSettings]:
+        """The endpoints the demo probes when the config names none (after :meth:`start`)."""
+        return self.endpoints.settings(self.server.url)
+
     async def stop(self) -> None:
+        if self.servers is not None:
+            await self.servers.stop()
         await self.sim.stop()
         await self.server.stop()
         if self._tmpdir is not None:

@@ -282,6 +282,7 @@ class JournalDB:
         self._lock = threading.Lock()
         self._clock = clock
         self._closed = False
+        self._observers: list[Callable[[JournalEntry], None]] = []
 
     # ---------------------------------------------------------------- opening
 
@@ -343,6 +344,36 @@ class JournalDB:
                     self._conn.rollback()
                 raise
 
+    def add_observer(self, observer: Callable[[JournalEntry], None]) -> None:
+        """Call ``observer`` with every entry :meth:`append` or :meth:`finish` commits (the
+        MQTT team bus publishes them). Why here and not by polling: it sees every write of
+        this process exactly once, in commit order (it runs in the writing thread under the
+        lock), at no cost while nobody observes. It must be quick and thread-safe (hand the
+        entry to an event loop with ``call_soon_threadsafe``); what it raises is ignored,
+        because an observer must never fail a write that is already committed."""
+        self._observers.append(observer)
+
+    def remove_observer(self, observer: Callable[[JournalEntry], None]) -> None:
+        """Stop calling ``observer`` (unknown observers are ignored)."""
+        if observer in self._observers:
+            self._observers.remove(observer)
+
+    def _notify(self, conn: sqlite3.Connection, entry_id: int) -> None:
+        """Hand the committed entry to the observers; never raises (see add_observer)."""
+        if not self._observers:
+            return
+        try:
+            row = conn.execute(f"SELECT {_COLUMNS} FROM entries WHERE id = ?",
+                               (entry_id,)).fetchone()
+            entry = _entry(row)
+        except Exception:  # noqa: BLE001 - the write is committed; publishing is best effort
+            return
+        for observer in tuple(self._observers):
+            try:
+                observer(entry)
+            except Exception:  # noqa: BLE001, S110 - see add_observer
+                pass
+
     def pragmas(self) -> dict[str, Any]:
         """The durability settings in force (``journal_mode``, ``synchronous`` where 2 is
         FULL, ``user_version``): for tests and a diagnostics view."""
@@ -392,6 +423,8 @@ class JournalDB:
                  method, path, prior_json, intent_json, reason, status, result_json, finished),
             )
             row_id = cur.lastrowid
+            if row_id is not None:
+                self._notify(conn, row_id)
         assert row_id is not None
         return row_id
 
@@ -413,6 +446,7 @@ class JournalDB:
             )
             if cur.rowcount != 1:
                 raise JournalError(f"journal {self.path}: no entry {entry_id}")
+            self._notify(conn, entry_id)
 
     def release(self, operation_id: str, *, context: str, operator: str,
                 reason: str = "") -> None:

@@ -11,6 +11,17 @@ backend weight share; platform Deployments get a small internal rate. Requests t
 whose Service is missing answer 500, to one with no ready pods 503, and to a crash-looping
 workload a share of 5xx in proportion to its not-ready pods, which is what an on-call engineer
 sees in the error-ratio graphs during a bad rollout.
+
+Request latency is a histogram (``http_request_duration_seconds``, Prometheus' default buckets)
+so ``histogram_quantile(0.99, ...)`` works as it does against a real ingress. Each tick's
+requests are spread over the buckets by an exponential distribution whose 99th percentile is
+the workload's current p99 (:func:`p99_latency`); the ``controlroom_app_latency_p99_seconds``
+gauge reports that same figure for the tick.
+
+Every traffic series carries ``part_of``: the ``app.kubernetes.io/part-of`` label of the
+workload (or of the HTTPRoute when its backend does not exist), which in the drill is the
+Argo CD Application's name; a real Prometheus gets it by relabelling the pod label. It is what
+the control room's signal queries group by, so a signal lines up with its Argo CD app.
 """
 
 from __future__ import annotations
@@ -22,7 +33,12 @@ from datetime import datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from backends.demo.resources import BY_KEY
@@ -37,6 +53,31 @@ ROUTES = BY_KEY["httproutes.gateway.networking.k8s.io"]
 ROUTE_RPS = 40.0
 INTERNAL_RPS = 2.0
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
+PART_OF = "app.kubernetes.io/part-of"
+#: Upper bounds of the latency histogram's buckets (Prometheus client defaults), then +Inf.
+LATENCY_BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75,
+                                      1.0, 2.5, 5.0, 7.5, 10.0)
+_LN_100 = math.log(100.0)
+
+
+def p99_latency(bad: float, t: float) -> float:
+    """The p99 latency of a workload answering a share ``bad`` of failures, at time ``t``.
+
+    A square root, not a straight line: p99 is a tail statistic, so a few percent of requests
+    waiting on a crash-looping upstream (connect timeouts, retries) already set it. Healthy:
+    about 50 ms with a slow wobble; 10% failing: about 350 ms; all failing: about 1 s.
+    """
+    return 0.05 + 0.95 * math.sqrt(min(max(bad, 0.0), 1.0)) + 0.01 * math.sin(t / 30.0) ** 2
+
+
+def latency_shares(p99: float) -> tuple[float, ...]:
+    """Cumulative share of requests at or under each bucket bound (then +Inf = 1).
+
+    Latencies follow an exponential distribution with the given 99th percentile:
+    ``P(X <= le) = 1 - exp(-le * ln(100) / p99)``.
+    """
+    rate = _LN_100 / max(p99, 1e-6)
+    return (*(1.0 - math.exp(-le * rate) for le in LATENCY_BUCKETS), 1.0)
 
 
 def _ready_pods(state: ClusterState, deploy: Obj) -> tuple[int, int]:
@@ -55,6 +96,12 @@ def _ready_pods(state: ClusterState, deploy: Obj) -> tuple[int, int]:
         if any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds):
             ready += 1
     return ready, total
+
+
+def _part_of(obj: Obj | None, fallback: str) -> str:
+    """The ``app.kubernetes.io/part-of`` label of an object, else ``fallback``."""
+    labels = ((obj or {}).get("metadata") or {}).get("labels") or {}
+    return str(labels.get(PART_OF) or fallback)
 
 
 def _service_deployment(state: ClusterState, ns: str, service: str) -> Obj | None:
@@ -80,6 +127,13 @@ class AppTraffic:
     rps: float = 0.0
     error_ratio: float = 0.0
     latency_p99: float = 0.05
+    part_of: str = ""
+    """The Argo CD app (``app.kubernetes.io/part-of``) the workload belongs to."""
+    latency_buckets: list[float] = field(
+        default_factory=lambda: [0.0] * (len(LATENCY_BUCKETS) + 1))
+    """Cumulative request counts per bucket bound of :data:`LATENCY_BUCKETS`, then +Inf."""
+    latency_sum: float = 0.0
+    """Total seconds spent answering (the histogram's ``_sum``)."""
 
 
 class TrafficModel:
@@ -90,9 +144,10 @@ class TrafficModel:
         self.apps: dict[tuple[str, str], AppTraffic] = {}
         self._last: float | None = None
 
-    def _flows(self) -> list[tuple[str, str, float, str]]:
-        """(namespace, workload, rps, forced error code or '') for the current objects."""
-        flows: list[tuple[str, str, float, str]] = []
+    def _flows(self) -> list[tuple[str, str, float, str, str]]:
+        """(namespace, workload, rps, forced error code or '', part_of) for the current
+        objects."""
+        flows: list[tuple[str, str, float, str, str]] = []
         routed: set[tuple[str, str]] = set()
         for route in self.state.objects(ROUTES):
             ns = route["metadata"]["namespace"]
@@ -106,15 +161,16 @@ class TrafficModel:
                     rns = ref.get("namespace", ns)
                     deploy = _service_deployment(self.state, rns, ref.get("name", ""))
                     if deploy is None:
-                        flows.append((rns, ref.get("name", ""), ROUTE_RPS * share, "500"))
+                        flows.append((rns, ref.get("name", ""), ROUTE_RPS * share, "500",
+                                      _part_of(route, rns)))
                         continue
                     name = deploy["metadata"]["name"]
                     routed.add((rns, name))
-                    flows.append((rns, name, ROUTE_RPS * share, ""))
+                    flows.append((rns, name, ROUTE_RPS * share, "", _part_of(deploy, rns)))
         for d in self.state.objects(DEPLOYMENTS):
             key = (d["metadata"]["namespace"], d["metadata"]["name"])
             if key not in routed:
-                flows.append((key[0], key[1], INTERNAL_RPS, ""))
+                flows.append((key[0], key[1], INTERNAL_RPS, "", _part_of(d, key[0])))
         return flows
 
     def tick(self, now: datetime) -> None:
@@ -122,12 +178,13 @@ class TrafficModel:
         dt = 0.0 if self._last is None else max(0.0, t - self._last)
         self._last = t
         seen: set[tuple[str, str]] = set()
-        for ns, name, rps, forced in self._flows():
+        for ns, name, rps, forced, part_of in self._flows():
             app = self.apps.setdefault((ns, name), AppTraffic())
             if (ns, name) not in seen:
                 app.rps = 0.0
                 seen.add((ns, name))
             app.rps += rps
+            app.part_of = part_of
             if forced:
                 bad, code = 1.0, forced
             else:
@@ -139,9 +196,15 @@ class TrafficModel:
                     # not-ready pods still get a share of connections while endpoints settle
                     bad, code = (total - ready) / max(total, 1) * 0.5, "503"
             app.error_ratio = bad
-            app.latency_p99 = 0.05 + 0.4 * bad + 0.01 * math.sin(t / 30.0) ** 2
+            app.latency_p99 = p99_latency(bad, t)
             app.ok += rps * (1.0 - bad) * dt
             app.errors[code] = app.errors.get(code, 0.0) + rps * bad * dt
+            served = rps * dt
+            if served > 0:
+                for index, share in enumerate(latency_shares(app.latency_p99)):
+                    app.latency_buckets[index] += served * share
+                # the exponential's mean is p99 / ln(100)
+                app.latency_sum += served * app.latency_p99 / _LN_100
 
 
 class StateCollector(Collector):
@@ -215,21 +278,28 @@ class StateCollector(Collector):
         yield cond
 
     def _traffic(self) -> Iterator[Metric]:
+        lab = ["namespace", "app", "part_of"]
         total = CounterMetricFamily("http_requests_total",
                                     "HTTP requests served per app, by status code.",
-                                    labels=["namespace", "app", "code"])
+                                    labels=[*lab, "code"])
         ratio = GaugeMetricFamily("controlroom_app_error_ratio",
                                   "Share of 5xx responses per app over the last tick.",
-                                  labels=["namespace", "app"])
+                                  labels=lab)
         p99 = GaugeMetricFamily("controlroom_app_latency_p99_seconds",
-                                "p99 request latency per app.", labels=["namespace", "app"])
+                                "p99 request latency per app.", labels=lab)
+        duration = HistogramMetricFamily("http_request_duration_seconds",
+                                         "HTTP request latency per app.", labels=lab)
+        bounds = [*(repr(le) for le in LATENCY_BUCKETS), "+Inf"]
         for (ns, app), tr in sorted(self.traffic.apps.items()):
-            total.add_metric([ns, app, "200"], tr.ok)
+            values = [ns, app, tr.part_of or ns]
+            total.add_metric([*values, "200"], tr.ok)
             for code, value in sorted(tr.errors.items()):
-                total.add_metric([ns, app, code], value)
-            ratio.add_metric([ns, app], tr.error_ratio)
-            p99.add_metric([ns, app], tr.latency_p99)
-        yield from (total, ratio, p99)
+                total.add_metric([*values, code], value)
+            ratio.add_metric(values, tr.error_ratio)
+            p99.add_metric(values, tr.latency_p99)
+            duration.add_metric(values, list(zip(bounds, tr.latency_buckets, strict=True)),
+                                tr.latency_sum)
+        yield from (total, ratio, p99, duration)
 
 
 class Exporter:

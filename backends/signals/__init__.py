@@ -1,0 +1,1 @@
+"""Signals from outside the cluster: Prometheus, Alertmanager, PromQL and the MQTT team bus."""

@@ -1,0 +1,203 @@
+"""Row types for alerts and alert rules, shared by every alert source.
+
+Prometheus, Alertmanager and the MQTT team bus all put their alerts into the same store kind
+(:data:`ALERTS`) with the same row type, so one panel shows them side by side and the silence
+action does not care where an alert came from. Each source owns the keys that start with its
+own prefix (``"prometheus/..."``); :func:`replace_source` replaces one source's rows without
+touching the others' (a plain ``Store.replace`` would delete them).
+
+Rows are frozen, untracked msgspec structs like those in :mod:`backends.model` (same reasons:
+shared without copies, compared by value so unchanged polls wake nobody, never in a cycle).
+Every display string was passed through :func:`backends.sanitize.clean` by the decoder, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal, TypeAlias
+
+import msgspec
+
+from backends.model import Row
+from backends.store import Store
+
+__all__ = [
+    "ALERTS",
+    "ALERT_RULES",
+    "ALERT_SOURCES",
+    "STATE_RANK",
+    "AlertRow",
+    "AlertSource",
+    "AlertState",
+    "RuleRow",
+    "SIGNALS",
+    "SignalRow",
+    "SignalStatus",
+    "alert_key",
+    "mark_stale",
+    "replace_source",
+    "signal_key",
+    "source_of_key",
+]
+
+ALERTS = "alerts"
+"""Store kind of :class:`AlertRow`."""
+ALERT_RULES = "alertrules"
+"""Store kind of :class:`RuleRow`."""
+
+AlertSource: TypeAlias = Literal["prometheus", "alertmanager", "mqtt"]
+ALERT_SOURCES: tuple[AlertSource, ...] = ("prometheus", "alertmanager", "mqtt")
+
+AlertState: TypeAlias = Literal[
+    "pending", "firing", "active", "suppressed", "unprocessed", "resolved"
+]
+"""Prometheus says pending/firing, Alertmanager active/suppressed/unprocessed; MQTT forwards
+either, and "resolved" is what a forwarded webhook says when an alert ends."""
+
+STATE_RANK: dict[str, int] = {
+    "firing": 5,
+    "active": 5,
+    "unprocessed": 4,
+    "pending": 3,
+    "suppressed": 2,
+    "resolved": 1,
+}
+"""How bad a state is, for a group's "worst state": a firing alert outranks a silenced one."""
+
+
+def alert_key(source: str, ident: str) -> str:
+    """The row key: ``source/ident`` so each source owns a disjoint slice of the kind."""
+    return f"{source}/{ident}"
+
+
+def source_of_key(key: str) -> str:
+    """The source that owns a row key."""
+    return key.partition("/")[0]
+
+
+class AlertRow(Row, frozen=True, gc=False, kw_only=True):
+    """One alert as a source reported it.
+
+    ``key`` is ``"<source>/<id>"`` (:func:`alert_key`), the id being Alertmanager's
+    fingerprint or, for Prometheus which has none, a digest of the label set.
+    """
+
+    source: AlertSource
+    alertname: str
+    severity: str = ""
+    state: AlertState = "firing"
+    since: float | None = None
+    """Prometheus ``activeAt`` / Alertmanager ``startsAt``; None when absent."""
+    ends: float | None = None
+    """Alertmanager ``endsAt`` (when it will resolve unless re-sent); None when absent."""
+    summary: str = ""
+    description: str = ""
+    labels: tuple[tuple[str, str], ...] = ()
+    """All labels as sorted pairs (``alertname`` included): the silence matchers use them."""
+    fingerprint: str = ""
+    silenced_by: tuple[str, ...] = ()
+    inhibited_by: tuple[str, ...] = ()
+    receivers: tuple[str, ...] = ()
+    value: str = ""
+    """Prometheus's sample value as text (``"1e+00"``)."""
+    generator_url: str = ""
+    stale: bool = False
+    """The source is unreachable and this is its last known state: the panel dims it."""
+
+    def label(self, name: str) -> str:
+        """One label's value, "" when absent (a linear scan: alerts carry a handful)."""
+        for key, value in self.labels:
+            if key == name:
+                return value
+        return ""
+
+
+class RuleRow(Row, frozen=True, gc=False, kw_only=True):
+    """An alerting rule from Prometheus ``/api/v1/rules``: is the rule itself healthy?
+
+    A rule whose query errors never fires, which looks exactly like "all is well"; so the
+    panel shows rules whose ``health`` is not "ok" as problems of their own.
+    """
+
+    source: AlertSource = "prometheus"
+    group: str
+    file: str = ""
+    name: str
+    state: str = ""
+    """inactive | pending | firing."""
+    health: str = ""
+    """ok | err | unknown."""
+    last_error: str = ""
+    query: str = ""
+    duration: float = 0.0
+    """``for:`` in seconds."""
+    severity: str = ""
+    summary: str = ""
+    active: int = 0
+    """How many alerts of this rule are pending or firing."""
+    last_evaluation: float | None = None
+    stale: bool = False
+
+
+SIGNALS = "signals"
+"""Store kind of :class:`SignalRow` (owned by the PromQL poller, :mod:`backends.signals.promql`)."""
+
+SignalStatus: TypeAlias = Literal["ok", "warn", "crit", "unknown"]
+
+
+def signal_key(signal: str, app: str) -> str:
+    """The row key: ``<signal name>/<app>`` (signal names never contain a slash)."""
+    return f"{signal}/{app}"
+
+
+class SignalRow(Row, frozen=True, gc=False, kw_only=True):
+    """One PromQL key signal of one app over the configured range (a sparkline's data).
+
+    ``values`` are evenly spaced ``step`` seconds apart, oldest first, ending at ``at``; a
+    point Prometheus did not return (or returned as NaN/Inf) is NaN, a gap in the line. All
+    gaps share one NaN object, so an unchanged poll compares equal (``nan != nan``, but the
+    tuple comparison short-cuts on identity) and wakes nobody.
+    """
+
+    signal: str
+    """The configured signal name (the apps panel's column)."""
+    app: str
+    """Value of the signal's join label: the Argo CD app (or its namespace)."""
+    values: tuple[float, ...] = ()
+    latest: float | None = None
+    """The last point when it is a finite number; None makes the status "unknown"."""
+    at: float | None = None
+    """Time of the last point of the range (epoch seconds)."""
+    status: SignalStatus = "unknown"
+    """``latest`` against the signal's thresholds."""
+    unit: str = "number"
+    """``percent``, ``seconds`` or ``number``: how the panel formats ``latest``."""
+    order: int = 0
+    """Position of the signal in the configuration: the order of the columns."""
+    warn: float | None = None
+    crit: float | None = None
+    stale: bool = False
+    """Prometheus is unreachable (or this signal's query failed): last known values."""
+
+def replace_source(store: Store, kind: str, source: str, rows: Iterable[Row]) -> int:
+    """Make ``rows`` the complete set of ``source``'s rows of ``kind``; others stay.
+
+    Every row key must start with ``source/``. O(rows of the kind): fine at poll rate.
+    """
+    prefix = f"{source}/"
+    others = [key for key in store.rows(kind) if not key.startswith(prefix)]
+    return store.replace(kind, rows, keep=frozenset(others))
+
+
+def mark_stale(store: Store, kind: str, source: str, *, stale: bool = True) -> int:
+    """Flag (or unflag) every row of ``source`` as stale, keeping them in the store.
+
+    Why keep them: when Prometheus is unreachable the last known alerts are the best
+    information the on-call has; clearing them would make the panel look like "all clear".
+    """
+    prefix = f"{source}/"
+    changed: list[Row] = []
+    for key, row in store.rows(kind).items():
+        if key.startswith(prefix) and getattr(row, "stale", stale) != stale:
+            changed.append(msgspec.structs.replace(row, stale=stale))
+    return store.apply(kind, (("MODIFIED", row) for row in changed))

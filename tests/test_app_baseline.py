@@ -1,0 +1,282 @@
+"""The baseline keys in the real App on the drill cluster: ``b`` saves, ``d`` diffs, ``v``
+validates, and a hostile or corrupt snapshot file can neither crash the App nor be overwritten.
+
+``bad-rollout`` runs on a manual clock (scenario time moves only through ``sim.advance``): the
+baseline is taken while it is calm (the bad commit lands at t+15 s), then 150 scenario seconds
+later the checkout pods crash-loop. Waits poll the App's state with a deadline; nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from textual.screen import Screen
+from textual.widgets import Static
+
+from backends.baseline.diff import diff
+from backends.baseline.runbook import AUTO_BASELINE, AUTO_VALIDATION
+from backends.config import Settings
+from backends.demo.runner import DrillCluster, DrillOptions
+from backends.ops.gate import current_operator
+from backends.store import Store
+from tests.test_app import make_app, until
+from tui.app import ControlRoomApp, Session, Target
+from tui.baseline_actions import REQUIRED_SECTIONS
+from tui.baseline_screens import ChangeIdScreen, DiffScreen, ValidationScreen
+
+HOSTILE_CHANGE = "[bold red]x[/]\x1b[31mRED\x1b[0m"
+HOSTILE_WORKLOAD = "[bold red]gone[/]\x1b]8;;http://evil\x07"
+HOSTILE_POD = "[/]pod\x1b[2J"
+
+
+@pytest.fixture
+async def rollout(tmp_path: Path) -> AsyncIterator[DrillCluster]:
+    """``bad-rollout`` served on the test's loop, moving only when the test advances it."""
+    cluster = DrillCluster(DrillOptions(kubeconfig=tmp_path / "kubeconfig",
+                                        bookmark_interval=0.2, scenario="bad-rollout",
+                                        manual_clock=True))
+    await cluster.start()
+    try:
+        yield cluster
+    finally:
+        await cluster.stop()
+
+
+def app_on(drill: DrillCluster, snapshots: Path) -> ControlRoomApp:
+    app = make_app(drill)
+    app.snapshot_dir = snapshots
+    return app
+
+
+def messages(app: ControlRoomApp) -> list[str]:
+    return [str(n.message) for n in app._notifications]  # noqa: SLF001
+
+
+async def next_notice(pilot: Any, app: ControlRoomApp, key: str) -> Any:
+    """Press ``key`` and return the notification it brings."""
+    shown = len(messages(app))
+    await pilot.press(key)
+    await until(pilot, lambda: len(messages(app)) > shown, f"a notice after {key}")
+    return list(app._notifications)[-1]  # noqa: SLF001
+
+
+def screen_text(screen: Screen[Any]) -> str:
+    """What the screen's Statics draw, line by line (the strips sent to the terminal)."""
+    lines = []
+    for widget in screen.query(Static):
+        for y in range(widget.size.height):
+            lines.append(widget.render_line(y).text.rstrip())
+    return "\n".join(lines)
+
+
+def evidence(text: str, check: str) -> list[str]:
+    """The indented lines under the line starting with ``check``."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(check + ":"))
+    out = []
+    for line in lines[start + 1:]:
+        if not line.startswith("  "):
+            break
+        out.append(line.strip())
+    return out
+
+
+async def loaded(pilot: Any, app: ControlRoomApp) -> None:
+    """Until a capture would hold nodes, workloads and pods (their lists completed)."""
+    await until(pilot, lambda: app.session is not None and all(
+        app.store.count(kind) for kind in ("nodes", "deployments", "pods"))
+        and not set(REQUIRED_SECTIONS) & set(app._capture_now().missing),
+        "the store to hold nodes, workloads and pods", timeout=10)
+
+
+async def open_screen(pilot: Any, app: ControlRoomApp, key: str, cls: type) -> Any:
+    await pilot.press(key)
+    return await until(pilot, lambda: isinstance(app.screen, cls) and app.screen,
+                       f"{cls.__name__} after {key}", timeout=10)
+
+
+async def test_b_d_v_catch_the_bad_rollout(rollout: DrillCluster, tmp_path: Path) -> None:
+    snapshots = tmp_path / "snapshots"
+    app = app_on(rollout, snapshots)
+    async with app.run_test(size=(200, 50)) as pilot:
+        # declared bindings with ids: footer, help, keymap and command palette
+        for key, binding_id in (("b", "baseline"), ("d", "diff"), ("v", "validate")):
+            assert app.active_bindings[key].binding.id == binding_id
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert {"Baseline", "Diff", "Validate"} <= set(titles)
+        await loaded(pilot, app)
+        rollout.sim.advance(5)  # calm: the bad commit lands at t+15 s
+
+        await open_screen(pilot, app, "b", ChangeIdScreen)
+        await pilot.press(*"CHG-7", "enter")
+        await until(pilot, lambda: app.baseline_path is not None, "the baseline to be saved")
+        path = app.baseline_path
+        assert path is not None and path.parent == snapshots
+        assert path.name.startswith("baseline-drill-") and path.exists()
+        assert f"baseline saved: {path}" in messages(app)
+        record = json.loads(path.read_text())
+        assert record["change_id"] == "CHG-7" and record["context"] == "drill"
+        assert record["operator"] == current_operator()
+        ticked = {i["id"]: i["done"] for i in record["checklist"]["items"]}
+        assert ticked[AUTO_BASELINE] is True and ticked[AUTO_VALIDATION] is False
+        assert record["checklist"]["change_id"] == "CHG-7"
+        assert app.change_id == "CHG-7" and app.baseline_operator == current_operator()
+        assert app.baseline_taken_at == record["taken_at"]
+        assert app.current_checklist().item(AUTO_BASELINE).done  # type: ignore[union-attr]
+        assert not isinstance(app.screen, ChangeIdScreen)
+
+        rollout.sim.advance(150)  # the bad image is synced and crash-loops
+
+        def broken() -> bool:
+            assert app.baseline is not None
+            result = diff(app.baseline, app._capture_now())
+            keys = {(i.key, i.what) for i in result.worse}
+            return ("checkout/checkout-stable", "replica mismatch") in keys and any(
+                "CrashLoopBackOff" in i.what for i in result.worse)
+
+        await until(pilot, broken, "the crash loop to reach the store", timeout=15)
+
+        shown = await open_screen(pilot, app, "d", DiffScreen)
+        text = screen_text(shown)
+        assert "CHG-7" in text and current_operator() in text  # the baseline in the title
+        assert "checkout/checkout-stable: replica mismatch: replicas" in text
+        crash = [line for line in text.splitlines() if "CrashLoopBackOff" in line]
+        assert crash and all("checkout/checkout-stable-" in line for line in crash)
+        assert "WORSE" in crash[0]
+        # grouped by kind, worst first: the headers follow the backend's order
+        kinds = [k for k, _ in shown.result.groups()]
+        headers = [line.split(":")[0].strip() for line in text.splitlines()
+                   if " worse · " in line and line.strip().split(":")[0] in kinds]
+        assert headers == kinds and kinds[0] != "events"
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, DiffScreen), "the diff closed")
+
+        report = await open_screen(pilot, app, "v", ValidationScreen)
+        text = screen_text(report)
+        assert text.lstrip().startswith("FAILED")  # the verdict first
+        assert evidence(text, "FAIL workloads-ready") == [
+            "deployment checkout/checkout-stable: replicas 4/3, ready 3, updated 1, available 3"
+            " (ProgressDeadlineExceeded)"]
+        crashed = evidence(text, "FAIL no-regression-pods")
+        assert crashed and all("checkout/checkout-stable-" in line and "CrashLoopBackOff"
+                               in line for line in crashed)
+        assert evidence(text, "PASS nodes-ready") == []
+        assert app.validation_passed is False
+        assert "workloads-ready" in app.validation_summary
+        item = app.current_checklist().item(AUTO_VALIDATION)
+        assert item is not None and not item.done and "validation failed" in item.evidence
+        await pilot.press("escape")
+        assert app.is_running
+
+
+def hostile_snapshot(app: ControlRoomApp, snapshots: Path) -> Path:
+    """A real capture of the store, with markup, escape sequences and a huge string planted
+    where the diff screen shows them (title, a gone workload, a recovered pod)."""
+    doc = msgspec.to_builtins(app._capture_now())
+    doc["taken_at"] -= 600
+    doc["change_id"] = HOSTILE_CHANGE
+    doc["operator"] = "[b]op[/b]" + "A" * 100_000
+    doc["workloads"].append({"kind": "Deployment", "namespace": "evil",
+                             "name": HOSTILE_WORKLOAD, "desired": 1, "current": 1,
+                             "ready": 1, "updated": 1, "available": 1})
+    doc["problem_pods"].append({"namespace": "evil", "name": HOSTILE_POD, "phase": "Pending",
+                                "status": "[blink]Pending[/blink]", "ready": "0/1"})
+    snapshots.mkdir(parents=True, exist_ok=True)
+    path = snapshots / "baseline-drill-20200101T000000Z.json"
+    path.write_bytes(msgspec.json.encode(doc))
+    return path
+
+
+async def test_hostile_snapshot_renders_literally(drill: DrillCluster, tmp_path: Path) -> None:
+    snapshots = tmp_path / "snapshots"
+    app = app_on(drill, snapshots)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await loaded(pilot, app)
+        path = hostile_snapshot(app, snapshots)
+        before = path.read_bytes()
+        shown = await open_screen(pilot, app, "d", DiffScreen)
+        text = screen_text(shown)
+        assert "\x1b" not in text and "\x07" not in text
+        assert "[bold red]x[/]RED" in text  # the change id, literally, in the title
+        assert "[b]op[/b]AAAA" in text
+        assert "evil/[bold red]gone[/]: Deployment gone" in text
+        assert "evil/[/]pod: recovered or gone: [blink]Pending[/blink]" in text
+        assert str(path) in text  # where the baseline came from
+        assert shown.query_one("#diff-title", Static).size.height <= 4  # the huge one cut
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, DiffScreen), "the diff closed")
+        report = await open_screen(pilot, app, "v", ValidationScreen)
+        text = screen_text(report)
+        assert "evil/[bold red]gone[/]" in text  # a regression: evidence, literally
+        assert "\x1b" not in text
+        assert path.read_bytes() == before
+
+
+async def test_no_or_corrupt_baseline_is_reported_and_never_overwritten(
+        drill: DrillCluster, tmp_path: Path) -> None:
+    snapshots = tmp_path / "snapshots"
+    app = app_on(drill, snapshots)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("d")
+        await until(pilot, lambda: any(m.startswith("no baseline: press b first")
+                                       for m in messages(app)), "the no-baseline notice")
+        assert not isinstance(app.screen, DiffScreen)
+
+        snapshots.mkdir()
+        older = snapshots / "baseline-drill-20200101T000000Z.json"
+        older.write_text('{"schema_version": 1, "context": "drill"}')
+        corrupt = snapshots / "baseline-drill-20990101T000000Z.json"  # the newest
+        corrupt.write_bytes(b'{"schema_version": 1, "context": "drill", "nodes": [{"na')
+        os.utime(corrupt, (1_000_000_000, 1_000_000_000))
+        stamp = (corrupt.stat().st_ino, corrupt.stat().st_size, corrupt.stat().st_mtime_ns)
+        for key in ("d", "v"):
+            last = await next_notice(pilot, app, key)
+            notice = str(last.message)
+            assert str(corrupt) in notice and "truncated" in notice, notice
+            assert last.severity == "error"
+            assert isinstance(app.screen, Screen) and not app.screen.is_modal
+        assert app.validation_passed is None  # a broken baseline never turns into a pass
+
+        # b still works and writes a new file next to it, never over it
+        await open_screen(pilot, app, "b", ChangeIdScreen)
+        await pilot.press("escape")  # cancel first: nothing is taken
+        await until(pilot, lambda: not isinstance(app.screen, ChangeIdScreen), "cancelled")
+        assert app.baseline is None
+        await open_screen(pilot, app, "b", ChangeIdScreen)
+        await pilot.press("enter")
+        await until(pilot, lambda: app.baseline_path is not None, "the baseline saved")
+        assert app.baseline_path not in (corrupt, older)
+        assert corrupt.read_bytes().endswith(b'[{"na') and stamp == (
+            corrupt.stat().st_ino, corrupt.stat().st_size, corrupt.stat().st_mtime_ns)
+        assert app.is_running
+
+
+async def test_keys_wait_for_the_sources(tmp_path: Path) -> None:
+    """Before the sources are up an empty store would look like a complete, empty cluster:
+    no baseline, diff or validation is made of it."""
+    started = asyncio.Event()
+
+    async def never(store: Store) -> Session:
+        started.set()
+        await asyncio.Event().wait()  # the cluster never answers
+        raise AssertionError("unreachable")
+
+    app = ControlRoomApp(Settings(), None, Target(cluster="drill", context="drill"), never,
+                         journal_path=tmp_path / "journal.sqlite3")
+    app.snapshot_dir = tmp_path / "snapshots"
+    async with app.run_test(size=(200, 50)) as pilot:
+        await until(pilot, started.is_set, "the sources to be starting")
+        for key, what in (("b", "baseline"), ("d", "diff"), ("v", "validate")):
+            notice = await next_notice(pilot, app, key)
+            assert str(notice.message).startswith(f"{what}: not connected yet")
+            assert not app.screen.is_modal
+        assert app.baseline is None and app.validation_passed is None
+        assert not app.snapshot_dir.exists()

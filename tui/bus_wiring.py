@@ -1,0 +1,99 @@
+"""Wiring of the MQTT team bus into the App: start it with the sources, feed it the journal
+and the breaker state, and show what it received (header team line, pipeline strip).
+
+Kept out of ``tui/app.py`` so the App stays a thin shell: the App calls four functions here
+(:func:`team_bus_starter` through ``tui/run.py``, :func:`attach_journal` once the journal is
+open, :func:`sync_team` from its once-a-second modes refresh and from the refresh tick when a
+team kind changed).
+
+Where the bus lives: in the :class:`~tui.app.Session` (``session.bus``), created by the source
+starter on the App's loop and stopped with the other sources, so a demo or a test that starts
+sources differently simply has no bus.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC
+from typing import Any
+
+from backends.config import Settings
+from backends.signals.bus_schema import (
+    PIPELINE,
+    TEAMBREAKER,
+    TEAMBUS,
+    PipelineRow,
+    TeamBreakerRow,
+    TeamBusRow,
+)
+from backends.signals.mqtt import TeamBus
+from backends.store import Store
+from widgets.pipeline import team_text
+
+__all__ = ["TEAM_KINDS", "attach_journal", "sync_team", "team_bus_starter"]
+
+TEAM_KINDS = frozenset({PIPELINE, TEAMBREAKER, TEAMBUS})
+"""Store kinds whose change should repaint the team line and the pipeline strip."""
+
+BusStarter = Callable[[Store], Awaitable[TeamBus | None]]
+
+
+def team_bus_starter(settings: Settings,
+                     fallback_url: Callable[[], str | None] | None = None) -> BusStarter:
+    """Start the team bus on a store when a broker is configured.
+
+    ``settings.mqtt.url`` wins; otherwise ``fallback_url`` (the drill's own mosquitto in the
+    demo, known only after the drill started, hence a callable). No URL: no bus, and nothing
+    about MQTT appears on screen.
+    """
+
+    async def start(store: Store) -> TeamBus | None:
+        url = settings.mqtt.url or (fallback_url() if fallback_url is not None else None)
+        if not url:
+            return None
+        bus = TeamBus(store, settings.mqtt, url=url)
+        bus.start()
+        return bus
+
+    return start
+
+
+def _bus(app: Any) -> TeamBus | None:
+    bus = getattr(getattr(app, "session", None), "bus", None)
+    return bus if isinstance(bus, TeamBus) else None
+
+
+def attach_journal(app: Any) -> None:
+    """Publish every journal entry of this session (called once the journal is open)."""
+    bus, journal = _bus(app), getattr(app, "journal", None)
+    if bus is not None and journal is not None:
+        bus.watch_journal(journal.db)  # idempotent per journal
+
+
+def _publish_breaker(app: Any, bus: TeamBus) -> None:
+    """Our breaker state, retained, when it changed (the bus decides what changed)."""
+    state = getattr(app, "breaker_state", None)
+    if state is None:
+        return
+    since = state.since
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)  # the wire format needs a zone; the journal's is UTC
+    bus.publish_breaker(app.target.context, engaged=state.engaged, by=state.by, since=since,
+                        targets=len(state.targets), half_done=state.half_done,
+                        operation_id=state.operation_id)
+
+
+def sync_team(app: Any) -> None:
+    """Publish our breaker state if it changed, and show the team's: the header's team line
+    (other instances' breakers, bus trouble) and the pipeline strip."""
+    bus = _bus(app)
+    if bus is not None:
+        _publish_breaker(app, bus)
+    store: Store = app.store
+    breakers = [r for r in store.rows(TEAMBREAKER).values() if isinstance(r, TeamBreakerRow)]
+    status = store.get(TEAMBUS, "bus")
+    app.header.show_team(team_text(breakers, status if isinstance(status, TeamBusRow)
+                                   else None))
+    strip = getattr(app, "pipeline_strip", None)
+    if strip is not None:
+        strip.show(r for r in store.rows(PIPELINE).values() if isinstance(r, PipelineRow))
