@@ -43,6 +43,7 @@ import msgspec
 import platformdirs
 
 from backends.baseline.model import SCHEMA_VERSION, Baseline
+from backends.fsutil import fsync_dir
 from backends.sanitize import clean
 
 __all__ = [
@@ -158,7 +159,7 @@ def write_atomic(path: Path, data: bytes, *, overwrite: bool = False) -> None:
             os.replace(tmp, path)
         else:
             _link_new(tmp, path)
-        _fsync_dir(directory)
+        fsync_dir(directory)
     except OSError as exc:
         raise BaselineError(path, f"cannot write: {exc.strerror or exc}") from exc
     finally:
@@ -179,20 +180,6 @@ def _link_new(tmp: Path, path: Path) -> None:
         if path.exists():
             raise BaselineError(path, "already exists; refusing to overwrite it") from None
         os.replace(tmp, path)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the new name durable (a rename lives in the directory)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def write_baseline(baseline: Baseline, path: Path | None = None, *,

@@ -54,6 +54,7 @@ from typing import Any, Final, Literal, TypeAlias, get_args
 
 import platformdirs
 
+from backends.fsutil import fsync_dir
 from backends.sanitize import clean
 
 __all__ = [
@@ -310,7 +311,7 @@ class JournalDB:
             conn.close()
             raise
         if not existed:
-            _fsync_dir(path.parent)
+            fsync_dir(path.parent)
         return cls(path, conn, clock)
 
     def close(self) -> None:
@@ -530,21 +531,6 @@ def _create_private(path: Path) -> None:
         pass
     except OSError as exc:
         raise JournalError(f"journal {path}: cannot create: {exc}") from exc
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the new file's directory entry durable too (a crash right after the first write
-    must not lose the file itself)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def _is_corruption(exc: sqlite3.Error) -> bool:
