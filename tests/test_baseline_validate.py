@@ -109,7 +109,7 @@ def test_configured_rules() -> None:
     assert statuses(v)["apps-synced"] == "skip"
     assert evidence(v, "alerts-quiet") == [
         "alert PodCrashLooping (critical, active, alertmanager abc)"]  # once, warning ignored
-    assert evidence(v, "signals-ok") == ["signal errors of shop: crit (0.2 percent)"]
+    assert evidence(v, "signals-ok") == ["signal errors of shop: crit (20%)"]
     strict = parse(b'[validate]\nrequire_synced_apps = true\nfail_alert_severities = '
                    b'["critical", "warning"]\nallow_alerts = ["PodCrashLooping"]\n'
                    b'fail_signal_status = []\n').validate

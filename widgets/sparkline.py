@@ -12,7 +12,8 @@ Hand-written, and small on purpose:
 - When there are more points than cells, each cell shows the *maximum* of the points it
   covers, so a one-point error spike is never averaged away.
 
-Pure functions on floats and strings; no Textual, no store.
+Pure functions on floats and strings; no Textual, no store. Values are formatted by
+:func:`backends.signals.model.format_value`, shared with validation and the baseline diff.
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from backends.signals.model import UNKNOWN_VALUE as UNKNOWN
+from backends.signals.model import format_value
+
 __all__ = ["BARS", "GAP", "UNKNOWN", "format_value", "sparkline", "squeeze"]
+
 
 BARS = "▁▂▃▄▅▆▇█"
 """Eight levels, lowest first."""
 GAP = " "
 """A point without a finite value."""
-UNKNOWN = "?"
-"""The latest value when there is none (as :mod:`widgets.formatting` writes unknowns)."""
 
 
 def squeeze(values: Sequence[float], width: int) -> list[float]:
@@ -72,16 +75,3 @@ def sparkline(values: Sequence[float], width: int | None = None, *,
     return "".join(chars)
 
 
-def format_value(value: float | None, unit: str) -> str:
-    """``9.1%``, ``45%`` (percent: 0.091 is 9.1%), ``350ms``, ``1.25s``, ``12s`` (seconds), or
-    three significant digits; ``?`` without a finite value."""
-    if value is None or not math.isfinite(value):
-        return UNKNOWN
-    if unit == "percent":
-        pct = value * 100
-        return f"{pct:.1f}%" if abs(pct) < 9.95 else f"{pct:.0f}%"
-    if unit == "seconds":
-        if abs(value) < 0.9995:
-            return f"{value * 1000:.0f}ms"
-        return f"{value:.2f}s" if abs(value) < 9.995 else f"{value:.0f}s"
-    return f"{value:.3g}"

@@ -11,6 +11,7 @@ from typing import Final
 
 from backends.baseline.items import DiffItem, by, item
 from backends.baseline.model import AlertSnap, Baseline, EndpointSnap, SignalSnap
+from backends.signals.model import format_value
 
 __all__ = ["alert_identity", "alerts", "endpoints", "events", "signals"]
 
@@ -100,7 +101,7 @@ def _slower(before_ms: float, after_ms: float) -> bool:
 
 
 def _signal_text(s: SignalSnap) -> str:
-    value = "no data" if s.latest is None else f"{s.latest:.4g}"
+    value = "no data" if s.latest is None else format_value(s.latest, s.unit)
     return f"{s.status} ({value})"
 
 

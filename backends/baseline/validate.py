@@ -38,6 +38,7 @@ from backends.baseline.diff import Diff, DiffItem, diff
 from backends.baseline.diff_signals import FIRING
 from backends.baseline.model import Baseline, NodeSnap, PodSnap
 from backends.config import ValidateSettings
+from backends.signals.model import format_value
 
 __all__ = ["Check", "CheckStatus", "Validation", "describe_item", "regressions", "validate"]
 
@@ -228,7 +229,7 @@ def _configured(cur: Baseline, rules: ValidateSettings) -> Iterable[Check]:
         yield _skip("signals-ok", description, cur.missing["signals"])
     else:
         yield _check("signals-ok", description, [
-            f"signal {s.signal} of {s.app}: {s.status} ({s.latest:.4g} {s.unit})"
+            f"signal {s.signal} of {s.app}: {s.status} ({format_value(s.latest, s.unit)})"
             if s.latest is not None else f"signal {s.signal} of {s.app}: {s.status}"
             for s in cur.signals if s.status in statuses])
 

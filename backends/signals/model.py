@@ -13,6 +13,7 @@ Every display string was passed through :func:`backends.sanitize.clean` by the d
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Literal, TypeAlias
 
@@ -201,3 +202,22 @@ def mark_stale(store: Store, kind: str, source: str, *, stale: bool = True) -> i
         if key.startswith(prefix) and getattr(row, "stale", stale) != stale:
             changed.append(msgspec.structs.replace(row, stale=stale))
     return store.apply(kind, (("MODIFIED", row) for row in changed))
+
+
+UNKNOWN_VALUE = "?"
+"""How a signal without a finite value reads."""
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """A signal value as people read it: ``9.1%``, ``45%`` (percent: 0.091 is 9.1%), ``350ms``, ``1.25s``, ``12s`` (seconds), or
+    three significant digits; ``?`` without a finite value."""
+    if value is None or not math.isfinite(value):
+        return UNKNOWN_VALUE
+    if unit == "percent":
+        pct = value * 100
+        return f"{pct:.1f}%" if abs(pct) < 9.95 else f"{pct:.0f}%"
+    if unit == "seconds":
+        if abs(value) < 0.9995:
+            return f"{value * 1000:.0f}ms"
+        return f"{value:.2f}s" if abs(value) < 9.995 else f"{value:.0f}s"
+    return f"{value:.3g}"
