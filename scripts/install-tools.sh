@@ -11,6 +11,8 @@ has kubectl || need+=(kubectl)
 has prometheus || need+=(prometheus)
 has prometheus-alertmanager || need+=(prometheus-alertmanager)
 has mosquitto || need+=(mosquitto)
+# The team bus's TLS test makes its own CA and client certificate.
+has openssl || need+=(openssl)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
