@@ -21,7 +21,7 @@ from textual.containers import Grid
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 
 from backends.config import Settings, remember_theme
 from backends.model import KINDS as KUBE_KINDS
@@ -34,6 +34,7 @@ from tui.alert_actions import ALERT_BINDINGS, AlertActionsMixin
 from tui.baseline_actions import BASELINE_BINDINGS, BaselineMixin
 from tui.runbook_actions import RUNBOOK_BINDINGS, RunbookMixin
 from tui.screens import DetailScreen, HelpScreen
+from widgets.footer import QuietFooter
 from widgets.header import HeaderBar
 from widgets.messages import PanelRowActivated
 from widgets.panels import dashboard_panels
@@ -139,7 +140,7 @@ class ControlRoomApp(BaselineMixin, RunbookMixin, AlertActionsMixin, ActionsMixi
         self.filter_box = Input(placeholder="filter the focused panel (Esc to close)",
                                 id="filter")
         yield self.filter_box
-        yield Footer()
+        yield QuietFooter()
 
     def on_mount(self) -> None:
         for theme in THEMES:

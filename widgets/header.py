@@ -99,6 +99,7 @@ class HeaderBar(Vertical):
         self._team = Static(classes="header--team")
         self._team.display = False
         self._team_plain = ""
+        self._modes_plain: str | None = None
         self._health_shown: tuple[str, tuple[object, ...]] | None = None
 
     def compose(self) -> ComposeResult:
@@ -121,7 +122,11 @@ class HeaderBar(Vertical):
     def show_modes(self, *modes: str) -> None:
         """Mode flags such as READ-ONLY or FROZEN (our own words, never cluster text)."""
         text = "  ".join(m for m in modes if m)
-        self._modes.update(Content(text))
+        # Called every second: update only on change (an update lays out the whole screen
+        # and repaints every panel; bench/bench_live.py, frames while loading).
+        if text != self._modes_plain:
+            self._modes_plain = text
+            self._modes.update(Content(text))
         self._modes.display = bool(text)
 
     def show_team(self, text: Content) -> None:
