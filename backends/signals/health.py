@@ -31,7 +31,6 @@ libraries (see the import-linter contract).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import ssl
@@ -44,6 +43,7 @@ import msgspec
 from backends.config import EndpointSettings
 from backends.model import Row
 from backends.sanitize import clean
+from backends.signals.polling import PollLoop
 from backends.store import SourceState, Store
 
 if TYPE_CHECKING:
@@ -270,7 +270,7 @@ async def probe_all(endpoints: Sequence[EndpointSettings], *,
 Prober = Callable[[Sequence[EndpointSettings]], Awaitable[list[EndpointRow]]]
 
 
-class HealthPoller:
+class HealthPoller(PollLoop):
     """Probes the endpoints without overlap and keeps their rows and health in the store.
 
     ``prober`` replaces the real probing (tests); ``clock`` stamps the health and ``sleep``
@@ -281,16 +281,12 @@ class HealthPoller:
                  interval: float = 10.0, prober: Prober | None = None,
                  clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        super().__init__(SOURCE, store, interval=interval, clock=clock, sleep=sleep)
         self.endpoints = tuple(endpoints)
-        self.interval = interval
-        self._store = store
-        self._clock = clock
-        self._sleep = sleep
         self._clients: dict[bool, httpx.AsyncClient] = {}
         self._prober = prober or self._probe
         self._ever_ok = False
         self._running = False
-        self._task: asyncio.Task[None] | None = None
         self.rounds = 0
         """Completed rounds, good or bad, counted once the store holds the outcome."""
         self.overlaps = 0
@@ -335,26 +331,8 @@ class HealthPoller:
         store.note_event(SOURCE, now=now)
         return True
 
-    async def run(self) -> None:
-        """Probe until cancelled; the next round starts ``interval`` after the last ended."""
-        self._store.set_health(SOURCE, "connecting", now=self._clock())
-        while True:
-            await self.poll_once()
-            await self._sleep(self.interval)
-
-    def start(self) -> asyncio.Task[None]:
-        """Run as a long-lived task on the current loop (stopped by :meth:`stop`)."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self.run(), name="poll-health")
-        return self._task
-
-    async def stop(self) -> None:
-        """Cancel the task and close the HTTP clients (idempotent)."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    async def close(self) -> None:
+        """Close the HTTP clients."""
         clients, self._clients = self._clients, {}
         for made in clients.values():
             await made.aclose()

@@ -28,7 +28,6 @@ would load rich (and the layering contract forbids UI libraries in ``backends``)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import time
@@ -52,6 +51,7 @@ from backends.signals.model import (
     mark_stale,
     replace_source,
 )
+from backends.signals.polling import PollLoop
 from backends.store import SourceState, Store
 
 if TYPE_CHECKING:
@@ -167,7 +167,7 @@ class Decoded:
 Fetcher = Callable[[SignalClient], Awaitable[Decoded]]
 
 
-class Poller:
+class Poller(PollLoop):
     """Polls one source without overlap and keeps its rows and health in the store.
 
     ``kinds`` are the store kinds the source owns a slice of (its keys start with
@@ -179,16 +179,12 @@ class Poller:
                  kinds: Iterable[str], interval: float = 5.0,
                  clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        super().__init__(source, store, interval=interval, clock=clock, sleep=sleep)
         self.source = source
         self.client = client
-        self.interval = interval
-        self._store = store
         self._fetch = fetcher
         self._kinds = tuple(kinds)
-        self._clock = clock
-        self._sleep = sleep
         self._ever_ok = False
-        self._task: asyncio.Task[None] | None = None
         self.polls = 0
         """Completed polls, good or bad, counted once the store holds the outcome."""
 
@@ -227,27 +223,8 @@ class Poller:
         self.polls += 1
         log.info("%s: %s", self.source, why)
 
-    async def run(self) -> None:
-        """Poll until cancelled; the next poll starts ``interval`` after the last ended."""
-        self._store.set_health(self.source, "connecting", now=self._clock())
-        while True:
-            await self.poll_once()
-            await self._sleep(self.interval)
-
-    def start(self) -> asyncio.Task[None]:
-        """Run as a long-lived task on the current loop (stopped by :meth:`stop`)."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(
-                self.run(), name=f"poll-{self.source}")
-        return self._task
-
-    async def stop(self) -> None:
-        """Cancel the task and close the HTTP client (idempotent)."""
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    async def close(self) -> None:
+        """Close the HTTP client."""
         await self.client.close()
 
 

@@ -31,7 +31,6 @@ Every label value is sanitized once here (:func:`backends.sanitize.clean`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import re
@@ -52,6 +51,7 @@ from backends.signals.model import (
     replace_source,
     signal_key,
 )
+from backends.signals.polling import PollLoop
 from backends.store import SourceState, Store
 
 if TYPE_CHECKING:
@@ -208,7 +208,7 @@ def _describe(exc: Exception) -> tuple[str, bool]:
     return f"bad answer: {clean(text, 300)}", False
 
 
-class SignalPoller:
+class SignalPoller(PollLoop):
     """Polls the configured signals without overlap and keeps their rows in the store.
 
     ``client_factory`` makes the PromQL client; it is called in the worker thread on the
@@ -221,16 +221,12 @@ class SignalPoller:
                  clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
                  on_close: Callable[[], None] | None = None) -> None:
+        super().__init__(SOURCE, store, interval=interval, clock=clock, sleep=sleep)
         self.signals = tuple(signals)
-        self.interval = interval
-        self._store = store
         self._factory = client_factory
         self._client: QueryRange | None = None
-        self._clock = clock
-        self._sleep = sleep
         self._on_close = on_close
         self._ever_ok = False
-        self._task: asyncio.Task[None] | None = None
         self.polls = 0
         """Completed polls, good or bad (tests wait on it)."""
 
@@ -303,30 +299,9 @@ class SignalPoller:
             self._ever_ok = True
             store.note_event(SOURCE, now=now)
 
-    async def run(self) -> None:
-        """Poll until cancelled; the next poll starts ``interval`` after the last ended."""
-        self._store.set_health(SOURCE, "connecting", now=self._clock())
-        while True:
-            await self.poll_once()
-            await self._sleep(self.interval)
-
-    def start(self) -> asyncio.Task[None]:
-        """Run as a long-lived task on the current loop (stopped by :meth:`stop`)."""
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self.run(), name="poll-promql")
-        return self._task
-
-    async def stop(self) -> None:
-        """Cancel the task and close the client's session (idempotent).
-
-        A query already running in the thread finishes on its own (bounded by the client's
-        timeout); its answer is dropped.
-        """
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    async def close(self) -> None:
+        """Close the client's session. A query already running in the thread finishes on
+        its own (bounded by the client's timeout); its answer is dropped."""
         if self._on_close is not None:
             close, self._on_close = self._on_close, None
             close()
