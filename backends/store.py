@@ -51,6 +51,7 @@ SourceState: TypeAlias = Literal[
 ]
 
 _EMPTY: frozenset[str] = frozenset()
+_NO_ROWS: Mapping[str, Row] = MappingProxyType({})
 
 
 class SourceHealth(msgspec.Struct, frozen=True, kw_only=True):
@@ -157,6 +158,12 @@ class Store:
     def rows(self, kind: str) -> Mapping[str, Row]:
         """A read-only live view of one kind's rows by key."""
         return MappingProxyType(self._table(kind))
+
+    def held(self, kind: str) -> Mapping[str, Row]:
+        """The kind's rows as held now (read-only; empty for a kind never seen), for loops
+        over many keys: one lookup of the kind instead of one :meth:`get` per key."""
+        table = self._rows.get(kind)
+        return _NO_ROWS if table is None else MappingProxyType(table)
 
     def get(self, kind: str, key: str) -> Row | None:
         """The row, or None."""

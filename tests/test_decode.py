@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from backends.kube.convert import MSG_MAX
 from backends.kube.decode import KINDS, decode_list, decode_object
 from backends.model import (
     DeploymentRow,
@@ -21,6 +22,7 @@ from backends.model import (
     PodRow,
     ReplicaSetRow,
 )
+from backends.sanitize import ELLIPSIS
 from tests.kubefixtures import (
     HOSTILE,
     as_list,
@@ -382,6 +384,61 @@ def test_hostile_pod_and_event_strings_are_cleaned() -> None:
     event["reason"] = HOSTILE
     event["involvedObject"]["name"] = HOSTILE
     assert_clean(decode_list("events", as_list(event)).rows[0])
+
+
+_POD_FIELDS: dict[str, tuple[tuple[str | int, ...], str]] = {
+    # where in the pod document -> which row attribute shows it
+    "namespace": (("metadata", "namespace"), "namespace"),
+    "name": (("metadata", "name"), "name"),
+    "uid": (("metadata", "uid"), "uid"),
+    "phase": (("status", "phase"), "phase"),
+    "node": (("spec", "nodeName"), "node"),
+    "owner kind": (("metadata", "ownerReferences", 0, "kind"), "owner_kind"),
+    "owner name": (("metadata", "ownerReferences", 0, "name"), "owner_name"),
+    "owner uid": (("metadata", "ownerReferences", 0, "uid"), "owner_uid"),
+    "message": (("status", "containerStatuses", 0, "state", "waiting", "message"), "message"),
+}
+
+
+def _set(doc: Any, path: tuple[str | int, ...], value: object) -> None:
+    for step in path[:-1]:
+        doc = doc[step]
+    doc[path[-1]] = value
+
+
+@pytest.mark.parametrize("field", sorted(_POD_FIELDS))
+def test_one_odd_pod_string_is_cleaned_and_the_rest_kept(field: str) -> None:
+    """The pod decoder checks all strings of a pod at once and cleans one by one only when
+    something is odd (backends/sanitize.py plain_line): whichever single string is hostile,
+    it must be cleaned, and every other string must come out exactly as the plain decode."""
+    doc = copy.deepcopy(fixture_doc("pods/argocd-pod-crashloop.yaml"))
+    doc["metadata"].setdefault("ownerReferences", [
+        {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs-1", "uid": "u-1",
+         "controller": True}])
+    plain = decode_object("pods", to_bytes(doc))
+    path, attribute = _POD_FIELDS[field]
+    _set(doc, path, HOSTILE)
+    row = decode_object("pods", to_bytes(doc))
+    assert isinstance(row, PodRow) and isinstance(plain, PodRow)
+    assert_clean(row)
+    assert "[bold red]x[/]" in getattr(row, attribute)
+    for other in {a for _, a in _POD_FIELDS.values()} - {attribute, "namespace", "name"}:
+        assert getattr(row, other) == getattr(plain, other), other
+    assert row.images == plain.images
+
+
+def test_long_pod_strings_are_cut_by_their_own_limits() -> None:
+    """A long message is cut at MSG_MAX, a long name only at the general limit: the joined
+    check must not cut every string to the shortest limit."""
+    doc = copy.deepcopy(fixture_doc("pods/argocd-pod-crashloop.yaml"))
+    doc["metadata"]["name"] = "n" * 2000
+    _set(doc, _POD_FIELDS["message"][0], "m" * 3000)
+    doc["spec"]["containers"][0]["image"] = "i" * 5000
+    row = decode_object("pods", to_bytes(doc))
+    assert isinstance(row, PodRow)
+    assert row.name == "n" * 2000
+    assert len(row.message) == MSG_MAX and row.message.endswith(ELLIPSIS)
+    assert len(row.images[0]) == 4096 and row.images[0].endswith(ELLIPSIS)
 
 
 def test_hostile_node_conditions_are_cleaned() -> None:

@@ -134,3 +134,33 @@ def test_every_code_point_comes_out_safe() -> None:
         assert "\n" not in single
         _assert_safe(clean_multiline(text, max_len=chunk * 2), allow_newline=True)
         assert clean(single, max_len=chunk * 2) == single  # idempotent
+
+
+# ---------------------------------------------------------------- plain_line
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from backends.sanitize import plain_line  # noqa: E402
+
+_parts = st.lists(st.one_of(st.text(max_size=40), st.text("abc-./:", max_size=700)), max_size=6)
+
+
+@given(_parts, st.integers(min_value=1, max_value=1200))
+def test_plain_line_true_means_clean_changes_no_part(parts: list[str], limit: int) -> None:
+    """When the joined check says plain, cleaning each part with that limit changes nothing
+    (the contract). It may say "not plain" for text clean would keep (printable non-ASCII:
+    the careful way is taken), but never for short printable ASCII, the common case."""
+    joined = "".join(parts)
+    if plain_line(joined, limit):
+        assert all(clean(part, limit) == part for part in parts)
+    elif joined.isascii() and joined.isprintable():
+        assert len(joined) > limit
+
+
+def test_plain_line_rejects_what_clean_would_touch() -> None:
+    assert plain_line("ns" + "pod-1" + "Running", 64)
+    assert not plain_line("ns" + "pod\x1b[31m" + "Running", 64)
+    assert not plain_line("tab\there", 64)
+    assert not plain_line("caf\u00e9", 64), "non-ASCII goes the careful way"
+    assert not plain_line("x" * 65, 64)

@@ -267,3 +267,25 @@ def test_pods_decoded_from_json_keep_markup_like_names_as_text() -> None:
     })
     assert isinstance(rows[0], PodRow)
     assert rows[0].name == "[@click=app.quit]y" and rows[0].status == "CrashLoopBackOff"
+
+
+# ---------------------------------------------------------------- rank_key
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from backends.sanitize import clean  # noqa: E402
+from widgets.formatting import rank_key  # noqa: E402
+
+_clean_text = st.text(max_size=12).map(clean)
+
+
+@given(st.lists(st.tuples(st.integers(0, 999), _clean_text, _clean_text), min_size=2,
+                max_size=30))
+def test_rank_key_orders_like_the_tuple(keys: list[tuple[int, str, str]]) -> None:
+    """The one-string sort key of the big tables must order rows exactly as
+    ``(rank, namespace, name)`` did, including a name that is a prefix of another."""
+    by_tuple = sorted(keys)
+    by_text = sorted(keys, key=lambda k: rank_key(*k))
+    assert by_text == by_tuple
+    assert rank_key(1, "a", "b") < rank_key(1, "ab", "") < rank_key(2, "", "")

@@ -34,7 +34,7 @@ from tui.alert_actions import ALERT_BINDINGS, AlertActionsMixin
 from tui.baseline_actions import BASELINE_BINDINGS, BaselineMixin
 from tui.runbook_actions import RUNBOOK_BINDINGS, RunbookMixin
 from tui.screens import DetailScreen, HelpScreen
-from widgets.footer import QuietFooter
+from widgets.footer import KeyFooter
 from widgets.header import HeaderBar
 from widgets.messages import PanelRowActivated
 from widgets.panels import dashboard_panels
@@ -140,7 +140,7 @@ class ControlRoomApp(BaselineMixin, RunbookMixin, AlertActionsMixin, ActionsMixi
         self.filter_box = Input(placeholder="filter the focused panel (Esc to close)",
                                 id="filter")
         yield self.filter_box
-        yield QuietFooter()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         for theme in THEMES:

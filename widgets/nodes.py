@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from backends.model import NodeMetricsRow, NodeRow, Row
 from backends.store import Store
-from widgets.formatting import PROBLEM, WARNING, age, age_changes_at, percent
+from widgets.formatting import PROBLEM, WARNING, age, age_changes_at, percent, rank_key
 from widgets.panel import RowId, RowView
 from widgets.rowmodel import Cell, Column
 from widgets.virtual_panel import VirtualPanel
@@ -72,7 +72,7 @@ class NodesPanel(VirtualPanel):
             row.kubelet_version,
             age(row.created, now),
         )
-        return RowView(cells, (rank, row.name), tone)
+        return RowView(cells, rank_key(rank, row.name), tone)
 
     def timed_cells(self, kind: str, row: Row, now: float) -> dict[int, Cell]:
         return {_AGE: age(row.created, now)} if isinstance(row, NodeRow) else {}

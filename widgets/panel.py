@@ -59,8 +59,9 @@ class RowView(msgspec.Struct, frozen=True, gc=False):
     """
 
     cells: tuple[Cell, ...]
-    sort_key: tuple[Any, ...]
-    """Ascending; ties are broken by the row id, so the order is total and stable."""
+    sort_key: tuple[Any, ...] | str
+    """Ascending; ties are broken by the row id, so the order is total and stable. Big
+    tables use one string (:func:`widgets.formatting.rank_key`): it sorts in C."""
     tone: str | None = None
     """``"problem"``, ``"warning"``, ``"dim"`` or None."""
 
@@ -133,28 +134,29 @@ class Panel(Widget):
                 targets.update(dict.fromkeys(self.dependents(kind, upserted)))
                 targets.update(dict.fromkeys(self.dependents(kind, removed)))
         targets.update(dict.fromkeys(self.extra_targets(now)))
+        # The per-row loop runs for every row of a 30,000-pod list as it loads: one lookup
+        # of each kind's table, not a store call per row, and the failing set kept here.
+        tables = {kind: store.held(kind) for kind in row_kinds}
+        rows_held = self._rows
+        failing = self._failing
+        view_of = self.view
         updates: dict[RowId, RowView | None] = {}
         for rid in targets:
-            row = store.get(*rid)
-            if row is None or rid[0] not in row_kinds:
-                if rid in self._rows:
-                    updates[rid] = None
-                continue
-            view = self.view(store, rid[0], row, now)
-            if view is None:
-                if rid in self._rows:
-                    updates[rid] = None
-                continue
-            self._rows[rid] = row
-            updates[rid] = view
-        for rid, view in updates.items():
-            if view is None:
-                self._rows.pop(rid, None)
-                self._failing.discard(rid)
-            elif view.tone == PROBLEM:
-                self._failing.add(rid)
-            else:
-                self._failing.discard(rid)
+            kind = rid[0]
+            table = tables.get(kind)
+            row = table.get(rid[1]) if table is not None else None
+            view = None if row is None else view_of(store, kind, row, now)
+            if row is not None and view is not None:
+                rows_held[rid] = row
+                updates[rid] = view
+                if view.tone == PROBLEM:
+                    failing.add(rid)
+                else:
+                    failing.discard(rid)
+            elif rid in rows_held:
+                updates[rid] = None
+                del rows_held[rid]
+                failing.discard(rid)
         self.rows_updated(updates, now)
         with self._batch():
             self.apply_views(updates)

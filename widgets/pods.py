@@ -19,7 +19,7 @@ from textual.binding import Binding, BindingType
 
 from backends.model import PodRow, Row
 from backends.store import Store
-from widgets.formatting import DIM, PROBLEM, WARNING, age, age_changes_at
+from widgets.formatting import DIM, PROBLEM, WARNING, age, age_changes_at, rank_key
 from widgets.panel import RowId, RowView
 from widgets.rowmodel import Cell, Column
 from widgets.virtual_panel import VirtualPanel
@@ -115,7 +115,7 @@ class PodsPanel(VirtualPanel):
             row.node,
             age(row.created, now),
         )
-        return RowView(cells, (rank, row.namespace, row.name), tone)
+        return RowView(cells, rank_key(rank, row.namespace, row.name), tone)
 
     def timed_cells(self, kind: str, row: Row, now: float) -> dict[int, Cell]:
         return {_AGE: age(row.created, now)} if isinstance(row, PodRow) else {}

@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from backends.model import DeploymentRow, Row
 from backends.store import Store
-from widgets.formatting import DIM, PROBLEM, WARNING, age, age_changes_at, short_images
+from widgets.formatting import DIM, PROBLEM, WARNING, age, age_changes_at, rank_key, short_images
 from widgets.panel import RowView
 from widgets.rowmodel import Cell, Column
 from widgets.virtual_panel import VirtualPanel
@@ -83,7 +83,7 @@ class WorkloadsPanel(VirtualPanel):
             short_images(row.images),
             age(row.created, now),
         )
-        return RowView(cells, (rank, row.namespace, row.name), tone)
+        return RowView(cells, rank_key(rank, row.namespace, row.name), tone)
 
     def timed_cells(self, kind: str, row: Row, now: float) -> dict[int, Cell]:
         return {_AGE: age(row.created, now)} if isinstance(row, DeploymentRow) else {}

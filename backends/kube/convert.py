@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from backends import model as m
 from backends.kube import schema as s
 from backends.quantity import cpu_millicores, memory_bytes
-from backends.sanitize import clean
+from backends.sanitize import clean, plain_line
 
 __all__ = [
     "MSG_MAX",
@@ -63,6 +63,7 @@ _CALM_STATUSES = frozenset(
     }
 )
 _TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})
+_NO_OWNER = s.OwnerRefIn()
 
 
 def epoch(value: datetime | None) -> float | None:
@@ -292,28 +293,37 @@ def _is_problem(status: str, ready: int, total: int) -> bool:
 
 def pod_row(pod: s.PodIn) -> m.PodRow:
     """A pod with kubectl's columns and the time-independent problem flag precomputed."""
-    meta = pod.metadata
+    meta, spec = pod.metadata, pod.spec
     status, message, ready, total, restarts, last_restart = pod_status(pod)
-    owner = controller_ref(meta.owner_references)
-    namespace, name = clean(meta.namespace), clean(meta.name)
-    status = clean(status)
+    owner = controller_ref(meta.owner_references) or _NO_OWNER
+    images = tuple(c.image for c in spec.containers) if spec.containers else ()
+    texts = (meta.namespace, meta.name, meta.uid, pod.status.phase, status, message,
+             spec.node_name, owner.kind, owner.name, owner.uid, *images)
+    if not plain_line("".join(texts), MSG_MAX):
+        # Something odd somewhere (rare): clean each string with its own limit.
+        texts = (*(clean(t) for t in texts[:5]), clean(message, MSG_MAX),
+                 *(clean(t) for t in texts[6:]))
+        images = texts[10:]
+    namespace, name, uid, phase, status, message, node, owner_kind, owner_name, owner_uid = (
+        texts[:10]
+    )
     return m.PodRow(
         key=m.make_key(namespace, name),
         namespace=namespace,
         name=name,
-        uid=clean(meta.uid),
-        phase=clean(pod.status.phase),
+        uid=uid,
+        phase=phase,
         status=status,
-        message=clean(message, MSG_MAX),
+        message=message,
         ready_containers=ready,
         total_containers=total,
         restarts=restarts,
         last_restart=last_restart,
-        node=clean(pod.spec.node_name),
-        owner_kind=clean(owner.kind) if owner else "",
-        owner_name=clean(owner.name) if owner else "",
-        owner_uid=clean(owner.uid) if owner else "",
-        images=_images(pod.spec.containers),
+        node=node,
+        owner_kind=owner_kind,
+        owner_name=owner_name,
+        owner_uid=owner_uid,
+        images=images,
         created=created_at(meta),
         deleted=epoch(meta.deletion_timestamp),
         problem=_is_problem(status, ready, total),
