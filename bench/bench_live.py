@@ -448,7 +448,7 @@ async def app_child(args: argparse.Namespace) -> dict[str, Any]:
     from backends.config import Settings
     from backends.kube.collector import collector_paused
     from backends.kube.connection import connect
-    from backends.kube.source import WATCHED, start_all
+    from backends.kube.source_set import WATCHED, start_all
     from backends.store import Store
     from tui.app import ControlRoomApp, Target
     from widgets.panels import NodesPanel, PodsPanel, WorkloadsPanel

@@ -19,7 +19,7 @@ from backends.config import Settings, parse
 from backends.demo.resources import BY_KEY
 from backends.demo.runner import DrillCluster
 from backends.kube.connection import connect
-from backends.kube.source import start_all
+from backends.kube.source_set import start_all
 from backends.store import Store
 from tui.app import ControlRoomApp, Session, Target
 from widgets.panels import AppsPanel, EventsPanel, NodesPanel, PodsPanel, WorkloadsPanel

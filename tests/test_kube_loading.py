@@ -17,7 +17,8 @@ from backends.kube import collector
 from backends.kube import source as source_module
 from backends.kube.collector import LoadPause, collector_paused
 from backends.kube.connection import KubeApiError
-from backends.kube.source import SourceOptions, SourceSet, WatchSource, peek_continue
+from backends.kube.source import WatchSource, peek_continue
+from backends.kube.source_set import SourceOptions, SourceSet
 from backends.store import Store
 from tests.test_kube_sources import FakeStream, until
 

@@ -29,7 +29,8 @@ from backends.demo.runner import DrillCluster, DrillOptions
 from backends.kube.connection import KubeApiError, KubeConnection, KubeError, connect
 from backends.kube.discovery import default_resource, discover
 from backends.kube.metrics import MetricsPoller
-from backends.kube.source import SourceOptions, SourceSet, WatchSource
+from backends.kube.source import WatchSource
+from backends.kube.source_set import SourceOptions, SourceSet
 from backends.model import NodeMetricsRow, Row
 from backends.store import Op, SourceHealth, SourceState, Store
 

@@ -18,7 +18,7 @@ from backends.config import EndpointSettings, Settings
 from backends.kube.collector import LoadPause
 from backends.kube.connection import connect
 from backends.kube.kubeconfig import KubeconfigError, describe_context
-from backends.kube.source import start_all
+from backends.kube.source_set import start_all
 from backends.ops.journal import default_journal_path
 from backends.signals.health import start_health
 from backends.signals.promql import start_signals

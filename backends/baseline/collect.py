@@ -3,7 +3,7 @@
 The control room captures from its live store; a headless command has none, so
 :func:`collect` builds one the same way the control room does, only once:
 
-- the Kubernetes kinds through the very same watch sources (:func:`backends.kube.source
+- the Kubernetes kinds through the very same watch sources (:class:`backends.kube.source_set
   .SourceSet`: discovery, paged lists, the same decoders and sanitizing), stopped as soon as
   every source has finished its first list (or was forbidden, not installed, or failed in a
   way that waiting will not fix); one that is still failing after ``timeout`` is left out and
@@ -27,12 +27,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from backends.kube.metrics import MetricsPoller
-from backends.kube.source import SourceOptions, SourceSet, WatchSource
+from backends.kube.source import WatchSource
+from backends.kube.source_set import SourceOptions, SourceSet
 from backends.store import Store
 
 if TYPE_CHECKING:
     from backends.config import Settings
-    from backends.kube.source import ManagedTransport
+    from backends.kube.source_set import ManagedTransport
 
 __all__ = ["collect"]
 
