@@ -40,7 +40,7 @@ from typing import Literal, TypeAlias
 
 import msgspec
 
-from backends.model import PodRow, ReplicaSetRow, Row, make_key
+from backends.model import KINDS, PodRow, ReplicaSetRow, Row, make_key
 from backends.sanitize import clean
 
 __all__ = ["ChangeSet", "Op", "SourceHealth", "SourceState", "Store"]
@@ -326,6 +326,16 @@ class Store:
     def all_health(self) -> Mapping[str, SourceHealth]:
         """Every source's health (read-only view)."""
         return MappingProxyType(self._health)
+
+    def first_lists_loading(self) -> bool:
+        """True while a source of a cluster kind is still on its first list ("connecting").
+
+        The UI hands changes over less often then (each hand-over re-sorts and repaints while
+        the rows keep arriving). Sources are named ``kind`` or ``kind@namespace``; alert
+        sources, the team bus and health probes are not cluster kinds and do not count.
+        """
+        return any(h.state == "connecting" and name.partition("@")[0] in KINDS
+                   for name, h in self._health.items())
 
     # ------------------------------------------------------------ derived indexes
 

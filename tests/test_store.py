@@ -279,6 +279,21 @@ def test_restarts_rising_since_first_seen() -> None:
 # ---------------------------------------------------------------- source health
 
 
+def test_first_lists_loading_counts_cluster_kinds_only() -> None:
+    store = Store()
+    assert not store.first_lists_loading(), "nothing reported yet: nothing loading"
+    store.set_health("prometheus", "connecting")
+    store.set_health("mqtt", "connecting")
+    assert not store.first_lists_loading(), "alert sources and the bus are not cluster kinds"
+    store.set_health("pods@payments", "connecting")
+    store.set_health("nodes", "connected")
+    assert store.first_lists_loading(), "a namespaced pods source still on its first list"
+    store.set_health("pods@payments", "connected")
+    assert not store.first_lists_loading()
+    store.set_health("pods@payments", "stale", "watch lost")
+    assert not store.first_lists_loading(), "a lost watch is stale, not a first list"
+
+
 def test_source_health_is_part_of_the_change_set() -> None:
     clock = Clock(1_000.0)
     store = Store(clock=clock)

@@ -24,7 +24,6 @@ from textual.widget import Widget
 from textual.widgets import Input
 
 from backends.config import Settings, remember_theme
-from backends.model import KINDS as KUBE_KINDS
 from backends.sanitize import clean
 from backends.store import Store
 from themes import THEMES
@@ -201,14 +200,13 @@ class ControlRoomApp(BaselineMixin, RunbookMixin, AlertActionsMixin, ActionsMixi
         self.header.show_health(health, now)
         if self.frozen:
             return
-        # While first lists still load (a source "connecting") and rows are already on
-        # screen, hand changes over at most every LOADING_HANDOVER_S: each hand-over re-sorts
-        # and repaints, and at 150 ms that competed with decoding for the one event loop
-        # (bench/bench_live.py: ~0.25 s of ticks and frames in a 1.5 s load of 30,000 pods).
+        # While first lists still load and rows are already on screen, hand changes over at
+        # most every LOADING_HANDOVER_S: each hand-over re-sorts and repaints, and at 150 ms
+        # that competed with decoding for the one event loop (bench/bench_live.py: ~0.25 s
+        # of ticks and frames in a 1.5 s load of 30,000 pods).
         mono = time.monotonic()
         if (self._handed_rows and mono - self._last_handover < LOADING_HANDOVER_S
-                and any(h.state == "connecting" and name.split("@", 1)[0] in KUBE_KINDS
-                        for name, h in health.items())):
+                and self.store.first_lists_loading()):
             return
         changes = self.store.changes_since(self._seen)
         if changes.is_empty:
