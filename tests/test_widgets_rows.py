@@ -8,6 +8,7 @@ import random
 from collections.abc import Iterable
 from typing import Any
 
+import pytest
 from textual.app import App, ComposeResult
 from textual.widget import Widget
 
@@ -289,3 +290,60 @@ def test_rank_key_orders_like_the_tuple(keys: list[tuple[int, str, str]]) -> Non
     by_text = sorted(keys, key=lambda k: rank_key(*k))
     assert by_text == by_tuple
     assert rank_key(1, "a", "b") < rank_key(1, "ab", "") < rank_key(2, "", "")
+
+
+# ---------------------------------------------------------------- QuietDataTable
+
+from rich.text import Text  # noqa: E402
+from textual.containers import Vertical  # noqa: E402
+
+from widgets.table_panel import QuietDataTable  # noqa: E402
+
+
+class _QuietApp(App[None]):
+    CSS = "Vertical { height: 8; } QuietDataTable { height: 1fr; }"
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield QuietDataTable()
+
+
+async def test_quiet_datatable_grows_without_laying_out_the_screen(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """New rows change only the table's virtual size: its scrollbar follows, the screen is
+    not laid out again (and every panel not repainted) for each batch of rows."""
+    app = _QuietApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        table = app.query_one(QuietDataTable)
+        table.add_columns("name", "state")
+        for n in range(3):
+            table.add_row(Text(f"row-{n}"), Text("ok"))
+        await pilot.pause()
+        assert not table.show_vertical_scrollbar
+
+        for n in range(3, 30):
+            table.add_row(Text(f"row-{n}"), Text("ok"))
+        await pilot.pause()
+        assert table.show_vertical_scrollbar, "the scrollbar appears with the rows"
+        assert table.virtual_size.height >= 30 and table.max_scroll_y > 0
+
+        # What the table asks of Textual (below its own refresh, which drops the layout).
+        layouts: list[bool] = []
+        original = Widget.refresh
+
+        def spy(self: Widget, *regions: Any, **kwargs: Any) -> Widget:
+            if self is table:
+                layouts.append(bool(kwargs.get("layout")))
+            return original(self, *regions, **kwargs)
+
+        monkeypatch.setattr(Widget, "refresh", spy)
+        for n in range(30, 60):
+            table.add_row(Text(f"row-{n}"), Text("ok"))
+        await pilot.pause()
+        monkeypatch.setattr(Widget, "refresh", original)
+        assert table.virtual_size.height >= 60
+        assert layouts and not any(layouts), "more rows: repaint, never a screen layout"
+
+        table.scroll_end(animate=False)
+        await pilot.pause()
+        assert table.scroll_y == table.max_scroll_y > 20

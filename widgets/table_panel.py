@@ -14,6 +14,7 @@ Anything that can grow to thousands of rows belongs on a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from heapq import heappop, heappush
 from typing import ClassVar, Self
 
@@ -22,15 +23,47 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.coordinate import Coordinate
+from textual.geometry import Region
 from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from backends.model import Row
 from widgets.formatting import plain
 from widgets.panel import Panel, RowId, RowView
 from widgets.rowmodel import Cell, Column
 
-__all__ = ["TablePanel"]
+__all__ = ["QuietDataTable", "TablePanel"]
+
+
+class QuietDataTable(DataTable[Text]):
+    """A DataTable whose new rows do not lay out the whole screen.
+
+    ``DataTable`` sets its ``virtual_size`` after rows arrive, and that reactive asks for a
+    layout of the screen, which repaints every panel: while a big cluster loads, the short
+    panels (Argo CD, traffic, alerts, endpoints) filling up cost ten layouts (bench/
+    bench_live.py). The table's own size is fixed by the panel, so only its scrollbars depend
+    on the virtual size: as in :class:`~widgets.vtable.VirtualTable`, the size is taken
+    quietly and the scrollbars are updated; a scrollbar that appears or vanishes still asks
+    for the layout it needs.
+    """
+
+    _quiet_size = False
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        before = self.virtual_size
+        self._quiet_size = True
+        try:
+            super()._update_dimensions(new_rows)
+        finally:
+            self._quiet_size = False
+        if self.virtual_size != before and self.is_mounted:
+            self._scroll_update(self.virtual_size)
+
+    def refresh(self, *regions: Region, repaint: bool = True, layout: bool = False,
+                recompose: bool = False) -> Self:
+        if layout and self._quiet_size:
+            layout = False  # the virtual size alone changed (see the class docstring)
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
 
 class TablePanel(Panel):
@@ -66,7 +99,7 @@ class TablePanel(Panel):
         disabled: bool = False,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
-        self.table: DataTable[Text] = DataTable(cursor_type="row", zebra_stripes=False)
+        self.table: DataTable[Text] = QuietDataTable(cursor_type="row", zebra_stripes=False)
         """The table (exposed for tests and for the App's focus handling)."""
         self._shown: dict[RowId, tuple[Text, ...]] = {}
         self._column_keys: list[ColumnKey] = []
