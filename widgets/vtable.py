@@ -7,8 +7,8 @@ This table is built for the big panels (nodes, workloads, pods, events) instead:
 - Rows are keyed. ``upsert`` and ``remove_row`` only record the change; ``commit`` (once per
   refresh tick) applies them through :class:`~widgets.rowmodel.RowModel`, which re-places only
   rows that moved and lets column widths grow lazily (see there).
-- Only visible lines are drawn (``render_line``), and the strip of each row is cached by
-  (key, row version, layout generation, cursor), so scrolling and repaints reuse work.
+- Only visible lines are drawn (``render_line``); :mod:`widgets.rowstrips` builds each row's
+  strip and caches it by (key, row version, layout, cursor), so repaints reuse work.
 - The cursor belongs to a key, not an index: when rows move, the same object stays selected.
 - Cells are ``Text`` or ``str``; a ``str`` is shown as is, never parsed as markup.
 - Row tones (``problem``, ``warning``, ``dim``) map to component classes, so themes decide the
@@ -26,13 +26,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import rich.repr
-from rich.cells import cell_len, set_cell_size
-from rich.segment import Segment
-from rich.style import Style
-from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
-from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -40,23 +35,14 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from widgets.rowmodel import Cell, Column, RowModel
+from widgets.rowstrips import COMPONENT_CLASSES, TABLE_CSS, RowStrips, overlay
 
 __all__ = ["Cell", "Column", "TimedCells", "VirtualTable"]
 
 TimedCells = Callable[[str, float], Mapping[int, Cell]]
 """``timed(key, now)``: the time-dependent cells of a row at ``now``, by column index."""
 
-_ELLIPSIS = "\u2026"
-_PADDING = 1
-"""Blank cells on each side of every column."""
-_TONES: tuple[str, ...] = ("problem", "warning", "dim")
 _NO_CELLS: Mapping[int, Cell] = {}
-_STRIP_CACHE = 64
-"""Row strips kept: a screen of the tallest panel and some. A cached strip holds Textual's
-crop of it, and each Strip brings seven small caches: about thirty objects the cyclic
-collector walks on every full collection. With ages drawn per second, older strips of a row
-are stale anyway; at 256 per table the strips were most of what a full collection walked
-under a flood, and its pause neared 50 ms (bench/bench_live.py)."""
 
 
 class VirtualTable(ScrollView, can_focus=True):
@@ -90,55 +76,10 @@ class VirtualTable(ScrollView, can_focus=True):
     | enter | Post `RowSelected` for the row under the cursor. |
     """
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "vtable--header",
-        "vtable--cursor",
-        "vtable--problem",
-        "vtable--warning",
-        "vtable--dim",
-    }
-    """
-    | Class | Description |
-    | :- | :- |
-    | `vtable--header` | The header line. |
-    | `vtable--cursor` | The selected row. |
-    | `vtable--problem` | Rows with tone `problem` (failing). |
-    | `vtable--warning` | Rows with tone `warning` (needs a look). |
-    | `vtable--dim` | Rows with tone `dim` (finished, unimportant). |
-    """
+    COMPONENT_CLASSES: ClassVar[set[str]] = set(COMPONENT_CLASSES)
+    """Header, cursor and row tones (listed, styled and drawn in :mod:`widgets.rowstrips`)."""
 
-    DEFAULT_CSS = """
-    VirtualTable {
-        background: $surface;
-        color: $foreground;
-        height: 1fr;
-        & > .vtable--header {
-            background: $panel;
-            color: $foreground;
-            text-style: bold;
-        }
-        & > .vtable--cursor {
-            background: $block-cursor-blurred-background;
-            color: $block-cursor-blurred-foreground;
-            text-style: $block-cursor-blurred-text-style;
-        }
-        &:focus > .vtable--cursor {
-            background: $block-cursor-background;
-            color: $block-cursor-foreground;
-            text-style: $block-cursor-text-style;
-        }
-        & > .vtable--problem {
-            color: $text-error;
-            text-style: bold;
-        }
-        & > .vtable--warning {
-            color: $text-warning;
-        }
-        & > .vtable--dim {
-            color: $foreground-muted;
-        }
-    }
-    """
+    DEFAULT_CSS = TABLE_CSS
 
     show_header: reactive[bool] = reactive(True)
     """Whether the header line is drawn (it stays put while the rows scroll)."""
@@ -203,12 +144,10 @@ class VirtualTable(ScrollView, can_focus=True):
         """:meth:`_on_screen` as of the last commit."""
         self._cursor_key: str | None = None
         self._cursor_index = 0
-        self._layout_generation = 0
-        self._strips: LRUCache[tuple[Any, ...], Strip] = LRUCache(_STRIP_CACHE)
+        self._strips = RowStrips(self, self.model)
+        """The header and row strips, and the cache of recent ones."""
         self.lines_rendered = 0
         """How many lines ``render_line`` produced (tests and benchmarks read it)."""
-        self.strips_built = 0
-        """How many row strips were built rather than taken from the cache."""
         self._update_virtual_size()
 
     # ------------------------------------------------------------------ rows
@@ -268,7 +207,7 @@ class VirtualTable(ScrollView, can_focus=True):
         cells = self.model.cells(key)
         if cells is None:
             return None
-        return _overlay(cells, self._timed_cells(key))
+        return overlay(cells, self._timed_cells(key))
 
     # ------------------------------------------------------------------ time
 
@@ -369,8 +308,7 @@ class VirtualTable(ScrollView, can_focus=True):
         return (top, *((key, model.version(key)) for key in map(model.key_at, range(top, end))))
 
     def _layout_changed(self) -> None:
-        self._layout_generation += 1
-        self._strips.clear()
+        self._strips.invalidate()
         self._update_virtual_size()
 
     def _update_virtual_size(self) -> None:
@@ -384,7 +322,7 @@ class VirtualTable(ScrollView, can_focus=True):
         ``_scroll_update`` is Textual's (8.x) own step for that; without it, the plain
         assignment.
         """
-        width = self.model.total_width + 2 * _PADDING * len(self.model.widths)
+        width = self._strips.width
         height = self.model.row_count + self._header_height
         if self.virtual_size == (width, height):
             return
@@ -533,8 +471,16 @@ class VirtualTable(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         """Theme or focus changed: cached strips hold the old colours."""
         super().notify_style_update()
-        self._layout_generation += 1
-        self._strips.clear()
+        self._strips.invalidate()
+
+    @property
+    def strips_built(self) -> int:
+        """How many row strips were built rather than taken from the cache."""
+        return self._strips.built
+
+    @strips_built.setter
+    def strips_built(self, value: int) -> None:
+        self._strips.built = value
 
     def render_line(self, y: int) -> Strip:
         """Draw one screen line: the header, a row (from the strip cache) or blank."""
@@ -544,102 +490,11 @@ class VirtualTable(ScrollView, can_focus=True):
         base = self.rich_style
         header = self._header_height
         if y < header:
-            strip = self._header_strip()
+            strip = self._strips.header()
         else:
             index = scroll_y + y - header
             if not 0 <= index < self.model.row_count:
                 return Strip.blank(width, base)
-            strip = self._row_strip(index)
+            key = self.model.key_at(index)
+            strip = self._strips.row(key, index == self._cursor_index, self._timed_cells(key))
         return strip.crop_extend(scroll_x, scroll_x + width, base)
-
-    def _header_strip(self) -> Strip:
-        cache_key = ("\0header", self._layout_generation)
-        strip = self._strips.get(cache_key)
-        if strip is None:
-            style = self.get_component_rich_style("vtable--header")
-            cells = tuple(column.label for column in self.model.columns)
-            strip = self._build_strip(cells, style, None)
-            self._strips[cache_key] = strip
-        return strip
-
-    def _row_strip(self, index: int) -> Strip:
-        model = self.model
-        key = model.key_at(index)
-        cursor = index == self._cursor_index
-        # The cursor's colours depend on focus (":focus > .vtable--cursor").
-        focus = cursor and self.has_focus
-        timed = self._timed_cells(key)
-        cache_key = (
-            key, model.version(key), self._layout_generation, cursor, focus, *timed.items(),
-        )
-        cacheable = True
-        try:
-            strip = self._strips.get(cache_key)
-        except TypeError:  # a Text among the timed cells (not hashable): not cached
-            strip, cacheable = None, False
-        if strip is None:
-            style = self.rich_style
-            tone = model.tone(key)
-            if tone in _TONES:
-                style += self.get_component_rich_style(f"vtable--{tone}", partial=True)
-            post = self.get_component_rich_style("vtable--cursor") if cursor else None
-            cells = _overlay(model.cells(key) or (), timed)
-            strip = self._build_strip(cells, style, post)
-            if cacheable:
-                self._strips[cache_key] = strip
-            self.strips_built += 1
-        return strip
-
-    def _build_strip(self, cells: tuple[Cell, ...], style: Style, post: Style | None) -> Strip:
-        """One row as segments: plain cells are joined into runs, Text cells keep spans."""
-        run_style = style + post if post is not None else style
-        segments: list[Segment] = []
-        run: list[str] = []
-        console = self.app.console
-        pad = " " * _PADDING
-        widths = self.model.widths
-        for index, column in enumerate(self.model.columns):
-            width = widths[index]
-            cell = cells[index] if index < len(cells) else ""
-            run.append(pad)
-            if isinstance(cell, Text):
-                if run:
-                    segments.append(Segment("".join(run), run_style))
-                    run.clear()
-                text = cell.copy()
-                text.no_wrap = True
-                text.end = ""
-                if column.align == "right" and text.cell_len < width:
-                    text.pad_left(width - text.cell_len)
-                text.truncate(width, overflow="ellipsis", pad=True)
-                segments.extend(Segment.apply_style(text.render(console), style, post))
-            else:
-                run.append(_fit(cell, width, column.align))
-            run.append(pad)
-        if run:
-            segments.append(Segment("".join(run), run_style))
-        total = sum(widths) + 2 * _PADDING * len(widths)
-        return Strip(segments, total)
-
-
-def _overlay(cells: tuple[Cell, ...], timed: Mapping[int, Cell]) -> tuple[Cell, ...]:
-    """``cells`` with the time-dependent ones put in (columns beyond the row are ignored)."""
-    if not timed:
-        return cells
-    merged = list(cells)
-    for column, value in timed.items():
-        if 0 <= column < len(merged):
-            merged[column] = value
-    return tuple(merged)
-
-
-def _fit(text: str, width: int, align: str) -> str:
-    """Pad or cut a plain string to exactly ``width`` cells (ellipsis when cut)."""
-    length = len(text)
-    if length == width and text.isascii():
-        return text
-    size = cell_len(text)
-    if size > width:
-        return set_cell_size(text, width - 1) + _ELLIPSIS if width > 0 else ""
-    gap = " " * (width - size)
-    return gap + text if align == "right" else text + gap
