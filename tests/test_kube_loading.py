@@ -177,6 +177,26 @@ def freezes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
     assert gc.isenabled() and not collector_paused()
 
 
+def test_the_startup_heap_is_frozen_once_when_the_app_is_built(
+    freezes: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The App freezes what the imports left alive before it builds its screen, so the
+    full collection that building triggers does not walk ~250,000 long-lived objects while
+    the first lists load; only once per process (later Apps' garbage stays collectable)."""
+    from backends.config import Settings
+    from tui.app import ControlRoomApp, Target
+
+    async def never(store: object) -> Any:
+        raise AssertionError("not started in this test")
+
+    monkeypatch.setattr(collector, "_startup_frozen", False)
+    ControlRoomApp(Settings(), None, Target(cluster="c", context="x"), never)
+    assert freezes == [True], "frozen once, with the collector enabled"
+    ControlRoomApp(Settings(), None, Target(cluster="c", context="x"), never)
+    assert collector.freeze_startup_heap() is False
+    assert len(freezes) == 1
+
+
 async def test_pause_until_every_first_list_then_freeze_and_enable(
         freezes: list[bool]) -> None:
     pause = LoadPause(["pods", "nodes"], limit=30)

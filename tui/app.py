@@ -24,6 +24,7 @@ from textual.widget import Widget
 from textual.widgets import Input
 
 from backends.config import Settings, remember_theme
+from backends.kube.collector import freeze_startup_heap
 from backends.sanitize import clean
 from backends.store import Store
 from themes import THEMES
@@ -110,6 +111,7 @@ class ControlRoomApp(BaselineMixin, RunbookMixin, AlertActionsMixin, ActionsMixi
                  clock: Callable[[], float] = time.time,
                  journal_path: Path | None = None) -> None:
         super().__init__()
+        freeze_startup_heap()  # before the screen is built (backends/kube/collector.py)
         self.journal_path = journal_path
         self.session: Session | None = None
         self.settings = settings
