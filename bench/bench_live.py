@@ -111,6 +111,22 @@ class Server:
                 self.proc.wait()
 
 
+def run_app_load_only(args: argparse.Namespace, kubeconfig: str, server: Server,
+                      expect: dict[str, int]) -> float | None:
+    """One App child that loads and exits (no flood): connect -> loaded, seconds."""
+    with tempfile.TemporaryDirectory() as tmp:
+        result_path = Path(tmp) / "app.json"
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "app",
+               "--kubeconfig", kubeconfig, "--server-pid", str(server.proc.pid),
+               "--expect", json.dumps(expect), "--result", str(result_path),
+               "--no-flood", "--spawned", repr(time.time())]
+        code, _, _ = run_measured(cmd, cwd=ROOT)
+        if code != 0 or not result_path.exists():
+            print(f"bench_live: the App child failed (exit {code})", file=sys.stderr)
+            return None
+        return float(json.loads(result_path.read_text())["connect_to_loaded"])
+
+
 def run_measured(cmd: list[str], **kwargs: Any) -> tuple[int, float, Any]:
     """Run ``cmd``; (exit code, wall seconds, resource usage of that process alone)."""
     started = time.perf_counter()
@@ -201,12 +217,25 @@ def parent(args: argparse.Namespace) -> int:
         print(f"  drill server ready in {generated:.1f} s", flush=True)
         expect = expected_counts(url)
         kubectl: dict[str, Any] | None = None
-        if not args.skip_kubectl and shutil.which("kubectl") is None:
+        have_kubectl = not args.skip_kubectl and shutil.which("kubectl") is not None
+        if not args.skip_kubectl and not have_kubectl:
             print("  kubectl not found (make tools installs it): its column stays empty")
-        elif not args.skip_kubectl:
-            kubectl = run_kubectl(kubeconfig)
-            print(f"  kubectl: {kubectl['seconds']:.2f} s, {kubectl['rss_mb']:.0f} MB, "
-                  f"{kubectl['pods']} pods", flush=True)
+        # The machine's speed drifts (a VM on shared cores: the same App load took 1.1 s of
+        # CPU in one run and 1.7 s in the next). kubectl and the App are therefore run in
+        # turn, --repeat times, and the load is compared by the medians; every pair is shown.
+        pairs: list[tuple[float | None, float]] = []
+        for round_ in range(args.repeat):
+            if have_kubectl:
+                kubectl = run_kubectl(kubeconfig)
+                print(f"  kubectl: {kubectl['seconds']:.2f} s, {kubectl['rss_mb']:.0f} MB, "
+                      f"{kubectl['pods']} pods", flush=True)
+            if round_ == args.repeat - 1:
+                break  # the last App run is the full one below (load, then the flood)
+            loaded = run_app_load_only(args, kubeconfig, server, expect)
+            if loaded is None:
+                return 1
+            print(f"  App: {loaded:.2f} s", flush=True)
+            pairs.append((kubectl["seconds"] if kubectl else None, loaded))
         with tempfile.TemporaryDirectory() as tmp:
             result_path = Path(tmp) / "app.json"
             cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "app",
@@ -239,6 +268,8 @@ def parent(args: argparse.Namespace) -> int:
         except (TimeoutError, RuntimeError):
             flood_line = "?"
         app["server_flood"] = flood_line
+        pairs.append((kubectl["seconds"] if kubectl else None, app["connect_to_loaded"]))
+        app["pairs"] = pairs
     finally:
         server.stop()
     report(size, bulk, expect, kubectl, app, args.flood_rate, flood_seconds)
@@ -271,12 +302,22 @@ def report(size: str, bulk: tuple[int, int, int], expect: dict[str, int],
     row("  first rows in the store (s)", "-", f"{app['connect_to_first_apply']:.2f}")
     row("App start -> first rows (s)", "-", f"{app['start_to_first_rows']:.2f}")
     row("spawn -> first rows, incl. imports (s)", "-", f"{app['spawn_to_first_rows']:.2f}")
+    pairs = app.get("pairs") or [(k_s, loaded)]
+    apps = [a for _, a in pairs]
+    kubectls = [k for k, _ in pairs if k is not None]
+    loaded = statistics.median(apps)
+    k_s = statistics.median(kubectls) if kubectls else None
     ratio = loaded / k_s if k_s else None
     row(f"all {expect['pods']} pods loaded, panels on screen (s)",
         f"{k_s:.2f}" if k_s else "-", f"{loaded:.2f}",
         f"<= 0.1x kubectl ({0.1 * k_s:.2f} s)" if k_s else "<= 0.1x kubectl",
         None if ratio is None else ratio <= 0.1)
     row("  ratio App / kubectl", "1.00" if k_s else "-", f"{ratio:.3f}" if ratio else "-")
+    if len(pairs) > 1:
+        row(f"  medians of {len(pairs)} runs in turn; each run (s)",
+            " ".join(f"{k:.1f}" for k in kubectls) or "-", " ".join(f"{a:.2f}" for a in apps))
+        row("  each run's ratio", "-", " ".join(
+            f"{a / k:.3f}" for k, a in pairs if k) or "-")
     row("  pods list done (s)", "-", f"{app['connect_to_pods_listed']:.2f}")
     row("  App CPU time while loading (s)", "-", f"{app['load_cpu']:.2f}")
     row("    of which garbage collection (s)", "-", f"{app['load_gc_total']:.2f}")
@@ -592,13 +633,15 @@ async def app_child(args: argparse.Namespace) -> dict[str, Any]:
         if profiler is not None and args.profile_phase == "flood":
             profiler.enable()
         flood_start = time.perf_counter()
-        os.kill(args.server_pid, signal.SIGUSR1)
         keys = threading.Thread(target=press_keys, daemon=True)
-        keys.start()
-        await asyncio.sleep(args.flood_seconds)
-        flood_end = time.perf_counter()
+        if not args.no_flood:
+            os.kill(args.server_pid, signal.SIGUSR1)
+            keys.start()
+            await asyncio.sleep(args.flood_seconds)
+        flood_end = max(time.perf_counter(), flood_start + 1e-6)
         stop_keys.set()
-        keys.join()
+        if keys.is_alive():
+            keys.join()
         # Wait for the store to catch up (no pod events for 1 s) and the last keys to paint.
         quiet_since = time.perf_counter()
         last_seen = len(rec.applied)
@@ -699,6 +742,10 @@ def main() -> int:
     ap.add_argument("--key-interval", type=float, default=0.1,
                     help="seconds between Down presses during the flood")
     ap.add_argument("--skip-kubectl", action="store_true", help="do not run kubectl")
+    ap.add_argument("--repeat", type=int, default=3, metavar="N",
+                    help="kubectl and App loads in turn, N times; the load is compared by "
+                         "the medians (default 3; the flood runs once, in the last App run)")
+    ap.add_argument("--no-flood", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--no-encode", action="store_true",
                     help="do not build the terminal bytes of each paint (headless skips it)")
     ap.add_argument("--profile-out", default=None, metavar="PATH",
