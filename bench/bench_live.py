@@ -111,15 +111,20 @@ class Server:
                 self.proc.wait()
 
 
-def run_app_load_only(args: argparse.Namespace, kubeconfig: str, server: Server,
-                      expect: dict[str, int]) -> float | None:
+def app_command(kubeconfig: str, server: Server, expect: dict[str, int],
+                result_path: Path, *extra: str) -> list[str]:
+    """The App child's command line (``extra``: what this run does besides loading)."""
+    return [sys.executable, str(Path(__file__).resolve()), "--child", "app",
+            "--kubeconfig", kubeconfig, "--server-pid", str(server.proc.pid),
+            "--expect", json.dumps(expect), "--result", str(result_path),
+            "--spawned", repr(time.time()), *extra]
+
+
+def run_app_load_only(kubeconfig: str, server: Server, expect: dict[str, int]) -> float | None:
     """One App child that loads and exits (no flood): connect -> loaded, seconds."""
     with tempfile.TemporaryDirectory() as tmp:
         result_path = Path(tmp) / "app.json"
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "app",
-               "--kubeconfig", kubeconfig, "--server-pid", str(server.proc.pid),
-               "--expect", json.dumps(expect), "--result", str(result_path),
-               "--no-flood", "--spawned", repr(time.time())]
+        cmd = app_command(kubeconfig, server, expect, result_path, "--no-flood")
         code, _, _ = run_measured(cmd, cwd=ROOT)
         if code != 0 or not result_path.exists():
             print(f"bench_live: the App child failed (exit {code})", file=sys.stderr)
@@ -231,18 +236,16 @@ def parent(args: argparse.Namespace) -> int:
                       f"{kubectl['pods']} pods", flush=True)
             if round_ == args.repeat - 1:
                 break  # the last App run is the full one below (load, then the flood)
-            loaded = run_app_load_only(args, kubeconfig, server, expect)
+            loaded = run_app_load_only(kubeconfig, server, expect)
             if loaded is None:
                 return 1
             print(f"  App: {loaded:.2f} s", flush=True)
             pairs.append((kubectl["seconds"] if kubectl else None, loaded))
         with tempfile.TemporaryDirectory() as tmp:
             result_path = Path(tmp) / "app.json"
-            cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "app",
-                   "--kubeconfig", kubeconfig, "--server-pid", str(server.proc.pid),
-                   "--expect", json.dumps(expect), "--result", str(result_path),
-                   "--flood-seconds", str(flood_seconds),
-                   "--key-interval", str(args.key_interval), "--spawned", repr(time.time())]
+            cmd = app_command(kubeconfig, server, expect, result_path,
+                              "--flood-seconds", str(flood_seconds),
+                              "--key-interval", str(args.key_interval))
             if args.profile_out:
                 cmd += ["--profile-out", args.profile_out, "--profile-phase", args.profile_phase]
             if args.no_encode:

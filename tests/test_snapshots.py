@@ -47,7 +47,7 @@ def dashboard(drill: ThreadedDrill, *, theme: str = "controlroom-dark",
 
 async def loaded(pilot: Pilot[Any]) -> None:
     """Wait until every kind has arrived, the panels have taken it and the screen has stopped
-    changing. On a loaded CI machine the footer's re-composition after the gate opens and the
+    changing. On a loaded CI machine the key bar's update after the gate opens and the
     breaker read-back can land late, so settle on two identical renders in a row rather than a
     fixed pause; give up loudly, never snapshot a half-loaded screen."""
     app = pilot.app

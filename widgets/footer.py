@@ -74,7 +74,7 @@ class KeyFooter(Widget, can_focus=False):
 
     @property
     def keys_shown(self) -> tuple[str, ...]:
-        """The keys on the bar, in order (palette key last); for tests and the help screen."""
+        """The keys on the bar, in order (palette key last); for tests."""
         keys = tuple(k.key for k in self._keys)
         return keys + ((self._palette.key,) if self._palette else ())
 
