@@ -30,6 +30,31 @@ def require_program(name: str) -> str:
     return path
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Under CI=true nothing skips: a skip from anywhere (a helper, a fixture, a plugin) fails.
+
+    The explicit guards (``require_program``, the fixture loader) already fail under CI; this
+    catches any skip that slips past them, so "zero skips" is a property of the run, not of
+    each test's good manners. Expected failures (xfail) are not skips and are left alone."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if IN_CI and report.skipped and not hasattr(report, "wasxfail"):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI=true (nothing may skip in CI): {report.longrepr}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
+    """A whole module skipped at collection (``skipif`` marks at module level,
+    ``importorskip``) fails under CI=true as well."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if IN_CI and report.skipped:
+        report.outcome = "failed"
+        report.longrepr = f"module skipped under CI=true (nothing may skip in CI): {report.longrepr}"
+
+
 @pytest.fixture
 async def drill(tmp_path: Path) -> AsyncIterator[DrillCluster]:
     """A seeded drill cluster served on a free loopback port, on the test's event loop."""

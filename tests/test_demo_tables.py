@@ -1,7 +1,7 @@
 """Server-side Table output of the drill cluster, checked against upstream fixtures.
 
 The expected cells are what ``kubectl get`` prints for these objects on a real cluster (the
-fixtures are real API objects collected from upstream projects, see shared/fixtures/SOURCES.md).
+fixtures are real API objects collected from upstream projects, see tests/fixtures/SOURCES.md).
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import copy
 import json
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,12 +17,7 @@ import yaml
 
 from backends.demo import tables
 from backends.demo.resources import BY_KEY
-
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
-if not FIXTURES.exists():  # CI lays shared/ beside the clone
-    FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
-
-pytestmark = pytest.mark.skipif(not FIXTURES.exists(), reason="shared fixtures not available")
+from tests.kubefixtures import FIXTURES
 
 Obj = dict[str, Any]
 

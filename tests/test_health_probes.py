@@ -8,7 +8,6 @@ header back. Nothing sleeps blindly: the slow server is slower than a short time
 from __future__ import annotations
 
 import asyncio
-import shutil
 import socket
 import ssl
 import subprocess
@@ -29,6 +28,7 @@ from backends.signals.health import (
     start_health,
 )
 from backends.store import Store
+from tests.conftest import require_program
 
 SECRET = "s3cr3t-t0ken-value"
 HOSTILE_BODY = "\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2J[bold red]down[/] [@click=app.quit]x"
@@ -137,11 +137,10 @@ async def test_header_value_from_environment_is_sent_and_never_shown(server: str
 
 @pytest.fixture(scope="module")
 def self_signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
+    openssl = require_program("openssl")
     folder = tmp_path_factory.mktemp("tls")
     cert, key = folder / "cert.pem", folder / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+    subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt",
                     "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
                     "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True, timeout=30)

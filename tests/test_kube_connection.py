@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 import socket
 import ssl
 import subprocess
@@ -37,6 +36,7 @@ from backends.kube.connection import (
     list_contexts,
 )
 from backends.kube.decode import decode_list
+from tests.conftest import require_program
 
 PODS = BY_KEY["pods"]
 
@@ -343,9 +343,7 @@ async def test_failing_exec_plugin_names_its_complaint(drill: DrillCluster,
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A throwaway CA with a server certificate for 127.0.0.1 and a client certificate."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("openssl is not installed")
+    openssl = require_program("openssl")
     root = tmp_path_factory.mktemp("pki")
 
     def run(*args: str) -> None:

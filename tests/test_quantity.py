@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 import yaml
 
 from backends.quantity import cpu_millicores, memory_bytes, parse_quantity
-
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+from tests.kubefixtures import FIXTURES
 
 
 @pytest.mark.parametrize(

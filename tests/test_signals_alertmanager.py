@@ -1,7 +1,7 @@
 """Alertmanager as an alert source, and the silence action against a REAL Alertmanager.
 
 Decoders run on the alerts and silences a real Alertmanager 0.31 answered (karma's recorded
-mocks, /work/shared/fixtures/SOURCES.md). The silence tests start the Debian
+mocks, tests/fixtures/SOURCES.md). The silence tests start the Debian
 ``prometheus-alertmanager`` (through the drill's :class:`~backends.demo.servers.DrillServers`,
 Alertmanager only), post alerts to it the way Prometheus does, and prove every claim with
 Alertmanager's own answers: the alert turns suppressed, expiring restores it, read-only mode
@@ -44,8 +44,9 @@ from backends.signals.model import ALERTS, AlertRow
 from backends.signals.prometheus import SourceError
 from backends.store import Store
 from tests.conftest import require_program
+from tests.kubefixtures import FIXTURES as KUBE_FIXTURES
 
-FIXTURES = Path("/work/shared/fixtures/alertmanager")
+FIXTURES = KUBE_FIXTURES / "alertmanager"
 HOSTILE = "\x1b]8;;http://evil\x07[bold red]x[/]\x1b[1A\x9b2J"
 
 

@@ -2,7 +2,7 @@
 the poller's contract (no overlap, stale-but-kept on failure, recovery) over a MockTransport.
 
 The fixtures are the upstream documentation's and OpenAPI golden file's answers
-(/work/shared/fixtures/SOURCES.md); the end-to-end run against a real Prometheus is in
+(tests/fixtures/SOURCES.md); the end-to-end run against a real Prometheus is in
 tests/test_app_alerts.py.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,8 +25,9 @@ from backends.signals.prometheus import (
     prometheus_poller,
 )
 from backends.store import Store
+from tests.kubefixtures import FIXTURES as KUBE_FIXTURES
 
-FIXTURES = Path("/work/shared/fixtures/prometheus")
+FIXTURES = KUBE_FIXTURES / "prometheus"
 HOSTILE = "\x1b]52;c;cm0gLXJmIC8=\x07[red]boom[/red]\x1b[2J[@click=app.quit]x\u202e"
 
 

@@ -343,7 +343,8 @@ def test_broken_route_degrades_the_app(drill: Drill) -> None:
 
 
 def test_with_the_workload_controllers_a_sync_ends_healthy(drill: Drill) -> None:
-    workloads = pytest.importorskip("backends.demo.sim.workloads")
+    from backends.demo.sim import workloads
+
     recorder = EventRecorder(drill.state, drill.clock.now)
     drill.sim.controllers[:0] = workloads.controllers(drill.state, recorder, drill.config)
     commit_new_image(drill)
