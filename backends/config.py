@@ -21,7 +21,7 @@ from typing import Literal
 import msgspec
 import platformdirs
 
-from backends.ops.breaker_plan import BreakerConfig
+from backends.breaker_scope import BreakerConfig
 
 APP_NAME = "controlroom"
 

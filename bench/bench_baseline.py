@@ -139,7 +139,7 @@ def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, int
 def live(pods: int, nodes: int, deployments: int) -> list[tuple[str, str, str]]:
     """``controlroom snapshot`` against the bulk drill, and kubectl for scale."""
     bulk = f"{nodes},{pods},{deployments}"
-    server = subprocess.Popen([sys.executable, "-m", "tui.cli", "demo", "--headless",
+    server = subprocess.Popen([sys.executable, "-m", "controlroom", "demo", "--headless",
                                "--static", "--bulk", bulk, "--watch-window", "400000"],
                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                               text=True)
@@ -158,7 +158,7 @@ def live(pods: int, nodes: int, deployments: int) -> list[tuple[str, str, str]]:
             config.write_text("")
             env = {**os.environ, "CONTROLROOM_CONFIG": str(config)}
             target = Path(tmp) / "snapshot.json"
-            wall, code, err = timed([sys.executable, "-m", "tui.cli", "snapshot", "-o",
+            wall, code, err = timed([sys.executable, "-m", "controlroom", "snapshot", "-o",
                                      str(target), "--kubeconfig", kubeconfig], env)
             if code != 0:
                 raise RuntimeError(f"controlroom snapshot failed ({code}): {err}")

@@ -35,9 +35,6 @@ from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from backends.demo.resources import BY_KEY  # noqa: E402
-from backends.demo.runner import DrillCluster, DrillOptions  # noqa: E402
-from backends.demo.state import ClusterState  # noqa: E402
 from backends.kube.connection import KubeConnection, connect  # noqa: E402
 from backends.ops.breaker import (  # noqa: E402
     BreakerConfig,
@@ -50,6 +47,9 @@ from backends.ops.breaker import (  # noqa: E402
 from backends.ops.gate import Confirmation, GatePolicy, WriteGate  # noqa: E402
 from backends.ops.journal import Journal  # noqa: E402
 from backends.ops.plan import Poll  # noqa: E402
+from drill.resources import BY_KEY  # noqa: E402
+from drill.runner import DrillCluster, DrillOptions  # noqa: E402
+from drill.state import ClusterState  # noqa: E402
 
 APPS = BY_KEY["applications.argoproj.io"]
 DEPLOY = BY_KEY["deployments.apps"]

@@ -33,7 +33,7 @@ def main() -> int:
     ap.add_argument("--scenario", default=None)
     ap.add_argument("--static", action="store_true", help="no simulated controllers")
     args = ap.parse_args()
-    cmd = [sys.executable, "-m", "tui.cli", "demo", "--headless"]
+    cmd = [sys.executable, "-m", "controlroom", "demo", "--headless"]
     if args.scenario:
         cmd += ["--scenario", args.scenario]
     if args.static:

@@ -72,7 +72,7 @@ class Server:
     """The headless drill API server as a child process; its stdout read by a thread."""
 
     def __init__(self, bulk: tuple[int, int, int], rate: float, flood_seconds: float) -> None:
-        cmd = [sys.executable, "-m", "tui.cli", "demo", "--headless", "--static",
+        cmd = [sys.executable, "-m", "controlroom", "demo", "--headless", "--static",
                "--bulk", ",".join(map(str, bulk)), "--watch-window", "400000",
                "--flood", str(rate), "--flood-on-signal", "--flood-seconds", str(flood_seconds)]
         self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)

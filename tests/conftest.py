@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 import pytest
 
-from backends.demo.runner import DrillCluster, DrillOptions
-from backends.demo.servers import DrillServers, ManagedServer, find_program
+from drill.runner import DrillCluster, DrillOptions
+from drill.servers import DrillServers, ManagedServer, find_program
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,7 +95,7 @@ def start_headless(*extra: str, servers: bool = False) -> HeadlessDrill:
     server, and a Prometheus scraping every second would only slow a shared machine down."""
     flags = [] if servers else ["--no-servers"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tui.cli", "demo", "--headless", *flags, *extra],
+        [sys.executable, "-m", "controlroom", "demo", "--headless", *flags, *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     kubeconfig = url = None
     servers: dict[str, str] = {}
@@ -182,7 +182,7 @@ def tdrill(tmp_path: Path) -> Iterator[ThreadedDrill]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Real servers of the drill (Prometheus, Alertmanager, Mosquitto): see backends/demo/servers.py.
+# Real servers of the drill (Prometheus, Alertmanager, Mosquitto): see drill/servers.py.
 # The drill and its servers run on an event loop in a thread, so synchronous tests (httpx,
 # prometheus-api-client) and Textual Pilot tests (their own loop) can both use them; every
 # control method has an async twin (``a...``) that does not block the caller's loop, which a

@@ -9,13 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from backends.config import Settings
-from backends.demo.policy import Policy
-from backends.demo.resources import BY_KEY
-from backends.demo.runner import DrillCluster, DrillOptions
 from backends.kube.connection import KubeConnection
 from backends.ops.gate import SSAR_PATH, Confirmation, WriteGate, policy_for
 from backends.ops.journal import Journal
 from backends.ops.plan import Poll
+from drill.policy import Policy
+from drill.resources import BY_KEY
+from drill.runner import DrillCluster, DrillOptions
 
 CTX = "drill"
 REASON = "INC-42 drill"

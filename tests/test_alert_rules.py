@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from backends.demo import alert_rules, server_configs
+from drill import alert_rules, server_configs
 from tests.conftest import require_program
 
 #: The update strategy's rules (monitoring and alerting during updates), verbatim.

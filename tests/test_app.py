@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from backends.config import Settings, parse
-from backends.demo.resources import BY_KEY
-from backends.demo.runner import DrillCluster
 from backends.kube.connection import connect
 from backends.kube.source_set import start_all
 from backends.store import Store
+from drill.resources import BY_KEY
+from drill.runner import DrillCluster
 from tui.app import ControlRoomApp, Session, Target
 from widgets.panels import AppsPanel, EventsPanel, NodesPanel, PodsPanel, WorkloadsPanel
 

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from backends.config import parse
-from backends.demo.resources import BY_KEY
-from backends.demo.runner import DrillCluster, DrillOptions
+from drill.resources import BY_KEY
+from drill.runner import DrillCluster, DrillOptions
 from tests.test_app import _select, make_app, panel, shown, until
 from tui.app import ControlRoomApp
 from widgets.apps import AppsPanel

@@ -23,9 +23,9 @@ from textual.widgets import Static
 from backends.baseline.diff import diff
 from backends.baseline.runbook import AUTO_BASELINE, AUTO_VALIDATION
 from backends.config import Settings
-from backends.demo.runner import DrillCluster, DrillOptions
 from backends.ops.gate import current_operator
 from backends.store import Store
+from drill.runner import DrillCluster, DrillOptions
 from tests.test_app import make_app, until
 from tui.app import ControlRoomApp, Session, Target
 from tui.baseline_actions import REQUIRED_SECTIONS

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from backends.config import MqttSettings, Settings, parse
-from backends.demo.runner import DrillCluster
 from backends.signals.bus_schema import ALERTS, TEAMACTIONS, TEAMBREAKER, TeamActionRow
 from backends.signals.mqtt import TeamBus
 from backends.store import Store
+from drill.runner import DrillCluster
 from tests.conftest import Broker
 from tests.test_app import until
 from tests.test_mqtt_bus import raw_publish

@@ -9,8 +9,6 @@ from backends.baseline.capture import CaptureLimits, CaptureMeta, capture, make_
 from backends.baseline.collect import collect
 from backends.baseline.io import write_baseline
 from backends.config import Settings
-from backends.demo.resources import BY_KEY
-from backends.demo.runner import DrillCluster
 from backends.kube.connection import connect
 from backends.model import (
     AppRow,
@@ -25,6 +23,8 @@ from backends.model import (
 from backends.signals.health import EndpointRow
 from backends.signals.model import AlertRow
 from backends.store import Store
+from drill.resources import BY_KEY
+from drill.runner import DrillCluster
 
 NOW = 1_764_000_000.0
 META = CaptureMeta(context="drill", cluster="drill", operator="alice", change_id="CHG-9")

@@ -1,5 +1,5 @@
 """``snapshot``/``diff``/``validate`` when they cannot run: exit 2 with one clear line, no
-traceback, nothing written. Run through ``tui.cli.main`` in-process (the drill tests run the
+traceback, nothing written. Run through ``controlroom.launch.main`` in-process (the drill tests run the
 same entry point as a child process)."""
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import yaml
 
 from backends.baseline.io import encode_baseline, write_baseline
 from backends.baseline.model import SCHEMA_VERSION, NodeSnap
+from controlroom.launch import main
 from tests.test_baseline_io import HOSTILE, doc, fingerprint, sample
 from tests.test_baseline_validate import healthy
-from tui.cli import main
 
 
 def closed_port() -> int:

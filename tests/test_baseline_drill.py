@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from controlroom.launch import main
 from tests.conftest import ROOT, PromStack, ThreadedDrill
-from tui.cli import main
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 REASON = "INC-7 drill rollback"
@@ -50,7 +50,7 @@ def runner(tmp_path: Path, kubeconfig: Path) -> Run:
            "CONTROLROOM_STATE_DIR": str(tmp_path / "state")}
 
     def run(*args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "tui.cli", *args,
+        return subprocess.run([sys.executable, "-m", "controlroom", *args,
                                "--kubeconfig", str(kubeconfig)],
                               cwd=ROOT, capture_output=True, text=True, timeout=timeout,
                               env=env, stdin=subprocess.DEVNULL)
@@ -133,7 +133,7 @@ def test_bad_rollout_is_caught_and_a_rollback_passes_validation(
 def test_snapshot_without_output_goes_to_the_snapshots_dir(
         bad_rollout: ThreadedDrill, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    """In-process this time (``tui.cli.main``), which is quicker than a child process."""
+    """In-process this time (``controlroom.launch.main``), which is quicker than a child process."""
     (tmp_path / "config.toml").write_text("")
     monkeypatch.setenv("CONTROLROOM_CONFIG", str(tmp_path / "config.toml"))
     monkeypatch.setenv("CONTROLROOM_SNAPSHOT_DIR", str(tmp_path / "snapshots"))

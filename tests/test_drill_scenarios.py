@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from backends.demo.resources import BY_KEY
-from backends.demo.runner import DrillCluster, DrillOptions
-from backends.demo.sim.scenarios import BAD_CHECKOUT_IMAGE
+from drill.controllers.scenarios import BAD_CHECKOUT_IMAGE
+from drill.resources import BY_KEY
+from drill.runner import DrillCluster, DrillOptions
 
 PODS = BY_KEY["pods"]
 DEPLOY = BY_KEY["deployments.apps"]
@@ -214,7 +214,7 @@ def test_whole_drill_survives_thirty_minutes_of_interference() -> None:
     simulated minutes during bad-rollout: no controller error, no impossible state."""
     import random
 
-    from backends.demo import errors
+    from drill import errors
 
     c = drill("bad-rollout")
     rng = random.Random(42)

@@ -6,14 +6,11 @@ Each test owns its objects (so the tests do not depend on each other's order) an
 for rollout undo, monitoring for the Argo CD rollback, ai-ml for the refusals. Every app has
 ``selfHeal`` on, so a test that changes a workload pauses its app first, as an operator must.
 
-Until ``tui/cli.py`` registers the headless commands, they run through a three-line main that
-builds ``tui.cli.build_parser()`` and calls :func:`tui.headless.register`; once it does, the
-real ``python -m tui.cli`` is used.
+They run as a user runs them: ``python -m controlroom``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import pty
@@ -31,28 +28,7 @@ from tests.conftest import ROOT, HeadlessDrill, require_program, start_headless
 
 pytestmark = pytest.mark.kubectl
 
-_MAIN = """
-import argparse, sys
-from tui import cli, headless
-parser = cli.build_parser()
-sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-if "scale" not in sub.choices:
-    headless.register(sub)
-args = parser.parse_args(sys.argv[1:])
-code = headless.dispatch(args)
-sys.exit(cli.main(sys.argv[1:]) if code is None else code)
-"""
-
-
-def _wired() -> bool:
-    from tui import cli
-
-    parser = cli.build_parser()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return "scale" in sub.choices
-
-
-COMMAND = [sys.executable, "-m", "tui.cli"] if _wired() else [sys.executable, "-c", _MAIN]
+COMMAND = [sys.executable, "-m", "controlroom"]
 REASON = "INC-4711 headless drill"
 
 

@@ -18,7 +18,6 @@ import pytest
 from aiohttp import web
 
 from backends.config import ConfigError, EndpointSettings, Settings, parse
-from backends.demo.runner import DrillCluster, DrillOptions
 from backends.signals.health import (
     ENDPOINTS,
     SOURCE,
@@ -28,6 +27,7 @@ from backends.signals.health import (
     start_health,
 )
 from backends.store import Store
+from drill.runner import DrillCluster, DrillOptions
 from tests.conftest import require_program
 
 SECRET = "s3cr3t-t0ken-value"

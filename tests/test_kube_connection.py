@@ -24,9 +24,6 @@ import pytest
 import yaml
 from aiohttp import web
 
-from backends.demo.policy import Policy
-from backends.demo.resources import BY_KEY
-from backends.demo.runner import DrillCluster, DrillOptions
 from backends.kube.connection import (
     KubeApiError,
     KubeconfigError,
@@ -36,6 +33,9 @@ from backends.kube.connection import (
     list_contexts,
 )
 from backends.kube.decode import decode_list
+from drill.policy import Policy
+from drill.resources import BY_KEY
+from drill.runner import DrillCluster, DrillOptions
 from tests.conftest import require_program
 
 PODS = BY_KEY["pods"]

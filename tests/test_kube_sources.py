@@ -22,10 +22,6 @@ from urllib.parse import parse_qs
 import aiohttp
 import pytest
 
-from backends.demo import server as demo_server
-from backends.demo.policy import Policy
-from backends.demo.resources import BY_KEY, ResourceType
-from backends.demo.runner import DrillCluster, DrillOptions
 from backends.kube.connection import KubeApiError, KubeConnection, KubeError, connect
 from backends.kube.discovery import default_resource, discover
 from backends.kube.metrics import MetricsPoller
@@ -33,6 +29,10 @@ from backends.kube.source import WatchSource
 from backends.kube.source_set import SourceOptions, SourceSet
 from backends.model import NodeMetricsRow, Row
 from backends.store import Op, SourceHealth, SourceState, Store
+from drill import server as demo_server
+from drill.policy import Policy
+from drill.resources import BY_KEY, ResourceType
+from drill.runner import DrillCluster, DrillOptions
 
 PODS = BY_KEY["pods"]
 FAST = SourceOptions(backoff_initial=0.05, backoff_cap=0.3, watch_timeout=30.0,

@@ -24,7 +24,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from backends.config import ConfigError, MqttSettings, parse
-from backends.demo.servers import free_port
 from backends.ops.journal import JournalDB, JournalEntry
 from backends.signals.bus_schema import (
     ALERTS,
@@ -40,6 +39,7 @@ from backends.signals.bus_schema import (
 from backends.signals.mqtt import SOURCE, TeamBus, parse_url
 from backends.signals.outbox import Outbox
 from backends.store import Store
+from drill.servers import free_port
 from tests.conftest import Broker, require_program
 
 PREFIX = "controlroom"

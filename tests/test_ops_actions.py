@@ -11,8 +11,6 @@ from typing import Any
 import pytest
 
 from backends.config import Settings
-from backends.demo.policy import Policy, Rule
-from backends.demo.runner import DrillCluster
 from backends.kube.connection import KubeConnection, connect
 from backends.ops.argocd import plan_pause, plan_restore, plan_rollback
 from backends.ops.gate import CancelToken, Confirmation, WriteGate
@@ -20,6 +18,8 @@ from backends.ops.journal import Journal
 from backends.ops.plan import Plan, execute, preview
 from backends.ops.traffic import plan_shift
 from backends.ops.workloads import plan_rollout_undo, plan_scale
+from drill.policy import Policy, Rule
+from drill.runner import DrillCluster
 from tests.ops_support import (
     APPS,
     CONFIRM,

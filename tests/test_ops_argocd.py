@@ -14,8 +14,6 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from backends.demo.runner import DrillCluster
-from backends.demo.state import ClusterState
 from backends.kube.connection import KubeConnection, connect
 from backends.ops.argocd import (
     AUTO_SYNC_ON_MESSAGE,
@@ -35,6 +33,8 @@ from backends.ops.argocd_rest import ArgoRestClient, plan_rollback_rest
 from backends.ops.gate import GatePolicy, WriteGate
 from backends.ops.journal import Journal
 from backends.ops.plan import PlanError, execute, preview
+from drill.runner import DrillCluster
+from drill.state import ClusterState
 from tests.ops_support import (
     APPS,
     CONFIRM,

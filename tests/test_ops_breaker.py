@@ -19,8 +19,6 @@ from typing import Any
 import msgspec
 import pytest
 
-from backends.demo.policy import Policy, Rule
-from backends.demo.runner import DrillCluster, DrillOptions
 from backends.kube.connection import KubeConnection, connect
 from backends.ops.breaker import (
     BREAKER_ANNOTATION,
@@ -44,6 +42,8 @@ from backends.ops.journal import Journal, JournalDB
 from backends.ops.plan import Poll, execute
 from backends.ops.workloads import plan_scale
 from backends.store import Store
+from drill.policy import Policy, Rule
+from drill.runner import DrillCluster, DrillOptions
 from tests.conftest import ThreadedDrill
 from tests.ops_support import (
     APPS,

@@ -19,8 +19,6 @@ import pytest
 from aiohttp import web
 
 from backends.config import ContextSettings, Settings
-from backends.demo.policy import Policy, Rule
-from backends.demo.runner import DrillCluster, DrillOptions
 from backends.kube.connection import KubeConnection, KubeUnreachable, Params, connect
 from backends.ops.gate import (
     SSAR_PATH,
@@ -35,6 +33,8 @@ from backends.ops.gate import (
     policy_for,
 )
 from backends.ops.journal import Journal, JournalDB, JournalError
+from drill.policy import Policy, Rule
+from drill.runner import DrillCluster, DrillOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 CTX = "drill"  # the drill cluster's kubeconfig context

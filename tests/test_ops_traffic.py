@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-from backends.demo.runner import DrillCluster
 from backends.kube.connection import KubeConnection, connect
 from backends.ops.argocd import plan_pause
 from backends.ops.gate import WriteGate
 from backends.ops.journal import Journal
 from backends.ops.plan import PlanError, execute, preview
 from backends.ops.traffic import plan_backends_restore, plan_shift
+from drill.runner import DrillCluster
 from tests.ops_support import (
     CONFIRM,
     REASON,

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from backends.demo.runner import DrillCluster
 from backends.kube.connection import KubeConnection, connect
 from backends.ops.gate import WriteGate
 from backends.ops.journal import Journal
@@ -24,6 +23,7 @@ from backends.ops.workloads import (
     rollout_history,
     semantic,
 )
+from drill.runner import DrillCluster
 from tests.conftest import require_program
 from tests.ops_support import (
     CONFIRM,

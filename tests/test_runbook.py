@@ -25,12 +25,12 @@ from backends.baseline.runbook import (
     tick,
     untick,
 )
-from backends.demo.runner import DrillCluster
 from backends.ops.gate import current_operator
 from backends.signals.bus_schema import PIPELINE, PipelineRow
 from backends.signals.health import ENDPOINTS, EndpointRow
 from backends.signals.model import ALERTS, AlertRow
 from backends.store import Store
+from drill.runner import DrillCluster
 from tests.test_app import make_app, until
 from tui.runbook_screen import RunbookScreen
 

@@ -2,7 +2,7 @@
 
 Decoders run on the alerts and silences a real Alertmanager 0.31 answered (karma's recorded
 mocks, tests/fixtures/SOURCES.md). The silence tests start the Debian
-``prometheus-alertmanager`` (through the drill's :class:`~backends.demo.servers.DrillServers`,
+``prometheus-alertmanager`` (through the drill's :class:`~drill.servers.DrillServers`,
 Alertmanager only), post alerts to it the way Prometheus does, and prove every claim with
 Alertmanager's own answers: the alert turns suppressed, expiring restores it, read-only mode
 leaves its silence list empty.
@@ -20,7 +20,6 @@ from typing import Any
 import httpx
 import pytest
 
-from backends.demo.servers import DrillServers
 from backends.ops.gate import Confirmation, GatePolicy, WriteGate
 from backends.ops.journal import Journal
 from backends.ops.plan import PlanError, execute
@@ -43,6 +42,7 @@ from backends.signals.alertmanager import (
 from backends.signals.model import ALERTS, AlertRow
 from backends.signals.prometheus import SourceError
 from backends.store import Store
+from drill.servers import DrillServers
 from tests.conftest import require_program
 from tests.kubefixtures import FIXTURES as KUBE_FIXTURES
 

@@ -19,8 +19,6 @@ import requests
 from prometheus_api_client import PrometheusApiClientException
 
 from backends.config import ConfigError, Settings, SignalSettings, parse, parse_duration
-from backends.demo.runner import DrillCluster, DrillOptions
-from backends.demo.sim.exporter import LATENCY_BUCKETS, latency_shares
 from backends.signals.model import SIGNALS, SignalRow
 from backends.signals.promql import (
     NAN,
@@ -31,6 +29,8 @@ from backends.signals.promql import (
     start_signals,
 )
 from backends.store import Store
+from drill.controllers.exporter import LATENCY_BUCKETS, latency_shares
+from drill.runner import DrillCluster, DrillOptions
 
 NOW = 1_700_000_000.0
 ERR = SignalSettings(name="error ratio", query="sum by (part_of) (errors)", unit="percent",

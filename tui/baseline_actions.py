@@ -2,7 +2,7 @@
 
 The update strategy asks for a health baseline before each update and a validation after it;
 these keys make both one keystroke on the live store, with the same backend calls as the
-headless ``controlroom snapshot`` / ``diff`` / ``validate`` (:mod:`tui.headless_baseline`).
+headless ``controlroom snapshot`` / ``diff`` / ``validate`` (:mod:`cli.baseline`).
 The App's pollers already keep alerts, key signals and health endpoints in the store, so the
 one-shot collection the headless commands need is not repeated here.
 

@@ -152,10 +152,9 @@ def run_cluster(args: argparse.Namespace, settings: Settings, settings_path: Pat
 
 def run_demo(args: argparse.Namespace, settings: Settings, settings_path: Path) -> int:
     """``controlroom demo``: the drill cluster in-process and the control room on it."""
-    from backends.demo.runner import CONTEXT, DrillCluster
-    from tui.cli import drill_options
+    from drill.runner import CONTEXT, DrillCluster, options_from_args
 
-    drill = DrillCluster(drill_options(args))
+    drill = DrillCluster(options_from_args(args))
     target = Target(cluster=f"drill cluster, scenario {args.scenario}", context=CONTEXT,
                     production=settings.is_production(CONTEXT),
                     read_only=args.read_only or settings.is_read_only(CONTEXT))

@@ -1,0 +1,207 @@
+"""The ``controlroom`` command line: the parser and the headless commands.
+
+``controlroom [connection flags]`` opens the control room on a real cluster; ``controlroom demo``
+opens it on the built-in drill cluster; ``controlroom demo --headless`` serves only the drill.
+This room never imports Textual or the App (an import-linter contract and a fresh-interpreter
+test hold it to that): :func:`run` answers every headless command and returns ``None`` for
+the two that open a screen, which :mod:`controlroom.launch` hands to :mod:`tui.run`. So headless
+commands start fast and run where no terminal is attached.
+
+Exit codes: 0 done, 1 refused or failed, 2 usage, configuration or connection error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+from backends.config import ConfigError, Settings, load
+from cli import baseline as headless_baseline
+from cli import headless
+from drill.policy import Policy
+from drill.runner import DrillCluster, options_from_args
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    """Flags every way of opening the control room shares."""
+    parser.add_argument("--config", type=Path, default=None,
+                        help="configuration file (default: the platform config dir)")
+    parser.add_argument("--theme", default=None, help="theme name (t cycles themes)")
+    parser.add_argument("--read-only", action="store_true",
+                        help="refuse every write, whatever the config says")
+    parser.add_argument("--state-dir", type=Path, default=None,
+                        help="where the journal lives (default: the platform state dir)")
+
+
+def _connection(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--kubeconfig", default=None,
+                        help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+    parser.add_argument("--context", default=None, help="kube context (default: current)")
+    parser.add_argument("--namespace", "-n", action="append", default=None, metavar="NS",
+                        help="watch only this namespace (repeatable; default: all)")
+
+
+def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("demo", help="run the built-in drill cluster (and the control room on it)")
+    _common(p)
+    p.add_argument("--headless", action="store_true",
+                   help="serve the drill cluster only: print its kubeconfig path and wait")
+    p.add_argument("--port", type=int, default=0, help="API server port (default: a free one)")
+    p.add_argument("--host", default="127.0.0.1", help=argparse.SUPPRESS)
+    p.add_argument("--kubeconfig-out", type=Path, default=None,
+                   help="write the drill kubeconfig here (default: a temporary directory)")
+    p.add_argument("--policy", type=Path, default=None,
+                   help="JSON allow/deny policy answered to SelfSubjectAccessReviews and "
+                   "enforced on requests")
+    p.add_argument("--scenario", default="bad-rollout",
+                   help="incident to rehearse (default: bad-rollout); 'list' prints them")
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="scenario time multiplier (e.g. 10 runs a drill ten times faster)")
+    p.add_argument("--static", action="store_true",
+                   help="serve the seed platform without simulated controllers")
+    p.add_argument("--no-servers", action="store_true",
+                   help="do not start Prometheus, Alertmanager and Mosquitto (by default each "
+                   "is started on a free loopback port when its binary is installed)")
+    p.add_argument("--bookmark-interval", type=float, default=5.0, help=argparse.SUPPRESS)
+    p.add_argument("--watch-window", type=int, default=20_000, help=argparse.SUPPRESS)
+    p.add_argument("--bulk", default=None, metavar="NODES,PODS,DEPLOYMENTS",
+                   help="benchmarks: add a generated cluster of this size (use with --static; "
+                   "implies --no-servers, a Prometheus scraping it every second would skew the "
+                   "numbers)")
+    p.add_argument("--flood", type=float, default=0.0, metavar="RATE",
+                   help="benchmarks: modify RATE pods per second once started")
+    p.add_argument("--flood-on-signal", action="store_true",
+                   help="benchmarks: start the --flood only when SIGUSR1 arrives (each "
+                   "SIGUSR1 starts one), and print 'flood: N writes in S s' when it ends")
+    p.add_argument("--flood-seconds", type=float, default=None, metavar="S",
+                   help="benchmarks: end each flood after S seconds (default: never)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="controlroom",
+        description="A terminal control room for the on-call engineer during a production "
+        "update of a Kubernetes GitOps platform.")
+    _common(parser)
+    _connection(parser)
+    sub = parser.add_subparsers(dest="command")
+    _demo_parser(sub)
+    headless.register(sub)
+    headless_baseline.register(sub)
+    return parser
+
+
+def load_settings(args: argparse.Namespace) -> tuple[Settings, Path] | None:
+    """Settings from ``--config`` or the default file; prints the problem and returns None."""
+    try:
+        return load(args.config)
+    except ConfigError as exc:
+        print(f"controlroom: bad configuration: {exc}", file=sys.stderr)
+        return None
+
+
+async def _serve_headless(args: argparse.Namespace) -> int:
+    try:
+        policy = Policy.load(args.policy) if args.policy else Policy()
+    except ValueError as exc:
+        print(f"controlroom: {exc}", file=sys.stderr)
+        return 2
+    cluster = DrillCluster(options_from_args(args, policy))
+    if args.bulk:
+        from datetime import UTC, datetime
+
+        from drill.bulk import populate
+
+        try:
+            nodes, pods, deployments = (int(x) for x in args.bulk.split(","))
+        except ValueError:
+            print("controlroom: --bulk takes NODES,PODS,DEPLOYMENTS", file=sys.stderr)
+            return 2
+        populate(cluster.state, nodes, pods, deployments, datetime.now(UTC))
+    try:
+        await cluster.start()
+    except OSError as exc:
+        print(f"controlroom: cannot start the drill cluster: {exc}", file=sys.stderr)
+        return 2
+    loop = asyncio.get_running_loop()
+    floods: list[asyncio.Task[int]] = []
+    if args.flood > 0:
+        from drill.bulk import flood
+
+        def start_flood() -> None:
+            if any(not task.done() for task in floods):
+                return  # one flood at a time
+            started = loop.time()
+
+            def report(task: asyncio.Task[int]) -> None:
+                if not task.cancelled() and task.exception() is None:
+                    print(f"flood: {task.result()} writes in {loop.time() - started:.2f} s",
+                          flush=True)
+
+            task = loop.create_task(flood(cluster.state, args.flood, args.flood_seconds))
+            task.add_done_callback(report)
+            floods.append(task)
+            print("flood: started", flush=True)
+
+        if args.flood_on_signal:
+            loop.add_signal_handler(signal.SIGUSR1, start_flood)
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"kubeconfig: {cluster.kubeconfig}", flush=True)
+    print(f"api: {cluster.url}", flush=True)
+    announce_servers(cluster)
+    print(f"metrics: {cluster.metrics_url}", flush=True)  # the last line of the startup block
+    if args.flood > 0 and not args.flood_on_signal:
+        start_flood()
+    await stop.wait()
+    for task in floods:
+        task.cancel()
+    await cluster.stop()
+    return 0
+
+
+def announce_servers(cluster: DrillCluster) -> None:
+    """``prometheus: URL``, ``alertmanager: URL``, ``mqtt: URL`` for each server started, and
+    on stderr each one that is missing (with the install command) or failed to start."""
+    if cluster.servers is None:
+        return
+    for line in cluster.servers.announce():
+        print(line, flush=True)
+    for problem in cluster.servers.problems:
+        print(f"controlroom: {problem.line()}", file=sys.stderr, flush=True)
+
+
+def _demo(args: argparse.Namespace) -> int | None:
+    from drill.controllers import scenarios
+
+    if args.scenario == "list":
+        print(scenarios.describe())
+        return 0
+    if args.scenario not in scenarios.SCENARIOS:
+        print(f"controlroom: unknown scenario {args.scenario!r}; see --scenario list",
+              file=sys.stderr)
+        return 2
+    if args.speed <= 0:
+        print("controlroom: --speed must be greater than 0", file=sys.stderr)
+        return 2
+    if args.headless:
+        return asyncio.run(_serve_headless(args))
+    return None
+
+
+def run(args: argparse.Namespace) -> int | None:
+    """Run a headless command (its exit code), or ``None`` when ``args`` ask for a screen:
+    ``controlroom`` on a cluster, or ``controlroom demo`` without ``--headless`` (after its
+    flags were checked here, so a bad scenario is refused before any screen opens)."""
+    code = headless.dispatch(args)
+    if code is None:
+        code = headless_baseline.dispatch(args)
+    if code is not None:
+        return code
+    if args.command == "demo":
+        return _demo(args)
+    return None

@@ -1,0 +1,28 @@
+"""Entry point of the ``controlroom`` console script (see the package docstring for why)."""
+
+from __future__ import annotations
+
+import sys
+
+from cli.main import build_parser, load_settings, run
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse, run a headless command in :mod:`cli`, or open the control room's screen."""
+    args = build_parser().parse_args(argv)
+    code = run(args)
+    if code is not None:
+        return code
+    loaded = load_settings(args)
+    if loaded is None:
+        return 2
+    # Textual is imported only here, for the two commands that open a screen.
+    from tui.run import run_cluster, run_demo
+
+    if args.command == "demo":
+        return run_demo(args, *loaded)
+    return run_cluster(args, *loaded)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
