@@ -612,10 +612,16 @@ async def _read_body(request: web.Request) -> bytes:
         raise errors.unsupported_media(
             "the body of the request was in an unknown format - the drill cluster accepts "
             "JSON only (application/vnd.kubernetes.protobuf is not supported)")
-    data = await request.content.read(MAX_BODY + 1)
-    if len(data) > MAX_BODY:
-        raise errors.too_large(MAX_BODY)
-    return data
+    # ``read(n)`` returns what has arrived so far (up to n), not n bytes: a body larger than
+    # one network read came through cut at a random length. Read to the end, bounded.
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(256 * 1024):
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise errors.too_large(MAX_BODY)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def _read_json(request: web.Request) -> Any:

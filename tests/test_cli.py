@@ -39,3 +39,17 @@ def test_bad_kubeconfig_and_context_exit_2(tmp_path: Path) -> None:
     out = run("--config", str(cfg), "--kubeconfig", str(good), "--context", "nope")
     assert out.returncode == 2 and "context 'nope' not found" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_without_a_terminal_the_control_room_exits_2_at_once(tmp_path: Path) -> None:
+    """Started with no terminal (a pipeline, cron, ``nohup``), the App would spin at a full
+    core until killed; it must say why and exit 2 before any screen or drill starts."""
+    cfg = tmp_path / "empty.toml"
+    cfg.write_text("")
+    out = subprocess.run([sys.executable, "-m", "controlroom", "demo", "--no-servers",
+                          "--config", str(cfg), "--state-dir", str(tmp_path)],
+                         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+                         cwd=ROOT)
+    assert out.returncode == 2, out.stderr
+    assert "needs a terminal" in out.stderr and "standard input is not a terminal" in out.stderr
+    assert "Traceback" not in out.stderr and out.stdout == ""

@@ -131,6 +131,26 @@ def _sources(kubeconfig: Callable[[], str | None], context: str | None,
     return start
 
 
+def no_terminal() -> str:
+    """Why the screen cannot open here ("" when it can): stdin or stdout is not a terminal."""
+    for name, stream in (("standard input", sys.stdin), ("standard output", sys.stdout)):
+        if stream is None or not stream.isatty():
+            return f"{name} is not a terminal"
+    return ""
+
+
+def run_app(app: ControlRoomApp) -> int:
+    """Run the App in this terminal, or exit 2 at once when there is none: without one the
+    App can neither read a key nor draw a frame (Textual would spin on the closed input at a
+    full core until killed), so say so and point at the headless commands."""
+    missing = no_terminal()
+    if missing:
+        print(f"controlroom: the control room needs a terminal, but {missing}; pipelines use "
+              "the headless commands (controlroom --help)", file=sys.stderr)
+        return 2
+    return app.run() or 0
+
+
 def run_cluster(args: argparse.Namespace, settings: Settings, settings_path: Path) -> int:
     """``controlroom [--kubeconfig] [--context] [--namespace ...]``: a real cluster."""
     try:
@@ -147,7 +167,7 @@ def run_cluster(args: argparse.Namespace, settings: Settings, settings_path: Pat
                          _sources(lambda: args.kubeconfig, context, namespaces,
                                   settings=settings),
                          theme=args.theme, journal_path=default_journal_path(args.state_dir))
-    return app.run() or 0
+    return run_app(app)
 
 
 def run_demo(args: argparse.Namespace, settings: Settings, settings_path: Path) -> int:
@@ -172,4 +192,4 @@ def run_demo(args: argparse.Namespace, settings: Settings, settings_path: Path) 
                        drill_endpoints=lambda: drill.health_endpoints)
     app = ControlRoomApp(settings, settings_path, target, starter, theme=args.theme,
                          journal_path=default_journal_path(args.state_dir))
-    return app.run() or 0
+    return run_app(app)
