@@ -15,6 +15,7 @@ import fnmatch
 import math
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Literal
 
@@ -381,10 +382,15 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         explicit = self.context(context).production
         if explicit is not None:
             return explicit
+        # Folded on both sides: AKS context and cluster names are often upper-case
+        # (``AKS-PROD-WEU``), and a protection that a capital letter switches off protects
+        # nothing. fnmatchcase, since fnmatch folds only on case-insensitive file systems.
+        folded = context.casefold()
         for pattern in self.production_patterns:
-            if ("*" in pattern or "?" in pattern) and fnmatch.fnmatch(context, pattern):
+            wanted = pattern.casefold()
+            if ("*" in wanted or "?" in wanted) and fnmatch.fnmatchcase(folded, wanted):
                 return True
-            if pattern and pattern in context:
+            if wanted and wanted in folded:
                 return True
         return False
 
@@ -393,9 +399,14 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         return self.read_only if explicit is None else explicit
 
 
+CONFIG_ENV = "CONTROLROOM_CONFIG"
+MAX_CONFIG_BYTES = 1024 * 1024
+"""A config is a few KiB; anything this large is the wrong file."""
+
+
 def default_path() -> Path:
     """Where the config file lives unless ``--config`` says otherwise."""
-    env = os.environ.get("CONTROLROOM_CONFIG")
+    env = os.environ.get(CONFIG_ENV)
     if env:
         return Path(env)
     return Path(platformdirs.user_config_dir(APP_NAME)) / "config.toml"
@@ -411,20 +422,32 @@ def parse(text: str | bytes, source: str = "config") -> Settings:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
     except ValueError as exc:  # raised by __post_init__
         raise ConfigError(f"{source}: {exc}") from exc
+    except RecursionError:  # tomllib recurses per nesting level
+        raise ConfigError(f"{source}: nested too deeply to be a controlroom config") from None
 
 
 def load(path: Path | None = None) -> tuple[Settings, Path]:
     """Settings from ``path`` (or the default file); a missing default file means defaults."""
-    explicit = path is not None
+    # A file somebody named (``--config`` or ``$CONTROLROOM_CONFIG``) that is not there is an
+    # error: falling back to defaults would silently drop ``read_only = true`` on a typo.
+    explicit = path is not None or bool(os.environ.get(CONFIG_ENV))
     path = path or default_path()
     try:
-        data = path.read_bytes()
+        info = path.stat()
+        # stat first: opening a FIFO blocks until a writer comes, and /dev/zero never ends.
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(f"{path}: not a regular file")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         if explicit:
             raise ConfigError(f"{path}: no such file") from None
         return Settings(), path
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES // 1024} KiB; not a "
+                          "controlroom config")
     return parse(data, str(path)), path
 
 

@@ -53,3 +53,20 @@ def test_without_a_terminal_the_control_room_exits_2_at_once(tmp_path: Path) -> 
     assert out.returncode == 2, out.stderr
     assert "needs a terminal" in out.stderr and "standard input is not a terminal" in out.stderr
     assert "Traceback" not in out.stderr and out.stdout == ""
+
+
+def test_a_missing_config_named_by_the_environment_exits_2(tmp_path: Path) -> None:
+    """A typo in ``$CONTROLROOM_CONFIG`` once dropped ``read_only = true`` and a scale write
+    went out; now every command stops before contacting anything, naming the path."""
+    import os
+
+    missing = tmp_path / "typo.toml"
+    env = {**os.environ, "CONTROLROOM_CONFIG": str(missing)}
+    for args in (["journal"], ["breaker", "status"], ["scale", "ns/name", "0", "--yes",
+                                                      "--reason", "x"]):
+        out = subprocess.run([sys.executable, "-m", "controlroom", *args], capture_output=True,
+                             text=True, timeout=60, cwd=ROOT, env=env,
+                             stdin=subprocess.DEVNULL)
+        assert out.returncode == 2, (args, out.stderr)
+        assert f"{missing}: no such file" in out.stderr, (args, out.stderr)
+        assert "Traceback" not in out.stderr
