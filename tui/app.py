@@ -97,7 +97,6 @@ class ControlRoomApp(App[int]):
                  journal_path: Path | None = None) -> None:
         super().__init__()
         freeze_startup_heap()  # before the screen is built (backends/kube/collector.py)
-        self.journal_path = journal_path
         self.session: Session | None = None
         self.settings = settings
         self.settings_path = settings_path
