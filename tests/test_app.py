@@ -293,7 +293,7 @@ async def test_pause_key_plans_confirms_and_writes_through_the_gate(
         drill: DrillCluster) -> None:
     app = make_app(drill)
     async with app.run_test(size=(200, 50)) as pilot:
-        await until(pilot, lambda: app.gate is not None, "the write gate")
+        await until(pilot, lambda: app.actions.gate is not None, "the write gate")
         await _select(pilot, app, AppsPanel, "argocd/payments")
         prior = drill.state.get(APPS, "argocd", "payments")["spec"]["syncPolicy"]["automated"]
         await pilot.press("p")
@@ -302,8 +302,8 @@ async def test_pause_key_plans_confirms_and_writes_through_the_gate(
         await pilot.press("enter")
         await until(pilot, lambda: drill.state.get(APPS, "argocd", "payments")["spec"][
             "syncPolicy"]["automated"].get("enabled") is False, "the pause", timeout=10)
-        assert app.journal is not None
-        entries = await app.journal.entries(context="drill")
+        assert app.actions.journal is not None
+        entries = await app.actions.journal.entries(context="drill")
         assert entries and entries[-1].reason == "INC-7"
         assert entries[0].prior  # the exact prior state was journaled
         await until(pilot, lambda: (row := app.store.get("applications", "argocd/payments"))
@@ -324,7 +324,7 @@ async def test_read_only_sends_no_write_from_any_key(drill: DrillCluster) -> Non
     server (a refused plan, e.g. rollback while auto-sync is on, shows a notice instead)."""
     app = make_app(drill, read_only=True)
     async with app.run_test(size=(200, 50)) as pilot:
-        await until(pilot, lambda: app.gate is not None, "the write gate")
+        await until(pilot, lambda: app.actions.gate is not None, "the write gate")
         drill.server.record_requests = True
 
         async def press_and_confirm(key: str) -> None:
@@ -357,7 +357,7 @@ async def test_breaker_key_engages_shows_state_and_release_restores(
     before_app = drill.state.get(APPS, "argocd", "payments")["spec"]["syncPolicy"]
     before_replicas = drill.state.get(DEPLOY, "payments", "payments")["spec"]["replicas"]
     async with app.run_test(size=(200, 50)) as pilot:
-        await until(pilot, lambda: app.gate is not None, "the write gate")
+        await until(pilot, lambda: app.actions.gate is not None, "the write gate")
         await until(pilot, lambda: app.store.count("applications") > 0, "apps loaded")
         await pilot.press("ctrl+b")
         await until(pilot, lambda: type(app.screen).__name__ == "PlanScreen", "breaker plan",

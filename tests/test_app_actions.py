@@ -65,7 +65,7 @@ async def test_deployment_rollback_picks_a_revision_previous_by_default(
         drill: DrillCluster) -> None:
     app = make_app(drill)
     async with app.run_test(size=(200, 50)) as pilot:
-        await until(pilot, lambda: app.gate is not None, "the write gate")
+        await until(pilot, lambda: app.actions.gate is not None, "the write gate")
         await _select(pilot, app, WorkloadsPanel, "payments/payments")
         assert image_of(drill, "payments", "payments").endswith(":3.2.1")
         await pilot.press("r")
@@ -85,7 +85,7 @@ async def test_deployment_rollback_picks_a_revision_previous_by_default(
 async def test_deployment_rollback_picker_escape_plans_nothing(drill: DrillCluster) -> None:
     app = make_app(drill)
     async with app.run_test(size=(200, 50)) as pilot:
-        await until(pilot, lambda: app.gate is not None, "the write gate")
+        await until(pilot, lambda: app.actions.gate is not None, "the write gate")
         await _select(pilot, app, WorkloadsPanel, "payments/payments")
         drill.server.record_requests = True
         await pilot.press("r")
@@ -102,7 +102,7 @@ async def test_argo_rollback_picks_history_and_follows_the_operation(
     history = live_drill.state.get(APPS, "argocd", "payments")["status"]["history"]
     app = make_app(live_drill)
     async with app.run_test(size=(200, 50)) as pilot:
-        await until(pilot, lambda: app.gate is not None, "the write gate")
+        await until(pilot, lambda: app.actions.gate is not None, "the write gate")
         await until(pilot, lambda: (row := app.store.get("applications", "argocd/payments"))
                     and row.auto_sync == "off", "auto-sync off in the store")
         await _select(pilot, app, AppsPanel, "argocd/payments")
@@ -126,7 +126,7 @@ async def test_offer_on_a_scale_plans_the_pause_instead(drill: DrillCluster) -> 
     plans and sends that instead, and the scale can then be pressed again, offer-free."""
     app = make_app(drill)
     async with app.run_test(size=(200, 50)) as pilot:
-        await until(pilot, lambda: app.gate is not None, "the write gate")
+        await until(pilot, lambda: app.actions.gate is not None, "the write gate")
         await _select(pilot, app, WorkloadsPanel, "payments/payments")
         replicas = drill.state.get(DEPLOY, "payments", "payments")["spec"]["replicas"]
         await pilot.press("s")
@@ -165,7 +165,7 @@ async def test_weights_key_shifts_traffic_verified(live_drill: DrillCluster) -> 
     auto_sync_off(live_drill, "checkout")  # no selfHeal to revert the shift
     app = make_app(live_drill)
     async with app.run_test(size=(200, 50)) as pilot:
-        await until(pilot, lambda: app.gate is not None, "the write gate")
+        await until(pilot, lambda: app.actions.gate is not None, "the write gate")
         await _select_route(pilot, app, "checkout/checkout")
         await pilot.press("w")
         await until(pilot, lambda: screen_name(app) == "WeightsScreen", "the weights screen")
@@ -190,7 +190,7 @@ async def test_weights_key_shifts_traffic_verified(live_drill: DrillCluster) -> 
 async def test_pause_all_shown_respects_the_filter(drill: DrillCluster) -> None:
     app = make_app(drill)
     async with app.run_test(size=(200, 50)) as pilot:
-        await until(pilot, lambda: app.gate is not None, "the write gate")
+        await until(pilot, lambda: app.actions.gate is not None, "the write gate")
         apps = panel(app, AppsPanel)
         await until(pilot, lambda: "argocd/payments" in shown(apps), "the apps")
         apps.focus()
@@ -210,7 +210,7 @@ async def test_pause_all_shown_respects_the_filter(drill: DrillCluster) -> None:
 async def test_helm_key_explains_argo_rendered_apps(drill: DrillCluster) -> None:
     app = make_app(drill)
     async with app.run_test(size=(200, 50)) as pilot:
-        await until(pilot, lambda: app.gate is not None, "the write gate")
+        await until(pilot, lambda: app.actions.gate is not None, "the write gate")
         await until(pilot, lambda: app.store.get("applications", "argocd/payments"),
                     "the apps")
         await _select(pilot, app, WorkloadsPanel, "payments/payments")
@@ -235,7 +235,7 @@ async def test_argo_rollback_over_rest_without_token_is_refused_before_sending(
                      '"NO_SUCH_TOKEN"\n')
     app = make_app(drill, settings)
     async with app.run_test(size=(200, 50)) as pilot:
-        await until(pilot, lambda: app.gate is not None, "the write gate")
+        await until(pilot, lambda: app.actions.gate is not None, "the write gate")
         await until(pilot, lambda: (row := app.store.get("applications", "argocd/payments"))
                     and row.auto_sync == "off", "auto-sync off in the store")
         await _select(pilot, app, AppsPanel, "argocd/payments")
@@ -254,7 +254,7 @@ async def test_breaker_targets_toggle_and_blocked_ones_must_be_excluded(
                      'deployments = ["payments/payments", "payments/no-such-thing"]\n')
     app = make_app(drill, settings)
     async with app.run_test(size=(200, 50)) as pilot:
-        await until(pilot, lambda: app.gate is not None, "the write gate")
+        await until(pilot, lambda: app.actions.gate is not None, "the write gate")
         await until(pilot, lambda: app.store.count("applications") > 0, "apps loaded")
         await pilot.press("ctrl+b")
         await until(pilot, lambda: screen_name(app) == "PlanScreen", "breaker plan",

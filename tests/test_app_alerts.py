@@ -154,7 +154,7 @@ async def test_bad_rollout_alerts_shown_and_read_only_sends_no_silence(
         commands = {c.title for c in app.get_system_commands(app.screen)}
         assert {"Silence", "Expire silence"} <= commands  # in the command palette
         # read-only: the key shows the plan for reading, with nothing to confirm
-        await until(pilot, lambda: app.gate is not None, "the session's gate")
+        await until(pilot, lambda: app.actions.gate is not None, "the session's gate")
         alerts = select_group(app, panel, CRASH)
         await pilot.press("m")
         screen = await until(pilot, lambda: isinstance(app.screen, PlanScreen) and app.screen,
@@ -164,7 +164,7 @@ async def test_bad_rollout_alerts_shown_and_read_only_sends_no_silence(
         assert screen.plan.writes and screen.plan.writes[0].request.method == "POST"
         await pilot.press("escape")
         # and the gate itself refuses, whatever a caller does
-        gate = app._alert_gate()
+        gate = app.alerts.gate()
         assert gate is not None
         assert app.session is not None
         plan = await plan_silence(app.session.alertmanager, gate, alerts, hours=1)
@@ -179,7 +179,7 @@ async def test_silence_from_the_control_room_and_expire(stack: PromStack,
     async with app.run_test(size=(200, 50)) as pilot:
         panel = alerts_panel(app)
         await shows_both(pilot, panel)
-        await until(pilot, lambda: app.gate is not None and app.check_action("silence", ())
+        await until(pilot, lambda: app.actions.gate is not None and app.check_action("silence", ())
                     is True, "the silence key armed")
         for name in (CRASH, MISMATCH):
             select_group(app, panel, name)
@@ -203,7 +203,9 @@ async def test_silence_from_the_control_room_and_expire(stack: PromStack,
             return active if ok else None
 
         active = await until_async(pilot, suppressed, "the silenced alerts suppressed")
-        assert {s["createdBy"] for s in active} == {app.gate.policy.operator}  # type: ignore[union-attr]
+        gate = app.actions.gate
+        assert gate is not None
+        assert {s["createdBy"] for s in active} == {gate.policy.operator}
         assert {s["comment"] for s in active} == {"CHG-PodC", "CHG-Depl"}
         for s in active:
             names = [m["name"] for m in s["matchers"]]
@@ -215,8 +217,8 @@ async def test_silence_from_the_control_room_and_expire(stack: PromStack,
                 a.source == "alertmanager" and a.state == "suppressed" and a.silenced_by
                 for a in members(panel, n)), f"{name} suppressed in the panel")
         # the journal recorded each silence with the prior status and the silenceID
-        assert app.journal is not None
-        entries = [e for e in await app.journal.entries(context="drill")
+        assert app.actions.journal is not None
+        entries = [e for e in await app.actions.journal.entries(context="drill")
                    if e.step == "silence-create"]
         assert {e.result["response"]["silenceID"] for e in entries} == {s["id"] for s in active}
         assert all(e.prior["alert"]["state"] == "active" for e in entries)

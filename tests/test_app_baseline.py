@@ -51,7 +51,7 @@ async def rollout(tmp_path: Path) -> AsyncIterator[DrillCluster]:
 
 def app_on(drill: DrillCluster, snapshots: Path) -> ControlRoomApp:
     app = make_app(drill)
-    app.snapshot_dir = snapshots
+    app.baselines.snapshot_dir = snapshots
     return app
 
 
@@ -92,7 +92,7 @@ async def loaded(pilot: Any, app: ControlRoomApp) -> None:
     """Until a capture would hold nodes, workloads and pods (their lists completed)."""
     await until(pilot, lambda: app.session is not None and all(
         app.store.count(kind) for kind in ("nodes", "deployments", "pods"))
-        and not set(REQUIRED_SECTIONS) & set(app._capture_now().missing),
+        and not set(REQUIRED_SECTIONS) & set(app.baselines.capture_now().missing),
         "the store to hold nodes, workloads and pods", timeout=10)
 
 
@@ -116,8 +116,9 @@ async def test_b_d_v_catch_the_bad_rollout(rollout: DrillCluster, tmp_path: Path
 
         await open_screen(pilot, app, "b", ChangeIdScreen)
         await pilot.press(*"CHG-7", "enter")
-        await until(pilot, lambda: app.baseline_path is not None, "the baseline to be saved")
-        path = app.baseline_path
+        await until(pilot, lambda: app.baselines.baseline_path is not None,
+                    "the baseline to be saved")
+        path = app.baselines.baseline_path
         assert path is not None and path.parent == snapshots
         assert path.name.startswith("baseline-drill-") and path.exists()
         assert f"baseline saved: {path}" in messages(app)
@@ -127,16 +128,17 @@ async def test_b_d_v_catch_the_bad_rollout(rollout: DrillCluster, tmp_path: Path
         ticked = {i["id"]: i["done"] for i in record["checklist"]["items"]}
         assert ticked[AUTO_BASELINE] is True and ticked[AUTO_VALIDATION] is False
         assert record["checklist"]["change_id"] == "CHG-7"
-        assert app.change_id == "CHG-7" and app.baseline_operator == current_operator()
-        assert app.baseline_taken_at == record["taken_at"]
-        assert app.current_checklist().item(AUTO_BASELINE).done  # type: ignore[union-attr]
+        change = app.runbook.change
+        assert change.change_id == "CHG-7" and change.baseline_operator == current_operator()
+        assert app.runbook.change.baseline_taken_at == record["taken_at"]
+        assert app.runbook.current_checklist().item(AUTO_BASELINE).done  # type: ignore[union-attr]
         assert not isinstance(app.screen, ChangeIdScreen)
 
         rollout.sim.advance(150)  # the bad image is synced and crash-loops
 
         def broken() -> bool:
-            assert app.baseline is not None
-            result = diff(app.baseline, app._capture_now())
+            assert app.baselines.baseline is not None
+            result = diff(app.baselines.baseline, app.baselines.capture_now())
             keys = {(i.key, i.what) for i in result.worse}
             return ("checkout/checkout-stable", "replica mismatch") in keys and any(
                 "CrashLoopBackOff" in i.what for i in result.worse)
@@ -168,9 +170,9 @@ async def test_b_d_v_catch_the_bad_rollout(rollout: DrillCluster, tmp_path: Path
         assert crashed and all("checkout/checkout-stable-" in line and "CrashLoopBackOff"
                                in line for line in crashed)
         assert evidence(text, "PASS nodes-ready") == []
-        assert app.validation_passed is False
-        assert "workloads-ready" in app.validation_summary
-        item = app.current_checklist().item(AUTO_VALIDATION)
+        assert app.runbook.change.validation_passed is False
+        assert "workloads-ready" in app.runbook.change.validation_summary
+        item = app.runbook.current_checklist().item(AUTO_VALIDATION)
         assert item is not None and not item.done and "validation failed" in item.evidence
         await pilot.press("escape")
         assert app.is_running
@@ -179,7 +181,7 @@ async def test_b_d_v_catch_the_bad_rollout(rollout: DrillCluster, tmp_path: Path
 def hostile_snapshot(app: ControlRoomApp, snapshots: Path) -> Path:
     """A real capture of the store, with markup, escape sequences and a huge string planted
     where the diff screen shows them (title, a gone workload, a recovered pod)."""
-    doc = msgspec.to_builtins(app._capture_now())
+    doc = msgspec.to_builtins(app.baselines.capture_now())
     doc["taken_at"] -= 600
     doc["change_id"] = HOSTILE_CHANGE
     doc["operator"] = "[b]op[/b]" + "A" * 100_000
@@ -243,17 +245,18 @@ async def test_no_or_corrupt_baseline_is_reported_and_never_overwritten(
             assert str(corrupt) in notice and "truncated" in notice, notice
             assert last.severity == "error"
             assert isinstance(app.screen, Screen) and not app.screen.is_modal
-        assert app.validation_passed is None  # a broken baseline never turns into a pass
+        # a broken baseline never turns into a pass
+        assert app.runbook.change.validation_passed is None
 
         # b still works and writes a new file next to it, never over it
         await open_screen(pilot, app, "b", ChangeIdScreen)
         await pilot.press("escape")  # cancel first: nothing is taken
         await until(pilot, lambda: not isinstance(app.screen, ChangeIdScreen), "cancelled")
-        assert app.baseline is None
+        assert app.baselines.baseline is None
         await open_screen(pilot, app, "b", ChangeIdScreen)
         await pilot.press("enter")
-        await until(pilot, lambda: app.baseline_path is not None, "the baseline saved")
-        assert app.baseline_path not in (corrupt, older)
+        await until(pilot, lambda: app.baselines.baseline_path is not None, "the baseline saved")
+        assert app.baselines.baseline_path not in (corrupt, older)
         assert corrupt.read_bytes().endswith(b'[{"na') and stamp == (
             corrupt.stat().st_ino, corrupt.stat().st_size, corrupt.stat().st_mtime_ns)
         assert app.is_running
@@ -271,12 +274,12 @@ async def test_keys_wait_for_the_sources(tmp_path: Path) -> None:
 
     app = ControlRoomApp(Settings(), None, Target(cluster="drill", context="drill"), never,
                          journal_path=tmp_path / "journal.sqlite3")
-    app.snapshot_dir = tmp_path / "snapshots"
+    app.baselines.snapshot_dir = tmp_path / "snapshots"
     async with app.run_test(size=(200, 50)) as pilot:
         await until(pilot, started.is_set, "the sources to be starting")
         for key, what in (("b", "baseline"), ("d", "diff"), ("v", "validate")):
             notice = await next_notice(pilot, app, key)
             assert str(notice.message).startswith(f"{what}: not connected yet")
             assert not app.screen.is_modal
-        assert app.baseline is None and app.validation_passed is None
-        assert not app.snapshot_dir.exists()
+        assert app.baselines.baseline is None and app.runbook.change.validation_passed is None
+        assert not app.baselines.snapshot_dir.exists()

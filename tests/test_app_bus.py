@@ -46,7 +46,7 @@ async def test_engage_reaches_the_team_and_a_control_room_started_later(
     app = bus_app(drill, settings, tmp_path / "alice.sqlite3")
     try:
         async with app.run_test(size=(200, 50)) as pilot:
-            await until(pilot, lambda: app.gate is not None, "the write gate")
+            await until(pilot, lambda: app.actions.gate is not None, "the write gate")
             await until(pilot, lambda: app.session.bus.connected, "the App's bus")
             await until(pilot, lambda: app.store.count("applications") > 0, "apps loaded")
             await pilot.press("ctrl+b")
@@ -56,7 +56,7 @@ async def test_engage_reaches_the_team_and_a_control_room_started_later(
             row = await until(pilot, lambda: (r := team_store.get(TEAMBREAKER, "drill"))
                               is not None and r.engaged and r, "the teammate sees the engage",
                               timeout=10)
-            state = app.breaker_state
+            state = app.actions.breaker_state
             assert (row.by, row.targets, row.mine) == (state.by, len(state.targets), False)
             # every journal entry of the breaker went out on <prefix>/actions
             ours = await until(pilot, lambda: [
@@ -78,7 +78,7 @@ async def test_engage_reaches_the_team_and_a_control_room_started_later(
         since = state.since.astimezone().strftime("%H:%M:%S")
         assert f"since {since}" in text_of(later.header._team)  # noqa: SLF001
         # it knows nothing of the breaker itself, so it must not overwrite the retained state
-        assert not (later.breaker_state and later.breaker_state.engaged)
+        assert not (later.actions.breaker_state and later.actions.breaker_state.engaged)
         assert later.session.bus.outbox.pending() == []
 
 

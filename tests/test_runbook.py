@@ -191,7 +191,7 @@ async def test_runbook_screen_ticks_and_follows_the_store(drill: DrillCluster) -
     async with app.run_test(size=(200, 50)) as pilot:
         app.store.set_health("prometheus", "connected")
         app.store.note_event("prometheus")  # an alert source answered, nothing firing
-        app.baseline_taken_at = NOW
+        app.runbook.change.baseline_taken_at = NOW
         # a declared binding with an id: footer, help screen, keymap and command palette
         assert app.active_bindings["k"].binding.id == "runbook"
         assert "Runbook" in [c.title for c in app.get_system_commands(app.screen)]
@@ -210,16 +210,18 @@ async def test_runbook_screen_ticks_and_follows_the_store(drill: DrillCluster) -
         assert rows["Validation passed"][4] == "validation not run yet (v)"
 
         await pilot.press("space")  # an automatic item: refused, nothing changes
-        assert app.current_checklist().item(AUTO_BASELINE).by == "auto"  # type: ignore[union-attr]
+        checklist = app.runbook.current_checklist()
+        assert checklist.item(AUTO_BASELINE).by == "auto"  # type: ignore[union-attr]
         assert not app.frozen  # the screen's space, not the dashboard's freeze
 
         await pilot.press("down")  # "Staging healthy": manual without a staging environment
         assert screen.selected_item == AUTO_STAGING
         await pilot.press("space")
-        item = app.current_checklist().item(AUTO_STAGING)
+        item = app.runbook.current_checklist().item(AUTO_STAGING)
         assert item is not None and item.done and item.by == current_operator()
         await pilot.press("enter")  # enter toggles too
-        assert not app.current_checklist().item(AUTO_STAGING).done  # type: ignore[union-attr]
+        item = app.runbook.current_checklist().item(AUTO_STAGING)
+        assert item is not None and not item.done
         await pilot.press("space")
 
         # a critical alert starts firing: "alerts quiet" unticks itself, on screen too
@@ -239,6 +241,6 @@ async def test_runbook_screen_ticks_and_follows_the_store(drill: DrillCluster) -
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, RunbookScreen), "closed")
         # the session keeps the ticks for the baseline's change record
-        kept = app.current_checklist()
+        kept = app.runbook.current_checklist()
         assert kept.item(AUTO_STAGING).done  # type: ignore[union-attr]
         assert kept.item(AUTO_BASELINE).done  # type: ignore[union-attr]

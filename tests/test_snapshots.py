@@ -53,7 +53,7 @@ async def loaded(pilot: Pilot[Any]) -> None:
     app = pilot.app
     assert isinstance(app, ControlRoomApp)
     for _ in range(600):
-        if app.gate is not None and all(app.store.count(k) for k in KINDS) and all(
+        if app.actions.gate is not None and all(app.store.count(k) for k in KINDS) and all(
                 h.state == "connected" for h in app.store.all_health().values()):
             break
         await pilot.pause(0.05)

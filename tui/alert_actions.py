@@ -11,20 +11,23 @@ the ``silenceID``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING
 
-from textual import work
 from textual.binding import Binding
 
 from backends.ops.gate import WriteGate
+from tui.actions import ACTIONS_GROUP, ActionController
+from tui.host import Host, start_worker
 from tui.pickers import PickerScreen, PickRow
 
 if TYPE_CHECKING:
-    from textual.app import App
-
+    from backends.config import Settings
+    from backends.ops.plan import Plan
+    from backends.signals.alertmanager import AlertmanagerClient
     from backends.signals.model import AlertRow
 
-__all__ = ["ALERT_BINDINGS", "SILENCE_DURATIONS", "AlertActionsMixin"]
+__all__ = ["ALERT_BINDINGS", "SILENCE_DURATIONS", "AlertActions"]
 
 ALERT_BINDINGS = [
     Binding("m", "silence", "Silence", id="silence",
@@ -34,7 +37,6 @@ ALERT_BINDINGS = [
             tooltip="Alerts: expire the silence the control room made for the selected "
             "alert (or group)"),
 ]
-_ACTIONS = frozenset(b.action for b in ALERT_BINDINGS)
 
 SILENCE_DURATIONS: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 24.0)
 """Hours offered on the duration picker (the configured default is added when missing)."""
@@ -44,30 +46,29 @@ def _hours_label(hours: float) -> str:
     return f"{hours * 60:g} minutes" if hours < 1 else f"{hours:g} hour{'s' if hours != 1 else ''}"
 
 
-class AlertActionsMixin:
-    """Silence and expire for :class:`tui.app.ControlRoomApp` (before ``ActionsMixin`` in
-    the bases, so its ``check_action`` is asked first)."""
+class AlertActions:
+    """Silence and expire, through a gate on the session's Alertmanager client that shares
+    the policy and journal of ``actions`` (the cluster's write side)."""
 
-    # the App and ActionsMixin provide these
-    store: Any
-    session: Any
-    settings: Any
-    target: Any
-    gate: WriteGate | None
-    journal: Any
+    def __init__(self, host: Host, settings: Settings, actions: ActionController) -> None:
+        self._host = host
+        self._settings = settings
+        self._actions = actions
+        self.client: AlertmanagerClient | None = None
+        """The session's Alertmanager client (None: not configured or not connected)."""
 
-    def _alert_app(self) -> App[Any]:
-        return self  # type: ignore[return-value]
+    def open(self, client: AlertmanagerClient | None) -> None:
+        """The session is up: silence through its Alertmanager client, if it has one."""
+        self.client = client
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Dimmed while there is no Alertmanager or no session gate to share policy with."""
-        if action in _ACTIONS:
-            ready = self.gate is not None and self._alertmanager() is not None
-            return True if ready else None
-        return super().check_action(action, parameters)  # type: ignore[misc]
-
-    def _alertmanager(self) -> Any:
-        return getattr(self.session, "alertmanager", None)
+    def gate(self) -> WriteGate | None:
+        """A gate on the Alertmanager client with the session's policy and journal (no
+        dry-run, no access reviews: Alertmanager has neither)."""
+        session_gate = self._actions.gate
+        if session_gate is None or self.client is None:
+            return None
+        return WriteGate(session_gate.policy, self.client, self._actions.journal,
+                         dry_run=False, access_reviews=False)
 
     def _selected_alerts(self) -> list[AlertRow]:
         """The alerts under the cursor of the Alerts panel, only when that panel has the
@@ -75,56 +76,62 @@ class AlertActionsMixin:
         Alerts panel's cursor happens to rest on."""
         from widgets.alerts import AlertsPanel
 
-        panel = getattr(self, "_focused_panel")()  # noqa: B009 - provided by the App
+        panel = self._host.focused_panel()
         return panel.selected_alerts() if isinstance(panel, AlertsPanel) else []
 
-    def _alert_gate(self) -> WriteGate | None:
-        """A gate on the Alertmanager client with the session's policy and journal (no
-        dry-run, no access reviews: Alertmanager has neither)."""
-        client = self._alertmanager()
-        if self.gate is None or client is None:
-            return None
-        return WriteGate(self.gate.policy, client, self.journal, dry_run=False,
-                         access_reviews=False)
-
-    def _alert_target(self) -> tuple[WriteGate, list[AlertRow]] | None:
-        app = self._alert_app()
-        gate = self._alert_gate()
-        if gate is None:
-            app.notify("no Alertmanager configured ([alertmanager] url) or not connected yet",
-                       severity="warning", markup=False)
+    def _target(self) -> tuple[AlertmanagerClient, WriteGate, list[AlertRow]] | None:
+        gate, client = self.gate(), self.client
+        if gate is None or client is None:
+            self._host.notify("no Alertmanager configured ([alertmanager] url) or not "
+                              "connected yet", severity="warning", markup=False)
             return None
         alerts = self._selected_alerts()
         if not alerts:
-            app.notify("focus the Alerts panel and select an alert or an alert group first",
-                       severity="warning")
+            self._host.notify("focus the Alerts panel and select an alert or an alert group "
+                              "first", severity="warning")
             return None
-        return gate, alerts
+        return client, gate, alerts
 
-    def action_silence(self) -> None:
-        ready = self._alert_target()
-        if ready is not None:
-            self._silence(*ready)
+    # ------------------------------------------------------------------ planners
+    # One planner call each: the seam where the keys move to the shared use cases.
 
-    def action_expire_silence(self) -> None:
-        ready = self._alert_target()
-        if ready is not None:
-            self._expire(*ready)
-
-    @work(group="actions", exclusive=True, exit_on_error=False)
-    async def _silence(self, gate: WriteGate, alerts: list[AlertRow]) -> None:
-        """Ask the duration (the configured default preselected), then plan and show. In
-        read-only mode the plan is shown for reading (nothing can be sent), no picker."""
+    async def plan_silence(self, client: AlertmanagerClient, gate: WriteGate,
+                           alerts: list[AlertRow], hours: float) -> Plan:
         from backends.ops.silence import plan_silence
 
-        app = self._alert_app()
-        default = float(self.settings.alertmanager.silence_hours)
+        return await plan_silence(client, gate, alerts, hours=hours)
+
+    async def plan_expire(self, client: AlertmanagerClient, gate: WriteGate,
+                          alerts: list[AlertRow]) -> Plan:
+        from backends.ops.silence import plan_expire
+
+        return await plan_expire(client, gate, self._actions.journal, alerts)
+
+    # ------------------------------------------------------------------ keys
+
+    def silence(self) -> None:
+        ready = self._target()
+        if ready is not None:
+            start_worker(self._host, partial(self._silence, *ready), name="_silence",
+                         group=ACTIONS_GROUP, exclusive=True)
+
+    def expire_silence(self) -> None:
+        ready = self._target()
+        if ready is not None:
+            start_worker(self._host, partial(self._expire, *ready), name="_expire",
+                         group=ACTIONS_GROUP, exclusive=True)
+
+    async def _silence(self, client: AlertmanagerClient, gate: WriteGate,
+                       alerts: list[AlertRow]) -> None:
+        """Ask the duration (the configured default preselected), then plan and show. In
+        read-only mode the plan is shown for reading (nothing can be sent), no picker."""
+        default = float(self._settings.alertmanager.silence_hours)
         hours_offered = sorted({*SILENCE_DURATIONS, default})
         names = ", ".join(sorted({a.alertname for a in alerts}))
         if gate.policy.read_only:
             hours = default
         else:
-            chosen = await app.push_screen_wait(PickerScreen(
+            chosen = await self._host.push_screen_wait(PickerScreen(
                 f"Silence {names} ({len(alerts)} alert{'s' if len(alerts) != 1 else ''}) for",
                 ("DURATION",), [PickRow(repr(h), (_hours_label(h),)) for h in hours_offered],
                 default=repr(default),
@@ -133,17 +140,12 @@ class AlertActionsMixin:
             if chosen is None:
                 return
             hours = float(chosen)
-        client = self._alertmanager()
-        await self.plan_flow(  # type: ignore[attr-defined]
-            f"silence {names}", lambda: plan_silence(client, gate, alerts, hours=hours),
+        await self._actions.plan_flow(
+            f"silence {names}", partial(self.plan_silence, client, gate, alerts, hours),
             gate=gate)
 
-    @work(group="actions", exclusive=True, exit_on_error=False)
-    async def _expire(self, gate: WriteGate, alerts: list[AlertRow]) -> None:
-        from backends.ops.silence import plan_expire
-
-        client = self._alertmanager()
+    async def _expire(self, client: AlertmanagerClient, gate: WriteGate,
+                      alerts: list[AlertRow]) -> None:
         names = ", ".join(sorted({a.alertname for a in alerts}))
-        await self.plan_flow(  # type: ignore[attr-defined]
-            f"expire silence of {names}",
-            lambda: plan_expire(client, gate, self.journal, alerts), gate=gate)
+        await self._actions.plan_flow(f"expire silence of {names}",
+                                      partial(self.plan_expire, client, gate, alerts), gate=gate)

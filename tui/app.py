@@ -4,17 +4,24 @@ Data flows one way (ARCHITECTURE.md): watch sources (App-level workers) feed the
 tick every ``refresh_ms`` takes the change set since the last tick and hands each panel only the
 changes of its kinds. Panels never fetch. Freezing the view (``space``) stops the hand-over, not
 the sources, so nothing is lost while the engineer reads.
+
+The keys are owned by collaborators the App builds in ``__init__`` and reaches by name; each
+gets exactly what it needs (the store, the settings, the target, the App as a
+:class:`~tui.host.Host`): ``actions`` (the write side: journal, gate, plan flow, the cluster
+keys and the breaker), ``rollbacks`` (``r``, ``H``), ``alerts`` (silence), ``runbook`` (the
+change record and ``k``) and ``baselines`` (``b``, ``d``, ``v``). The App's ``action_*``
+methods are one-line hand-overs (Textual looks actions up on the App), and which of them are
+enabled is decided in one place, :func:`tui.enabled.action_state`.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Grid
@@ -29,44 +36,22 @@ from backends.sanitize import clean
 from backends.store import Store
 from themes import THEMES
 from tui import bus_wiring
-from tui.actions import ACTION_BINDINGS, ActionsMixin
-from tui.alert_actions import ALERT_BINDINGS, AlertActionsMixin
-from tui.baseline_actions import BASELINE_BINDINGS, BaselineMixin
-from tui.runbook_actions import RUNBOOK_BINDINGS, RunbookMixin
+from tui.actions import ACTION_BINDINGS, ActionController
+from tui.alert_actions import ALERT_BINDINGS, AlertActions
+from tui.baseline_actions import BASELINE_BINDINGS, BaselineActions
+from tui.enabled import Readiness, action_state
+from tui.rollbacks import RollbackActions
+from tui.runbook_actions import RUNBOOK_BINDINGS, RunbookActions
 from tui.screens import DetailScreen, HelpScreen
+from tui.session import Session, SourceStarter, Target
 from widgets.footer import KeyFooter
 from widgets.header import HeaderBar
 from widgets.messages import PanelRowActivated
-from widgets.panels import dashboard_panels
+from widgets.panel import Panel
+from widgets.panels import PodsPanel, dashboard_panels
 from widgets.pipeline import PipelineStrip
 
-
-@dataclass
-class Session:
-    """A live connection: the sources feeding the store and how to stop them. ``conn`` is
-    what actions write through (behind the write gate); None for a store-only session."""
-
-    stop: Callable[[], Awaitable[None]]
-    conn: Any = None
-    alertmanager: Any = None
-    """The Alertmanager client the silence action sends through (None: not configured)."""
-    bus: Any = None
-    """The MQTT team bus (:class:`~backends.signals.mqtt.TeamBus`), None when not configured."""
-
-
-#: Starts the sources feeding a store; returns the session.
-SourceStarter = Callable[[Store], Awaitable[Session]]
-
-
-@dataclass
-class Target:
-    """What the control room is looking at."""
-
-    cluster: str
-    context: str
-    production: bool = False
-    read_only: bool = False
-    namespaces: list[str] = field(default_factory=list)
+__all__ = ["ControlRoomApp", "Session", "SessionStarted", "SourceStarter", "Target"]
 
 
 LOADING_HANDOVER_S = 0.4
@@ -77,7 +62,7 @@ class SessionStarted(Message):
     """The sources run and the connection is up: actions can be planned."""
 
 
-class ControlRoomApp(BaselineMixin, RunbookMixin, AlertActionsMixin, ActionsMixin, App[int]):
+class ControlRoomApp(App[int]):
     """The on-call engineer's screen."""
 
     CSS_PATH = str(Path(__file__).resolve().parent.parent / "themes" / "controlroom.tcss")
@@ -112,7 +97,6 @@ class ControlRoomApp(BaselineMixin, RunbookMixin, AlertActionsMixin, ActionsMixi
                  journal_path: Path | None = None) -> None:
         super().__init__()
         freeze_startup_heap()  # before the screen is built (backends/kube/collector.py)
-        self.journal_path = journal_path
         self.session: Session | None = None
         self.settings = settings
         self.settings_path = settings_path
@@ -124,9 +108,20 @@ class ControlRoomApp(BaselineMixin, RunbookMixin, AlertActionsMixin, ActionsMixi
         self._seen = 0
         self._clock = clock
         self._initial_theme = theme or settings.theme
-        self.panels: list[Any] = []
+        self.panels: list[Panel] = []
+        self._panel_for_filter: Panel | None = None
+        """The panel the filter box filters: the last one that had the focus."""
         self._handed_rows = False
         self._last_handover = 0.0
+        # the collaborators that own the keys (module docstring)
+        self.actions = ActionController(self, self.store, settings, target,
+                                        journal_path=journal_path, clock=clock)
+        self.rollbacks = RollbackActions(self, self.store, settings, self.actions)
+        self.alerts = AlertActions(self, settings, self.actions)
+        self.runbook = RunbookActions(self, self.store, settings, clock)
+        self.baselines = BaselineActions(self, self.store, settings, target, self.runbook,
+                                         started=lambda: self.session is not None,
+                                         clock=clock)
 
     # ----------------------------------------------------------------- layout
 
@@ -166,7 +161,7 @@ class ControlRoomApp(BaselineMixin, RunbookMixin, AlertActionsMixin, ActionsMixi
             self.panels[0].focus()
 
     def _show_modes(self) -> None:
-        state = self.breaker_state
+        state = self.actions.breaker_state
         breaker = ""
         if state is not None and state.engaged:
             since = state.since.strftime("%H:%M:%S") if state.since else "?"
@@ -176,7 +171,12 @@ class ControlRoomApp(BaselineMixin, RunbookMixin, AlertActionsMixin, ActionsMixi
         self.header.show_modes(
             "READ-ONLY" if self.target.read_only else "",
             "FROZEN (space to resume)" if self.frozen else "", breaker)
-        bus_wiring.sync_team(self)  # publish our breaker if it changed; show the team's
+        self._sync_team()  # publish our breaker if it changed; show the team's
+
+    def _sync_team(self) -> None:
+        bus_wiring.sync_team(self.session.bus if self.session else None, self.store,
+                             self.target.context, self.actions.breaker_state, self.header,
+                             self.pipeline_strip)
 
     # ----------------------------------------------------------------- data flow
 
@@ -218,11 +218,11 @@ class ControlRoomApp(BaselineMixin, RunbookMixin, AlertActionsMixin, ActionsMixi
         self._handed_rows = self._handed_rows or bool(changes.upserted)
         touched = set(changes.upserted) | set(changes.removed)
         if changes.full or touched & bus_wiring.TEAM_KINDS:
-            bus_wiring.sync_team(self)
+            self._sync_team()
         with self.batch_update():
             for panel in self.panels:
                 if changes.full or touched.intersection(panel.KINDS) or (
-                        changes.health and getattr(panel, "WATCHES_HEALTH", False)):
+                        changes.health and panel.WATCHES_HEALTH):
                     panel.refresh_from(self.store, changes, now)
 
     async def on_unmount(self) -> None:
@@ -230,13 +230,13 @@ class ControlRoomApp(BaselineMixin, RunbookMixin, AlertActionsMixin, ActionsMixi
         if self._stop_sources is not None:
             stop, self._stop_sources = self._stop_sources, None
             await stop()
-        await self.close_actions()
+        await self.actions.close()
 
     def refresh_ages(self) -> None:
         """Keep "age" and "last seen" cells moving while the cluster is quiet; show the
         breaker state and run the drift watchdog."""
         self._show_modes()
-        self.check_drift()
+        self.actions.check_drift()
         if self.frozen:
             return
         now = self._clock()
@@ -250,7 +250,7 @@ class ControlRoomApp(BaselineMixin, RunbookMixin, AlertActionsMixin, ActionsMixi
         if self._stop_sources is not None:
             await self._stop_sources()
             self._stop_sources = None
-        await self.close_actions()
+        await self.actions.close()
         self.workers.cancel_group(self, "sources")
         self.exit(0)
 
@@ -266,12 +266,13 @@ class ControlRoomApp(BaselineMixin, RunbookMixin, AlertActionsMixin, ActionsMixi
     def action_filter(self) -> None:
         box = self.filter_box
         box.display = True
-        box.value = getattr(self._focused_panel(), "filter_text", "") or ""
+        panel = self.focused_panel()
+        box.value = panel.filter_text if panel is not None else ""
         box.focus()
 
     @on(Input.Changed, "#filter")
     def apply_filter(self, event: Input.Changed) -> None:
-        panel = self._last_panel
+        panel = self._panel_for_filter
         if panel is not None:
             panel.set_filter(event.value)
 
@@ -282,23 +283,29 @@ class ControlRoomApp(BaselineMixin, RunbookMixin, AlertActionsMixin, ActionsMixi
     def _hide_filter(self) -> None:
         box = self.filter_box
         box.display = False
-        if self._last_panel is not None:
-            self._last_panel.focus()
+        if self._panel_for_filter is not None:
+            self._panel_for_filter.focus()
 
-    def on_key(self, event: Any) -> None:
+    def on_key(self, event: events.Key) -> None:
         if event.key == "escape" and self.filter_box.has_focus:
             self._hide_filter()
             event.stop()
 
     def action_detail(self) -> None:
-        panel = self._focused_panel()
+        panel = self.focused_panel()
         if panel is not None and panel.selected_key is not None:
             self.push_screen(DetailScreen(self.store, panel.selected_kind, panel.selected_key))
 
     @on(SessionStarted)
     async def arm_actions(self) -> None:
-        await self.open_actions()
-        bus_wiring.attach_journal(self)  # every journal entry goes out on the team bus
+        """The sources are up: open the journal, build the gate, light the action keys."""
+        session = self.session
+        if session is None:
+            return
+        self.alerts.open(session.alertmanager)
+        await self.actions.open(session)
+        # every journal entry goes out on the team bus
+        bus_wiring.attach_journal(session.bus, self.actions.journal)
 
     @on(PanelRowActivated)
     def open_detail(self, event: PanelRowActivated) -> None:
@@ -306,7 +313,7 @@ class ControlRoomApp(BaselineMixin, RunbookMixin, AlertActionsMixin, ActionsMixi
 
     def action_toggle_all_pods(self) -> None:
         for panel in self.panels:
-            if hasattr(panel, "toggle_all"):
+            if isinstance(panel, PodsPanel):
                 panel.toggle_all()
 
     def action_cycle_theme(self) -> None:
@@ -319,21 +326,77 @@ class ControlRoomApp(BaselineMixin, RunbookMixin, AlertActionsMixin, ActionsMixi
             except (OSError, ValueError) as exc:
                 self.notify(f"theme not remembered: {exc}", severity="warning", markup=False)
 
-    # ----------------------------------------------------------------- helpers
+    # ----------------------------------------------------------------- the collaborators' keys
+    # One-line hand-overs: Textual finds actions on the App; the work is the collaborators'.
 
-    @property
-    def _last_panel(self) -> Any:
-        return getattr(self, "_panel_for_filter", None)
+    def action_pause_sync(self) -> None:
+        self.actions.pause_sync()
 
-    def _focused_panel(self) -> Any:
+    def action_scale_down(self) -> None:
+        self.actions.scale_down()
+
+    def action_scale_restore(self) -> None:
+        self.actions.scale_restore()
+
+    def action_rollback(self) -> None:
+        self.rollbacks.rollback()
+
+    def action_shift_traffic(self) -> None:
+        self.actions.shift_traffic()
+
+    def action_pause_scope(self) -> None:
+        self.actions.pause_scope()
+
+    def action_helm_rollback(self) -> None:
+        self.rollbacks.helm_rollback()
+
+    def action_breaker(self) -> None:
+        self.actions.breaker(engaging=True)
+
+    def action_release(self) -> None:
+        self.actions.breaker(engaging=False)
+
+    def action_journal(self) -> None:
+        self.actions.journal_screen()
+
+    def action_silence(self) -> None:
+        self.alerts.silence()
+
+    def action_expire_silence(self) -> None:
+        self.alerts.expire_silence()
+
+    def action_baseline(self) -> None:
+        self.baselines.take()
+
+    def action_diff(self) -> None:
+        self.baselines.diff()
+
+    def action_validate(self) -> None:
+        self.baselines.validate()
+
+    def action_runbook(self) -> None:
+        self.runbook.open_screen()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Which actions are enabled: decided in :func:`tui.enabled.action_state` alone."""
+        return action_state(action, Readiness(gate=self.actions.gate is not None,
+                                              alertmanager=self.alerts.client is not None))
+
+    # ----------------------------------------------------------------- helpers (the Host)
+
+    def focused_panel(self) -> Panel | None:
+        """The dashboard panel holding the focus, else the last one that held it."""
         node: Widget | None = self.focused
         while node is not None:
-            if node in self.panels:
+            if isinstance(node, Panel) and node in self.panels:
                 self._panel_for_filter = node
                 return node
             parent = node.parent
             node = parent if isinstance(parent, Widget) else None
-        return self._last_panel
+        return self._panel_for_filter
+
+    def panel_for(self, kind: str) -> Panel | None:
+        return next((p for p in self.panels if kind in p.KINDS), None)
 
     def _binding_rows(self) -> list[tuple[str, str, str]]:
         """(keys, description, tooltip) of every active binding, for the help screen."""
@@ -344,6 +407,7 @@ class ControlRoomApp(BaselineMixin, RunbookMixin, AlertActionsMixin, ActionsMixi
                          b.tooltip or ""))
         return sorted(set(rows))
 
+    # Screen[Any]: Textual's own signature of this hook.
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Every action of the control room in the command palette."""
         yield from super().get_system_commands(screen)

@@ -18,21 +18,22 @@ Where the work happens, and why:
   and ``v`` do not fall back to an older file when the newest is unreadable: comparing against
   a baseline the operator did not expect would be worse than saying so.
 
-App state these keys keep (the runbook mixin reads it, so "Baseline taken" and "Validation
-passed" tick themselves): ``baseline`` (this session's document, what ``d``/``v`` compare with
-first), ``baseline_taken_at``, ``baseline_operator``, ``change_id``, ``validation_passed``,
-``validation_summary``. ``snapshot_dir`` is where baselines go and are looked for (None: the
-default, ``$CONTROLROOM_SNAPSHOT_DIR`` or the platform data dir).
+What these keys keep: :class:`BaselineActions` holds this session's baseline (what ``d`` and
+``v`` compare with first) and where it was saved; the evidence the runbook's automatic items
+are judged on goes to the session's :class:`~tui.runbook_actions.ChangeRecord` (baseline taken
+by whom and when, the change id, the last validation's outcome), so "Baseline taken" and
+"Validation passed" tick themselves. ``snapshot_dir`` is where baselines go and are looked for
+(None: the default, ``$CONTROLROOM_SNAPSHOT_DIR`` or the platform data dir).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import msgspec
-from textual import work
 from textual.binding import Binding
 
 from backends.baseline.capture import capture, make_meta, with_checklist
@@ -48,13 +49,15 @@ from backends.baseline.model import Baseline
 from backends.baseline.validate import validate
 from backends.sanitize import clean
 from tui.baseline_screens import ChangeIdScreen, DiffScreen, ValidationScreen, summarize
+from tui.host import Host, start_worker
+from tui.runbook_actions import RunbookActions
 
 if TYPE_CHECKING:
-    from textual.app import App
+    from backends.config import Settings
+    from backends.store import Store
+    from tui.session import Target
 
-    from backends.baseline.runbook import Checklist
-
-__all__ = ["BASELINE_BINDINGS", "REQUIRED_SECTIONS", "BaselineMixin"]
+__all__ = ["BASELINE_BINDINGS", "REQUIRED_SECTIONS", "BaselineActions"]
 
 BASELINE_BINDINGS = [
     Binding("b", "baseline", "Baseline", id="baseline",
@@ -74,35 +77,27 @@ REQUIRED_SECTIONS = ("nodes", "workloads", "pods")
 _SESSION = "taken in this session"
 
 
-class BaselineMixin:
-    """Baseline, diff and validate for :class:`tui.app.ControlRoomApp`."""
+class BaselineActions:
+    """Baseline, diff and validate on the live store; one key at a time."""
 
-    # the App provides these
-    store: Any
-    settings: Any
-    target: Any
-    session: Any
-    _clock: Any
-    # RunbookMixin provides the defaults of these (annotations only: no override here)
-    baseline_taken_at: float | None
-    baseline_operator: str
-    validation_passed: bool | None
-    validation_summary: str
-    change_id: str
-
-    if TYPE_CHECKING:
-        def current_checklist(self) -> Checklist: ...
-
-    baseline: Baseline | None = None
-    """The baseline ``b`` took in this session: what ``d`` and ``v`` compare with first."""
-    baseline_path: Path | None = None
-    """Where that baseline was saved."""
-    snapshot_dir: Path | None = None
-    """Where baselines are saved and looked for; None: the default snapshots dir."""
-    _baseline_busy: bool = False
-
-    def _baseline_app(self) -> App[Any]:
-        return self  # type: ignore[return-value]
+    def __init__(self, host: Host, store: Store, settings: Settings, target: Target,
+                 runbook: RunbookActions, *, started: Callable[[], bool],
+                 clock: Callable[[], float]) -> None:
+        self._host = host
+        self._store = store
+        self._settings = settings
+        self._target = target
+        self._runbook = runbook
+        self._started = started
+        """True once the sources run (the App's session exists)."""
+        self._clock = clock
+        self.baseline: Baseline | None = None
+        """The baseline ``b`` took in this session: what ``d`` and ``v`` compare with first."""
+        self.baseline_path: Path | None = None
+        """Where that baseline was saved."""
+        self.snapshot_dir: Path | None = None
+        """Where baselines are saved and looked for; None: the default snapshots dir."""
+        self._busy = False
 
     def _snapshots_dir(self) -> Path:
         return self.snapshot_dir or default_snapshot_dir()
@@ -112,21 +107,25 @@ class BaselineMixin:
         would otherwise race it to the same change record. And not before the sources are
         up: until they register, an empty store looks like a complete, empty cluster (no
         source says "not listed yet"), and a baseline of nothing is worse than none."""
-        if self.session is None:
-            self._baseline_app().notify(f"{what}: not connected yet; try again once the "
-                                        "panels show data", severity="warning", markup=False)
+        if not self._started():
+            self._host.notify(f"{what}: not connected yet; try again once the panels show "
+                              "data", severity="warning", markup=False)
             return False
-        if self._baseline_busy:
-            self._baseline_app().notify("still busy with the previous baseline key",
-                                        severity="warning", markup=False)
+        if self._busy:
+            self._host.notify("still busy with the previous baseline key", severity="warning",
+                              markup=False)
             return False
-        self._baseline_busy = True
+        self._busy = True
         return True
 
-    def _capture_now(self, change_id: str = "") -> Baseline:
+    def _start(self, job: Callable[[], Awaitable[None]], name: str) -> None:
+        """The baseline keys' worker group: not exclusive (:meth:`_claim` serialises them)."""
+        start_worker(self._host, job, name=name, group="baseline", exclusive=False)
+
+    def capture_now(self, change_id: str = "") -> Baseline:
         """A baseline of the live store now (on the loop: the store is the loop's)."""
-        meta = make_meta(self.target.context, self.target.cluster, change_id)
-        return capture(self.store, meta, self._clock())
+        meta = make_meta(self._target.context, self._target.cluster, change_id)
+        return capture(self._store, meta, self._clock())
 
     async def _baseline_to_compare(self) -> tuple[Baseline | None, str]:
         """(baseline, where it came from): this session's, else the newest file of this
@@ -137,109 +136,102 @@ class BaselineMixin:
                 else _SESSION
             return self.baseline, where
         directory = self._snapshots_dir()
-        path = await asyncio.to_thread(latest_snapshot, self.target.context, directory)
+        context = self._target.context
+        path = await asyncio.to_thread(latest_snapshot, context, directory)
         if path is None:
-            return None, f"none of context {self.target.context} in {directory}"
+            return None, f"none of context {context} in {directory}"
         baseline = await asyncio.to_thread(load_baseline, path)
         return baseline, f"file {path}"
 
     # ----------------------------------------------------------------- b
 
-    def action_baseline(self) -> None:
+    def take(self) -> None:
         """Ask for the change id, then capture and save (see :meth:`_take_baseline`)."""
         if self._claim("baseline"):
-            self._take_baseline()
+            self._start(self._take_baseline, "_take_baseline")
 
-    @work(group="baseline", exit_on_error=False)
     async def _take_baseline(self) -> None:
-        app = self._baseline_app()
+        host, change = self._host, self._runbook.change
         try:
-            answer = await app.push_screen_wait(
-                ChangeIdScreen(self.target.context, self.change_id))
+            answer = await host.push_screen_wait(
+                ChangeIdScreen(self._target.context, change.change_id))
             if answer is None:
-                app.notify("baseline cancelled: nothing taken", markup=False)
+                host.notify("baseline cancelled: nothing taken", markup=False)
                 return
             change_id = clean(answer, 200).strip()
-            checklist = msgspec.structs.replace(self.current_checklist(), change_id=change_id)
-            baseline = with_checklist(self._capture_now(change_id), checklist, self.store)
+            checklist = msgspec.structs.replace(self._runbook.current_checklist(),
+                                                change_id=change_id)
+            baseline = with_checklist(self.capture_now(change_id), checklist, self._store)
             try:
                 path = await asyncio.to_thread(write_baseline, baseline,
                                                directory=self._snapshots_dir())
             except BaselineError as exc:
-                app.notify(f"baseline not saved: {exc}", title="Baseline", severity="error",
-                           markup=False, timeout=15)
+                host.notify(f"baseline not saved: {exc}", title="Baseline", severity="error",
+                            markup=False, timeout=15)
                 return
             self.baseline, self.baseline_path = baseline, path
-            self.baseline_taken_at = baseline.taken_at
-            self.baseline_operator = baseline.operator
-            self.change_id = baseline.change_id
-            # A new baseline starts a new change: an earlier validation was against the old
-            # one and must not tick this change's "Validation passed".
-            self.validation_passed, self.validation_summary = None, ""
-            app.notify(f"baseline saved: {path}", title="Baseline", markup=False)
+            change.record_baseline(baseline)
+            host.notify(f"baseline saved: {path}", title="Baseline", markup=False)
             gaps = [f"{s} ({baseline.missing[s]})" for s in REQUIRED_SECTIONS
                     if s in baseline.missing]
             if gaps:
-                app.notify("the baseline is incomplete, not captured: " + "; ".join(gaps),
-                           title="Baseline", severity="warning", markup=False, timeout=15)
+                host.notify("the baseline is incomplete, not captured: " + "; ".join(gaps),
+                            title="Baseline", severity="warning", markup=False, timeout=15)
         finally:
-            self._baseline_busy = False
+            self._busy = False
 
     # ----------------------------------------------------------------- d
 
-    def action_diff(self) -> None:
+    def diff(self) -> None:
         """Diff the baseline against the store now and show it (see :meth:`_show_diff`)."""
         if self._claim("diff"):
-            self._show_diff()
+            self._start(self._show_diff, "_show_diff")
 
-    @work(group="baseline", exit_on_error=False)
     async def _show_diff(self) -> None:
-        app = self._baseline_app()
+        host = self._host
         try:
             try:
                 baseline, source = await self._baseline_to_compare()
             except BaselineError as exc:
-                app.notify(f"cannot diff: the newest baseline is unusable: {exc}",
-                           title="Diff", severity="error", markup=False, timeout=20)
+                host.notify(f"cannot diff: the newest baseline is unusable: {exc}",
+                            title="Diff", severity="error", markup=False, timeout=20)
                 return
             if baseline is None:
-                app.notify(f"no baseline: press b first ({source})", title="Diff",
-                           severity="warning", markup=False)
+                host.notify(f"no baseline: press b first ({source})", title="Diff",
+                            severity="warning", markup=False)
                 return
-            current = self._capture_now()
+            current = self.capture_now()
             result = await asyncio.to_thread(diff, baseline, current)
-            app.push_screen(DiffScreen(result, baseline, source))
+            host.push_screen(DiffScreen(result, baseline, source))
         finally:
-            self._baseline_busy = False
+            self._busy = False
 
     # ----------------------------------------------------------------- v
 
-    def action_validate(self) -> None:
+    def validate(self) -> None:
         """Validate the store now and show the report (see :meth:`_run_validation`)."""
         if self._claim("validate"):
-            self._run_validation()
+            self._start(self._run_validation, "_run_validation")
 
-    @work(group="baseline", exit_on_error=False)
     async def _run_validation(self) -> None:
         """Without any baseline only the absolute checks run (the "no regression" check says
         it was skipped), like ``controlroom validate`` without ``--baseline``; an unreadable
         newest baseline stops the validation, like the headless command's exit 2, so a broken
         file can never turn into a pass."""
-        app = self._baseline_app()
+        host = self._host
         try:
             try:
                 baseline, source = await self._baseline_to_compare()
             except BaselineError as exc:
-                app.notify(f"cannot validate: the newest baseline is unusable: {exc}",
-                           title="Validate", severity="error", markup=False, timeout=20)
+                host.notify(f"cannot validate: the newest baseline is unusable: {exc}",
+                            title="Validate", severity="error", markup=False, timeout=20)
                 return
             against = f"against the baseline {source}" if baseline is not None else \
                 f"no baseline ({source}): absolute checks only; b takes one"
-            current = self._capture_now()
-            result = await asyncio.to_thread(validate, current, self.settings.validate,
+            current = self.capture_now()
+            result = await asyncio.to_thread(validate, current, self._settings.validate,
                                              baseline)
-            self.validation_passed = result.passed
-            self.validation_summary = summarize(result)
-            app.push_screen(ValidationScreen(result, against))
+            self._runbook.change.record_validation(result.passed, summarize(result))
+            host.push_screen(ValidationScreen(result, against))
         finally:
-            self._baseline_busy = False
+            self._busy = False

@@ -1,10 +1,10 @@
 """Wiring of the MQTT team bus into the App: start it with the sources, feed it the journal
 and the breaker state, and show what it received (header team line, pipeline strip).
 
-Kept out of ``tui/app.py`` so the App stays a thin shell: the App calls four functions here
+Kept out of ``tui/app.py`` so the App stays a thin shell: the App calls three functions here
 (:func:`team_bus_starter` through ``tui/run.py``, :func:`attach_journal` once the journal is
 open, :func:`sync_team` from its once-a-second modes refresh and from the refresh tick when a
-team kind changed).
+team kind changed), each handed exactly what it reads and draws on.
 
 Where the bus lives: in the :class:`~tui.app.Session` (``session.bus``), created by the source
 starter on the App's loop and stopped with the other sources, so a demo or a test that starts
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC
-from typing import Any
+from typing import TYPE_CHECKING
 
 from backends.config import Settings
 from backends.signals.bus_schema import (
@@ -29,6 +29,12 @@ from backends.signals.bus_schema import (
 from backends.signals.mqtt import TeamBus
 from backends.store import Store
 from widgets.pipeline import team_text
+
+if TYPE_CHECKING:
+    from backends.ops.breaker import BreakerState
+    from backends.ops.journal import Journal
+    from widgets.header import HeaderBar
+    from widgets.pipeline import PipelineStrip
 
 __all__ = ["TEAM_KINDS", "attach_journal", "sync_team", "team_bus_starter"]
 
@@ -58,42 +64,31 @@ def team_bus_starter(settings: Settings,
     return start
 
 
-def _bus(app: Any) -> TeamBus | None:
-    bus = getattr(getattr(app, "session", None), "bus", None)
-    return bus if isinstance(bus, TeamBus) else None
-
-
-def attach_journal(app: Any) -> None:
+def attach_journal(bus: TeamBus | None, journal: Journal | None) -> None:
     """Publish every journal entry of this session (called once the journal is open)."""
-    bus, journal = _bus(app), getattr(app, "journal", None)
     if bus is not None and journal is not None:
         bus.watch_journal(journal.db)  # idempotent per journal
 
 
-def _publish_breaker(app: Any, bus: TeamBus) -> None:
+def _publish_breaker(bus: TeamBus, context: str, state: BreakerState | None) -> None:
     """Our breaker state, retained, when it changed (the bus decides what changed)."""
-    state = getattr(app, "breaker_state", None)
     if state is None:
         return
     since = state.since
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)  # the wire format needs a zone; the journal's is UTC
-    bus.publish_breaker(app.target.context, engaged=state.engaged, by=state.by, since=since,
+    bus.publish_breaker(context, engaged=state.engaged, by=state.by, since=since,
                         targets=len(state.targets), half_done=state.half_done,
                         operation_id=state.operation_id)
 
 
-def sync_team(app: Any) -> None:
+def sync_team(bus: TeamBus | None, store: Store, context: str, state: BreakerState | None,
+              header: HeaderBar, strip: PipelineStrip) -> None:
     """Publish our breaker state if it changed, and show the team's: the header's team line
     (other instances' breakers, bus trouble) and the pipeline strip."""
-    bus = _bus(app)
     if bus is not None:
-        _publish_breaker(app, bus)
-    store: Store = app.store
+        _publish_breaker(bus, context, state)
     breakers = [r for r in store.rows(TEAMBREAKER).values() if isinstance(r, TeamBreakerRow)]
     status = store.get(TEAMBUS, "bus")
-    app.header.show_team(team_text(breakers, status if isinstance(status, TeamBusRow)
-                                   else None))
-    strip = getattr(app, "pipeline_strip", None)
-    if strip is not None:
-        strip.show(r for r in store.rows(PIPELINE).values() if isinstance(r, PipelineRow))
+    header.show_team(team_text(breakers, status if isinstance(status, TeamBusRow) else None))
+    strip.show(r for r in store.rows(PIPELINE).values() if isinstance(r, PipelineRow))

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -53,7 +53,7 @@ class Decision:
     plan is sent)."""
 
 
-def _short(value: Any, limit: int = 160) -> str:
+def _short(value: object, limit: int = 160) -> str:
     text = json.dumps(value, sort_keys=True, default=str)
     return clean(text if len(text) <= limit else text[: limit - 1] + "…")
 
@@ -142,7 +142,7 @@ class PlanScreen(ModalScreen[Decision | None]):
             yield BreakerTargets(self._breaker, id="breaker-targets")
 
     @on(SelectionList.SelectedChanged, "#breaker-targets")
-    def targets_changed(self, event: SelectionList.SelectedChanged[Any]) -> None:
+    def targets_changed(self, event: SelectionList.SelectedChanged[str]) -> None:
         event.stop()
         targets = self.query_one("#breaker-targets", BreakerTargets)
         if targets.apply():

@@ -1,16 +1,18 @@
-"""The App's side of the runbook: the session's checklist, its facts, and the ``k`` key.
+"""The App's side of the runbook: the session's change record, its checklist, and ``k``.
 
 The App keeps ONE checklist for the session (the change record): the operator's ticks stay
 while the runbook screen is closed and reopened, and the baseline key saves the same list in
-the baseline (:meth:`RunbookMixin.current_checklist`). Automatic items are re-evaluated on
+the baseline (:meth:`RunbookActions.current_checklist`). Automatic items are re-evaluated on
 every read from the store (critical alerts, health endpoints, the staging pipeline) and from
-the App's own baseline and validation state, which the baseline keys set
-(``baseline_taken_at``, ``validation_passed``, ``validation_summary``).
+the session's :class:`ChangeRecord`, which the baseline keys fill in
+(:meth:`ChangeRecord.record_baseline`, :meth:`ChangeRecord.record_validation`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import msgspec
 from textual.binding import Binding
@@ -25,11 +27,15 @@ from backends.baseline.runbook import (
     untick,
 )
 from backends.ops.gate import current_operator
+from tui.host import Host
 
 if TYPE_CHECKING:
+    from backends.baseline.model import Baseline
     from backends.baseline.runbook import Facts
+    from backends.config import Settings
+    from backends.store import Store
 
-__all__ = ["RUNBOOK_BINDINGS", "RunbookMixin"]
+__all__ = ["RUNBOOK_BINDINGS", "ChangeRecord", "RunbookActions"]
 
 RUNBOOK_BINDINGS = [
     Binding("k", "runbook", "Runbook", id="runbook",
@@ -38,13 +44,10 @@ RUNBOOK_BINDINGS = [
 ]
 
 
-class RunbookMixin:
-    """Runbook state and action for :class:`tui.app.ControlRoomApp`."""
-
-    # the App provides these
-    store: Any
-    settings: Any
-    _clock: Any
+@dataclass
+class ChangeRecord:
+    """What this session knows about the change in hand: the evidence the automatic
+    "Baseline taken" and "Validation passed" items are judged on."""
 
     baseline_taken_at: float | None = None
     """When this session's baseline was taken (set by the baseline key); None: not yet."""
@@ -55,28 +58,57 @@ class RunbookMixin:
     """One line about that validation, e.g. "14 checks, 2 failed: ..." (the evidence)."""
     change_id: str = ""
     """The change this session works on (the baseline key may set it)."""
-    _runbook: Checklist | None = None
 
-    def runbook_facts(self) -> Facts:
+    def record_baseline(self, baseline: Baseline) -> None:
+        """A new baseline starts a new change: an earlier validation was against the old
+        one and must not tick this change's "Validation passed"."""
+        self.baseline_taken_at = baseline.taken_at
+        self.baseline_operator = baseline.operator
+        self.change_id = baseline.change_id
+        self.validation_passed, self.validation_summary = None, ""
+
+    def record_validation(self, passed: bool, summary: str) -> None:
+        self.validation_passed, self.validation_summary = passed, summary
+
+
+class RunbookActions:
+    """The session's checklist (what the runbook screen shows and edits) and the ``k`` key.
+
+    Satisfies :class:`tui.runbook_screen.RunbookHost`: the screen is handed this object.
+    """
+
+    def __init__(self, host: Host, store: Store, settings: Settings,
+                 clock: Callable[[], float]) -> None:
+        self._host = host
+        self._store = store
+        self._settings = settings
+        self._clock = clock
+        self.change = ChangeRecord()
+        self._runbook: Checklist | None = None
+
+    def facts(self) -> Facts:
         """The facts the automatic items are judged on, now."""
-        facts = facts_from_store(self.store, staging_environment=self.settings.staging_environment,
+        change = self.change
+        facts = facts_from_store(self._store,
+                                 staging_environment=self._settings.staging_environment,
                                  now=self._clock())
         return msgspec.structs.replace(
-            facts, baseline_taken_at=self.baseline_taken_at,
-            baseline_by=self.baseline_operator, validation_passed=self.validation_passed,
-            validation_summary=self.validation_summary)
+            facts, baseline_taken_at=change.baseline_taken_at,
+            baseline_by=change.baseline_operator, validation_passed=change.validation_passed,
+            validation_summary=change.validation_summary)
 
     def current_checklist(self) -> Checklist:
         """The session's checklist with the automatic items re-evaluated now (what the
         runbook screen shows and what a baseline saves)."""
+        change_id = self.change.change_id
         checklist = self._runbook
         if checklist is None:
             checklist = default_checklist(
-                staging_automatic=bool(self.settings.staging_environment),
-                change_id=self.change_id)
-        if self.change_id and checklist.change_id != self.change_id:
-            checklist = msgspec.structs.replace(checklist, change_id=self.change_id)
-        self._runbook = evaluate(checklist, self.runbook_facts())
+                staging_automatic=bool(self._settings.staging_environment),
+                change_id=change_id)
+        if change_id and checklist.change_id != change_id:
+            checklist = msgspec.structs.replace(checklist, change_id=change_id)
+        self._runbook = evaluate(checklist, self.facts())
         return self._runbook
 
     def toggle_runbook_item(self, item_id: str) -> str:
@@ -94,8 +126,8 @@ class RunbookMixin:
             return str(exc)
         return f"ticked by {who}: {item.text if item else item_id}"
 
-    def action_runbook(self) -> None:
+    def open_screen(self) -> None:
         """Open the runbook screen."""
         from tui.runbook_screen import RunbookScreen
 
-        self.push_screen(RunbookScreen())  # type: ignore[attr-defined]
+        self._host.push_screen(RunbookScreen(self))

@@ -42,7 +42,8 @@ _PHASE_KEY = "phase:"
 
 
 class RunbookHost(Protocol):
-    """What the screen needs from the App (:class:`tui.runbook_actions.RunbookMixin`)."""
+    """What the screen needs: the session's checklist
+    (:class:`tui.runbook_actions.RunbookActions`)."""
 
     def current_checklist(self) -> Checklist: ...
 
@@ -79,17 +80,17 @@ class RunbookScreen(ModalScreen[None]):
     RunbookScreen DataTable { height: 1fr; }
     """
 
-    def __init__(self) -> None:
+    def __init__(self, host: RunbookHost) -> None:
         super().__init__()
+        self._host = host
         self._shown: dict[str, tuple[Text, ...]] = {}
         self._columns: list[ColumnKey] = []
         self._title = ""
 
     @property
     def host(self) -> RunbookHost:
-        app: object = self.app
-        assert hasattr(app, "current_checklist"), "the App has no runbook"
-        return app  # type: ignore[return-value]
+        """The session's checklist keeper this screen shows and edits."""
+        return self._host
 
     def compose(self) -> ComposeResult:
         with Vertical():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -60,7 +60,7 @@ class DetailScreen(ModalScreen[None]):
                                 background: $surface; }
     """
 
-    def __init__(self, store: Store, kind: Any, key: Any) -> None:
+    def __init__(self, store: Store, kind: str | None, key: str | None) -> None:
         super().__init__()
         self._store = store
         self._kind = kind

@@ -96,6 +96,8 @@ class Panel(Widget):
     """Kinds whose rows are rows of this panel (defaults to ``KINDS``)."""
     TITLE: ClassVar[str] = ""
     """Name shown in the panel's border."""
+    WATCHES_HEALTH: ClassVar[bool] = False
+    """Wake on source-health changes too (panels that show a source's state)."""
 
     def __init__(
         self,

@@ -1,0 +1,85 @@
+"""The one place that decides which actions are enabled: :func:`action_state`.
+
+Textual asks ``App.check_action`` before it runs an action and whenever the key bar is
+redrawn; the App answers with this function and nothing else. Every key of the control room
+is listed in :data:`NEEDS` with what it needs before it can do anything (a test holds that
+every binding of the App is listed, so a new key must say what it needs):
+
+- ``NOTHING``: always enabled (looking, filtering, the journal, the baseline and runbook keys;
+  those that need a session say so themselves when pressed too early);
+- ``WRITE_GATE``: a connection and the session's write gate (the cluster actions);
+- ``ALERTMANAGER``: the write gate (its policy and journal) and an Alertmanager client.
+
+Read-only mode does not disable a key: the plan is still shown, for reading, and the gate
+refuses every write (``backends/ops/gate.py``). A disabled key answers ``None`` (shown dimmed),
+as it always did; Textual's own actions (palette, focus...) are not ours to disable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+__all__ = ["NEEDS", "Need", "Readiness", "action_state"]
+
+
+class Need(Enum):
+    """What an action needs before it can do anything."""
+
+    NOTHING = "nothing"
+    WRITE_GATE = "a connection and the write gate"
+    ALERTMANAGER = "the write gate and an Alertmanager"
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """What the session has right now."""
+
+    gate: bool
+    """The write gate is built (the sources are up and a connection can be written to)."""
+    alertmanager: bool
+    """An Alertmanager client is configured for this session."""
+
+
+NEEDS: Mapping[str, Need] = {
+    # the App's own keys
+    "quit_clean": Need.NOTHING,
+    "help": Need.NOTHING,
+    "filter": Need.NOTHING,
+    "freeze": Need.NOTHING,
+    "toggle_all_pods": Need.NOTHING,
+    "cycle_theme": Need.NOTHING,
+    "focus_next": Need.NOTHING,
+    "focus_previous": Need.NOTHING,
+    "detail": Need.NOTHING,
+    # cluster actions (tui/actions.py, tui/rollbacks.py)
+    "pause_sync": Need.WRITE_GATE,
+    "scale_down": Need.WRITE_GATE,
+    "scale_restore": Need.WRITE_GATE,
+    "rollback": Need.WRITE_GATE,
+    "shift_traffic": Need.WRITE_GATE,
+    "pause_scope": Need.WRITE_GATE,
+    "helm_rollback": Need.WRITE_GATE,
+    "breaker": Need.WRITE_GATE,
+    "release": Need.WRITE_GATE,
+    "journal": Need.NOTHING,  # reading the journal needs no connection
+    # alerts (tui/alert_actions.py)
+    "silence": Need.ALERTMANAGER,
+    "expire_silence": Need.ALERTMANAGER,
+    # baseline and runbook (tui/baseline_actions.py, tui/runbook_actions.py)
+    "baseline": Need.NOTHING,
+    "diff": Need.NOTHING,
+    "validate": Need.NOTHING,
+    "runbook": Need.NOTHING,
+}
+
+
+def action_state(action: str, ready: Readiness) -> bool | None:
+    """Textual's ``check_action`` answer: True (enabled) or None (shown, dimmed)."""
+    need = NEEDS.get(action, Need.NOTHING)
+    if need is Need.WRITE_GATE:
+        return True if ready.gate else None
+    if need is Need.ALERTMANAGER:
+        return True if ready.gate and ready.alertmanager else None
+    return True

@@ -1,0 +1,323 @@
+"""The rollback keys: ``r`` (Argo CD history entry or Deployment revision) and ``H`` (Helm).
+
+Each asks the operator to pick what to roll back to (the previous entry preselected), then
+hands one plan to the session's plan flow (:meth:`tui.actions.ActionController.plan_flow`).
+Argo CD rollbacks go through the Kubernetes API, or the Argo CD REST API when
+``[argocd] server`` is set; Helm rollbacks through the ``helm`` CLI. Those two transports get
+their own write gate with the session's policy and journal, so read-only mode, protected
+contexts and the journal hold for them exactly as for a scale.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from functools import partial
+from typing import TYPE_CHECKING
+
+from backends.kube.connection import KubeError
+from backends.model import AppRow, DeploymentRow
+from backends.ops.gate import WriteGate
+from backends.ops.plan import Plan, PlanError
+from backends.sanitize import clean
+from tui.actions import ACTIONS_GROUP, ActionController, Armed, split_key
+from tui.host import Host, start_worker
+from tui.pickers import ExplainScreen, PickerScreen, PickRow
+
+if TYPE_CHECKING:
+    from backends.config import Settings
+    from backends.ops.argocd_rest import ArgoRestClient
+    from backends.ops.helm import HelmRunner
+    from backends.store import Store
+
+__all__ = ["RollbackActions"]
+
+
+class RollbackActions:
+    """Argo CD, Deployment and Helm rollbacks, planned and run through ``actions``."""
+
+    def __init__(self, host: Host, store: Store, settings: Settings,
+                 actions: ActionController) -> None:
+        self._host = host
+        self._store = store
+        self._settings = settings
+        self._actions = actions
+
+    # ------------------------------------------------------------------ planners
+    # One planner call each: the seam where the keys move to the shared use cases.
+
+    async def plan_rollout_undo(self, armed: Armed, ns: str, name: str, to: int) -> Plan:
+        from backends.ops import workloads
+
+        return await workloads.plan_rollout_undo(armed.conn, armed.gate, ns, name, to)
+
+    async def plan_app_rollback(self, armed: Armed, ns: str, name: str, to_id: int) -> Plan:
+        from backends.ops import argocd
+
+        return await argocd.plan_rollback(armed.conn, armed.gate, (ns, name), to_id)
+
+    async def plan_app_rollback_rest(self, client: ArgoRestClient, gate: WriteGate, ns: str,
+                                     name: str, to_id: int) -> Plan:
+        from backends.ops.argocd_rest import plan_rollback_rest
+
+        return await plan_rollback_rest(client, gate, (ns, name), to_id)
+
+    async def plan_helm_rollback(self, runner: HelmRunner, release: str, ns: str,
+                                 to: int) -> Plan:
+        from backends.ops import helm
+
+        return await helm.plan_helm_rollback(release, ns, to, runner=runner)
+
+    # ------------------------------------------------------------------ r
+
+    def rollback(self) -> None:
+        sel = self._actions.selected("applications", "deployments")
+        if sel is None:
+            self._host.notify("select an Argo CD app or a deployment first",
+                              severity="warning")
+            return
+        kind, key = sel
+        ns, name = split_key(key)
+        job = self._rollback_app if kind == "applications" else self._rollback_deployment
+        start_worker(self._host, partial(job, ns, name), name=job.__name__,
+                     group=ACTIONS_GROUP, exclusive=True)
+
+    async def _rollback_deployment(self, ns: str, name: str) -> None:
+        """Pick a revision of ``rollout_history`` (the previous one preselected), then plan
+        ``rollout undo --to-revision``. Read-only: no picker (nothing can be sent), the plan
+        for the previous revision is shown for reading."""
+        from backends.kube.decode import parse_time
+        from backends.ops import workloads
+        from widgets.formatting import age
+
+        host = self._host
+        armed = self._actions.armed()
+        if armed is None:
+            return
+        try:
+            revisions = await workloads.rollout_history(armed.conn, ns, name)
+        except PlanError as exc:
+            host.notify(f"rollout history of {ns}/{name}: {exc}", severity="error",
+                        markup=False, timeout=10)
+            return
+        except KubeError as exc:
+            host.notify(f"rollout history of {ns}/{name}: {clean(exc, 300)}",
+                        severity="error", markup=False, timeout=10)
+            return
+        if not revisions:
+            host.notify(f"no rollout history found for {ns}/{name}", severity="warning",
+                        markup=False)
+            return
+        now, current = self._actions.now(), revisions[-1].number
+
+        def when(created: str) -> str:
+            try:
+                return age(parse_time(created), now) if created else "?"
+            except ValueError:
+                return "?"
+
+        rows = [PickRow(str(r.number), (str(r.number) + (" (current)" if r.number == current
+                                                         else ""),
+                                        r.rs_name, ", ".join(r.images), when(r.created),
+                                        r.change_cause))
+                for r in reversed(revisions)]
+        default = str(revisions[-2].number if len(revisions) > 1 else current)
+        chosen = default if armed.gate.policy.read_only else await host.push_screen_wait(
+            PickerScreen(f"Roll back Deployment {ns}/{name} to revision",
+                         ("REVISION", "REPLICASET", "IMAGES", "AGE", "CHANGE-CAUSE"), rows,
+                         default=default))
+        if chosen is None:
+            return
+        to = int(chosen)
+        await self._actions.plan_flow(f"rollout undo {ns}/{name} to revision {to}",
+                                      partial(self.plan_rollout_undo, armed, ns, name, to))
+
+    async def _rollback_app(self, ns: str, name: str) -> None:
+        """Pick a ``status.history`` entry (the previous one preselected), plan the
+        rollback (Kubernetes API, or the Argo CD REST API when ``[argocd] server`` is set),
+        then follow the operation until it ends. Read-only: no picker, as for Deployments."""
+        from widgets.formatting import age, short_revision
+
+        host = self._host
+        armed = self._actions.armed()
+        if armed is None:
+            return
+        row = self._store.get("applications", f"{ns}/{name}")
+        history = list(row.history) if isinstance(row, AppRow) else []
+        if not history:
+            host.notify(f"Argo CD app {ns}/{name} has no deployment history to roll back to",
+                        severity="warning", markup=False)
+            return
+        now, current = self._actions.now(), history[-1].id
+        rows = [PickRow(str(h.id), (str(h.id) + (" (current)" if h.id == current else ""),
+                                    short_revision(h.revision), age(h.deployed_at, now)))
+                for h in reversed(history)]
+        default = str(history[-2].id if len(history) > 1 else current)
+        chosen = default if armed.gate.policy.read_only else await host.push_screen_wait(
+            PickerScreen(f"Roll back Argo CD app {ns}/{name} to history entry",
+                         ("ID", "REVISION", "DEPLOYED"), rows, default=default))
+        if chosen is None:
+            return
+        to_id = int(chosen)
+        title = f"roll back {ns}/{name} to history {to_id}"
+        if self._settings.argocd.server:
+            await self._rollback_app_rest(armed, ns, name, to_id, title)
+            return
+        done = await self._actions.plan_flow(
+            title, partial(self.plan_app_rollback, armed, ns, name, to_id))
+        if done is not None and done[1].ok:
+            intent = done[0].writes[0].intent if done[0].writes else {}
+            self._follow_operation(ns, name, intent.get("operation"))
+
+    async def _rollback_app_rest(self, armed: Armed, ns: str, name: str, to_id: int,
+                                 title: str) -> None:
+        """The rollback through ``POST /api/v1/applications/{name}/rollback``, behind a
+        gate with this session's policy and journal (no server dry-run, no access
+        reviews: Argo CD's RBAC decides)."""
+        from backends.ops.argocd_rest import ArgoRestClient
+
+        cfg = self._settings.argocd
+        try:
+            client = ArgoRestClient(cfg.server, os.environ.get(cfg.token_env) or None,
+                                    verify_tls=not cfg.insecure)
+        except ValueError as exc:
+            self._host.notify(f"{title}: {exc} (token from ${cfg.token_env})",
+                              severity="error", markup=False, timeout=10)
+            return
+        try:
+            rest_gate = WriteGate(armed.gate.policy, client, self._actions.journal,
+                                  dry_run=False, access_reviews=False)
+            done = await self._actions.plan_flow(
+                f"{title} via the Argo CD API",
+                partial(self.plan_app_rollback_rest, client, rest_gate, ns, name, to_id),
+                gate=rest_gate)
+        finally:
+            await client.close()
+        if done is not None and done[1].ok:
+            self._follow_operation(ns, name, None)
+
+    def _follow_operation(self, ns: str, name: str,
+                          operation: Mapping[str, object] | None) -> None:
+        """Follow in a worker of its own group: another action key must not cancel it."""
+        start_worker(self._host, partial(self._follow, ns, name, operation),
+                     name="_follow_operation", group="follow", exclusive=False)
+
+    async def _follow(self, ns: str, name: str, operation: Mapping[str, object] | None) -> None:
+        """Report each phase of the rollback operation until Succeeded/Failed/Error."""
+        from backends.ops import argocd
+
+        conn = self._actions.conn
+        if conn is None:
+            return
+        host = self._host
+        try:
+            async for state in argocd.follow_operation(conn, (ns, name), operation=operation):
+                final = state.phase in argocd.FINAL_PHASES
+                host.notify(f"rollback of {ns}/{name}: {state.phase}"
+                            + (f": {state.message}" if state.message else ""),
+                            markup=False, timeout=12 if final else 4,
+                            severity="error" if state.phase in ("Failed", "Error")
+                            else "information")
+        except TimeoutError as exc:
+            host.notify(str(exc), severity="warning", markup=False, timeout=12)
+        except (PlanError, KubeError) as exc:
+            host.notify(f"following the rollback of {ns}/{name}: {clean(exc, 300)}",
+                        severity="warning", markup=False, timeout=12)
+
+    # ------------------------------------------------------------------ H
+
+    def helm_rollback(self) -> None:
+        sel = self._actions.selected("deployments")
+        if sel is None:
+            self._host.notify("select a deployment first", severity="warning")
+            return
+        start_worker(self._host, partial(self._helm_rollback, *split_key(sel[1])),
+                     name="_helm_rollback", group=ACTIONS_GROUP, exclusive=True)
+
+    def _helm_runner(self, armed: Armed) -> HelmRunner:
+        from backends.ops.helm import HelmRunner
+
+        paths = armed.conn.kubeconfig_paths
+        return HelmRunner(kube_context=armed.conn.context or None,
+                          kubeconfig=os.pathsep.join(str(p) for p in paths) or None)
+
+    async def _helm_rollback(self, ns: str, name: str) -> None:
+        """Helm releases of the deployment's namespace: an Argo CD-rendered app is
+        explained (roll it back through Argo CD); otherwise pick the release and the
+        revision, then plan ``helm rollback`` behind a gate on the Helm sender."""
+        from backends.ops import helm
+
+        host = self._host
+        armed = self._actions.armed()
+        if armed is None:
+            return
+        managing = self._managing_app(ns, name)
+        if managing is not None:
+            host.push_screen(ExplainScreen("No Helm rollback here",
+                                           helm.explain_argo_rendered(managing)))
+            return
+        if not helm.helm_available():
+            host.notify("helm is not on PATH: Helm rollback is not available",
+                        severity="warning")
+            return
+        runner = self._helm_runner(armed)
+        try:
+            releases = await helm.releases_for(ns, runner=runner)
+        except helm.HelmError as exc:
+            host.notify(f"helm list -n {ns}: {exc}", severity="error", markup=False,
+                        timeout=10)
+            return
+        if not releases:
+            host.notify(f"no Helm release in namespace {ns}: nothing to roll back with helm",
+                        severity="warning", markup=False)
+            return
+        release = releases[0].name
+        if len(releases) > 1:
+            picked = await host.push_screen_wait(PickerScreen(
+                f"Helm release in {ns} (for Deployment {name})",
+                ("RELEASE", "REVISION", "STATUS", "CHART", "APP VERSION"),
+                [PickRow(str(i), (r.name, str(r.revision), r.status, r.chart, r.app_version))
+                 for i, r in enumerate(releases)],
+                default=next((str(i) for i, r in enumerate(releases) if r.name == name),
+                             None)))
+            if picked is None:
+                return
+            release = releases[int(picked)].name
+        try:
+            revisions = await helm.history(release, ns, runner=runner)
+        except helm.HelmError as exc:
+            host.notify(f"helm history {release}: {exc}", severity="error", markup=False,
+                        timeout=10)
+            return
+        if not revisions:
+            host.notify(f"Helm release {release} has no history", severity="warning",
+                        markup=False)
+            return
+        current = revisions[-1].revision
+        chosen = await host.push_screen_wait(PickerScreen(
+            f"Helm rollback of {ns}/{release} to revision",
+            ("REVISION", "STATUS", "CHART", "APP VERSION", "UPDATED", "DESCRIPTION"),
+            [PickRow(str(r.revision), (str(r.revision) + (" (current)" if r.revision == current
+                                                          else ""), r.status, r.chart,
+                                       r.app_version, r.updated, r.description))
+             for r in reversed(revisions)],
+            default=str(revisions[-2].revision if len(revisions) > 1 else current)))
+        if chosen is None:
+            return
+        to = int(chosen)
+        helm_gate = WriteGate(armed.gate.policy, helm.HelmSender(runner), self._actions.journal,
+                              dry_run=False, access_reviews=False)
+        await self._actions.plan_flow(f"helm rollback {ns}/{release} to revision {to}",
+                                      partial(self.plan_helm_rollback, runner, release, ns, to),
+                                      gate=helm_gate)
+
+    def _managing_app(self, ns: str, name: str) -> AppRow | None:
+        """The Argo CD app (store row) that renders this Deployment, as far as the store
+        knows: an app deploying into its namespace and running its images."""
+        deploy = self._store.get("deployments", f"{ns}/{name}")
+        images = set(deploy.images) if isinstance(deploy, DeploymentRow) else set()
+        for row in self._store.rows("applications").values():
+            if isinstance(row, AppRow) and row.destination_namespace == ns \
+                    and images & set(row.images):
+                return row
+        return None
