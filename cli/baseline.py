@@ -19,8 +19,9 @@ refuses the credentials, an unreadable baseline (named with the problem: not JSO
 written by a newer controlroom, a field of the wrong type...), or an output file that exists
 (baselines are never overwritten) or is the baseline itself.
 
-The live path (:func:`live_baseline`) fills a fresh store once with
-:func:`backends.baseline.collect.collect` and captures it with the same
+The live path (:func:`live_baseline`) is the use case
+:func:`backends.usecases.baseline.live_baseline`: a fresh store filled once with
+:func:`~backends.usecases.baseline.list_cluster`, captured with the same
 :func:`~backends.baseline.capture.capture` as the control room's ``b`` key. Nothing here writes
 to the cluster, and Textual is never imported.
 
@@ -34,12 +35,11 @@ import argparse
 import asyncio
 import re
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from backends.sanitize import clean
-from cli.headless import _Exit, _fail, _settings
+from cli.session import Exit, connected, context_of, fail, settings_of
 
 if TYPE_CHECKING:
     from backends.baseline.model import Baseline
@@ -131,7 +131,7 @@ def dispatch(args: argparse.Namespace) -> int | None:
     try:
         code: int = handler(args)
         return code
-    except _Exit as exc:
+    except Exit as exc:
         if exc.message:
             print(f"{name}: {exc.message}", file=sys.stderr)
         return exc.code
@@ -144,50 +144,26 @@ def dispatch(args: argparse.Namespace) -> int | None:
 
 
 def live_baseline(args: argparse.Namespace, settings: Settings, change_id: str = "") -> Baseline:
-    """A baseline of the live cluster now (exit 2 through :class:`_Exit` when it cannot)."""
-    from backends.kube.kubeconfig import KubeconfigError, describe_context
-
-    try:
-        context, cluster = describe_context(getattr(args, "kubeconfig", None),
-                                            getattr(args, "context", None))
-    except KubeconfigError as exc:
-        _fail(_CANNOT, clean(exc, 500))
+    """A baseline of the live cluster now (exit 2 through :class:`~cli.session.Exit` when it
+    cannot): :func:`backends.usecases.baseline.live_baseline`, the notes on stderr."""
+    context, cluster = context_of(args, _CANNOT)
     return asyncio.run(_capture(args, settings, context, cluster, change_id))
 
 
 async def _capture(args: argparse.Namespace, settings: Settings, context: str, cluster: str,
                    change_id: str) -> Baseline:
-    from backends.baseline.capture import capture, make_meta, with_checklist
-    from backends.baseline.collect import collect
-    from backends.baseline.runbook import default_checklist
-    from backends.kube.connection import KubeApiError, KubeconfigError, KubeUnreachable, connect
-    from backends.store import Store
+    from backends.usecases.baseline import live_baseline as capture_live
 
+    conn = await connected(args, context, _CANNOT)
     try:
-        conn = await connect(getattr(args, "kubeconfig", None), context, request_timeout=60.0,
-                             connect_timeout=10.0)
-    except KubeconfigError as exc:
-        _fail(_CANNOT, clean(exc, 500))
-    try:
-        try:
-            await conn.get_raw("/version")
-        except KubeUnreachable as exc:
-            _fail(_CANNOT, f"cannot reach context {context!r} ({conn.cluster}): "
-                  f"{clean(exc, 300)}")
-        except KubeApiError as exc:
-            if exc.status == 401:
-                _fail(_CANNOT, f"context {context!r}: the server refused the credentials: "
-                      f"{clean(exc.message, 300)}")
-        store = Store()
         namespaces = getattr(args, "namespace", None) or settings.context(context).namespaces
-        notes = await collect(conn, store, settings,
-                              prometheus_url=args.prometheus or settings.prometheus.url,
-                              alertmanager_url=args.alertmanager or settings.alertmanager.url,
-                              namespaces=namespaces or None, timeout=args.timeout)
+        baseline, notes = await capture_live(
+            conn, settings, context, cluster, change_id,
+            prometheus_url=args.prometheus or "", alertmanager_url=args.alertmanager or "",
+            namespaces=namespaces or None, timeout=args.timeout)
         for note in notes:
             print(f"controlroom {args.command}: note: {clean(note, 500)}", file=sys.stderr)
-        baseline = capture(store, make_meta(context, cluster, change_id), time.time())
-        return with_checklist(baseline, default_checklist(change_id=baseline.change_id), store)
+        return baseline
     finally:
         await conn.close()
 
@@ -198,7 +174,7 @@ def _load(path: Path) -> Baseline:
     try:
         return load_baseline(path)
     except BaselineError as exc:
-        _fail(_CANNOT, f"cannot use the baseline: {exc}")
+        fail(_CANNOT, f"cannot use the baseline: {exc}")
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -215,47 +191,46 @@ def _snapshot(args: argparse.Namespace) -> int:
     from backends.baseline.io import BaselineError, write_baseline
     from backends.baseline.report import render_baseline_summary
 
-    settings = _settings(args)
+    settings = settings_of(args)
     if args.output is not None and args.output.exists():
-        _fail(_CANNOT, f"{clean(str(args.output), 300)} already exists; a baseline is never "
+        fail(_CANNOT, f"{clean(str(args.output), 300)} already exists; a baseline is never "
               "overwritten (choose another name)")
     baseline = live_baseline(args, settings, args.change_id)
     try:
         path = write_baseline(baseline, args.output)
     except BaselineError as exc:
-        _fail(_CANNOT, clean(str(exc), 800))
+        fail(_CANNOT, clean(str(exc), 800))
     print(f"snapshot: {path}", flush=True)
     print(render_baseline_summary(baseline), flush=True)
     return _OK
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from backends.baseline.diff import diff
     from backends.baseline.report import render_diff_json, render_diff_text
-    from backends.baseline.validate import regressions
+    from backends.usecases.baseline import compare
 
-    settings = _settings(args)
+    settings = settings_of(args)
     baseline = _load(args.baseline)
     current = _load(args.current) if args.current is not None else live_baseline(args, settings)
-    result = diff(baseline, current)
+    result, regressed = compare(baseline, current, settings)
     print(render_diff_json(result) if args.format == "json" else render_diff_text(result),
           flush=True)
-    return _FAILED if regressions(result, settings.validate) else _OK
+    return _FAILED if regressed else _OK
 
 
 def _validate(args: argparse.Namespace) -> int:
     from backends.baseline.io import BaselineError, write_atomic
     from backends.baseline.report import render_validation, render_validation_text
-    from backends.baseline.validate import validate
+    from backends.usecases.baseline import validate_now
 
-    settings = _settings(args)
+    settings = settings_of(args)
     for source in (args.baseline, args.current):
         if args.output is not None and source is not None and _same_file(args.output, source):
-            _fail(_CANNOT, f"--output {clean(str(args.output), 300)} is the snapshot being "
+            fail(_CANNOT, f"--output {clean(str(args.output), 300)} is the snapshot being "
                   "read; refusing to overwrite it")
     baseline = _load(args.baseline) if args.baseline is not None else None
     current = _load(args.current) if args.current is not None else live_baseline(args, settings)
-    result = validate(current, settings.validate, baseline)
+    result = validate_now(current, settings, baseline)
     report = render_validation(result, args.format)
     if args.output is None:
         print(report, flush=True)
@@ -263,7 +238,7 @@ def _validate(args: argparse.Namespace) -> int:
         try:
             write_atomic(args.output, report.encode() + b"\n", overwrite=True)
         except BaselineError as exc:
-            _fail(_CANNOT, clean(str(exc), 800))
+            fail(_CANNOT, clean(str(exc), 800))
         print(render_validation_text(result), flush=True)
         print(f"report: {args.output}", flush=True)
     return _OK if result.passed else _FAILED

@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from backends.config import Settings
 from backends.kube.connection import KubeConnection, connect
 from backends.ops.breaker import (
     BREAKER_ANNOTATION,
@@ -31,7 +32,6 @@ from backends.ops.breaker import (
     breaker_status_db,
     detect_drift,
     engage,
-    fill_store,
     plan_engage,
     plan_release,
     release,
@@ -41,7 +41,7 @@ from backends.ops.gate import Confirmation, GatePolicy, WriteGate
 from backends.ops.journal import Journal, JournalDB
 from backends.ops.plan import Poll, execute
 from backends.ops.workloads import plan_scale
-from backends.store import Store
+from backends.usecases.baseline import list_cluster
 from drill.policy import Policy, Rule
 from drill.runner import DrillCluster, DrillOptions
 from tests.conftest import ThreadedDrill
@@ -225,8 +225,8 @@ async def test_engage_then_release_restores_every_object_exactly(
         calm.sim.advance(10 * calm.config.self_heal_delay + 30)
         assert all(replicas(calm, ns, n) == 0 for ns, n in SCALED)
         assert all(auto_sync(calm, a)["enabled"] is False for a in APP_NAMES)
-        store = Store()
-        assert await fill_store(conn, store) == []
+        store, notes = await list_cluster(conn, Settings(), probe=False)
+        assert notes == []
         assert detect_drift(store, state) == []
 
         preview = await plan_release(conn, gate, journal, CTX, poll=poll)
@@ -260,8 +260,8 @@ async def test_control_scaling_without_the_pause_is_reverted_by_selfheal(
 async def test_no_config_proposes_the_degraded_app_and_its_crash_looping_deployment(
         bad: DrillCluster, journal: Journal) -> None:
     async with await _conn(bad) as conn:
-        store = Store()
-        assert await fill_store(conn, store) == []
+        store, notes = await list_cluster(conn, Settings(), probe=False)
+        assert notes == []
         gate = gate_for(conn, journal)
         plan = await plan_engage(conn, gate, store, None, poll=sim_poll(bad))
         assert plan.proposed
@@ -399,8 +399,7 @@ async def test_drift_when_something_reverts_the_emergency_state(
 
         calm.state.mutate(APPS, "argocd", "payments", resume)
         calm.sim.advance(30)  # selfHeal puts payments' replicas back
-        store = Store()
-        await fill_store(conn, store)
+        store, _notes = await list_cluster(conn, Settings(), probe=False)
         drifts = {d.target: d for d in detect_drift(store, state)}
         assert set(drifts) == {"freeze:argocd/payments", "scale:payments/payments"}
         assert drifts["freeze:argocd/payments"].actual == "auto-sync on"

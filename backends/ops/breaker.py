@@ -71,7 +71,6 @@ from backends.ops.breaker_plan import (
     BreakerTarget,
     Phase,
     RouteShift,
-    fill_store,
     is_breaker_operation,
     mark_value,
     parse_mark,
@@ -117,7 +116,7 @@ __all__ = [
     "breaker_status_db",
     "detect_drift",
     "engage",
-    "fill_store",
+    "engage_writes",
     "plan_engage",
     "plan_release",
     "propose",
@@ -397,6 +396,19 @@ async def engage(gate: WriteGate, plan: BreakerPlan, *, reason: str, confirm: Co
     return BreakerResult("engage", op, started=True, ok=not error, error=error,
                          outcomes=(*outcomes, *quiet, *excluded),
                          warnings=tuple(plan.warnings))
+
+
+def engage_writes(plan: BreakerPlan, operator: str, *,
+                  operation_id: str = f"{OPERATION_PREFIX}preview",
+                  since: str = "") -> list[tuple[BreakerTarget, list[PlannedWrite]]]:
+    """Exactly the writes :func:`engage` would send, per included target with writes, in
+    phase order (annotations merged or added, journal tags set), for the dry-run: the
+    annotation carries ``operation_id``/``since`` placeholders (engage stamps its own).
+    Raises PlanError when a target cannot carry the annotation (engage refuses then)."""
+    mark = mark_value(operation_id, operator, since)
+    planned = plan.writes()
+    return [(t, _engage_writes(plan, t, mark, planned)) for phase in PHASES
+            for t in plan.included(phase) if t.plan is not None and t.plan.writes]
 
 
 # --------------------------------------------------------------------------- status

@@ -69,7 +69,6 @@ __all__ = [
     "BreakerTarget",
     "Phase",
     "RouteShift",
-    "fill_store",
     "is_breaker_operation",
     "mark_value",
     "parse_mark",
@@ -346,32 +345,6 @@ def propose(store: Store) -> tuple[list[tuple[str, str, str]], list[tuple[str, s
         if why is not None:
             deployments.append((row.namespace, row.name, why))
     return sorted(apps), sorted(deployments)
-
-
-_FILL_PATHS: Final[dict[str, str]] = {
-    "applications": "/apis/argoproj.io/v1alpha1/applications",
-    "deployments": "/apis/apps/v1/deployments",
-    "replicasets": "/apis/apps/v1/replicasets",
-    "pods": "/api/v1/pods",
-    "httproutes": "/apis/gateway.networking.k8s.io/v1/httproutes",
-}
-
-
-async def fill_store(conn: Reader, store: Store) -> list[str]:
-    """List what the breaker's proposal and drift watchdog read into ``store`` (one list
-    per kind): for the CLI and tests, which run no watch sources. Returns the kinds that
-    could not be listed (the proposal then has less to go on; it says so)."""
-    from backends.kube.decode import DecodeError, decode_list
-
-    missing: list[str] = []
-    for kind, path in _FILL_PATHS.items():
-        try:
-            page = decode_list(kind, await conn.get_raw(path))
-        except (KubeError, DecodeError) as exc:
-            missing.append(f"{kind}: {clean(exc, 200)}")
-            continue
-        store.replace(kind, page.rows, keep=page.failed_keys)
-    return missing
 
 
 # --------------------------------------------------------------------------- planning

@@ -1,0 +1,181 @@
+"""The headless write commands' parsers: ``pause-sync``, ``restore-sync``, ``scale``,
+``rollback app|deployment``, ``breaker``, ``journal``.
+
+Parsing only gathers input (which object, which revision, the reason, the typed context
+name); each subcommand's ``headless`` default is the command function that runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from cli import commands_argocd, commands_breaker, commands_journal, commands_workloads
+from cli.session import REASON_ENV
+
+if TYPE_CHECKING:
+    from backends.breaker_scope import RouteShift
+
+__all__ = ["ARGOCD_NAMESPACE", "register"]
+
+ARGOCD_NAMESPACE: Final = "argocd"
+"""Where Applications live when APP names no namespace (Argo CD's default)."""
+
+
+def _flags(p: argparse.ArgumentParser, *, writes: bool) -> None:
+    """The main command's connection flags, ``--state-dir``, and for write commands the
+    confirmation flags. Connection flags default to SUPPRESS so that a value given before the
+    subcommand (``controlroom --context prod scale ...``) is not overwritten by an absent one
+    after it (argparse copies a subparser's defaults over the main parser's values)."""
+    s = argparse.SUPPRESS
+    g = p.add_argument_group("connection")
+    g.add_argument("--kubeconfig", default=s,
+                   help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+    g.add_argument("--context", default=s, help="kube context (default: current)")
+    g.add_argument("--config", type=Path, default=s,
+                   help="configuration file (default: the platform config dir)")
+    g.add_argument("--read-only", action="store_true", default=s,
+                   help="refuse every write, whatever the config says")
+    g.add_argument("--state-dir", type=Path, default=s,
+                   help="where the journal lives (default: $CONTROLROOM_STATE_DIR or the "
+                   "user state dir)")
+    if not writes:
+        return
+    w = p.add_argument_group("writes")
+    w.add_argument("--reason", default=None, metavar="TEXT",
+                   help=f"why (change or incident id); required (default: ${REASON_ENV})")
+    w.add_argument("--yes", "-y", action="store_true",
+                   help="do not ask for confirmation (needed when stdin is not a terminal)")
+    w.add_argument("--confirm-context", default=None, metavar="NAME",
+                   help="the context name, typed out: required on protected (production) "
+                   "contexts")
+    w.add_argument("--dry-run", action="store_true",
+                   help="only send server-side dry-runs (dryRun=All) and print their answers")
+
+
+def _ns_name(default_ns: str | None) -> Callable[[str], tuple[str, str]]:
+    """An argparse type for ``NS/NAME`` (or ``NAME`` when ``default_ns`` is given)."""
+
+    def parse(text: str) -> tuple[str, str]:
+        ns, sep, name = text.partition("/")
+        if not sep:
+            ns, name = default_ns or "", text
+        if not ns or not name or "/" in name:
+            want = "NAME or NAMESPACE/NAME" if default_ns else "NAMESPACE/NAME"
+            raise argparse.ArgumentTypeError(f"expected {want}, got {text!r}")
+        return ns, name
+
+    parse.__name__ = "NAMESPACE/NAME"
+    return parse
+
+
+def _replicas(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"replicas must be >= 0, got {value}")
+    return value
+
+
+def _route_shift(text: str) -> RouteShift:
+    """``NS/NAME:BACKEND=W[,BACKEND=W]`` into a :class:`~backends.breaker_scope.RouteShift`."""
+    from backends.breaker_scope import RouteShift
+
+    route, sep, spec = text.partition(":")
+    weights: dict[str, int] = {}
+    try:
+        for part in spec.split(",") if sep else ():
+            backend, eq, weight = part.partition("=")
+            if not eq or not backend.strip():
+                raise ValueError(part)
+            weights[backend.strip()] = int(weight)
+        return RouteShift(route=route, weights=weights)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected NS/NAME:BACKEND=WEIGHT[,BACKEND=WEIGHT], got {text!r}") from None
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the headless subcommands to the ``controlroom`` parser's subparsers."""
+    app = _ns_name(ARGOCD_NAMESPACE)
+    deploy = _ns_name(None)
+
+    p = sub.add_parser("pause-sync", help="pause Argo CD auto-sync of an app (journaled)",
+                       description="Pause auto-sync of an Argo CD Application, recording the "
+                       "exact prior policy in the journal and on the app (annotation).")
+    p.add_argument("app", type=app, metavar="APP", help=f"NAME (in {ARGOCD_NAMESPACE}) or NS/NAME")
+    _flags(p, writes=True)
+    p.set_defaults(headless=commands_argocd.pause_sync)
+
+    p = sub.add_parser("restore-sync", help="restore the exact auto-sync policy a pause saved",
+                       description="Put back exactly the automated block recorded by the last "
+                       "pause (from the journal, else from the app's annotation).")
+    p.add_argument("app", type=app, metavar="APP", help=f"NAME (in {ARGOCD_NAMESPACE}) or NS/NAME")
+    _flags(p, writes=True)
+    p.set_defaults(headless=commands_argocd.restore_sync)
+
+    p = sub.add_parser("scale", help="scale a Deployment (scale subresource, journaled)",
+                       description="Set a Deployment's replicas through its scale subresource; "
+                       "--restore sets the count recorded before the last scale.")
+    p.add_argument("deployment", type=deploy, metavar="NS/DEPLOY")
+    count = p.add_mutually_exclusive_group(required=True)
+    count.add_argument("replicas", type=_replicas, nargs="?", metavar="N",
+                       help="the replica count to set")
+    count.add_argument("--restore", action="store_true",
+                       help="restore the replicas the journal recorded before the last scale")
+    _flags(p, writes=True)
+    p.set_defaults(headless=commands_workloads.scale)
+
+    p = sub.add_parser("rollback", help="roll back an Argo CD app or a Deployment",
+                       description="Roll back an Argo CD Application to a history entry, or a "
+                       "Deployment to a rollout revision (kubectl rollout undo).")
+    kinds = p.add_subparsers(dest="rollback_kind", metavar="{app,deployment}", required=True)
+    r = kinds.add_parser("app", help="Argo CD rollback (auto-sync must be paused first)")
+    r.add_argument("app", type=app, metavar="NAME", help=f"NAME (in {ARGOCD_NAMESPACE}) or NS/NAME")
+    r.add_argument("--to", type=int, default=None, metavar="ID",
+                   help="history id (default: the previous entry)")
+    r.add_argument("--no-wait", action="store_true",
+                   help="do not wait for the rollback operation to finish")
+    r.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
+                   help="how long to wait for the operation (default: 300)")
+    _flags(r, writes=True)
+    r.set_defaults(headless=commands_argocd.rollback_app)
+    r = kinds.add_parser("deployment", help="rollout undo (to the previous revision)")
+    r.add_argument("deployment", type=deploy, metavar="NS/NAME")
+    r.add_argument("--to", type=int, default=None, metavar="REV",
+                   help="revision (default: the previous one)")
+    _flags(r, writes=True)
+    r.set_defaults(headless=commands_workloads.rollback_deployment)
+
+    p = sub.add_parser("breaker", help="the circuit breaker: plan, engage, release, status",
+                       description="Circuit breaker: pause auto-sync, shift traffic to healthy "
+                       "backends, scale down, verified; release undoes it from the journal.")
+    p.add_argument("breaker_action", choices=("plan", "engage", "release", "status"),
+                   metavar="{plan,engage,release,status}")
+    scope = p.add_argument_group(
+        "scope", "Targets given here replace the config's [breaker] table; with neither, the "
+        "breaker proposes targets from the live state (Degraded apps, failing Deployments).")
+    scope.add_argument("--app", action="append", default=[], metavar="APP",
+                       help=f"Argo CD app to freeze: NAME (in {ARGOCD_NAMESPACE}) or NS/NAME "
+                       "(repeatable)")
+    scope.add_argument("--deployment", action="append", default=[], metavar="NS/NAME",
+                       help="Deployment to scale to 0 (repeatable)")
+    scope.add_argument("--route", action="append", default=[], type=_route_shift,
+                       metavar="NS/NAME:BACKEND=W[,BACKEND=W]",
+                       help="emergency weights for an HTTPRoute (repeatable)")
+    p.add_argument("--operation", default=None, metavar="ID",
+                   help="release: only this breaker (default: every engaged one, newest first)")
+    _flags(p, writes=True)
+    p.set_defaults(headless=commands_breaker.breaker)
+
+    p = sub.add_parser("journal", help="print the journal of writes",
+                       description="Every write the control room made (or refused), oldest "
+                       "first. With --context, only that context's.")
+    p.add_argument("--since", default=None, metavar="WHEN",
+                   help="only entries since a duration ago (30m, 1h, 2d) or a time (RFC 3339)")
+    _flags(p, writes=False)
+    p.set_defaults(headless=commands_journal.journal)

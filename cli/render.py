@@ -1,0 +1,122 @@
+"""Text for the terminal: plans, dry-run answers, execution results, the breaker's state.
+
+Every string that came from the cluster (names, messages, annotations) goes through
+:func:`~backends.sanitize.clean` here, so the commands can print what they are given.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from backends.sanitize import clean
+
+if TYPE_CHECKING:
+    from backends.ops.breaker import BreakerEvent, BreakerState
+    from backends.ops.gate import DryRunResult
+    from backends.ops.plan import ExecResult, Plan
+
+__all__ = [
+    "json_text",
+    "out",
+    "render_breaker_event",
+    "render_breaker_state",
+    "render_exec",
+    "render_plan",
+    "render_previews",
+]
+
+
+def out(text: str) -> None:
+    print(text, flush=True)
+
+
+def json_text(value: Any) -> str:
+    return clean(json.dumps(value, sort_keys=True, separators=(",", ":")), 600)
+
+
+def render_plan(plan: Plan, *, context: str = "", protected: bool = False,
+                read_only: bool = False) -> str:
+    """The plan as the terminal shows it before anything is sent: every write (method, path,
+    prior state, intent, its own warnings), then the plan's warnings, blocked steps and
+    notes. Every string is sanitized (names and messages come from the cluster)."""
+    lines = [f"Plan: {clean(plan.title, 200)}"]
+    if context:
+        flags = [f for f, on in (("PROTECTED (production)", protected),
+                                 ("read-only", read_only)) if on]
+        lines.append(f"  context: {clean(context, 120)}" + (f" [{', '.join(flags)}]"
+                                                              if flags else ""))
+    if not plan.writes:
+        lines.append("  no writes: nothing to do")
+    for i, w in enumerate(plan.writes, 1):
+        req = w.request
+        lines.append(f"  {i}. {clean(w.title, 200)}")
+        lines.append(f"     {req.method} {clean(req.path, 300)}  ({req.content_type})")
+        lines.append(f"     target: {clean(req.target.describe(), 200)}"
+                     + (f"  step: {clean(w.step, 60)}" if w.step else ""))
+        lines.append(f"     prior:  {json_text(w.prior)}")
+        lines.append(f"     intent: {json_text(w.intent)}")
+        for warning in w.warnings:
+            if warning not in plan.warnings:  # those are listed once, below
+                lines.append(f"     ! {clean(warning, 500)}")
+        if w.fallback is not None:
+            fb = w.fallback
+            lines.append(f"     if it does not hold: {clean(fb.title, 200)} "
+                         f"({fb.request.method} {clean(fb.request.path, 300)}, "
+                         f"intent {json_text(fb.intent)})")
+    for title, items, mark in (("warnings", plan.warnings, "!"),
+                               ("blocked (RBAC forbids)", plan.blocked, "x"),
+                               ("notes", plan.info, "-")):
+        if items:
+            lines.append(f"{title}:")
+            lines.extend(f"  {mark} {clean(item, 800)}" for item in items)
+    return "\n".join(lines)
+
+
+def render_previews(plan: Plan, results: Sequence[DryRunResult]) -> str:
+    """The server's dry-run answer for each write of ``plan``."""
+    lines = ["Server dry-run (dryRun=All, nothing changed):"]
+    for i, (w, r) in enumerate(zip(plan.writes, results, strict=True), 1):
+        where = clean(w.request.target.describe(), 200)
+        if not r.performed:
+            lines.append(f"  {i}. {where}: not performed: {clean(r.message, 500)}")
+        elif r.ok:
+            lines.append(f"  {i}. {where}: ok ({r.status})")
+        else:
+            lines.append(f"  {i}. {where}: REFUSED {r.status} {clean(r.reason, 64)}: "
+                         f"{clean(r.message, 800)}")
+    return "\n".join(lines)
+
+
+def render_exec(result: ExecResult) -> str:
+    """What an execution did (its steps were printed as they happened) and its operation
+    id, the journal's handle on it."""
+    return (f"{clean(result.summary(), 2000)}\n"
+            f"operation: {clean(result.operation_id, 80)}")
+
+
+def render_breaker_event(event: BreakerEvent) -> str:
+    """One line per breaker event: ``[scale] checkout/web: verified: spec.replicas=0``."""
+    if not event.target:
+        return f"  [{event.phase}] phase {event.state}: {clean(event.text, 800)}"
+    where = clean(event.label, 200).partition(" ")[2] or clean(event.label, 200)
+    state = "" if event.state == "progress" else f"{event.state}: "
+    return f"  [{event.phase}] {where}: {state}{clean(event.text, 800)}"
+
+
+def render_breaker_state(state: BreakerState) -> str:
+    """``controlroom breaker status``: the headline, then each target with the state the
+    breaker recorded before it (what release puts back)."""
+    lines = [clean(state.headline(), 500)]
+    if state.half_done:
+        lines.append("  HALF-DONE: a write's outcome is unknown or the breaker stopped early; "
+                     "release restores whatever may have applied")
+    for t in state.targets:
+        lines.append(f"  {t.phase:<6} {clean(t.kind, 40)} {clean(t.namespace, 80)}/"
+                     f"{clean(t.name, 120)}: {t.status}"
+                     + (" (outcome unknown)" if t.unsettled else "")
+                     + f"; prior {json_text(t.prior)}")
+    for other in state.others:
+        lines.append(f"  also engaged: {clean(other, 80)}")
+    return "\n".join(lines)

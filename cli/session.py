@@ -1,0 +1,212 @@
+"""What every headless command shares: exit codes, the one-line failure, flags to settings,
+and the session a write command runs in (context, connection, journal, gate).
+
+A session is opened in this order, and each failure is exit 2 with one line, never a
+traceback (a pipeline must tell "could not even try" from "tried and was refused"): the
+reason (writes need one), the config, the kube context, the connection and ``/version``,
+the journal. The session then holds a :class:`~backends.usecases.workspace.Workspace`, which
+is all the use cases need; this module never plans or writes anything itself.
+
+State that outlives the event loop (did a write start before Ctrl-C?) lives in the
+:class:`CommandState` the dispatcher creates per command, not in module globals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, NoReturn, TypeVar
+
+from backends.sanitize import clean
+
+if TYPE_CHECKING:
+    from backends.config import Settings
+    from backends.kube.connection import KubeConnection
+    from backends.ops.gate import WriteGate
+    from backends.ops.journal import Journal
+    from backends.usecases.workspace import Workspace
+
+__all__ = [
+    "FAILED",
+    "OK",
+    "REASON_ENV",
+    "USAGE",
+    "CommandState",
+    "Exit",
+    "Session",
+    "connected",
+    "fail",
+    "journal_path",
+    "planned",
+    "run_session",
+    "settings_of",
+]
+
+OK: Final = 0
+FAILED: Final = 1
+USAGE: Final = 2
+REASON_ENV: Final = "CONTROLROOM_REASON"
+
+T = TypeVar("T")
+
+
+class Exit(Exception):
+    """Leave a command with ``code``, printing ``message`` (one line) on stderr."""
+
+    def __init__(self, code: int, message: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def fail(code: int, message: str) -> NoReturn:
+    raise Exit(code, message)
+
+
+@dataclass
+class CommandState:
+    """One command's state that the dispatcher reads after ``asyncio.run`` ended (by an
+    interruption, say): ``sending`` is set once writes start, so "interrupted" can say
+    whether a write may have been on its way."""
+
+    sending: bool = False
+
+
+@dataclass
+class Session:
+    """What a write command works with: its flags, the workspace the use cases act in, the
+    reason, and the command's state."""
+
+    args: argparse.Namespace
+    ws: Workspace
+    reason: str
+    state: CommandState
+
+    @property
+    def context(self) -> str:
+        return self.ws.context
+
+    @property
+    def settings(self) -> Settings:
+        return self.ws.settings
+
+    @property
+    def conn(self) -> KubeConnection:
+        return self.ws.conn
+
+    @property
+    def gate(self) -> WriteGate:
+        return self.ws.gate
+
+    @property
+    def journal(self) -> Journal:
+        assert self.ws.journal is not None  # a session is only opened with a journal
+        return self.ws.journal
+
+
+def reason_of(args: argparse.Namespace, *, needed: bool) -> str:
+    reason = (args.reason if args.reason is not None else os.environ.get(REASON_ENV, "")).strip()
+    if needed and not reason and not args.dry_run:
+        fail(USAGE, f"--reason TEXT is required for writes (change or incident id), or set "
+             f"${REASON_ENV}")
+    return reason
+
+
+def settings_of(args: argparse.Namespace) -> Settings:
+    from backends.config import ConfigError, load
+
+    try:
+        settings, _path = load(getattr(args, "config", None))
+    except ConfigError as exc:
+        fail(USAGE, f"bad configuration: {exc}")
+    return settings
+
+
+def journal_path(args: argparse.Namespace) -> Path:
+    from backends.ops.journal import default_journal_path
+
+    return default_journal_path(getattr(args, "state_dir", None))
+
+
+def context_of(args: argparse.Namespace, code: int = USAGE) -> tuple[str, str]:
+    """(context, cluster) the flags and the kubeconfig name; exit ``code`` when they
+    cannot."""
+    from backends.kube.kubeconfig import KubeconfigError, describe_context
+
+    try:
+        return describe_context(getattr(args, "kubeconfig", None),
+                                getattr(args, "context", None))
+    except KubeconfigError as exc:
+        fail(code, clean(exc, 500))
+
+
+async def connected(args: argparse.Namespace, context: str, code: int = USAGE
+                    ) -> KubeConnection:
+    """A connection to ``context`` that answered ``/version``; exit ``code`` when there is
+    none (unreachable, or the credentials refused). The caller closes it."""
+    from backends.kube.connection import KubeApiError, KubeconfigError, KubeUnreachable, connect
+
+    try:
+        conn = await connect(getattr(args, "kubeconfig", None), context, request_timeout=60.0,
+                             connect_timeout=10.0)
+    except KubeconfigError as exc:
+        fail(code, clean(exc, 500))
+    try:
+        await conn.get_raw("/version")
+    except KubeUnreachable as exc:
+        await conn.close()
+        fail(code, f"cannot reach context {context!r} ({conn.cluster}): {clean(exc, 300)}")
+    except KubeApiError as exc:
+        if exc.status == 401:
+            await conn.close()
+            fail(code, f"context {context!r}: the server refused the credentials: "
+                 f"{clean(exc.message, 300)}")
+    return conn
+
+
+def run_session(args: argparse.Namespace, state: CommandState,
+                body: Callable[[Session], Awaitable[int]], *, writes: bool = True) -> int:
+    """Resolve flags, config and context, then run ``body`` in one ``asyncio.run``."""
+    reason = reason_of(args, needed=writes)
+    settings = settings_of(args)
+    context, _cluster = context_of(args)
+    return asyncio.run(_session(args, settings, context, reason, state, body))
+
+
+async def _session(args: argparse.Namespace, settings: Settings, context: str, reason: str,
+                   state: CommandState, body: Callable[[Session], Awaitable[int]]) -> int:
+    from backends.ops.gate import WriteGate, policy_for
+    from backends.ops.journal import Journal, JournalError
+    from backends.usecases.workspace import Workspace
+
+    conn = await connected(args, context)
+    try:
+        try:
+            journal = await Journal.open(journal_path(args))
+        except JournalError as exc:
+            fail(USAGE, f"{clean(exc, 500)} (writes need a journal)")
+        try:
+            policy = policy_for(settings, context, bool(getattr(args, "read_only", False)))
+            ws = Workspace(conn, WriteGate(policy, conn, journal), journal, settings)
+            return await body(Session(args, ws, reason, state))
+        finally:
+            await journal.close()
+    finally:
+        await conn.close()
+
+
+async def planned(build: Awaitable[T]) -> T:
+    """Await a use case's planner; a PlanError is exit 1 (or 2 when the cause is a lost
+    server)."""
+    from backends.kube.connection import KubeUnreachable
+    from backends.ops.plan import PlanError
+
+    try:
+        return await build
+    except PlanError as exc:
+        code = USAGE if isinstance(exc.__cause__, KubeUnreachable) else FAILED
+        fail(code, clean(exc, 1000))
