@@ -205,6 +205,14 @@ class TrafficModel:
                     app.latency_buckets[index] += served * share
                 # the exponential's mean is p99 / ln(100)
                 app.latency_sum += served * app.latency_p99 / _LN_100
+        # A workload that no longer receives traffic (a backend removed from its route, a
+        # deleted Deployment) answers nothing, so it fails nothing: its gauges go quiet and
+        # its counters stop. Left at their last values, the error ratio of a removed broken
+        # backend stayed at 100% and its app's health endpoint at 503 after the right fix.
+        for key, idle in self.apps.items():
+            if key not in seen:
+                idle.rps = idle.error_ratio = 0.0
+                idle.latency_p99 = p99_latency(0.0, t)
 
 
 class StateCollector(Collector):
