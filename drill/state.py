@@ -295,10 +295,15 @@ class ClusterState:
         meta = obj["metadata"]
         return (meta.get("namespace", "") if rt.namespaced else "", meta["name"])
 
-    def _commit(self, rt: ResourceType, obj: Obj, typ: str, prev: Obj | None) -> Obj:
+    def _commit(self, rt: ResourceType, obj: Obj, typ: str, prev: Obj | None, *,
+                checked: bool = False) -> Obj:
+        """Store a new version; ``checked``: it passed :func:`validate` (so it is readable
+        without checking its shape again)."""
         self.rv += 1
         obj["metadata"]["resourceVersion"] = str(self.rv)
         entry = Entry(obj)
+        if checked:
+            entry._ok = True  # noqa: SLF001 - the state owns its entries
         self._objs[rt.key][self._key(rt, obj)] = entry
         self._index_owners(rt, obj, prev)
         self._record(rt, typ, entry, prev)
@@ -353,7 +358,7 @@ class ClusterState:
             obj.setdefault("status", {"phase": "Active"})
         if dry_run:
             return obj
-        return self._commit(rt, obj, "ADDED", None)
+        return self._commit(rt, obj, "ADDED", None, checked=True)
 
     def _check_type(self, rt: ResourceType, obj: Any) -> None:
         if not isinstance(obj, dict):
@@ -405,7 +410,7 @@ class ClusterState:
         if meta.get("deletionTimestamp") and not meta.get("finalizers") and \
                 rt.key not in self.graceful:
             return self._remove(rt, merged)
-        return self._commit(rt, merged, "MODIFIED", current)
+        return self._commit(rt, merged, "MODIFIED", current, checked=True)
 
     def _merge_server_fields(self, rt: ResourceType, current: Obj, new: Obj,
                              subresource: str) -> Obj:
