@@ -211,7 +211,7 @@ class LabelSelector:
     def matches(self, labels: Mapping[str, str] | None) -> bool:
         if self.match_none:
             return False
-        have = labels or {}
+        have = labels if isinstance(labels, Mapping) else {}  # a malformed object: no labels
         return all(r.matches(have) for r in self.requirements)
 
     def __str__(self) -> str:

@@ -37,6 +37,7 @@ from drill.resources import (
     group_list,
     resource_list,
 )
+from drill.schema import MAX_DEPTH
 from drill.selectors import (
     FieldSelector,
     LabelSelector,
@@ -334,7 +335,7 @@ class DrillApiServer:
         if raw.strip():
             try:
                 body = json.loads(raw)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise errors.bad_request(f"invalid DeleteOptions: {exc}") from exc
             if not isinstance(body, dict):
                 raise errors.bad_request("DeleteOptions must be an object")
@@ -634,9 +635,19 @@ async def _read_json(request: web.Request) -> Any:
     if not raw.strip():
         raise errors.bad_request("the request body is empty")
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise errors.bad_request(f"the body of the request is not valid JSON: {exc}") from exc
+    except RecursionError:
+        # Python's decoder gives up near a thousand levels: the client's fault, never a 500.
+        raise errors.bad_request(
+            f"the body of the request is nested too deeply (the drill cluster accepts at most "
+            f"{MAX_DEPTH} levels)") from None
+
+
+def _reject_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON (Go's decoder refuses them too)."""
+    raise ValueError(f"{name} is not valid JSON")
 
 
 GZIP_LEVEL = 1

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
 import re
 from dataclasses import dataclass
@@ -52,6 +53,7 @@ __all__ = [
 ]
 
 INCLUDE_OBJECT_VALUES = ("None", "Metadata", "Object")
+log = logging.getLogger(__name__)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -402,6 +404,39 @@ def _row_object(obj: Obj, include_object: str) -> Obj | None:
     return None
 
 
+_reported: set[tuple[str, str, str, str]] = set()
+
+
+def _meta_of(obj: Obj) -> Obj:
+    meta = obj.get("metadata")
+    return meta if isinstance(meta, dict) else {}
+
+
+def _unreadable_row(rt: ResourceType, obj: Obj, columns: list[Obj], exc: Exception) -> Obj:
+    """The row of an object the printer cannot read (a shape no write through the API can
+    store): its name, ``<invalid>`` in every other column, reported once per version. kubectl
+    prints it like any other row instead of the whole ``kubectl get`` failing with a 500."""
+    meta = _meta_of(obj)
+    key = (rt.key, str(meta.get("namespace", "")), str(meta.get("name", "")),
+           str(meta.get("resourceVersion", "")))
+    if key not in _reported:
+        if len(_reported) > 4096:
+            _reported.clear()
+        _reported.add(key)
+        log.warning("table of %s: cannot print %s/%s@%s: %s: %s", rt.key, *key[1:],
+                    type(exc).__name__, str(exc)[:200])
+    name = P.name_of(obj)
+    return {"cells": [name if c.get("format") == "name" else "<invalid>" for c in columns]}
+
+
+def _bare_metadata(obj: Obj) -> Obj:
+    """Just enough metadata for kubectl's NAMESPACE column, from an unreadable object."""
+    meta = _meta_of(obj)
+    return {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+            "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion")
+                         if isinstance(meta.get(k), str)}}
+
+
 def to_table(
     rt: ResourceType,
     objects: list[Obj],
@@ -427,13 +462,19 @@ def to_table(
         )
     metric_names = _metrics_columns(objects)[1] if rt.group == "metrics.k8s.io" else []
     rows: list[Obj] = []
+    columns = columns_for(rt, objects)
     for obj in objects:
-        row: Obj = {"cells": _cells(rt, obj, now, metric_names)}
-        if rt.key == "pods":
-            conditions = P.pod_row_conditions(obj)
-            if conditions:
-                row["conditions"] = conditions
-        row_object = _row_object(obj, policy)
+        try:
+            row: Obj = {"cells": _cells(rt, obj, now, metric_names)}
+            if rt.key == "pods":
+                conditions = P.pod_row_conditions(obj)
+                if conditions:
+                    row["conditions"] = conditions
+            row_object = _row_object(obj, policy)
+        except Exception as exc:  # noqa: BLE001 - one unreadable object must not fail the list
+            row, row_object = _unreadable_row(rt, obj, columns, exc), _bare_metadata(obj)
+            if policy == "None":
+                row_object = None
         if row_object is not None:
             row["object"] = row_object
         rows.append(row)
@@ -446,7 +487,7 @@ def to_table(
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": metadata,
-        "columnDefinitions": columns_for(rt, objects) if with_columns else [],
+        "columnDefinitions": columns if with_columns else [],
         "rows": rows,
     }
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from drill import errors
 from drill.resources import ResourceType
+from drill.schema import check_types
 
 _DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -124,7 +125,12 @@ def _check_httproute(obj: dict[str, Any], causes: list[tuple[str, str]]) -> None
 
 
 def validate(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
-    """Raise 422 Invalid naming every bad field of ``obj`` (``old`` is set on updates)."""
+    """Raise 422 Invalid naming every bad field of ``obj`` (``old`` is set on updates).
+
+    The JSON types of typed fields are checked first (:func:`drill.schema.check_types`), as a
+    real server decodes before it validates: a wrong type is 400 for a built-in kind and 422
+    for a custom resource, and the field checks below may then rely on the types."""
+    check_types(rt, obj)
     causes: list[tuple[str, str]] = []
     meta = obj.get("metadata")
     name = meta.get("name") if isinstance(meta, dict) else None

@@ -175,7 +175,7 @@ class ArgoCDController:
     def reconcile(self, now: datetime) -> None:
         tracked = self._tracked_by_annotation()
         alive: set[str] = set()
-        for app in self.state.objects(APPLICATIONS, ARGOCD_NAMESPACE):
+        for app in self.state.readable(APPLICATIONS, ARGOCD_NAMESPACE):
             alive.add(app["metadata"].get("uid", ""))
             try:
                 self._reconcile_app(app, now, tracked.get(app["metadata"]["name"], []))
@@ -190,7 +190,7 @@ class ArgoCDController:
             return
         if app.get("operation"):
             self._run_operation(app, now, tracked)
-            found = self.state.find(APPLICATIONS, ARGOCD_NAMESPACE, app["metadata"]["name"])
+            found = self.state.find_readable(APPLICATIONS, ARGOCD_NAMESPACE, app["metadata"]["name"])
             if found is None:
                 return
             app = found
@@ -203,7 +203,7 @@ class ArgoCDController:
         """Objects per app by Argo CD's annotation tracking (``app:group/Kind:ns/name``)."""
         out: dict[str, list[Ref]] = {}
         for rt in TRACKED_KINDS:
-            for obj in self.state.objects(rt):
+            for obj in self.state.readable(rt):
                 meta = obj["metadata"]
                 tid = (meta.get("annotations") or {}).get(TRACKING_ANNOTATION)
                 if tid and ":" in tid:
@@ -227,7 +227,7 @@ class ArgoCDController:
 
         def add(rt: ResourceType, ns: str, name: str, synced: Callable[[Obj], bool] | None,
                 prune: bool = False) -> None:
-            obj = self.state.find(rt, ns, name)
+            obj = self.state.find_readable(rt, ns, name)
             if obj is not None and rt in (DEPLOYMENTS, ROUTES):
                 self._seen[(rt.key, ns, name)] = obj
             if obj is not None and rt is DEPLOYMENTS:
@@ -244,7 +244,7 @@ class ArgoCDController:
             add(ROUTES, ns, name, rm.matches)
         for rt, ns, name in tracked:
             if (rt.group, rt.kind, ns, name) not in entries and \
-                    self.state.find(rt, ns, name) is not None:
+                    self.state.find_readable(rt, ns, name) is not None:
                 add(rt, ns, name, None, prune=rt in (DEPLOYMENTS, ROUTES))
         resources = [entries[k] for k in sorted(entries)]
         healths = [r["health"]["status"] for r in resources if "health" in r]
@@ -448,7 +448,7 @@ class ArgoCDController:
 
     def _apply_one(self, rt: ResourceType, ns: str, name: str, fn: Callable[[Obj], Obj]) -> str:
         qualified = f"{rt.singular}.{rt.group}/{name}" if rt.group else f"{rt.singular}/{name}"
-        live = self.state.find(rt, ns, name)
+        live = self.state.find_readable(rt, ns, name)
         if live is None:
             seen = self._seen.get((rt.key, ns, name))
             if seen is None:
@@ -480,11 +480,11 @@ class ArgoCDController:
         remaining = 0
         for rt, ns, name in sorted(refs, key=lambda r: (r[0].key, r[1], r[2])):
             try:
-                if self.state.find(rt, ns, name) is not None:
+                if self.state.find_readable(rt, ns, name) is not None:
                     self.state.delete(rt, ns, name)
             except errors.ApiError as exc:
                 log.debug("deleting %s %s/%s: %s", rt.kind, ns, name, exc.message)
-            remaining += self.state.find(rt, ns, name) is not None
+            remaining += self.state.find_readable(rt, ns, name) is not None
         if remaining:
             return
 

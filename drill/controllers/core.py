@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -27,6 +28,34 @@ from drill.state import ClusterState, Obj, rfc3339
 
 log = logging.getLogger(__name__)
 EVENTS = BY_KEY["events"]
+
+
+_REPORTED_MAX = 4096
+_reported: OrderedDict[tuple[str, str], None] = OrderedDict()
+
+
+def ident(obj: Any) -> str:
+    """``Kind namespace/name@resourceVersion`` of an object, whatever its shape."""
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    meta = meta if isinstance(meta, dict) else {}
+    kind = obj.get("kind") if isinstance(obj, dict) else None
+    ns = meta.get("namespace")
+    name = f"{ns}/{meta.get('name')}" if ns else str(meta.get("name"))
+    return f"{kind} {name}@{meta.get('resourceVersion')}"
+
+
+def unreadable(controller: str, obj: Any, exc: BaseException) -> None:
+    """Report that ``controller`` skipped an object it cannot read or write: a warning once per
+    (controller, object version), so a bad object that stays bad does not flood the log on
+    every tick, and a new version of it (perhaps still bad) is reported again."""
+    key = (controller, ident(obj))
+    if key in _reported:
+        return
+    _reported[key] = None
+    while len(_reported) > _REPORTED_MAX:
+        _reported.popitem(last=False)
+    log.warning("%s skips %s: %s: %s", controller, key[1], type(exc).__name__,
+                str(exc)[:300])
 
 
 class SimClock:
@@ -81,7 +110,7 @@ class EventRecorder:
         digest = hashlib.sha1(f"{meta.get('uid')}/{reason}/{message}".encode()).hexdigest()[:16]
         name = f"{meta['name']}.{digest}"
         now = rfc3339(self.clock())
-        existing = self.state.find(EVENTS, ns, name)
+        existing = self.state.find_readable(EVENTS, ns, name)
         try:
             if existing is not None:
                 def bump(ev: Obj) -> Obj:
@@ -90,7 +119,7 @@ class EventRecorder:
                     return ev
                 self.state.mutate(EVENTS, ns, name, bump)
                 return
-            if self.state.find(BY_KEY["namespaces"], "", ns) is None:
+            if self.state.find_readable(BY_KEY["namespaces"], "", ns) is None:
                 return
             self.state.create(EVENTS, {
                 "apiVersion": "v1", "kind": "Event",
@@ -114,11 +143,12 @@ class EventRecorder:
             return
         self._last_gc = t
         cutoff = rfc3339(now - timedelta(seconds=self.ttl))
-        for ev in self.state.objects(EVENTS):
-            if (ev.get("lastTimestamp") or ev["metadata"]["creationTimestamp"]) < cutoff:
+        for ev in self.state.readable(EVENTS):
+            meta = ev["metadata"]
+            # An event without any time (stored past the checks) is as old as can be.
+            if str(ev.get("lastTimestamp") or meta.get("creationTimestamp") or "") < cutoff:
                 try:
-                    self.state.delete(EVENTS, ev["metadata"]["namespace"],
-                                      ev["metadata"]["name"])
+                    self.state.delete(EVENTS, meta.get("namespace", ""), meta["name"])
                 except errors.ApiError:
                     pass
 
@@ -140,7 +170,10 @@ class Simulation:
         """One pass of every controller at the current scenario time."""
         now = self.clock.now()
         for hook in list(self.hooks):
-            hook(now)
+            try:
+                hook(now)
+            except Exception as exc:  # noqa: BLE001 - a failing hook must not stop the loop
+                self._failed(getattr(hook, "__qualname__", type(hook).__name__), exc)
         for ctl in self.controllers:
             try:
                 ctl.reconcile(now)
@@ -149,9 +182,17 @@ class Simulation:
                 # from the truth, exactly as a real controller requeues.
                 log.debug("%s: %s", ctl.name, exc.message)
             except Exception as exc:  # noqa: BLE001 - one controller's bug must not stop the rest
-                msg = f"{ctl.name}: {type(exc).__name__}: {exc}"
-                log.exception("controller failed: %s", msg)
-                self.errors.append(msg)
+                self._failed(ctl.name, exc)
+
+    def _failed(self, who: str, exc: BaseException) -> None:
+        """Record a controller's (or hook's) failure: in :attr:`errors` (bounded: tests assert
+        it stays empty), and in the log with a traceback the first time each message is
+        seen, rather than on every tick."""
+        msg = f"{who}: {type(exc).__name__}: {exc}"
+        if msg not in self.errors:
+            log.exception("controller failed: %s", msg)
+        self.errors.append(msg)
+        del self.errors[:-1000]
 
     def advance(self, seconds: float) -> None:
         """Manual time: move forward in ticks, reconciling at each."""

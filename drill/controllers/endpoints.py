@@ -72,12 +72,12 @@ class DrillEndpoints:
     # ------------------------------------------------------------------ state
 
     def _deployments_of(self, app: str) -> list[Obj]:
-        return [d for d in self.state.objects(DEPLOYMENTS)
+        return [d for d in self.state.readable(DEPLOYMENTS)
                 if ((d["metadata"].get("labels") or {}).get(PART_OF)) == app]
 
     def _workload_down(self, namespace: str, name: str) -> str:
         """Why a platform workload is down ("" when it has a ready pod)."""
-        deploy = self.state.find(DEPLOYMENTS, namespace, name)
+        deploy = self.state.find_readable(DEPLOYMENTS, namespace, name)
         if deploy is None:
             return f"{namespace}/{name} does not exist"
         ready, _ = _ready_pods(self.state, deploy)
@@ -103,11 +103,11 @@ class DrillEndpoints:
 
     def apps(self) -> list[str]:
         """Names of the Argo CD Applications (in the ``argocd`` namespace), sorted."""
-        return sorted(a["metadata"]["name"] for a in self.state.objects(APPLICATIONS))
+        return sorted(a["metadata"]["name"] for a in self.state.readable(APPLICATIONS))
 
     def routed_apps(self) -> list[str]:
         """Apps with a Deployment in a namespace that has an HTTPRoute (user-facing apps)."""
-        routed = {r["metadata"]["namespace"] for r in self.state.objects(ROUTES)}
+        routed = {r["metadata"]["namespace"] for r in self.state.readable(ROUTES)}
         return [app for app in self.apps()
                 if any(d["metadata"]["namespace"] in routed for d in self._deployments_of(app))]
 

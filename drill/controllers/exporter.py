@@ -85,7 +85,7 @@ def _ready_pods(state: ClusterState, deploy: Obj) -> tuple[int, int]:
     ns = deploy["metadata"]["namespace"]
     want = (deploy.get("spec", {}).get("selector") or {}).get("matchLabels") or {}
     ready = total = 0
-    for pod in state.objects(PODS, ns):
+    for pod in state.readable(PODS, ns):
         labels = pod["metadata"].get("labels") or {}
         if not want or any(labels.get(k) != v for k, v in want.items()):
             continue
@@ -106,11 +106,11 @@ def _part_of(obj: Obj | None, fallback: str) -> str:
 
 def _service_deployment(state: ClusterState, ns: str, service: str) -> Obj | None:
     """The Deployment a Service selects (the drill's services select ``app=<deploy>``)."""
-    svc = state.find(SERVICES, ns, service)
+    svc = state.find_readable(SERVICES, ns, service)
     if svc is None:
         return None
     sel = (svc.get("spec") or {}).get("selector") or {}
-    for d in state.objects(DEPLOYMENTS, ns):
+    for d in state.readable(DEPLOYMENTS, ns):
         tmpl = ((d.get("spec") or {}).get("template") or {}).get("metadata") or {}
         labels = tmpl.get("labels") or {}
         if sel and all(labels.get(k) == v for k, v in sel.items()):
@@ -149,7 +149,7 @@ class TrafficModel:
         objects."""
         flows: list[tuple[str, str, float, str, str]] = []
         routed: set[tuple[str, str]] = set()
-        for route in self.state.objects(ROUTES):
+        for route in self.state.readable(ROUTES):
             ns = route["metadata"]["namespace"]
             for rule in (route.get("spec") or {}).get("rules") or []:
                 refs = rule.get("backendRefs") or []
@@ -167,7 +167,7 @@ class TrafficModel:
                     name = deploy["metadata"]["name"]
                     routed.add((rns, name))
                     flows.append((rns, name, ROUTE_RPS * share, "", _part_of(deploy, rns)))
-        for d in self.state.objects(DEPLOYMENTS):
+        for d in self.state.readable(DEPLOYMENTS):
             key = (d["metadata"]["namespace"], d["metadata"]["name"])
             if key not in routed:
                 flows.append((key[0], key[1], INTERNAL_RPS, "", _part_of(d, key[0])))
@@ -188,7 +188,7 @@ class TrafficModel:
             if forced:
                 bad, code = 1.0, forced
             else:
-                deploy = self.state.find(DEPLOYMENTS, ns, name)
+                deploy = self.state.find_readable(DEPLOYMENTS, ns, name)
                 ready, total = _ready_pods(self.state, deploy) if deploy else (0, 0)
                 if ready == 0:
                     bad, code = 1.0, "503"
@@ -205,6 +205,14 @@ class TrafficModel:
                     app.latency_buckets[index] += served * share
                 # the exponential's mean is p99 / ln(100)
                 app.latency_sum += served * app.latency_p99 / _LN_100
+        # A workload that no longer receives traffic (a backend removed from its route, a
+        # deleted Deployment) answers nothing, so it fails nothing: its gauges go quiet and
+        # its counters stop. Left at their last values, the error ratio of a removed broken
+        # backend stayed at 100% and its app's health endpoint at 503 after the right fix.
+        for key, idle in self.apps.items():
+            if key not in seen:
+                idle.rps = idle.error_ratio = 0.0
+                idle.latency_p99 = p99_latency(0.0, t)
 
 
 class StateCollector(Collector):
@@ -231,7 +239,7 @@ class StateCollector(Collector):
                                   labels=lab)
         upd = GaugeMetricFamily("kube_deployment_status_replicas_updated",
                                 "The number of updated replicas per deployment.", labels=lab)
-        for d in self.state.objects(DEPLOYMENTS):
+        for d in self.state.readable(DEPLOYMENTS):
             values = [d["metadata"]["namespace"], d["metadata"]["name"]]
             status: dict[str, Any] = d.get("status") or {}
             spec.add_metric(values, float((d.get("spec") or {}).get("replicas", 1)))
@@ -251,7 +259,7 @@ class StateCollector(Collector):
             "kube_pod_container_status_waiting_reason",
             "Describes the reason the container is currently in waiting state.",
             labels=["namespace", "pod", "container", "reason"])
-        for pod in self.state.objects(PODS):
+        for pod in self.state.readable(PODS):
             ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
             status = pod.get("status") or {}
             current = status.get("phase", "Pending")
@@ -269,7 +277,7 @@ class StateCollector(Collector):
         cond = GaugeMetricFamily("kube_node_status_condition",
                                  "The condition of a cluster node.",
                                  labels=["node", "condition", "status"])
-        for node in self.state.objects(NODES):
+        for node in self.state.readable(NODES):
             name = node["metadata"]["name"]
             for c in (node.get("status") or {}).get("conditions") or []:
                 for s in ("true", "false", "unknown"):

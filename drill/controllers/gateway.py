@@ -104,15 +104,15 @@ class GatewayController:
 
     def reconcile(self, now: datetime) -> None:
         stamp = rfc3339(now)
-        ours = {gc["metadata"]["name"] for gc in self.state.objects(GATEWAY_CLASSES)
+        ours = {gc["metadata"]["name"] for gc in self.state.readable(GATEWAY_CLASSES)
                 if (gc.get("spec") or {}).get("controllerName") == ALB_CONTROLLER}
         for name in sorted(ours):
             self._guard(GATEWAY_CLASSES, "", name, stamp, self._class_status)
         gateways = {(g["metadata"]["namespace"], g["metadata"]["name"]): g
-                    for g in self.state.objects(GATEWAYS)
+                    for g in self.state.readable(GATEWAYS)
                     if (g.get("spec") or {}).get("gatewayClassName") in ours}
         attached: Counter[tuple[str, str, str]] = Counter()
-        for route in self.state.objects(HTTPROUTES):
+        for route in self.state.readable(HTTPROUTES):
             try:
                 self._route(route, gateways, attached, stamp)
             except errors.ApiError as exc:
@@ -122,7 +122,7 @@ class GatewayController:
                 self._gateway(gw, attached, stamp)
             except errors.ApiError as exc:
                 log.debug("gateway %s/%s: %s", ns, name, exc.message)
-        for alb in self.state.objects(ALBS):
+        for alb in self.state.readable(ALBS):
             meta = alb["metadata"]
             self._guard(ALBS, meta["namespace"], meta["name"], stamp, self._alb_status)
 
@@ -131,7 +131,7 @@ class GatewayController:
     def _guard(self, rt: ResourceType, ns: str, name: str, stamp: str,
                fn: Callable[[Obj, str], Obj]) -> None:
         try:
-            obj = self.state.find(rt, ns, name)
+            obj = self.state.find_readable(rt, ns, name)
             if obj is not None:
                 self._write(rt, obj, fn(obj, stamp))
         except errors.ApiError as exc:
@@ -220,7 +220,7 @@ class GatewayController:
         if frm == "Same" and rns != gw["metadata"]["namespace"]:
             return "NotAllowedByListeners"
         if frm == "Selector":
-            ns_obj = self.state.find(NAMESPACES, "", rns)
+            ns_obj = self.state.find_readable(NAMESPACES, "", rns)
             selector = (allowed.get("namespaces") or {}).get("selector")
             labels = (ns_obj or {}).get("metadata", {}).get("labels") or {}
             try:
@@ -248,7 +248,7 @@ class GatewayController:
                 continue
             gns, gname = ref.get("namespace") or rns, ref.get("name", "")
             gw = gateways.get((gns, gname))
-            if gw is None and self.state.find(GATEWAYS, gns, gname) is not None:
+            if gw is None and self.state.find_readable(GATEWAYS, gns, gname) is not None:
                 continue  # a Gateway of another controller's class: not ours to report on
             reason, message = "Accepted", ""
             if gw is None:
@@ -305,7 +305,7 @@ class GatewayController:
                     problems.append(f"{kind} {name!r} is not a supported backend kind")
                     continue
                 ns = ref.get("namespace") or rns
-                if self.state.find(SERVICES, ns, name) is None:
+                if self.state.find_readable(SERVICES, ns, name) is None:
                     where = f"{ns}/{name}" if ns != rns else name
                     problems.append(f'Service "{where}" not found')
         if not problems:

@@ -29,7 +29,7 @@ from typing import Any
 
 from drill import errors
 from drill.controllers.config import SimConfig
-from drill.controllers.core import EventRecorder
+from drill.controllers.core import EventRecorder, ident, unreadable
 from drill.resources import BY_KEY
 from drill.seed_workloads import image_digest
 from drill.state import ClusterState, Obj, rfc3339
@@ -134,16 +134,23 @@ def go_duration(seconds: float) -> str:
 
 @contextmanager
 def tolerate(controller: str, obj: Obj) -> Iterator[None]:
-    """Wrap one object's reconcile: a write that raced with interference (NotFound, Conflict,
-    Invalid after a hand edit) is dropped and retried from the truth on the next tick.
+    """Wrap one object's reconcile: a write that raced with interference (NotFound, Conflict)
+    is dropped and retried from the truth on the next tick; an object this controller cannot
+    read or write (a shape the write checks did not catch, a refused write) is skipped, and
+    reported once per object version (:func:`~drill.controllers.core.unreadable`).
 
-    Catching per object rather than per controller keeps one deleted or hand-edited object
+    Catching per object rather than per controller keeps one deleted or malformed object
     from stalling every other object in the same pass.
     """
     try:
         yield
     except errors.ApiError as exc:
-        log.debug("%s %s: %s", controller, obj["metadata"].get("name"), exc.message)
+        if exc.code in (404, 409):
+            log.debug("%s %s: %s", controller, ident(obj), exc.message)
+        else:
+            unreadable(controller, obj, exc)
+    except Exception as exc:  # noqa: BLE001 - one bad object must not stop the controller
+        unreadable(controller, obj, exc)
 
 
 # ------------------------------------------------------------------------------ the kubelet
@@ -192,10 +199,14 @@ class Kubelet:
         self._pulling: set[tuple[str, str]] = set()
 
     def reconcile(self, now: datetime) -> None:
-        nodes = {n["metadata"]["name"]: n for n in self.state.objects(NODES)}
+        nodes = {n["metadata"]["name"]: n for n in self.state.readable(NODES)}
+        # A node that exists but cannot be read is not a vanished node: its pods stay.
+        unreadable = {n["metadata"]["name"] for n in self.state.objects(NODES)} - set(nodes)
         seen: set[str] = set()
-        for pod in self.state.objects(PODS):
+        for pod in self.state.readable(PODS):
             seen.add(str(pod["metadata"].get("uid")))
+            if (pod.get("spec") or {}).get("nodeName") in unreadable:
+                continue
             with tolerate(self.name, pod):
                 self._sync(pod, nodes, now)
         self._killing &= seen

@@ -71,7 +71,7 @@ class NodeController:
     def reconcile(self, now: datetime) -> None:
         down = self.config.down_nodes
         pods_by_node: dict[str, list[Obj]] | None = None
-        for node in self.state.objects(NODES):
+        for node in self.state.readable(NODES):
             name = node["metadata"]["name"]
             with tolerate(self.name, node):
                 if name not in down:
@@ -80,7 +80,7 @@ class NodeController:
                     continue
                 if pods_by_node is None:
                     pods_by_node = {}
-                    for pod in self.state.objects(PODS):
+                    for pod in self.state.readable(PODS):
                         pods_by_node.setdefault(
                             (pod.get("spec") or {}).get("nodeName") or "", []).append(pod)
                 self._down(node, pods_by_node.get(name, []), now)
@@ -256,14 +256,14 @@ class MetricsController:
         if self._last is not None and t - self._last < self.config.metrics_interval:
             return
         self._last = t
-        live = {n["metadata"]["name"]: n for n in self.state.objects(NODES)
+        live = {n["metadata"]["name"]: n for n in self.state.readable(NODES)
                 if n["metadata"]["name"] not in self.config.down_nodes}
         used: set[tuple[str, ...]] = set()
         per_node: dict[str, tuple[float, float]] = {}
         want: dict[tuple[str, str], tuple[Obj, list[Obj]]] = {}
         old_pm = {(m["metadata"]["namespace"], m["metadata"]["name"]): m
-                  for m in self.state.objects(POD_METRICS)}
-        for pod in self.state.objects(PODS):
+                  for m in self.state.readable(POD_METRICS)}
+        for pod in self.state.readable(PODS):
             node = str((pod.get("spec") or {}).get("nodeName") or "")
             status = pod.get("status") or {}
             if node not in live or status.get("phase") != "Running":
@@ -300,7 +300,7 @@ class MetricsController:
         for key, (pod, containers) in want.items():
             with tolerate(self.name, pod):
                 self._put(POD_METRICS, key, pod, {"containers": containers}, ts)
-        old_nm = {m["metadata"]["name"]: m for m in self.state.objects(NODE_METRICS)}
+        old_nm = {m["metadata"]["name"]: m for m in self.state.readable(NODE_METRICS)}
         for name, nm in old_nm.items():
             if name not in live:
                 with tolerate(self.name, nm):
@@ -325,7 +325,7 @@ class MetricsController:
         scrape; here each scrape is a write, so watchers of the metrics API see it)."""
         ns, name = key
         labels = dict(source["metadata"].get("labels") or {})
-        if self.state.find(rt, ns, name) is None:
+        if self.state.find_readable(rt, ns, name) is None:
             meta: Obj = {"name": name, "labels": labels, "creationTimestamp": ts}
             if ns:
                 meta["namespace"] = ns

@@ -97,7 +97,7 @@ def _route_typo(ctx: ScenarioContext) -> None:
 def user_nodes(state: ClusterState) -> list[str]:
     """User-pool node names, sorted."""
     out = []
-    for node in state.objects(NODES):
+    for node in state.readable(NODES):
         labels: dict[str, Any] = node["metadata"].get("labels") or {}
         if labels.get("kubernetes.azure.com/mode") == "user":
             out.append(node["metadata"]["name"])

@@ -198,16 +198,16 @@ class DeploymentController:
 
     def reconcile(self, now: datetime) -> None:
         rs_by_owner: dict[str, list[Obj]] = {}
-        for rs in self.state.objects(REPLICASETS):
+        for rs in self.state.readable(REPLICASETS):
             uid = controller_uid(rs)
             if uid:
                 rs_by_owner.setdefault(uid, []).append(rs)
         pods_by_owner: dict[str, int] = {}
-        for pod in self.state.objects(PODS):
+        for pod in self.state.readable(PODS):
             uid = controller_uid(pod)
             if uid:
                 pods_by_owner[uid] = pods_by_owner.get(uid, 0) + 1
-        for deploy in self.state.objects(DEPLOYMENTS):
+        for deploy in self.state.readable(DEPLOYMENTS):
             if is_terminating(deploy):
                 continue
             with tolerate(self.name, deploy):
@@ -270,7 +270,7 @@ class DeploymentController:
             rs["spec"]["selector"]["matchLabels"][HASH_LABEL] = pth
             rs["spec"]["template"]["metadata"]["labels"][HASH_LABEL] = pth
         name = rs["metadata"]["name"]
-        if self.state.find(REPLICASETS, ns, name) is not None:
+        if self.state.find_readable(REPLICASETS, ns, name) is not None:
             def bump(d: Obj) -> Obj:
                 d.setdefault("status", {})["collisionCount"] = (collisions or 0) + 1
                 return d
@@ -645,8 +645,8 @@ class ReplicaSetController:
         self._unschedulable: dict[str, tuple[str, float]] = {}
 
     def reconcile(self, now: datetime) -> None:
-        pods = self.state.objects(PODS)
-        scheduler = _Scheduler(self.state.objects(NODES), pods)
+        pods = self.state.readable(PODS)
+        scheduler = _Scheduler(self.state.readable(NODES), pods)
         by_owner: dict[str, list[Obj]] = {}
         waiting: set[str] = set()
         for pod in pods:
@@ -659,7 +659,7 @@ class ReplicaSetController:
                 waiting.add(str(pod["metadata"].get("uid")))
                 with tolerate("default-scheduler", pod):
                     self._bind(pod, scheduler, now)
-        for rs in self.state.objects(REPLICASETS):
+        for rs in self.state.readable(REPLICASETS):
             if is_terminating(rs):
                 continue
             with tolerate(self.name, rs):
@@ -667,7 +667,7 @@ class ReplicaSetController:
                 self._sync(rs, by_owner.get(uid, []), scheduler, waiting, now)
         for uid in set(self._unschedulable) - waiting:
             del self._unschedulable[uid]
-        live = {str(rs["metadata"].get("uid")) for rs in self.state.objects(REPLICASETS)}
+        live = {str(rs["metadata"].get("uid")) for rs in self.state.readable(REPLICASETS)}
         for uid in set(self._serial) - live:
             del self._serial[uid]
 
