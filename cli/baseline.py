@@ -160,7 +160,8 @@ async def _capture(args: argparse.Namespace, settings: Settings, context: str, c
     from backends.baseline.capture import capture, make_meta, with_checklist
     from backends.baseline.collect import collect
     from backends.baseline.runbook import default_checklist
-    from backends.kube.connection import KubeApiError, KubeconfigError, KubeUnreachable, connect
+    from backends.kube.connection import connect
+    from backends.kube.errors import KubeApiError, KubeconfigError, KubeUnreachable
     from backends.store import Store
 
     try:

@@ -274,7 +274,7 @@ def dispatch(args: argparse.Namespace) -> int | None:
     handler = getattr(args, "headless", None)
     if getattr(args, "command", None) not in COMMANDS or handler is None:
         return None
-    from backends.kube.connection import KubeError, KubeUnreachable
+    from backends.kube.errors import KubeError, KubeUnreachable
 
     name = _command_name(args)
     try:
@@ -363,7 +363,8 @@ def _run(args: argparse.Namespace, body: Callable[[_Session], Awaitable[int]], *
 
 async def _session(args: argparse.Namespace, settings: Settings, context: str, reason: str,
                    body: Callable[[_Session], Awaitable[int]]) -> int:
-    from backends.kube.connection import KubeApiError, KubeconfigError, KubeUnreachable, connect
+    from backends.kube.connection import connect
+    from backends.kube.errors import KubeApiError, KubeconfigError, KubeUnreachable
     from backends.ops.gate import WriteGate, policy_for
     from backends.ops.journal import Journal, JournalError
 
@@ -397,7 +398,7 @@ async def _session(args: argparse.Namespace, settings: Settings, context: str, r
 
 async def _planned(build: Awaitable[Plan]) -> Plan:
     """Await a planner; a PlanError is exit 1 (or 2 when the cause is a lost server)."""
-    from backends.kube.connection import KubeUnreachable
+    from backends.kube.errors import KubeUnreachable
     from backends.ops.plan import PlanError
 
     try:
@@ -690,7 +691,7 @@ def _rollback_app(args: argparse.Namespace) -> int:
 
 async def _follow(s: _Session, ns: str, name: str, timeout: float) -> int:
     """Wait for the rollback operation the controller picks up; 1 unless it Succeeded."""
-    from backends.kube.connection import KubeError
+    from backends.kube.errors import KubeError
     from backends.ops import argocd
     from backends.ops.plan import PlanError
 

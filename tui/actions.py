@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from textual import work
 from textual.binding import Binding
 
-from backends.kube.connection import KubeError
+from backends.kube.errors import KubeError
 from backends.ops.gate import WriteGate, policy_for
 from backends.ops.journal import Journal, JournalError, default_journal_path
 from backends.ops.plan import ExecResult, Plan, PlanError, execute

@@ -46,15 +46,9 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from backends.kube.connection import (
-    KubeApiError,
-    KubeError,
-    KubeTransport,
-    KubeUnreachable,
-    Params,
-    namespaced_path,
-)
 from backends.kube.decode import DecodeError, decode_event, decode_list
+from backends.kube.errors import KubeApiError, KubeError, KubeUnreachable
+from backends.kube.wire import KubeTransport, Params, namespaced_path
 from backends.model import CLUSTER_SCOPED_KINDS, Row
 from backends.store import Op, SourceState, Store
 

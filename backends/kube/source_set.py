@@ -24,9 +24,10 @@ from types import TracebackType
 from typing import Protocol
 
 from backends.kube.collector import LoadPause
-from backends.kube.connection import KubeError, KubeTransport
 from backends.kube.discovery import WANTED, Discovery, default_resource, discover, resolve
+from backends.kube.errors import KubeError
 from backends.kube.source import Source, WatchSource, source_name
+from backends.kube.wire import KubeTransport
 from backends.store import Store
 
 __all__ = [

@@ -39,7 +39,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 from urllib.parse import quote
 
-from backends.kube.connection import KubeApiError, KubeError
+from backends.kube.errors import KubeApiError, KubeError
 from backends.model import AppRow, AutoSync
 from backends.ops.gate import TargetRef, WriteGate, WriteRequest
 from backends.ops.journal import Journal

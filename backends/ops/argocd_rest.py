@@ -20,7 +20,8 @@ import os
 from typing import TYPE_CHECKING, Final
 from urllib.parse import quote
 
-from backends.kube.connection import KubeUnreachable, Params, api_error
+from backends.kube.errors import KubeUnreachable, api_error
+from backends.kube.wire import Params
 from backends.ops.argocd import (
     REDEPLOY_WARNING,
     ROLLBACK_STEP,

@@ -56,7 +56,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final, Literal, TypeAlias
 
-from backends.kube.connection import KubeApiError, KubeError
+from backends.kube.errors import KubeApiError, KubeError
 from backends.model import AppRow, DeploymentRow, RouteRow
 from backends.ops.argocd import app_path, plan_restore
 from backends.ops.breaker_plan import (

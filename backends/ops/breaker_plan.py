@@ -45,7 +45,7 @@ from backends.breaker_scope import (
     BreakerConfig,
     RouteShift,
 )
-from backends.kube.connection import KubeError
+from backends.kube.errors import KubeError
 from backends.model import AppRow, DeploymentRow
 from backends.ops.journal import JournalError
 from backends.sanitize import clean

@@ -63,7 +63,8 @@ from dataclasses import dataclass
 from typing import Any, Final, NoReturn, Protocol, TypeAlias
 
 from backends.config import Settings
-from backends.kube.connection import Params, api_error
+from backends.kube.errors import api_error
+from backends.kube.wire import Params
 from backends.ops.journal import EntryStatus, Journal, JournalError
 from backends.sanitize import clean
 

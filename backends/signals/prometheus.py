@@ -37,8 +37,9 @@ from typing import TYPE_CHECKING, Final
 
 import msgspec
 
-from backends.kube.connection import KubeApiError, KubeError, KubeUnreachable, Params, api_error
 from backends.kube.decode import parse_time
+from backends.kube.errors import KubeApiError, KubeError, KubeUnreachable, api_error
+from backends.kube.wire import Params
 from backends.model import Row
 from backends.sanitize import clean
 from backends.signals.model import (
