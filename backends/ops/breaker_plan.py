@@ -61,6 +61,7 @@ from backends.ops.breaker_model import (
     parse_mark,
 )
 from backends.ops.journal import JournalError
+from backends.podproblem import is_crashing
 from backends.sanitize import clean
 from backends.store import Store
 
@@ -105,7 +106,7 @@ def _crash_looping(store: Store) -> dict[str, str]:
     restarts rising since the store first saw them)."""
     out: dict[str, str] = {}
     for pod_key, reason in sorted(store.problem_pods().items()):
-        if not any(s in reason for s in ("CrashLoopBackOff", "Error", "restarts +")):
+        if not is_crashing(reason):
             continue
         deployment = store.deployment_of_pod(pod_key)
         if deployment is not None and deployment not in out:
