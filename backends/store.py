@@ -41,6 +41,7 @@ from typing import Literal, TypeAlias
 import msgspec
 
 from backends.model import KINDS, PodRow, ReplicaSetRow, Row, make_key
+from backends.podproblem import pending_for, problem_reason
 from backends.sanitize import clean
 
 __all__ = ["ChangeSet", "Op", "SourceHealth", "SourceState", "Store"]
@@ -106,14 +107,6 @@ def _index_discard(index: dict[str, set[str]], bucket: str, key: str) -> None:
 
 def _owner_id(kind: str, namespace: str, name: str) -> str:
     return f"{kind}/{namespace}/{name}"
-
-
-def _age(seconds: float) -> str:
-    if seconds < 120:
-        return f"{int(seconds)}s"
-    if seconds < 7200:
-        return f"{int(seconds // 60)}m"
-    return f"{int(seconds // 3600)}h"
 
 
 class Store:
@@ -364,14 +357,8 @@ class Store:
         base = self._restart_base.get(uid)
         if base is None or pod.restarts < base:
             base = self._restart_base[uid] = pod.restarts
-        reason = ""
-        if pod.problem:
-            reason = pod.status
-            if pod.status == "Running":
-                reason = f"NotReady {pod.ready_containers}/{pod.total_containers}"
-        if pod.restarts > base:
-            rising = f"restarts +{pod.restarts - base}"
-            reason = f"{reason}, {rising}" if reason else rising
+        reason = problem_reason(pod.status, failing=pod.problem, ready=pod.ready_containers,
+                                total=pod.total_containers, restarts_rising=pod.restarts - base)
         if reason:
             self._problems[key] = reason
         if pod.phase == "Pending" and pod.deleted is None:
@@ -453,7 +440,7 @@ class Store:
         for key, since in self._pending_since.items():
             waited = now - since
             if waited >= pending_after and key not in result:
-                result[key] = f"Pending {_age(waited)}"
+                result[key] = pending_for(waited)
         return result
 
 

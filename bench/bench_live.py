@@ -490,8 +490,8 @@ async def app_child(args: argparse.Namespace) -> dict[str, Any]:
 
     import tui.app as app_module
     from backends.config import Settings
-    from backends.kube.collector import collector_paused
     from backends.kube.connection import connect
+    from backends.kube.gcpause import collector_paused
     from backends.kube.source_set import WATCHED, start_all
     from backends.store import Store
     from tui.app import ControlRoomApp, Target

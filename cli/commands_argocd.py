@@ -56,7 +56,7 @@ def rollback_app(args: argparse.Namespace, state: CommandState) -> int:
 
 async def _follow(s: Session, ns: str, name: str, action: Action, timeout: float) -> int:
     """Wait for the rollback operation the controller picks up; 1 unless it Succeeded."""
-    from backends.kube.connection import KubeError
+    from backends.kube.errors import KubeError
     from backends.ops.plan import PlanError
     from backends.usecases import argocd
 

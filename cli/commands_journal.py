@@ -14,7 +14,8 @@ __all__ = ["journal"]
 def journal(args: argparse.Namespace, state: CommandState) -> int:
     """Print the journal; no cluster is contacted. A journal that does not exist yet is
     empty (reading must not create the file)."""
-    from backends.ops.journal import JournalDB, JournalError, format_entries, parse_since
+    from backends.ops.journal import JournalDB, JournalError
+    from backends.ops.journal_view import format_entries, parse_since
 
     since = None
     if args.since is not None:

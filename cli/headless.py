@@ -65,7 +65,7 @@ def dispatch(args: argparse.Namespace) -> int | None:
     handler = getattr(args, "headless", None)
     if getattr(args, "command", None) not in COMMANDS or handler is None:
         return None
-    from backends.kube.connection import KubeError, KubeUnreachable
+    from backends.kube.errors import KubeError, KubeUnreachable
 
     name = _command_name(args)
     state = CommandState()

@@ -148,7 +148,8 @@ async def connected(args: argparse.Namespace, context: str, code: int = USAGE
                     ) -> KubeConnection:
     """A connection to ``context`` that answered ``/version``; exit ``code`` when there is
     none (unreachable, or the credentials refused). The caller closes it."""
-    from backends.kube.connection import KubeApiError, KubeconfigError, KubeUnreachable, connect
+    from backends.kube.connection import connect
+    from backends.kube.errors import KubeApiError, KubeconfigError, KubeUnreachable
 
     try:
         conn = await connect(getattr(args, "kubeconfig", None), context, request_timeout=60.0,
@@ -202,7 +203,7 @@ async def _session(args: argparse.Namespace, settings: Settings, context: str, r
 async def planned(build: Awaitable[T]) -> T:
     """Await a use case's planner; a PlanError is exit 1 (or 2 when the cause is a lost
     server)."""
-    from backends.kube.connection import KubeUnreachable
+    from backends.kube.errors import KubeUnreachable
     from backends.ops.plan import PlanError
 
     try:

@@ -10,6 +10,10 @@ no ``$setElementOrder``, new list items are appended. Custom resources refuse it
 
 Every function returns a new object that shares nothing with its inputs, so stored objects stay
 immutable and the caller may freely modify what it gets back (resourceVersion, generation...).
+
+Over 500 lines because it is one port: the three patch types, most of it apimachinery's
+``strategicpatch`` kept in the upstream order so it can be compared with the original
+function by function.
 """
 
 from __future__ import annotations

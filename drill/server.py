@@ -10,6 +10,10 @@ Routing is done by hand from the path rather than with one aiohttp route per res
 resource table in :mod:`drill.resources` is the single description of what is served,
 and the Kubernetes path grammar (``/api/v1/namespaces/{ns}/{plural}/{name}/{sub}``, where
 ``namespaces/{name}`` is itself a resource) does not map cleanly onto route patterns.
+
+Over 500 lines because it is one job, the API server's routing: every handler shares the
+request parsing (dry-run, selectors, paging, Table output, gzip); what a resource *does* lives
+in :mod:`drill.state`, :mod:`drill.patch`, :mod:`drill.selectors` and the controllers.
 """
 
 from __future__ import annotations

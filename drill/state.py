@@ -13,6 +13,10 @@ object's JSON encoding be cached once per version.
 The simulated controllers (the drill cluster's kubelet, deployment controller, Argo CD) write
 through the same methods as the HTTP handlers, so kubectl and the control room see their every
 change as watch events, and validation, generation and resourceVersion rules apply to them too.
+
+Over 500 lines because storage, resourceVersions and the watch history keep one invariant:
+every write takes the next version and appends its event in the same synchronous step. Split
+apart, a write could reach the objects without passing the history.
 """
 
 from __future__ import annotations

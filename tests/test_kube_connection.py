@@ -24,15 +24,10 @@ import pytest
 import yaml
 from aiohttp import web
 
-from backends.kube.connection import (
-    KubeApiError,
-    KubeconfigError,
-    KubeConnection,
-    KubeUnreachable,
-    connect,
-    list_contexts,
-)
+from backends.kube.connection import KubeConnection, connect
 from backends.kube.decode import decode_list
+from backends.kube.errors import KubeApiError, KubeconfigError, KubeUnreachable
+from backends.kube.kubeconfig import list_contexts
 from drill.policy import Policy
 from drill.resources import BY_KEY
 from drill.runner import DrillCluster, DrillOptions

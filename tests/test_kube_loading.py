@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from backends.kube import collector
+from backends.kube import gcpause as collector
 from backends.kube import source as source_module
-from backends.kube.collector import LoadPause, collector_paused
-from backends.kube.connection import KubeApiError
+from backends.kube.errors import KubeApiError
+from backends.kube.gcpause import LoadPause, collector_paused
 from backends.kube.source import WatchSource, peek_continue
 from backends.kube.source_set import SourceOptions, SourceSet
 from backends.store import Store

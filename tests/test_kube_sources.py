@@ -22,8 +22,9 @@ from urllib.parse import parse_qs
 import aiohttp
 import pytest
 
-from backends.kube.connection import KubeApiError, KubeConnection, KubeError, connect
+from backends.kube.connection import KubeConnection, connect
 from backends.kube.discovery import default_resource, discover
+from backends.kube.errors import KubeApiError, KubeError
 from backends.kube.metrics import MetricsPoller
 from backends.kube.source import WatchSource
 from backends.kube.source_set import SourceOptions, SourceSet

@@ -19,7 +19,9 @@ import pytest
 from aiohttp import web
 
 from backends.config import ContextSettings, Settings
-from backends.kube.connection import KubeConnection, KubeUnreachable, Params, connect
+from backends.kube.connection import KubeConnection, connect
+from backends.kube.errors import KubeUnreachable
+from backends.kube.wire import Params
 from backends.ops.gate import (
     SSAR_PATH,
     CancelToken,

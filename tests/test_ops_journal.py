@@ -21,9 +21,8 @@ from backends.ops.journal import (
     JournalEntry,
     JournalError,
     default_journal_path,
-    format_entries,
-    parse_since,
 )
+from backends.ops.journal_view import format_entries, parse_since
 
 T0 = datetime(2026, 11, 26, 10, 0, 0, tzinfo=UTC)
 

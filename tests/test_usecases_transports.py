@@ -22,7 +22,8 @@ import pytest
 from aiohttp import web
 
 from backends.config import ArgoCDSettings, Settings
-from backends.kube.connection import KubeConnection, Params
+from backends.kube.connection import KubeConnection
+from backends.kube.wire import Params
 from backends.ops.gate import WRITE_METHODS, GatePolicy, WriteGate
 from backends.ops.journal import Journal
 from backends.signals.alertmanager import AlertmanagerClient

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backends.config import Settings
-from backends.kube.connection import KubeConnection, Params
+from backends.kube.connection import KubeConnection
+from backends.kube.wire import Params
 from backends.ops.gate import SSAR_PATH
 from backends.ops.journal import Journal
 from backends.ops.plan import Plan

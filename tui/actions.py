@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from textual.binding import Binding
 
-from backends.kube.connection import KubeError
+from backends.kube.errors import KubeError
 from backends.model import AppRow, RouteRow
 from backends.ops.gate import WriteGate, policy_for
 from backends.ops.journal import Journal, JournalError, default_journal_path

@@ -31,7 +31,7 @@ from textual.widget import Widget
 from textual.widgets import Input
 
 from backends.config import Settings, remember_theme
-from backends.kube.collector import freeze_startup_heap
+from backends.kube.gcpause import freeze_startup_heap
 from backends.sanitize import clean
 from backends.store import Store
 from themes import THEMES

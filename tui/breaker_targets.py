@@ -14,7 +14,7 @@ from textual.content import Content
 from textual.widgets import SelectionList
 from textual.widgets.selection_list import Selection
 
-from backends.ops.breaker_plan import BreakerPlan, BreakerTarget
+from backends.ops.breaker_model import BreakerPlan, BreakerTarget
 from backends.sanitize import clean
 
 

@@ -35,7 +35,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, SelectionList, Static
 from textual.widgets.option_list import Option
 
-from backends.ops.breaker_plan import BreakerPlan
+from backends.ops.breaker_model import BreakerPlan
 from backends.ops.gate import Confirmation, DryRunResult, WriteGate
 from backends.ops.plan import Offer, Plan, preview
 from backends.sanitize import clean

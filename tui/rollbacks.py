@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING
 
-from backends.kube.connection import KubeError
+from backends.kube.errors import KubeError
 from backends.model import AppRow, DeploymentRow
 from backends.ops.gate import WriteGate
 from backends.ops.plan import Plan, PlanError

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from backends.config import EndpointSettings, Settings
-from backends.kube.collector import LoadPause
 from backends.kube.connection import connect
+from backends.kube.gcpause import LoadPause
 from backends.kube.kubeconfig import KubeconfigError, describe_context
 from backends.kube.source_set import start_all
 from backends.ops.journal import default_journal_path

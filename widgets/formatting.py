@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from rich.text import Text
 
 from backends.model import BackendRef, Condition
+from backends.timefmt import age, age_changes_at
 
 __all__ = [
     "DIM",
@@ -59,47 +60,6 @@ def rank_key(rank: int, *texts: str) -> str:
     a text that is a prefix of another still sorts first. ``rank`` must be 0-999.
     """
     return f"{rank:03d}" + "\x00".join(texts)
-
-
-def age(since: float | None, now: float) -> str:
-    """kubectl-style age: ``42s``, ``7m``, ``5h``, ``3d``, ``2y``; ``?`` when unknown.
-
-    Coarser than kubectl on purpose (no ``5m12s``): the string changes less often, so
-    re-aging a big table touches fewer rows.
-    """
-    if not since:
-        return _UNKNOWN
-    seconds = now - since
-    if seconds < 0:
-        seconds = 0.0
-    if seconds < 120:
-        return f"{int(seconds)}s"
-    minutes = seconds / 60
-    if minutes < 120:
-        return f"{int(minutes)}m"
-    hours = minutes / 60
-    if hours < 48:
-        return f"{int(hours)}h"
-    days = hours / 24
-    if days < 730:
-        return f"{int(days)}d"
-    return f"{int(days / 365)}y"
-
-
-_STEPS = ((120.0, 1.0), (7200.0, 60.0), (172_800.0, 3600.0), (730 * 86400.0, 86400.0))
-
-
-def age_changes_at(since: float | None, now: float) -> float | None:
-    """When :func:`age` of ``since`` will next return a different string (None: never)."""
-    if not since:
-        return None
-    seconds = max(now - since, 0.0)
-    step = 365 * 86400.0
-    for limit, size in _STEPS:
-        if seconds < limit:
-            step = size
-            break
-    return since + (seconds // step + 1) * step
 
 
 def ago(moment: float | None, now: float) -> str:

@@ -20,6 +20,7 @@ from textual.widgets import Static
 
 from backends.sanitize import clean
 from backends.store import SourceHealth
+from backends.timefmt import duration
 
 #: Theme variables per source state (resolved by Textual at render time).
 _STATE_STYLE = {
@@ -33,13 +34,8 @@ _STATE_STYLE = {
 
 
 def _age(seconds: float) -> str:
-    if seconds < 0:
-        return "-"
-    if seconds < 90:
-        return f"{seconds:.0f}s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f}m"
-    return f"{seconds / 3600:.0f}h"
+    """The data age in the health strip (``-`` for a clock that ran backwards)."""
+    return "-" if seconds < 0 else duration(seconds)
 
 
 def health_text(health: Mapping[str, SourceHealth], now: float) -> Content:

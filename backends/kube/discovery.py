@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from backends.kube.connection import KubeApiError, KubeError, KubeTransport, namespaced_path
+from backends.kube.errors import KubeApiError, KubeError
+from backends.kube.wire import KubeTransport, namespaced_path
 
 __all__ = [
     "WANTED",

@@ -21,10 +21,11 @@ import asyncio
 import logging
 from collections.abc import Sequence
 
-from backends.kube.connection import KubeApiError, KubeError, KubeTransport, namespaced_path
 from backends.kube.decode import DecodeError, decode_list
 from backends.kube.discovery import resolve
+from backends.kube.errors import KubeApiError, KubeError
 from backends.kube.source import source_name
+from backends.kube.wire import KubeTransport, namespaced_path
 from backends.store import SourceState, Store
 
 __all__ = ["MetricsPoller"]

@@ -46,20 +46,14 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from backends.kube.connection import (
-    KubeApiError,
-    KubeError,
-    KubeTransport,
-    KubeUnreachable,
-    Params,
-    namespaced_path,
-)
+from backends.backoff import Backoff
 from backends.kube.decode import DecodeError, decode_event, decode_list
+from backends.kube.errors import KubeApiError, KubeError, KubeUnreachable
+from backends.kube.wire import KubeTransport, Params, namespaced_path
 from backends.model import CLUSTER_SCOPED_KINDS, Row
 from backends.store import Op, SourceState, Store
 
 __all__ = [
-    "Backoff",
     "Source",
     "WatchSource",
     "peek_continue",
@@ -124,33 +118,6 @@ class Source(Protocol):
     name: str
 
     async def run(self) -> None: ...
-
-
-class Backoff:
-    """Capped exponential backoff with jitter (client-go: 800 ms doubling up to 30 s).
-
-    The jitter takes each delay from [d/2, d]: a fleet of sources that lost the same server
-    at the same moment does not come back in step.
-    """
-
-    def __init__(
-        self, initial: float, cap: float, rng: random.Random, factor: float = 2.0
-    ) -> None:
-        self._initial = max(0.0, initial)
-        self._cap = max(self._initial, cap)
-        self._rng = rng
-        self._factor = factor
-        self.attempts = 0
-
-    def next(self) -> float:
-        """The delay before the next attempt; grows until :meth:`reset`."""
-        delay = min(self._cap, self._initial * self._factor ** min(self.attempts, 64))
-        self.attempts += 1
-        return delay * (0.5 + 0.5 * self._rng.random())
-
-    def reset(self) -> None:
-        """Call after a success."""
-        self.attempts = 0
 
 
 class WatchSource:

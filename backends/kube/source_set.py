@@ -8,7 +8,7 @@ them and the connection together.
 
 Garbage collection: :meth:`SourceSet.start` pauses Python's cyclic collector until every watch
 source has finished (or failed) its first list, then freezes what survived and re-enables it
-(:mod:`backends.kube.collector` says why; ``SourceOptions.gc_pause_limit`` caps the pause and 0
+(:mod:`backends.kube.gcpause` says why; ``SourceOptions.gc_pause_limit`` caps the pause and 0
 turns it off). Only the first lists: a later re-list of a long-running session collects as
 usual, so nothing a misbehaving server provokes can pile up frozen garbage.
 """
@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol
 
-from backends.kube.collector import LoadPause
-from backends.kube.connection import KubeError, KubeTransport
 from backends.kube.discovery import WANTED, Discovery, default_resource, discover, resolve
+from backends.kube.errors import KubeError
+from backends.kube.gcpause import LoadPause
 from backends.kube.source import Source, WatchSource, source_name
+from backends.kube.wire import KubeTransport
 from backends.store import Store
 
 __all__ = [

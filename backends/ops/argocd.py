@@ -28,6 +28,11 @@ Pause merge patches carry no ``resourceVersion``: the Argo CD controller rewrite
 Application's status on every refresh, so a precondition would fail mid-incident for no
 reason, and the patch changes only ``enabled`` and the annotation. Rollback, which replaces
 the ``operation`` and reads history ids, must not race, so it is a guarded update.
+
+Over 500 lines because it is one job, the actions on an Argo CD Application: pause,
+restore, rollback and following the operation share the reading helpers, the pause
+annotation contract and the journal step names (the REST transport is already apart, in
+:mod:`backends.ops.argocd_rest`).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 from urllib.parse import quote
 
-from backends.kube.connection import KubeApiError, KubeError
+from backends.kube.errors import KubeApiError, KubeError
 from backends.model import AppRow, AutoSync
 from backends.ops.gate import TargetRef, WriteGate, WriteRequest
 from backends.ops.journal import Journal

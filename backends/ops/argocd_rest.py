@@ -20,7 +20,7 @@ import os
 from typing import TYPE_CHECKING, Final
 from urllib.parse import quote
 
-from backends.kube.connection import KubeUnreachable, Params, api_error
+from backends.httpclient import JsonHttpClient
 from backends.ops.argocd import (
     REDEPLOY_WARNING,
     ROLLBACK_STEP,
@@ -43,63 +43,29 @@ __all__ = ["ENV_TOKEN", "ArgoRestClient", "plan_rollback_rest"]
 ENV_TOKEN: Final = "ARGOCD_AUTH_TOKEN"
 
 
-class ArgoRestClient:
+class ArgoRestClient(JsonHttpClient):
     """The Argo CD REST API over httpx with a bearer token: a :class:`~backends.ops.gate.
     Sender` (give it its own gate: ``dry_run=False, access_reviews=False``) and a
-    :class:`~backends.ops.plan.Reader`. Errors use the connection's types (an error answer
-    is a ``KubeApiError`` from :func:`api_error`, which reads Argo CD's ``message``; no
+    :class:`~backends.ops.plan.Reader`, through the shared
+    :class:`~backends.httpclient.JsonHttpClient`. Errors use the connection's types (an error
+    answer is a ``KubeApiError`` from ``api_error``, which reads Argo CD's ``message``; no
     answer is ``KubeUnreachable``) so planners and the gate treat both APIs alike."""
 
     def __init__(self, server_url: str, token: str | None = None, *, verify_tls: bool = True,
                  timeout: float = 30.0, transport: httpx.AsyncBaseTransport | None = None
                  ) -> None:
-        # Imported here, not at module level: ``import httpx`` also imports its command line
-        # (and with it rich) whenever rich is installed, and importing a backend module must
-        # never load UI libraries (tests/test_layering.py).
-        import httpx
-
         token = token or os.environ.get(ENV_TOKEN, "")
         if not server_url or not token:
             raise ValueError(f"the Argo CD API needs a server URL and a token (config, or "
                              f"${ENV_TOKEN})")
         self.server_url = server_url.rstrip("/")
-        self._http = httpx.AsyncClient(
-            base_url=self.server_url, verify=verify_tls, timeout=timeout, transport=transport,
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+        super().__init__(self.server_url, name="Argo CD API", timeout=timeout,
+                         verify_tls=verify_tls, transport=transport,
+                         headers={"Authorization": f"Bearer {token}"})
 
     @classmethod
     def from_options(cls, options: ArgoOptions) -> ArgoRestClient:
         return cls(options.server_url, options.token, verify_tls=options.verify_tls)
-
-    async def request(self, method: str, path: str, params: Params | None = None,
-                      body: bytes | None = None,
-                      content_type: str = "application/json") -> tuple[int, bytes]:
-        query = {k: str(v).lower() if isinstance(v, bool) else str(v)
-                 for k, v in (params or {}).items() if v is not None}
-        headers = {"Content-Type": content_type} if body is not None else None
-        import httpx
-
-        try:
-            resp = await self._http.request(method, path, params=query, content=body,
-                                            headers=headers)
-        except httpx.HTTPError as exc:
-            raise KubeUnreachable(f"Argo CD API {self.server_url}: {exc}") from exc
-        return resp.status_code, resp.content
-
-    async def get_raw(self, path: str, params: Params | None = None) -> bytes:
-        status, body = await self.request("GET", path, params)
-        if status >= 300:
-            raise api_error(status, body)
-        return body
-
-    async def close(self) -> None:
-        await self._http.aclose()
-
-    async def __aenter__(self) -> ArgoRestClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
 
 async def plan_rollback_rest(client: ArgoRestClient, gate: WriteGate, app: AppLike,

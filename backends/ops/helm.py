@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote, unquote
 
-from backends.kube.connection import Params
+from backends.kube.wire import Params
 from backends.model import AppRow
 from backends.ops.gate import TargetRef, WriteRequest
 from backends.ops.plan import Plan, PlanError, PlannedWrite

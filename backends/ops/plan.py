@@ -44,7 +44,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final, Protocol
 
-from backends.kube.connection import KubeApiError, KubeError, Params
+from backends.kube.errors import KubeApiError, KubeError
+from backends.kube.wire import Params
 from backends.ops.gate import (
     CancelToken,
     Confirmation,

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from backends.kube.connection import KubeApiError, KubeError
+from backends.kube.errors import KubeApiError, KubeError
 from backends.ops.gate import TargetRef, WriteGate, WriteRequest
 from backends.ops.journal import Journal
 from backends.ops.plan import Plan, PlanError, PlannedWrite, finish

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
 
-from backends.kube.connection import KubeApiError, KubeError
+from backends.kube.errors import KubeApiError, KubeError
 from backends.ops.argocd import selfheal_notes
 from backends.ops.gate import TargetRef, WriteGate, WriteRequest
 from backends.ops.plan import (

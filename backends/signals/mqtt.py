@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import re
 import socket
 import ssl
@@ -48,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiomqtt
 
+from backends.backoff import Backoff
 from backends.config import MqttSettings
 from backends.sanitize import clean
 from backends.signals.bus_schema import (
@@ -148,7 +148,7 @@ class TeamBus:
         self.connected = False
         self._password = password
         self._clock = clock
-        self._backoff = (backoff_base, backoff_cap)
+        self._backoff = Backoff(backoff_base, backoff_cap, jitter=(0.8, 1.2), max_exponent=16)
         self._publish_timeout = publish_timeout
         self._recent_actions = recent_actions
         self._max_alerts = max_alerts
@@ -259,7 +259,7 @@ class TeamBus:
     # ------------------------------------------------------------ the task
 
     async def _run(self) -> None:
-        attempt = 0
+        self._backoff.reset()
         while True:
             if self._down_since is None and not self.connected:
                 # Only the very first attempt: later ones keep "unreachable since T" intact.
@@ -267,7 +267,7 @@ class TeamBus:
             try:
                 client = await self._client()
                 async with client:
-                    attempt = 0
+                    self._backoff.reset()
                     await client.subscribe([(topic, 1) for topic in self.topics])
                     self._on_connected()
                     await self._serve(client)
@@ -279,10 +279,7 @@ class TeamBus:
             except Exception as exc:  # noqa: BLE001 - whatever happens, report and retry
                 reason = f"{type(exc).__name__}: {exc}"
             self._on_lost(reason)
-            base, cap = self._backoff
-            delay = min(cap, base * 2 ** min(attempt, 16)) * random.uniform(0.8, 1.2)  # noqa: S311
-            attempt += 1
-            await asyncio.sleep(delay)
+            await asyncio.sleep(self._backoff.next())
 
     async def _client(self) -> aiomqtt.Client:
         """A fresh client for one connection attempt (TLS files are read in a thread)."""

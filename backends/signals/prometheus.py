@@ -37,8 +37,10 @@ from typing import TYPE_CHECKING, Final
 
 import msgspec
 
-from backends.kube.connection import KubeApiError, KubeError, KubeUnreachable, Params, api_error
+from backends.httpclient import JsonHttpClient
 from backends.kube.decode import parse_time
+from backends.kube.errors import KubeApiError, KubeError
+from backends.kube.wire import Params
 from backends.model import Row
 from backends.sanitize import clean
 from backends.signals.model import (
@@ -93,52 +95,17 @@ class SourceError(Exception):
         self.unreachable = unreachable
 
 
-class SignalClient:
-    """httpx client of one HTTP signal source (Prometheus, Alertmanager).
-
-    It is a :class:`~backends.ops.gate.Sender` (``request`` answers every HTTP status and
-    raises only when there is no answer) and a :class:`~backends.ops.plan.Reader`
-    (``get_raw`` raises for error answers), using the Kubernetes connection's error types so
-    the plan machinery and the gate treat every backend alike.
-    """
+class SignalClient(JsonHttpClient):
+    """httpx client of one HTTP signal source (Prometheus, Alertmanager): the shared
+    :class:`~backends.httpclient.JsonHttpClient`, refusing an empty URL by name."""
 
     def __init__(self, base_url: str, *, name: str, timeout: float = 10.0,
                  verify_tls: bool = True,
                  transport: httpx.AsyncBaseTransport | None = None) -> None:
-        import httpx  # lazily: see the module doc
-
         if not base_url.strip():
             raise ValueError(f"{name}: no URL configured")
-        self.name = name
-        self.base_url = base_url.strip().rstrip("/")
-        self._http = httpx.AsyncClient(base_url=self.base_url, timeout=timeout,
-                                       verify=verify_tls, transport=transport,
-                                       headers={"Accept": "application/json"})
-
-    async def request(self, method: str, path: str, params: Params | None = None,
-                      body: bytes | None = None,
-                      content_type: str = "application/json") -> tuple[int, bytes]:
-        import httpx
-
-        query = {k: str(v).lower() if isinstance(v, bool) else str(v)
-                 for k, v in (params or {}).items() if v is not None}
-        headers = {"Content-Type": content_type} if body is not None else None
-        try:
-            resp = await self._http.request(method, path, params=query, content=body,
-                                            headers=headers)
-        except httpx.HTTPError as exc:
-            text = str(exc).strip() or type(exc).__name__
-            raise KubeUnreachable(f"{self.name} {self.base_url}: {clean(text, 300)}") from exc
-        return resp.status_code, resp.content
-
-    async def get_raw(self, path: str, params: Params | None = None) -> bytes:
-        status, body = await self.request("GET", path, params)
-        if not 200 <= status < 300:
-            raise api_error(status, body)
-        return body
-
-    async def close(self) -> None:
-        await self._http.aclose()
+        super().__init__(base_url.strip().rstrip("/"), name=name, timeout=timeout,
+                         verify_tls=verify_tls, transport=transport)
 
 
 async def fetch(client: SignalClient, path: str, params: Params | None = None) -> bytes:

@@ -28,6 +28,10 @@ control room shows "running revision X, Git at Y"); upstream stores the compared
 Level-triggered and quiet: each tick recomputes status from live objects and writes only what
 changed, so an idle drill produces no watch events; every per-app step catches
 :class:`~drill.errors.ApiError`, so kubectl interference never stops the controller.
+
+Over 500 lines because it is one controller: sync, health, history and the ``operation``
+handling follow the upstream application controller's rules and read each other's state
+(a sync decides health, health decides auto-sync); split, each half would need the other.
 """
 
 from __future__ import annotations

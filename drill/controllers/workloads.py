@@ -20,6 +20,11 @@ controllers are re-exported here so a simulation is assembled from one module.
 Left out on purpose: proportional scaling of several active ReplicaSets while paused (a
 paused Deployment with one active ReplicaSet still scales), ``minReadySeconds``, adoption of
 orphaned ReplicaSets and pods, and resource-request fitting in the scheduler (pod count only).
+
+Over 500 lines because the Deployment controller, the ReplicaSet controller and the
+scheduler are ports of kube-controller-manager's deployment code and share its helpers
+(revisions, fenceposts, conditions, template hashes); they are kept together as upstream
+keeps them, so a rehearsal's answers can be checked against the original.
 """
 
 from __future__ import annotations

@@ -1,0 +1,263 @@
+"""Release the breaker: put back exactly what it changed, in reverse, from the journal.
+
+Release reads the journal, not the cluster's current opinion: for every target it takes the
+prior state recorded by the breaker's FIRST write to it (prior ``automated`` block, replicas,
+``backendRefs``), plans the action modules' own restores
+(:func:`~backends.ops.argocd.plan_restore`, :func:`~backends.ops.workloads.plan_scale_restore`,
+:func:`~backends.ops.traffic.plan_backends_restore`), and runs the phases in reverse (scale,
+shift, freeze: auto-sync comes back last, when the objects already match what it will
+enforce). Writes whose outcome is unknown (a crash between journal and answer) are restored
+too: the restore planners compare with the live object and skip what never happened. The
+restore writes use their own operation id (``<breaker>~release-xxxxxx``) so a failed release
+never mixes with the breaker's own steps; only when every restore verified are both marked
+released in the journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from backends.kube.errors import KubeApiError, KubeError
+from backends.ops.argocd import plan_restore
+from backends.ops.breaker.marks import OBJECT_PATHS, annotated, mark_write
+from backends.ops.breaker.run import BreakerResult, OnProgress, TargetOutcome, run_phases
+from backends.ops.breaker.state import EngagedTarget, targets_of
+from backends.ops.breaker_model import BREAKER_ANNOTATION, PHASES, is_breaker_operation, parse_mark
+from backends.ops.gate import Confirmation, WriteGate
+from backends.ops.journal import Journal, JournalError, OpenOperation
+from backends.ops.plan import Plan, PlanError, PlannedWrite, Poll, Reader
+from backends.ops.traffic import plan_backends_restore
+from backends.ops.workloads import plan_scale_restore
+from backends.sanitize import clean
+
+__all__ = ["ReleasePlan", "Restore", "plan_release", "release"]
+
+
+async def _read_live(conn: Reader, t: EngagedTarget) -> dict[str, Any] | None:
+    """The live object, None when it is gone (404): nothing left to restore."""
+    try:
+        raw = await conn.get_raw(OBJECT_PATHS[t.phase](t.namespace, t.name))
+    except KubeApiError as exc:
+        if exc.status == 404:
+            return None
+        raise PlanError(f"could not read {t.kind} {t.namespace}/{t.name}: {exc.status} "
+                        f"{exc.reason}: {exc.message}") from exc
+    except KubeError as exc:
+        raise PlanError(f"could not read {t.kind} {t.namespace}/{t.name}: "
+                        f"{clean(exc, 300)}") from exc
+    obj: dict[str, Any] = json.loads(raw)
+    return obj
+
+
+async def _restore_plan(conn: Reader, gate: WriteGate, t: EngagedTarget,
+                        poll: Poll | None) -> Plan:
+    prior = t.prior if isinstance(t.prior, dict) else {}
+    if t.phase == "freeze":
+        automated = prior.get("automated")
+        return await plan_restore(conn, gate, (t.namespace, t.name),
+                                  automated if isinstance(automated, dict) else None)
+    if t.phase == "shift":
+        return await plan_backends_restore(conn, gate, t.namespace, t.name, prior, poll=poll)
+    if "replicas" not in prior:
+        raise PlanError(f"no recorded replicas for {t.namespace}/{t.name} in the journal")
+    return await plan_scale_restore(conn, gate, t.namespace, t.name, int(prior["replicas"]))
+
+
+@dataclass
+class Restore:
+    """How one target is put back: the writes (restore, and the annotation removed in the
+    same patch or by its own), or why it cannot be (``blocked``, ``error``), or ``gone``."""
+
+    target: EngagedTarget
+    writes: list[PlannedWrite] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    info: list[str] = field(default_factory=list)
+    error: str = ""
+    gone: bool = False
+
+
+async def _plan_restore(conn: Reader, gate: WriteGate, op_id: str, t: EngagedTarget,
+                        poll: Poll | None) -> Restore:
+    """The writes that put one target back, with the annotation removed (or set back to
+    what it was) in the same patch where possible."""
+    out = Restore(t)
+    try:
+        live = await _read_live(conn, t)
+        if live is None:
+            out.gone = True
+            return out
+        plan = await _restore_plan(conn, gate, t, poll)
+    except PlanError as exc:
+        out.error = str(exc)
+        return out
+    annotations = (live.get("metadata") or {}).get("annotations")
+    annotations = annotations if isinstance(annotations, dict) else None
+    ours = (parse_mark((annotations or {}).get(BREAKER_ANNOTATION)) or {}).get("operation")
+    writes = list(plan.writes)
+    if ours == op_id:
+        merged = annotated(writes[-1].request, annotations, t.mark_prior) \
+            if writes and t.phase != "scale" else None
+        if merged is not None:
+            writes[-1] = replace(writes[-1], request=merged)
+        else:  # first: the reverse of engage, where the annotation came last
+            writes.insert(0, mark_write(conn, t.phase, t.namespace, t.name, t.mark_prior,
+                                         (annotations or {}).get(BREAKER_ANNOTATION), {},
+                                         f"Remove the breaker annotation of "
+                                         f"{t.namespace}/{t.name}"))
+    out.writes = writes
+    out.blocked = [f"{t.label}: forbidden: {b.partition(': ')[2] or b}" for b in plan.blocked]
+    out.warnings = [f"{t.label}: {w}" for w in plan.warnings]
+    out.info = [f"{t.label}: {i}" for i in plan.info]
+    return out
+
+
+@dataclass
+class ReleasePlan:
+    """What releasing would write, per engaged breaker (newest first), for the confirm
+    screen. :func:`release` plans again right before each breaker's writes (a stacked
+    older breaker must be planned against the state the newer one's release leaves)."""
+
+    context: str
+    operations: list[tuple[OpenOperation, list[Restore]]] = field(default_factory=list)
+
+    @property
+    def refusals(self) -> list[str]:
+        return [line for _, rs in self.operations for r in rs
+                for line in [*r.blocked, *([f"{r.target.label}: {r.error}"] if r.error
+                                           else [])]]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [w for _, rs in self.operations for r in rs for w in r.warnings]
+
+    def as_plan(self) -> Plan:
+        """The writes as one :class:`~backends.ops.plan.Plan` in release order, for a
+        generic plan screen. Preview only: run it with :func:`release`, which restores
+        phase by phase and marks the journal."""
+        out = Plan(title=f"Release the circuit breaker on {self.context}",
+                   warnings=self.warnings, blocked=self.refusals)
+        for op, restores in self.operations:
+            out.info.append(f"{op.operation_id}: {len(restores)} target(s)")
+            for phase in reversed(PHASES):
+                for r in restores:
+                    if r.target.phase == phase:
+                        out.writes.extend(r.writes)
+                        out.info.extend(r.info)
+                        if r.gone:
+                            out.info.append(f"{r.target.label}: gone, nothing to restore")
+        if not self.operations:
+            out.info.append(f"no breaker is engaged on {self.context}")
+        return out
+
+
+async def _engaged(journal: Journal, context: str,
+                   operation_id: str | None) -> tuple[list[OpenOperation], list[OpenOperation]]:
+    """(the breakers to release, newest first; every open operation of the context)."""
+    ops = await journal.open_operations(context)
+    breakers = sorted((o for o in ops if is_breaker_operation(o.operation_id)),
+                      key=lambda o: o.started, reverse=True)
+    if operation_id is not None:
+        breakers = [o for o in breakers if o.operation_id == operation_id]
+    return breakers, ops
+
+
+async def _plan_operation(conn: Reader, gate: WriteGate, op: OpenOperation,
+                          poll: Poll | None) -> list[Restore]:
+    return list(await asyncio.gather(*(_plan_restore(conn, gate, op.operation_id, t, poll)
+                                       for t in targets_of(op.steps))))
+
+
+async def plan_release(conn: Reader, gate: WriteGate, journal: Journal, context: str,
+                       operation_id: str | None = None, *,
+                       poll: Poll | None = None) -> ReleasePlan:
+    """Preview :func:`release`: every restore write, what blocks it. Never writes."""
+    breakers, _ = await _engaged(journal, context, operation_id)
+    plan = ReleasePlan(context)
+    for op in breakers:
+        plan.operations.append((op, await _plan_operation(conn, gate, op, poll)))
+    return plan
+
+
+async def _release_one(gate: WriteGate, journal: Journal, op: OpenOperation,
+                       restores: list[Restore], stale: Sequence[str], *, reason: str,
+                       confirm: Confirmation, on_progress: OnProgress | None) -> BreakerResult:
+    op_id = op.operation_id
+    preview = ReleasePlan(op.context, [(op, restores)])
+    warnings = tuple(preview.warnings)
+    if preview.refusals:
+        return BreakerResult("release", op_id, started=False, ok=False,
+                             error="; ".join(preview.refusals), warnings=warnings)
+    quiet = [TargetOutcome(r.target.key, r.target.label, r.target.phase,
+                           "gone" if r.gone else "nothing-to-do",
+                           "the object no longer exists" if r.gone
+                           else "already in its recorded state")
+             for r in restores if r.gone or not r.writes]
+    phases = [(phase, [(r.target.key, r.target.label, r.writes) for r in restores
+                       if r.target.phase == phase and r.writes])
+              for phase in reversed(PHASES)]
+    release_id = f"{op_id}~release-{uuid.uuid4().hex[:6]}"
+    outcomes, error = await run_phases(gate, phases, reason=reason, confirm=confirm,
+                                        operation_id=release_id, cancel=None,
+                                        on_progress=on_progress)
+    released = False
+    if not error:
+        try:
+            for done_id in (op_id, release_id, *stale):
+                await journal.release(done_id, context=op.context,
+                                      operator=gate.policy.operator, reason=reason)
+            released = True
+        except JournalError as exc:
+            error = f"restored, but the journal could not mark it released: {exc}"
+    return BreakerResult("release", op_id, started=True, ok=not error, error=error,
+                         outcomes=(*outcomes, *quiet), warnings=warnings, released=released)
+
+
+async def release(gate: WriteGate, journal: Journal, conn: Reader, context: str,
+                  operation_id: str | None = None, *, reason: str, confirm: Confirmation,
+                  on_progress: OnProgress | None = None,
+                  poll: Poll | None = None) -> BreakerResult:
+    """Restore everything a breaker changed, in reverse, from the journal (module doc),
+    including a half-done breaker left by a crash. ``operation_id`` None: every engaged
+    breaker on ``context``, newest first (each one's prior state is the previous one's
+    emergency state, so that order ends at the state before the first). Nothing of a
+    breaker is sent when any of its restores is forbidden or cannot be planned: the result
+    names each."""
+    if gate.policy.context != context:
+        return BreakerResult("release", operation_id or "", started=False, ok=False,
+                             error=f"the gate writes to {gate.policy.context!r}, not "
+                                   f"{context!r}")
+    breakers, ops = await _engaged(journal, context, operation_id)
+    if not breakers:
+        what = f"breaker {operation_id} is" if operation_id else "no breaker is"
+        return BreakerResult("release", operation_id or "", started=False, ok=True,
+                             error=f"{what} not engaged on {context}")
+    newer = [o.operation_id for o in ops if is_breaker_operation(o.operation_id)
+             and o.started > breakers[0].started]
+    results = []
+    for op in breakers:
+        stale = [o.operation_id for o in ops if o.operation_id.startswith(op.operation_id + "~")]
+        restores = await _plan_operation(conn, gate, op, poll)
+        result = await _release_one(gate, journal, op, restores, stale, reason=reason,
+                                    confirm=confirm, on_progress=on_progress)
+        results.append(result)
+        if not result.ok:
+            break
+    if newer:
+        note = (f"breaker(s) {', '.join(newer)} engaged after {breakers[0].operation_id} are "
+                "still engaged: their release puts back the emergency state this one undid")
+        results[0] = replace(results[0], warnings=(*results[0].warnings, note))
+    if len(results) == 1:
+        return results[0]
+    return BreakerResult(
+        "release", ",".join(r.operation_id for r in results),
+        started=any(r.started for r in results), ok=all(r.ok for r in results),
+        error="; ".join(f"{r.operation_id}: {r.error}" for r in results if r.error),
+        outcomes=tuple(o for r in results for o in r.outcomes),
+        warnings=tuple(w for r in results for w in r.warnings),
+        released=all(r.released for r in results))
