@@ -395,13 +395,15 @@ class ActionController:
         await self.refresh_breaker()
 
     async def refresh_breaker(self) -> None:
-        """Read the breaker state from the journal for the header (who, since when)."""
+        """Read the breaker state from the journal for the header (who, since when); not
+        once the journal is closed (the App is ending)."""
         from backends.usecases import breaker as usecase
 
-        if self.ws is None or self.ws.journal is None or self.journal is None:
+        ws = self.ws
+        if ws is None or ws.journal is None or self.journal is None:
             return
         try:
-            self.breaker_state = await usecase.status(self.ws)
+            self.breaker_state = await usecase.status(ws)
         except JournalError as exc:
             self._host.notify(f"journal: {exc}", severity="error", markup=False)
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -38,10 +38,12 @@ from textual.widgets.option_list import Option
 from backends.ops.gate import Confirmation, DryRunResult, WriteGate
 from backends.ops.plan import Offer, Plan
 from backends.sanitize import clean
-from backends.usecases.breaker import EngageAction
 from backends.usecases.run import preview
 from backends.usecases.workspace import Action
 from tui.breaker_targets import BreakerTargets, engage_preview
+
+if TYPE_CHECKING:
+    from backends.usecases.breaker import EngageAction
 
 
 @dataclass(frozen=True)
