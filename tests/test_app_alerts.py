@@ -23,9 +23,9 @@ import pytest
 
 from backends.config import Settings, parse
 from backends.ops.gate import Confirmation
-from backends.ops.plan import execute
-from backends.ops.silence import plan_silence
 from backends.signals.model import AlertRow
+from backends.usecases.alerts import plan_silence
+from backends.usecases.run import run
 from tests.conftest import PromStack
 from tui.app import ControlRoomApp, Target
 from tui.pickers import PickerScreen
@@ -164,11 +164,10 @@ async def test_bad_rollout_alerts_shown_and_read_only_sends_no_silence(
         assert screen.plan.writes and screen.plan.writes[0].request.method == "POST"
         await pilot.press("escape")
         # and the gate itself refuses, whatever a caller does
-        gate = app.alerts.gate()
-        assert gate is not None
-        assert app.session is not None
-        plan = await plan_silence(app.session.alertmanager, gate, alerts, hours=1)
-        result = await execute(gate, plan, reason="CHG-ro", confirm=Confirmation())
+        ws = app.actions.ws
+        assert ws is not None and ws.alertmanager is not None
+        action = await plan_silence(ws, alerts, hours=1)
+        result = await run(action, reason="CHG-ro", confirm=Confirmation())
         assert not result.ok and "read-only" in result.error
         assert await asyncio.to_thread(silences, stack) == []  # Alertmanager's own list
 

@@ -1,16 +1,17 @@
 """The action keys of the control room: plan, show, confirm, execute, report.
 
-Every action follows one path (ARCHITECTURE.md, "How actions flow"): a planner in
-``backends/ops`` GETs the live objects and returns a :class:`~backends.ops.plan.Plan`; the plan
-screen shows every write with the server's dry-run answer; on confirmation the plan is executed
-through the write gate in a worker (the UI never blocks) and each step's result is reported
-as it happens. Nothing here sends a request itself.
+Every action follows one path (ARCHITECTURE.md, "How actions flow"), the one the pipeline CLI
+follows too: a use case of :mod:`backends.usecases` GETs the live objects and returns an
+:class:`~backends.usecases.workspace.Action` (the plan and the gate that previews and sends
+it); the plan screen shows every write with the server's dry-run answer; on confirmation
+:func:`backends.usecases.run.run` executes it in a worker (the UI never blocks), with a cancel
+token per step, and each step's result is reported as it happens. Nothing here plans or
+sends a request itself: the keys only gather input (which row, which weights) and render.
 
 :class:`ActionController` owns the session's write side (the journal, the one write gate, the
-connection it writes through, the breaker state read from the journal) and the plan flow that
-every other action collaborator (``tui/rollbacks.py``, ``tui/alert_actions.py``) goes through.
-Each action's planner call sits in its own small ``plan_*`` method, so switching the keys to
-the shared use cases of ``backends`` is a change of those methods only.
+:class:`~backends.usecases.workspace.Workspace` built from them, the breaker state read from
+the journal) and the plan flow that every other action collaborator (``tui/rollbacks.py``,
+``tui/alert_actions.py``) goes through.
 """
 
 from __future__ import annotations
@@ -18,16 +19,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from textual.binding import Binding
 
 from backends.kube.errors import KubeError
-from backends.model import AppRow, RouteRow
+from backends.model import AppRow
 from backends.ops.gate import WriteGate, policy_for
 from backends.ops.journal import Journal, JournalError, default_journal_path
-from backends.ops.plan import ExecResult, Plan, PlanError, execute
+from backends.ops.plan import ExecResult, PlanError
 from backends.sanitize import clean
+from backends.usecases.run import StepCancel, run
+from backends.usecases.workspace import Action, Workspace
 from tui.host import Host, start_worker
 from tui.pickers import WeightsScreen
 from tui.plan_screen import Decision, PlanScreen
@@ -36,12 +39,12 @@ if TYPE_CHECKING:
     from backends.config import Settings
     from backends.kube.connection import KubeConnection
     from backends.ops.breaker import BreakerEvent, BreakerState
+    from backends.ops.plan import Offer
     from backends.store import Store
     from tui.session import Session, Target
 
-__all__ = ["ACTIONS_GROUP", "ACTION_BINDINGS", "ActionController", "Armed", "PlanBuilder",
+__all__ = ["ACTIONS_GROUP", "ACTION_BINDINGS", "ActionBuilder", "ActionController",
            "split_key"]
-
 ACTION_BINDINGS = [
     Binding("p", "pause_sync", "Pause/restore sync", id="pause_sync",
             tooltip="Argo CD app: pause auto-sync (or restore exactly what was there)"),
@@ -68,8 +71,9 @@ ACTION_BINDINGS = [
             tooltip="Every write the control room made, with prior state and result"),
 ]
 
-PlanBuilder = Callable[[], Awaitable[Plan]]
-"""Builds a plan when called (GETs the live objects): what the plan flow is handed."""
+ActionBuilder = Callable[[], Awaitable[Action]]
+"""Plans an action when called (a use case of :mod:`backends.usecases`, bound to its
+arguments: it GETs the live objects): what the plan flow is handed."""
 
 ACTIONS_GROUP = "actions"
 """The worker group of the action keys: exclusive, a new key cancels the previous flow."""
@@ -81,19 +85,13 @@ def split_key(key: str) -> tuple[str, str]:
     return ns, name
 
 
-class Armed(NamedTuple):
-    """The connection and the gate an action writes through (both exist once armed)."""
-
-    conn: KubeConnection
-    gate: WriteGate
-
-
 class ActionController:
     """The session's write side and the cluster action keys.
 
-    Owns the journal, the one :class:`~backends.ops.gate.WriteGate` of the session (None until
-    the sources are up: the keys are dimmed until then, see ``tui/enabled.py``), the
-    connection it writes through and the breaker state the header shows.
+    Owns the journal, the session's :class:`~backends.usecases.workspace.Workspace` (its one
+    :class:`~backends.ops.gate.WriteGate`, the connection it writes through, the live store;
+    None until the sources are up: the keys are dimmed until then, see ``tui/enabled.py``),
+    the cancel tokens of the plan running now and the breaker state the header shows.
     """
 
     def __init__(self, host: Host, store: Store, settings: Settings, target: Target, *,
@@ -104,11 +102,13 @@ class ActionController:
         self._target = target
         self._journal_path = journal_path
         self._clock = clock
-        self.conn: KubeConnection | None = None
-        """What actions write through (the session's connection), once armed."""
-        self.gate: WriteGate | None = None
-        """The session's write gate; None until :meth:`open` found a connection."""
+        self.ws: Workspace | None = None
+        """What every use case acts with, once :meth:`open` found a connection."""
         self.journal: Journal | None = None
+        self.step_cancel: StepCancel | None = None
+        """The per-step cancel tokens of the plan being executed now (None when none is):
+        its ``stop()`` calls off the write whose cancel window is open, and every later
+        step. Held here so a key can reach it while the worker runs the plan."""
         self.breaker_state: BreakerState | None = None
         """The breaker on this context as the journal tells it (the header shows it)."""
         self._drift_seen: set[str] = set()
@@ -116,10 +116,10 @@ class ActionController:
     # ------------------------------------------------------------------ session
 
     async def open(self, session: Session) -> None:
-        """Open the journal and build the one write gate for this session."""
+        """Open the journal and build the session's workspace (the one write gate, the
+        live store, the Alertmanager client): what every use case acts with."""
         if session.conn is None:
             return
-        self.conn = session.conn
         try:
             self.journal = await Journal.open(self._journal_path or default_journal_path())
         except JournalError as exc:
@@ -127,7 +127,9 @@ class ActionController:
             self._host.notify(f"journal unavailable, every write will be refused: {exc}",
                               severity="error", markup=False, timeout=15)
         policy = policy_for(self._settings, self._target.context, self._target.read_only)
-        self.gate = WriteGate(policy, session.conn, self.journal)
+        self.ws = Workspace(session.conn, WriteGate(policy, session.conn, self.journal),
+                            self.journal, self._settings, store=self._store,
+                            alertmanager=session.alertmanager)
         self._host.refresh_bindings()  # the action keys are live now
         await self.refresh_breaker()
 
@@ -136,14 +138,23 @@ class ActionController:
             journal, self.journal = self.journal, None
             await journal.close()
 
-    def armed(self) -> Armed | None:
-        """The connection and gate, or None (said to the operator). The keys that need
-        them are dimmed until both exist, so this answers None only to a caller that went
-        around ``check_action``."""
-        if self.conn is None or self.gate is None:
+    @property
+    def gate(self) -> WriteGate | None:
+        """The session's write gate; None until :meth:`open` found a connection."""
+        return self.ws.gate if self.ws is not None else None
+
+    @property
+    def conn(self) -> KubeConnection | None:
+        """What actions write through (the session's connection), once armed."""
+        return self.ws.conn if self.ws is not None else None
+
+    def workspace(self) -> Workspace | None:
+        """The workspace, or None (said to the operator). The keys that need it are dimmed
+        until it exists, so this answers None only to a caller that went around
+        ``check_action``."""
+        if self.ws is None:
             self._host.notify("not connected yet", severity="warning")
-            return None
-        return Armed(self.conn, self.gate)
+        return self.ws
 
     @property
     def context(self) -> str:
@@ -165,27 +176,24 @@ class ActionController:
             return None
         return kind, key
 
-    def run_plan(self, title: str, build: PlanBuilder, *, emergency: bool = False) -> None:
+    def run_plan(self, title: str, build: ActionBuilder) -> None:
         """Plan, show, confirm, execute and report in an exclusive action worker."""
-        start_worker(self._host, partial(self._plan_and_execute, title, build, emergency),
+        start_worker(self._host, partial(self._plan_and_execute, title, build),
                      name="_plan_and_execute", group=ACTIONS_GROUP, exclusive=True)
 
-    async def _plan_and_execute(self, title: str, build: PlanBuilder, emergency: bool) -> None:
-        await self.plan_flow(title, build, emergency=emergency)
+    async def _plan_and_execute(self, title: str, build: ActionBuilder) -> None:
+        await self.plan_flow(title, build)
 
-    async def plan_flow(self, title: str, build: PlanBuilder, *, emergency: bool = False,
-                        gate: WriteGate | None = None) -> tuple[Plan, ExecResult] | None:
-        """Plan, show, confirm, execute and report, in the calling worker. ``gate``: another
-        transport's gate (Argo CD REST, Helm) with this session's policy and journal.
-        Taking an offer on the plan screen runs this for the offer instead (on the
-        session's gate). Returns the plan and its result when something was executed."""
+    async def plan_flow(self, title: str,
+                        build: ActionBuilder) -> tuple[Action, ExecResult] | None:
+        """Plan, show, confirm, execute and report, in the calling worker. The action
+        brings its own gate (the session's, or one on the Argo CD REST / Helm /
+        Alertmanager transport with the session's policy and journal) and is closed when
+        done. Taking an offer on the plan screen runs this for the offer instead (on the
+        session's gate). Returns the action and its result when something was executed."""
         host = self._host
-        gate = gate or self.gate
-        if gate is None:
-            host.notify("not connected yet", severity="warning")
-            return None
         try:
-            plan = await build()
+            action = await build()
         except PlanError as exc:
             host.notify(f"{title}: {exc}", severity="error", markup=False, timeout=10)
             return None
@@ -193,79 +201,52 @@ class ActionController:
             host.notify(f"{title}: {clean(exc, 300)}", severity="error", markup=False,
                         timeout=10)
             return None
+        try:
+            return await self._show_and_run(title, action)
+        finally:
+            await action.close()
+
+    async def _show_and_run(self, title: str,
+                            action: Action) -> tuple[Action, ExecResult] | None:
+        host, plan, gate = self._host, action.plan, action.gate
         screen = PlanScreen(plan, gate, context=self._target.context,
                             protected=gate.policy.protected, read_only=gate.policy.read_only,
-                            emergency=emergency)
+                            emergency=action.emergency)
         decision: Decision | None = await host.push_screen_wait(screen)
         if decision is not None and decision.offer is not None:
             offer = decision.offer
-            return await self.plan_flow(offer.title, offer.build)
+            return await self.plan_flow(offer.title, partial(self._offered, offer))
         if decision is None or not plan.writes:
             return None
 
         def progress(index: int, text: str) -> None:
             host.notify(f"{index + 1}/{len(plan.writes)} {text}", markup=False, timeout=4)
 
-        result = await execute(gate, plan, reason=decision.reason, confirm=decision.confirm,
-                               on_progress=progress)
+        self.step_cancel = cancel = StepCancel()
+        try:
+            result = await run(action, reason=decision.reason, confirm=decision.confirm,
+                               cancel_token_for=cancel, on_progress=progress)
+        finally:
+            self.step_cancel = None
         host.notify(result.summary(), title=title,
                     severity="information" if result.ok else "error", markup=False, timeout=12)
         await self.refresh_breaker()
-        return plan, result
+        return action, result
 
-    # ------------------------------------------------------------------ planners
-    # One planner call each: the seam where the keys move to the shared use cases.
-
-    async def plan_pause(self, armed: Armed, ns: str, name: str) -> Plan:
-        from backends.ops import argocd
-
-        return await argocd.plan_pause(armed.conn, armed.gate, ns, name)
-
-    async def plan_restore_sync(self, armed: Armed, ns: str, name: str) -> Plan:
-        """The exact prior block: from the pause annotation the pause wrote on the app."""
-        from backends.ops import argocd
-
-        return await argocd.plan_restore(armed.conn, armed.gate, (ns, name))
-
-    async def plan_pause_scope(self, armed: Armed, refs: Sequence[tuple[str, str]]) -> Plan:
-        from backends.ops import argocd
-
-        return await argocd.plan_pause_scope(armed.conn, armed.gate, refs)
-
-    async def plan_scale_down(self, armed: Armed, ns: str, name: str) -> Plan:
-        from backends.ops import workloads
-
-        return await workloads.plan_scale(armed.conn, armed.gate, ns, name, 0)
-
-    async def plan_scale_restore(self, armed: Armed, ns: str, name: str) -> Plan:
-        from backends.ops import workloads
-
-        recorded = await self.recorded_replicas(ns, name)
-        if recorded is None:
-            raise PlanError(f"no scale of {ns}/{name} in the journal to restore")
-        return await workloads.plan_scale_restore(armed.conn, armed.gate, ns, name, recorded)
-
-    async def plan_shift(self, armed: Armed, ns: str, name: str,
-                         weights: dict[str, int]) -> Plan:
-        from backends.ops import traffic
-
-        return await traffic.plan_shift(armed.conn, armed.gate, ns, name, weights)
-
-    async def recorded_replicas(self, ns: str, name: str) -> int | None:
-        """The replicas recorded before the newest scale-down of this deployment."""
-        if self.journal is None:
-            return None
-        entries = await self.journal.entries(context=self._target.context)
-        for e in sorted(entries, key=lambda e: e.id, reverse=True):
-            if (e.kind, e.namespace, e.name, e.step) == ("Deployment", ns, name,
-                                                         "scale-down") and \
-                    isinstance(e.prior, dict) and isinstance(e.prior.get("replicas"), int):
-                return int(e.prior["replicas"])
-        return None
+    async def _offered(self, offer: Offer) -> Action:
+        """An offer of a plan (pause the app whose selfHeal would revert this) is planned
+        by the same use-case planner, on the session's gate it was planned with."""
+        ws = self.ws
+        if ws is None:
+            raise PlanError("not connected")
+        return Action(await offer.build(), ws.gate)
 
     # ------------------------------------------------------------------ keys
 
     def pause_sync(self) -> None:
+        """Pause auto-sync of the selected app, or restore what the last pause saved."""
+        from backends.usecases import argocd
+
         sel = self.selected("applications")
         if sel is None:
             self._host.notify("select an Argo CD app first", severity="warning")
@@ -273,36 +254,43 @@ class ActionController:
         ns, name = split_key(sel[1])
         row = self._store.get("applications", sel[1])
         pausing = not isinstance(row, AppRow) or row.auto_sync == "on"
-        armed = self.armed()
-        if armed is None:
+        ws = self.workspace()
+        if ws is None:
             return
         if pausing:
-            self.run_plan(f"pause auto-sync of {name}", partial(self.plan_pause, armed, ns, name))
+            self.run_plan(f"pause auto-sync of {name}",
+                          partial(argocd.plan_pause_sync, ws, ns, name))
         else:
             self.run_plan(f"restore auto-sync of {name}",
-                          partial(self.plan_restore_sync, armed, ns, name))
+                          partial(argocd.plan_restore_sync, ws, ns, name))
 
     def scale_down(self) -> None:
+        from backends.usecases import workloads
+
         sel = self.selected("deployments")
         if sel is None:
             self._host.notify("select a deployment first", severity="warning")
             return
         ns, name = split_key(sel[1])
-        armed = self.armed()
-        if armed is not None:
+        ws = self.workspace()
+        if ws is not None:
             self.run_plan(f"scale {ns}/{name} to 0",
-                          partial(self.plan_scale_down, armed, ns, name))
+                          partial(workloads.plan_scale_down, ws, ns, name))
 
     def scale_restore(self) -> None:
+        """Put back the replicas the journal recorded before the newest scale that may have
+        applied (:func:`backends.usecases.workloads.recorded_replicas`, the CLI's rule)."""
+        from backends.usecases import workloads
+
         sel = self.selected("deployments")
         if sel is None:
             self._host.notify("select a deployment first", severity="warning")
             return
         ns, name = split_key(sel[1])
-        armed = self.armed()
-        if armed is not None:
+        ws = self.workspace()
+        if ws is not None:
             self.run_plan(f"restore the scale of {ns}/{name}",
-                          partial(self.plan_scale_restore, armed, ns, name))
+                          partial(workloads.plan_scale_restore, ws, ns, name))
 
     def shift_traffic(self) -> None:
         sel = self.selected("httproutes")
@@ -316,16 +304,12 @@ class ActionController:
 
     async def _shift_traffic(self, ns: str, name: str) -> None:
         """Ask for the weights (prefilled from the store's row), then plan the shift."""
-        from backends.ops import traffic
+        from backends.usecases import traffic
 
-        armed = self.armed()
-        if armed is None:
+        ws = self.workspace()
+        if ws is None:
             return
-        row = self._store.get("httproutes", f"{ns}/{name}")
-        current: dict[str, int] = {}
-        for rule in row.rules if isinstance(row, RouteRow) else ():
-            for ref in rule.backends:
-                current.setdefault(ref.name, ref.weight)
+        current = traffic.current_weights(ws, ns, name)
         if not current:
             self._host.notify(f"HTTPRoute {ns}/{name} has no backends to weigh",
                               severity="warning", markup=False)
@@ -336,20 +320,22 @@ class ActionController:
         if not weights:
             return
         await self.plan_flow(f"shift traffic of {ns}/{name}",
-                             partial(self.plan_shift, armed, ns, name, weights))
+                             partial(traffic.plan_shift, ws, ns, name, weights))
 
     def pause_scope(self) -> None:
         """Pause every app the Argo CD panel shows (what its filter leaves), in one plan."""
+        from backends.usecases import argocd
+
         panel = self._host.panel_for("applications")
         keys = list(panel.visible_keys()) if panel is not None else []
         if not keys:
             self._host.notify("the Argo CD panel shows no app to pause", severity="warning")
             return
-        refs = [split_key(k) for k in keys]
-        armed = self.armed()
-        if armed is not None:
+        refs: Sequence[tuple[str, str]] = [split_key(k) for k in keys]
+        ws = self.workspace()
+        if ws is not None:
             self.run_plan(f"pause auto-sync of {len(refs)} app(s) shown",
-                          partial(self.plan_pause_scope, armed, refs))
+                          partial(argocd.plan_pause_scope, ws, refs))
 
     def journal_screen(self) -> None:
         from tui.journal_screen import JournalScreen
@@ -364,32 +350,33 @@ class ActionController:
                      group=ACTIONS_GROUP, exclusive=True)
 
     async def _breaker(self, engaging: bool) -> None:
-        """Engage or release: the phases are previewed as one plan, then run by the breaker
+        """Engage or release (:mod:`backends.usecases.breaker`): the writes the breaker
+        sends (annotations included) are previewed as one plan, then run by the breaker
         itself (phases in order, annotations, one operation id), as an emergency (no cancel
         window; production still needs the typed context name)."""
-        from backends.ops import breaker
+        from backends.usecases import breaker as usecase
+        from tui.breaker_targets import engage_preview
 
-        host = self._host
-        gate, journal, conn = self.gate, self.journal, self.conn
-        if gate is None or journal is None or conn is None:
+        host, ws = self._host, self.ws
+        if ws is None or ws.journal is None:
             host.notify("the breaker needs a connection and a journal", severity="error")
             return
-        context = self._target.context
+        gate = ws.gate
         try:
             if engaging:
-                bplan = await breaker.plan_engage(conn, gate, self._store,
-                                                  self._settings.breaker)
-                preview_plan = bplan.as_plan()
+                engage = await usecase.plan_engage(ws)
+                shown = engage_preview(engage)
             else:
-                rplan = await breaker.plan_release(conn, gate, journal, context)
-                preview_plan = rplan.as_plan()
-        except PlanError as exc:
-            host.notify(f"breaker: {exc}", severity="error", markup=False, timeout=10)
+                release = await usecase.plan_release(ws)
+                shown = release.preview_plan()
+        except (PlanError, KubeError) as exc:
+            host.notify(f"breaker: {clean(exc, 300)}", severity="error", markup=False,
+                        timeout=10)
             return
         # engaging: the targets are listed on the plan screen to include or exclude
-        screen = PlanScreen(preview_plan, gate, context=context,
-                            protected=gate.policy.protected, read_only=gate.policy.read_only,
-                            emergency=True, breaker=bplan if engaging else None)
+        screen = PlanScreen(shown, gate, context=ws.context, protected=gate.policy.protected,
+                            read_only=gate.policy.read_only, emergency=True,
+                            breaker=engage if engaging else None)
         decision: Decision | None = await host.push_screen_wait(screen)
         if decision is None or decision.offer is not None:
             return
@@ -398,25 +385,25 @@ class ActionController:
             host.notify(event.text, markup=False, timeout=4)
 
         if engaging:
-            result = await breaker.engage(gate, bplan, reason=decision.reason,
+            result = await usecase.engage(ws, engage, reason=decision.reason,
                                           confirm=decision.confirm, on_progress=progress)
         else:
-            result = await breaker.release(gate, journal, conn, context,
-                                           reason=decision.reason, confirm=decision.confirm,
-                                           on_progress=progress)
+            result = await usecase.release(ws, release, reason=decision.reason,
+                                           confirm=decision.confirm, on_progress=progress)
         host.notify(result.summary(), title="circuit breaker", markup=False, timeout=15,
                     severity="information" if result.ok else "error")
         await self.refresh_breaker()
 
     async def refresh_breaker(self) -> None:
-        """Read the breaker state from the journal for the header (who, since when)."""
-        from backends.ops import breaker
+        """Read the breaker state from the journal for the header (who, since when); not
+        once the journal is closed (the App is ending)."""
+        from backends.usecases import breaker as usecase
 
-        if self.journal is None:
+        ws = self.ws
+        if ws is None or ws.journal is None or self.journal is None:
             return
         try:
-            self.breaker_state = await breaker.breaker_status(self.journal,
-                                                              self._target.context)
+            self.breaker_state = await usecase.status(ws)
         except JournalError as exc:
             self._host.notify(f"journal: {exc}", severity="error", markup=False)
 

@@ -1,12 +1,12 @@
 """The alert keys: silence the selected alert (or group) in Alertmanager, and expire it.
 
 Same path as every other action (tui/actions.py): ask what is needed (the duration), let
-:mod:`backends.ops.silence` plan the writes, show them on the plan screen (where the reason
-typed becomes the silence's ``comment``: the change or incident id), then execute through a
-write gate. That gate sends through the session's Alertmanager client and shares the
-cluster gate's policy and journal, so read-only mode refuses a silence exactly like a scale,
-production asks for the typed context name, and the journal keeps the prior alert status and
-the ``silenceID``.
+the use cases of :mod:`backends.usecases.alerts` plan the writes, show them on the plan screen
+(where the reason typed becomes the silence's ``comment``: the change or incident id), then
+execute through the gate the use case gives the action. That gate sends through the session's
+Alertmanager client and shares the cluster gate's policy and journal, so read-only mode
+refuses a silence exactly like a scale, production asks for the typed context name, and the
+journal keeps the prior alert status and the ``silenceID``.
 """
 
 from __future__ import annotations
@@ -16,16 +16,15 @@ from typing import TYPE_CHECKING
 
 from textual.binding import Binding
 
-from backends.ops.gate import WriteGate
 from tui.actions import ACTIONS_GROUP, ActionController
 from tui.host import Host, start_worker
 from tui.pickers import PickerScreen, PickRow
 
 if TYPE_CHECKING:
     from backends.config import Settings
-    from backends.ops.plan import Plan
     from backends.signals.alertmanager import AlertmanagerClient
     from backends.signals.model import AlertRow
+    from backends.usecases.workspace import Workspace
 
 __all__ = ["ALERT_BINDINGS", "SILENCE_DURATIONS", "AlertActions"]
 
@@ -47,28 +46,20 @@ def _hours_label(hours: float) -> str:
 
 
 class AlertActions:
-    """Silence and expire, through a gate on the session's Alertmanager client that shares
-    the policy and journal of ``actions`` (the cluster's write side)."""
+    """Silence and expire through the session's Alertmanager client, with the policy and
+    journal of ``actions`` (the cluster's write side): :mod:`backends.usecases.alerts`
+    builds the gate on that client."""
 
     def __init__(self, host: Host, settings: Settings, actions: ActionController) -> None:
         self._host = host
         self._settings = settings
         self._actions = actions
-        self.client: AlertmanagerClient | None = None
+
+    @property
+    def client(self) -> AlertmanagerClient | None:
         """The session's Alertmanager client (None: not configured or not connected)."""
-
-    def open(self, client: AlertmanagerClient | None) -> None:
-        """The session is up: silence through its Alertmanager client, if it has one."""
-        self.client = client
-
-    def gate(self) -> WriteGate | None:
-        """A gate on the Alertmanager client with the session's policy and journal (no
-        dry-run, no access reviews: Alertmanager has neither)."""
-        session_gate = self._actions.gate
-        if session_gate is None or self.client is None:
-            return None
-        return WriteGate(session_gate.policy, self.client, self._actions.journal,
-                         dry_run=False, access_reviews=False)
+        ws = self._actions.ws
+        return ws.alertmanager if ws is not None else None
 
     def _selected_alerts(self) -> list[AlertRow]:
         """The alerts under the cursor of the Alerts panel, only when that panel has the
@@ -79,9 +70,9 @@ class AlertActions:
         panel = self._host.focused_panel()
         return panel.selected_alerts() if isinstance(panel, AlertsPanel) else []
 
-    def _target(self) -> tuple[AlertmanagerClient, WriteGate, list[AlertRow]] | None:
-        gate, client = self.gate(), self.client
-        if gate is None or client is None:
+    def _target(self) -> tuple[Workspace, list[AlertRow]] | None:
+        ws = self._actions.ws
+        if ws is None or ws.alertmanager is None:
             self._host.notify("no Alertmanager configured ([alertmanager] url) or not "
                               "connected yet", severity="warning", markup=False)
             return None
@@ -90,22 +81,7 @@ class AlertActions:
             self._host.notify("focus the Alerts panel and select an alert or an alert group "
                               "first", severity="warning")
             return None
-        return client, gate, alerts
-
-    # ------------------------------------------------------------------ planners
-    # One planner call each: the seam where the keys move to the shared use cases.
-
-    async def plan_silence(self, client: AlertmanagerClient, gate: WriteGate,
-                           alerts: list[AlertRow], hours: float) -> Plan:
-        from backends.ops.silence import plan_silence
-
-        return await plan_silence(client, gate, alerts, hours=hours)
-
-    async def plan_expire(self, client: AlertmanagerClient, gate: WriteGate,
-                          alerts: list[AlertRow]) -> Plan:
-        from backends.ops.silence import plan_expire
-
-        return await plan_expire(client, gate, self._actions.journal, alerts)
+        return ws, alerts
 
     # ------------------------------------------------------------------ keys
 
@@ -121,14 +97,15 @@ class AlertActions:
             start_worker(self._host, partial(self._expire, *ready), name="_expire",
                          group=ACTIONS_GROUP, exclusive=True)
 
-    async def _silence(self, client: AlertmanagerClient, gate: WriteGate,
-                       alerts: list[AlertRow]) -> None:
+    async def _silence(self, ws: Workspace, alerts: list[AlertRow]) -> None:
         """Ask the duration (the configured default preselected), then plan and show. In
         read-only mode the plan is shown for reading (nothing can be sent), no picker."""
+        from backends.usecases.alerts import plan_silence
+
         default = float(self._settings.alertmanager.silence_hours)
         hours_offered = sorted({*SILENCE_DURATIONS, default})
         names = ", ".join(sorted({a.alertname for a in alerts}))
-        if gate.policy.read_only:
+        if ws.gate.policy.read_only:
             hours = default
         else:
             chosen = await self._host.push_screen_wait(PickerScreen(
@@ -140,12 +117,12 @@ class AlertActions:
             if chosen is None:
                 return
             hours = float(chosen)
-        await self._actions.plan_flow(
-            f"silence {names}", partial(self.plan_silence, client, gate, alerts, hours),
-            gate=gate)
+        await self._actions.plan_flow(f"silence {names}",
+                                      partial(plan_silence, ws, alerts, hours=hours))
 
-    async def _expire(self, client: AlertmanagerClient, gate: WriteGate,
-                      alerts: list[AlertRow]) -> None:
+    async def _expire(self, ws: Workspace, alerts: list[AlertRow]) -> None:
+        from backends.usecases.alerts import plan_expire
+
         names = ", ".join(sorted({a.alertname for a in alerts}))
         await self._actions.plan_flow(f"expire silence of {names}",
-                                      partial(self.plan_expire, client, gate, alerts), gate=gate)
+                                      partial(plan_expire, ws, alerts))

@@ -298,11 +298,11 @@ class ControlRoomApp(App[int]):
 
     @on(SessionStarted)
     async def arm_actions(self) -> None:
-        """The sources are up: open the journal, build the gate, light the action keys."""
+        """The sources are up: open the journal, build the workspace the use cases act with
+        (the gate, the store, the Alertmanager client), light the action keys."""
         session = self.session
         if session is None:
             return
-        self.alerts.open(session.alertmanager)
         await self.actions.open(session)
         # every journal entry goes out on the team bus
         bus_wiring.attach_journal(session.bus, self.actions.journal)

@@ -1,14 +1,16 @@
 """The baseline keys: ``b`` takes a baseline, ``d`` diffs against it, ``v`` validates.
 
 The update strategy asks for a health baseline before each update and a validation after it;
-these keys make both one keystroke on the live store, with the same backend calls as the
-headless ``controlroom snapshot`` / ``diff`` / ``validate`` (:mod:`cli.baseline`).
-The App's pollers already keep alerts, key signals and health endpoints in the store, so the
-one-shot collection the headless commands need is not repeated here.
+these keys make both one keystroke on the live store, with the use cases of the headless
+``controlroom snapshot`` / ``diff`` / ``validate`` (:mod:`backends.usecases.baseline`:
+:func:`~backends.usecases.baseline.store_baseline`, ``compare``, ``validate_now``). The CLI
+lists the cluster into a fresh store first (``live_baseline``); the App's pollers already keep
+every kind, alerts, key signals and health endpoints in its live store, so it takes the
+baseline of that store with the same function and skips the one-shot collection.
 
 Where the work happens, and why:
 
-- ``capture`` reads the store, which only the event loop mutates, so it runs on the loop
+- capturing reads the store, which only the event loop mutates, so it runs on the loop
   (it is pure and fast: ~30 ms for 30,000 pods). The result is a frozen document, so the
   ``diff`` and ``validate`` of two documents can run in a thread without racing anything.
 - Writing (fsync) and reading files block: always ``asyncio.to_thread``, and the results come
@@ -36,8 +38,6 @@ from typing import TYPE_CHECKING
 import msgspec
 from textual.binding import Binding
 
-from backends.baseline.capture import capture, make_meta, with_checklist
-from backends.baseline.diff import diff
 from backends.baseline.io import (
     BaselineError,
     default_snapshot_dir,
@@ -46,13 +46,14 @@ from backends.baseline.io import (
     write_baseline,
 )
 from backends.baseline.model import Baseline
-from backends.baseline.validate import validate
 from backends.sanitize import clean
+from backends.usecases.baseline import compare, store_baseline, validate_now
 from tui.baseline_screens import ChangeIdScreen, DiffScreen, ValidationScreen, summarize
 from tui.host import Host, start_worker
 from tui.runbook_actions import RunbookActions
 
 if TYPE_CHECKING:
+    from backends.baseline.runbook import Checklist
     from backends.config import Settings
     from backends.store import Store
     from tui.session import Target
@@ -122,10 +123,12 @@ class BaselineActions:
         """The baseline keys' worker group: not exclusive (:meth:`_claim` serialises them)."""
         start_worker(self._host, job, name=name, group="baseline", exclusive=False)
 
-    def capture_now(self, change_id: str = "") -> Baseline:
-        """A baseline of the live store now (on the loop: the store is the loop's)."""
-        meta = make_meta(self._target.context, self._target.cluster, change_id)
-        return capture(self._store, meta, self._clock())
+    def capture_now(self, change_id: str = "", checklist: Checklist | None = None) -> Baseline:
+        """A baseline of the live store now, with ``checklist`` as its change record (None:
+        the default one), as the CLI's ``live_baseline`` takes it of the store it lists (on
+        the loop: the store is the loop's)."""
+        return store_baseline(self._store, self._target.context, self._target.cluster,
+                              change_id, self._clock(), checklist)
 
     async def _baseline_to_compare(self) -> tuple[Baseline | None, str]:
         """(baseline, where it came from): this session's, else the newest file of this
@@ -161,7 +164,7 @@ class BaselineActions:
             change_id = clean(answer, 200).strip()
             checklist = msgspec.structs.replace(self._runbook.current_checklist(),
                                                 change_id=change_id)
-            baseline = with_checklist(self.capture_now(change_id), checklist, self._store)
+            baseline = self.capture_now(change_id, checklist)
             try:
                 path = await asyncio.to_thread(write_baseline, baseline,
                                                directory=self._snapshots_dir())
@@ -201,7 +204,8 @@ class BaselineActions:
                             severity="warning", markup=False)
                 return
             current = self.capture_now()
-            result = await asyncio.to_thread(diff, baseline, current)
+            result, _regressions = await asyncio.to_thread(compare, baseline, current,
+                                                           self._settings)
             host.push_screen(DiffScreen(result, baseline, source))
         finally:
             self._busy = False
@@ -229,8 +233,7 @@ class BaselineActions:
             against = f"against the baseline {source}" if baseline is not None else \
                 f"no baseline ({source}): absolute checks only; b takes one"
             current = self.capture_now()
-            result = await asyncio.to_thread(validate, current, self._settings.validate,
-                                             baseline)
+            result = await asyncio.to_thread(validate_now, current, self._settings, baseline)
             self._runbook.change.record_validation(result.passed, summarize(result))
             host.push_screen(ValidationScreen(result, against))
         finally:

@@ -6,16 +6,39 @@ plan screen recomputes the plan, its warnings and the dry-run from what is inclu
 target RBAC forbids, or one that could not be planned, blocks the breaker until it is
 excluded: a breaker that stops halfway at a 403 is worse than a smaller one that holds.
 Target text comes from the cluster and the config: it is shown as plain content.
+
+The plan shown next to the list is :func:`engage_preview`: the writes engage sends (the
+breaker annotation merged into each patch, or its own write for a scaled Deployment), the
+very list ``controlroom breaker engage --dry-run`` previews.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from textual.content import Content
 from textual.widgets import SelectionList
 from textual.widgets.selection_list import Selection
 
 from backends.ops.breaker_model import BreakerPlan, BreakerTarget
+from backends.ops.plan import Plan, PlanError
 from backends.sanitize import clean
+
+if TYPE_CHECKING:
+    from backends.usecases.breaker import EngageAction
+
+
+def engage_preview(action: EngageAction) -> Plan:
+    """The breaker as the plan screen shows it: every write engage would send, from what is
+    included now (:meth:`~backends.usecases.breaker.EngageAction.preview_plan`). When a
+    target cannot carry the breaker annotation, engage would refuse: the breaker's own plan
+    is shown with that refusal as blocked, so Enter is refused until the target is out."""
+    try:
+        return action.preview_plan()
+    except PlanError as exc:
+        plan = action.plan.as_plan()
+        plan.blocked.append(f"cannot engage: {exc}")
+        return plan
 
 
 def target_prompt(target: BreakerTarget) -> Content:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -35,11 +35,15 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, SelectionList, Static
 from textual.widgets.option_list import Option
 
-from backends.ops.breaker_model import BreakerPlan
 from backends.ops.gate import Confirmation, DryRunResult, WriteGate
-from backends.ops.plan import Offer, Plan, preview
+from backends.ops.plan import Offer, Plan
 from backends.sanitize import clean
-from tui.breaker_targets import BreakerTargets
+from backends.usecases.run import preview
+from backends.usecases.workspace import Action
+from tui.breaker_targets import BreakerTargets, engage_preview
+
+if TYPE_CHECKING:
+    from backends.usecases.breaker import EngageAction
 
 
 @dataclass(frozen=True)
@@ -118,12 +122,13 @@ class PlanScreen(ModalScreen[Decision | None]):
 
     def __init__(self, plan: Plan, gate: WriteGate | None, *, context: str, protected: bool,
                  read_only: bool, emergency: bool = False, default_reason: str = "",
-                 breaker: BreakerPlan | None = None) -> None:
+                 breaker: EngageAction | None = None) -> None:
         super().__init__()
         self._breaker = breaker
-        """With a breaker plan, its targets are listed for include/exclude and ``plan``
-        follows them; the reason field is always there, and a plan that is blocked at
-        Enter is refused with a message."""
+        """With a planned breaker, its targets are listed for include/exclude and ``plan``
+        follows them (the writes engage sends, :func:`~tui.breaker_targets.engage_preview`);
+        the reason field is always there, and a plan that is blocked at Enter is refused
+        with a message."""
         self.plan = plan
         self._gate = gate
         self._kube_context = context
@@ -139,14 +144,14 @@ class PlanScreen(ModalScreen[Decision | None]):
             yield Static(Content.styled("Targets (Space toggles; blocked ones must be "
                                         "excluded; Tab moves between the list and the "
                                         "reason)", "bold"), classes="plan--hint")
-            yield BreakerTargets(self._breaker, id="breaker-targets")
+            yield BreakerTargets(self._breaker.plan, id="breaker-targets")
 
     @on(SelectionList.SelectedChanged, "#breaker-targets")
     def targets_changed(self, event: SelectionList.SelectedChanged[str]) -> None:
         event.stop()
         targets = self.query_one("#breaker-targets", BreakerTargets)
-        if targets.apply():
-            self.show_plan(targets.bplan.as_plan())
+        if targets.apply() and self._breaker is not None:
+            self.show_plan(engage_preview(self._breaker))
 
     def show_plan(self, plan: Plan) -> None:
         """Show ``plan`` instead (an editor changed it) and dry-run it again."""
@@ -220,11 +225,12 @@ class PlanScreen(ModalScreen[Decision | None]):
 
     @work(exclusive=True, exit_on_error=False)
     async def run_preview(self) -> None:
-        """Server dry-run of every write (the gate refuses it in read-only mode)."""
+        """Server dry-run of every write through the gate that will send it (the use
+        cases' one preview path; the gate refuses it in read-only mode)."""
         if self._gate is None or not self.plan.writes:
             return
         plan = self.plan
-        dry = await preview(self._gate, plan)
+        dry = await preview(Action(plan, self._gate))
         if plan is self.plan:  # not replaced by an edit meanwhile
             self._dry = dry
             self.query_one("#plan-body", Static).update(plan_content(plan, dry))

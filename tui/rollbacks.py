@@ -1,34 +1,32 @@
 """The rollback keys: ``r`` (Argo CD history entry or Deployment revision) and ``H`` (Helm).
 
 Each asks the operator to pick what to roll back to (the previous entry preselected), then
-hands one plan to the session's plan flow (:meth:`tui.actions.ActionController.plan_flow`).
-Argo CD rollbacks go through the Kubernetes API, or the Argo CD REST API when
-``[argocd] server`` is set; Helm rollbacks through the ``helm`` CLI. Those two transports get
-their own write gate with the session's policy and journal, so read-only mode, protected
-contexts and the journal hold for them exactly as for a scale.
+hands the use case that plans it (:mod:`backends.usecases.workloads`, :mod:`~backends.usecases
+.argocd`, :mod:`~backends.usecases.helm`, the CLI's own) to the session's plan flow
+(:meth:`tui.actions.ActionController.plan_flow`). Argo CD rollbacks go through the Kubernetes
+API, or the Argo CD REST API when ``[argocd] server`` is set; Helm rollbacks through the
+``helm`` CLI. The use cases give those two transports their own write gate with the session's
+policy and journal, so read-only mode, protected contexts and the journal hold for them
+exactly as for a scale.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING
 
 from backends.kube.errors import KubeError
 from backends.model import AppRow, DeploymentRow
-from backends.ops.gate import WriteGate
-from backends.ops.plan import Plan, PlanError
+from backends.ops.plan import PlanError
 from backends.sanitize import clean
-from tui.actions import ACTIONS_GROUP, ActionController, Armed, split_key
+from tui.actions import ACTIONS_GROUP, ActionController, split_key
 from tui.host import Host, start_worker
 from tui.pickers import ExplainScreen, PickerScreen, PickRow
 
 if TYPE_CHECKING:
     from backends.config import Settings
-    from backends.ops.argocd_rest import ArgoRestClient
-    from backends.ops.helm import HelmRunner
     from backends.store import Store
+    from backends.usecases.workspace import Action
 
 __all__ = ["RollbackActions"]
 
@@ -42,31 +40,6 @@ class RollbackActions:
         self._store = store
         self._settings = settings
         self._actions = actions
-
-    # ------------------------------------------------------------------ planners
-    # One planner call each: the seam where the keys move to the shared use cases.
-
-    async def plan_rollout_undo(self, armed: Armed, ns: str, name: str, to: int) -> Plan:
-        from backends.ops import workloads
-
-        return await workloads.plan_rollout_undo(armed.conn, armed.gate, ns, name, to)
-
-    async def plan_app_rollback(self, armed: Armed, ns: str, name: str, to_id: int) -> Plan:
-        from backends.ops import argocd
-
-        return await argocd.plan_rollback(armed.conn, armed.gate, (ns, name), to_id)
-
-    async def plan_app_rollback_rest(self, client: ArgoRestClient, gate: WriteGate, ns: str,
-                                     name: str, to_id: int) -> Plan:
-        from backends.ops.argocd_rest import plan_rollback_rest
-
-        return await plan_rollback_rest(client, gate, (ns, name), to_id)
-
-    async def plan_helm_rollback(self, runner: HelmRunner, release: str, ns: str,
-                                 to: int) -> Plan:
-        from backends.ops import helm
-
-        return await helm.plan_helm_rollback(release, ns, to, runner=runner)
 
     # ------------------------------------------------------------------ r
 
@@ -87,15 +60,15 @@ class RollbackActions:
         ``rollout undo --to-revision``. Read-only: no picker (nothing can be sent), the plan
         for the previous revision is shown for reading."""
         from backends.kube.decode import parse_time
-        from backends.ops import workloads
+        from backends.usecases import workloads
         from widgets.formatting import age
 
         host = self._host
-        armed = self._actions.armed()
-        if armed is None:
+        ws = self._actions.workspace()
+        if ws is None:
             return
         try:
-            revisions = await workloads.rollout_history(armed.conn, ns, name)
+            revisions = await workloads.rollout_history(ws, ns, name)
         except PlanError as exc:
             host.notify(f"rollout history of {ns}/{name}: {exc}", severity="error",
                         markup=False, timeout=10)
@@ -122,7 +95,7 @@ class RollbackActions:
                                         r.change_cause))
                 for r in reversed(revisions)]
         default = str(revisions[-2].number if len(revisions) > 1 else current)
-        chosen = default if armed.gate.policy.read_only else await host.push_screen_wait(
+        chosen = default if ws.gate.policy.read_only else await host.push_screen_wait(
             PickerScreen(f"Roll back Deployment {ns}/{name} to revision",
                          ("REVISION", "REPLICASET", "IMAGES", "AGE", "CHANGE-CAUSE"), rows,
                          default=default))
@@ -130,17 +103,18 @@ class RollbackActions:
             return
         to = int(chosen)
         await self._actions.plan_flow(f"rollout undo {ns}/{name} to revision {to}",
-                                      partial(self.plan_rollout_undo, armed, ns, name, to))
+                                      partial(workloads.plan_rollout_undo, ws, ns, name, to))
 
     async def _rollback_app(self, ns: str, name: str) -> None:
         """Pick a ``status.history`` entry (the previous one preselected), plan the
         rollback (Kubernetes API, or the Argo CD REST API when ``[argocd] server`` is set),
         then follow the operation until it ends. Read-only: no picker, as for Deployments."""
+        from backends.usecases import argocd
         from widgets.formatting import age, short_revision
 
         host = self._host
-        armed = self._actions.armed()
-        if armed is None:
+        ws = self._actions.workspace()
+        if ws is None:
             return
         row = self._store.get("applications", f"{ns}/{name}")
         history = list(row.history) if isinstance(row, AppRow) else []
@@ -153,66 +127,41 @@ class RollbackActions:
                                     short_revision(h.revision), age(h.deployed_at, now)))
                 for h in reversed(history)]
         default = str(history[-2].id if len(history) > 1 else current)
-        chosen = default if armed.gate.policy.read_only else await host.push_screen_wait(
+        chosen = default if ws.gate.policy.read_only else await host.push_screen_wait(
             PickerScreen(f"Roll back Argo CD app {ns}/{name} to history entry",
                          ("ID", "REVISION", "DEPLOYED"), rows, default=default))
         if chosen is None:
             return
         to_id = int(chosen)
         title = f"roll back {ns}/{name} to history {to_id}"
-        if self._settings.argocd.server:
-            await self._rollback_app_rest(armed, ns, name, to_id, title)
-            return
-        done = await self._actions.plan_flow(
-            title, partial(self.plan_app_rollback, armed, ns, name, to_id))
-        if done is not None and done[1].ok:
-            intent = done[0].writes[0].intent if done[0].writes else {}
-            self._follow_operation(ns, name, intent.get("operation"))
-
-    async def _rollback_app_rest(self, armed: Armed, ns: str, name: str, to_id: int,
-                                 title: str) -> None:
-        """The rollback through ``POST /api/v1/applications/{name}/rollback``, behind a
-        gate with this session's policy and journal (no server dry-run, no access
-        reviews: Argo CD's RBAC decides)."""
-        from backends.ops.argocd_rest import ArgoRestClient
-
-        cfg = self._settings.argocd
-        try:
-            client = ArgoRestClient(cfg.server, os.environ.get(cfg.token_env) or None,
-                                    verify_tls=not cfg.insecure)
-        except ValueError as exc:
-            self._host.notify(f"{title}: {exc} (token from ${cfg.token_env})",
-                              severity="error", markup=False, timeout=10)
-            return
-        try:
-            rest_gate = WriteGate(armed.gate.policy, client, self._actions.journal,
-                                  dry_run=False, access_reviews=False)
+        if argocd.rollback_via_rest(ws):
             done = await self._actions.plan_flow(
                 f"{title} via the Argo CD API",
-                partial(self.plan_app_rollback_rest, client, rest_gate, ns, name, to_id),
-                gate=rest_gate)
-        finally:
-            await client.close()
+                partial(argocd.plan_rollback_app_rest, ws, ns, name, to_id))
+        else:
+            done = await self._actions.plan_flow(
+                title, partial(argocd.plan_rollback_app, ws, ns, name, to_id))
         if done is not None and done[1].ok:
-            self._follow_operation(ns, name, None)
+            self._follow_operation(ns, name, done[0])
 
-    def _follow_operation(self, ns: str, name: str,
-                          operation: Mapping[str, object] | None) -> None:
+    def _follow_operation(self, ns: str, name: str, action: Action) -> None:
         """Follow in a worker of its own group: another action key must not cancel it."""
-        start_worker(self._host, partial(self._follow, ns, name, operation),
+        start_worker(self._host, partial(self._follow, ns, name, action),
                      name="_follow_operation", group="follow", exclusive=False)
 
-    async def _follow(self, ns: str, name: str, operation: Mapping[str, object] | None) -> None:
-        """Report each phase of the rollback operation until Succeeded/Failed/Error."""
-        from backends.ops import argocd
+    async def _follow(self, ns: str, name: str, action: Action) -> None:
+        """Report each phase of the rollback operation ``action`` wrote until
+        Succeeded/Failed/Error."""
+        from backends.ops.argocd import FINAL_PHASES
+        from backends.usecases import argocd
 
-        conn = self._actions.conn
-        if conn is None:
+        ws = self._actions.ws
+        if ws is None:
             return
         host = self._host
         try:
-            async for state in argocd.follow_operation(conn, (ns, name), operation=operation):
-                final = state.phase in argocd.FINAL_PHASES
+            async for state in argocd.follow_rollback(ws, ns, name, action):
+                final = state.phase in FINAL_PHASES
                 host.notify(f"rollback of {ns}/{name}: {state.phase}"
                             + (f": {state.message}" if state.message else ""),
                             markup=False, timeout=12 if final else 4,
@@ -234,36 +183,29 @@ class RollbackActions:
         start_worker(self._host, partial(self._helm_rollback, *split_key(sel[1])),
                      name="_helm_rollback", group=ACTIONS_GROUP, exclusive=True)
 
-    def _helm_runner(self, armed: Armed) -> HelmRunner:
-        from backends.ops.helm import HelmRunner
-
-        paths = armed.conn.kubeconfig_paths
-        return HelmRunner(kube_context=armed.conn.context or None,
-                          kubeconfig=os.pathsep.join(str(p) for p in paths) or None)
-
     async def _helm_rollback(self, ns: str, name: str) -> None:
         """Helm releases of the deployment's namespace: an Argo CD-rendered app is
         explained (roll it back through Argo CD); otherwise pick the release and the
         revision, then plan ``helm rollback`` behind a gate on the Helm sender."""
-        from backends.ops import helm
+        from backends.ops.helm import HelmError, explain_argo_rendered
+        from backends.usecases import helm
 
         host = self._host
-        armed = self._actions.armed()
-        if armed is None:
+        ws = self._actions.workspace()
+        if ws is None:
             return
         managing = self._managing_app(ns, name)
         if managing is not None:
             host.push_screen(ExplainScreen("No Helm rollback here",
-                                           helm.explain_argo_rendered(managing)))
+                                           explain_argo_rendered(managing)))
             return
         if not helm.helm_available():
             host.notify("helm is not on PATH: Helm rollback is not available",
                         severity="warning")
             return
-        runner = self._helm_runner(armed)
         try:
-            releases = await helm.releases_for(ns, runner=runner)
-        except helm.HelmError as exc:
+            releases = await helm.releases(ws, ns)
+        except HelmError as exc:
             host.notify(f"helm list -n {ns}: {exc}", severity="error", markup=False,
                         timeout=10)
             return
@@ -284,8 +226,8 @@ class RollbackActions:
                 return
             release = releases[int(picked)].name
         try:
-            revisions = await helm.history(release, ns, runner=runner)
-        except helm.HelmError as exc:
+            revisions = await helm.release_history(ws, release, ns)
+        except HelmError as exc:
             host.notify(f"helm history {release}: {exc}", severity="error", markup=False,
                         timeout=10)
             return
@@ -305,11 +247,8 @@ class RollbackActions:
         if chosen is None:
             return
         to = int(chosen)
-        helm_gate = WriteGate(armed.gate.policy, helm.HelmSender(runner), self._actions.journal,
-                              dry_run=False, access_reviews=False)
         await self._actions.plan_flow(f"helm rollback {ns}/{release} to revision {to}",
-                                      partial(self.plan_helm_rollback, runner, release, ns, to),
-                                      gate=helm_gate)
+                                      partial(helm.plan_helm_rollback, ws, release, ns, to))
 
     def _managing_app(self, ns: str, name: str) -> AppRow | None:
         """The Argo CD app (store row) that renders this Deployment, as far as the store

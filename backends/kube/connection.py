@@ -39,7 +39,6 @@ from backends.kube.errors import (
     TRANSPORT_ERRORS,
     KubeApiError,
     KubeconfigError,
-    KubeError,
     KubeUnreachable,
     api_error,
     describe_failure,
@@ -52,15 +51,6 @@ __all__ = [
     "USER_AGENT",
     "KubeConnection",
     "connect",
-    # Transitional: branches in flight (use cases, the CLI, the App's collaborators) import
-    # these from here. Their homes are backends.kube.errors and backends.kube.wire; the merger
-    # of issue 12 moves those imports and deletes this block.
-    "KubeApiError",
-    "KubeError",
-    "KubeUnreachable",
-    "KubeconfigError",
-    "Params",
-    "api_error",
 ]
 
 USER_AGENT = "controlroom/0.1 (kubernetes.aio)"
