@@ -96,7 +96,7 @@ class ControlRoomApp(App[int]):
                  clock: Callable[[], float] = time.time,
                  journal_path: Path | None = None) -> None:
         super().__init__()
-        freeze_startup_heap()  # before the screen is built (backends/kube/collector.py)
+        freeze_startup_heap()  # before the screen is built (backends/kube/gcpause.py)
         self.session: Session | None = None
         self.settings = settings
         self.settings_path = settings_path

@@ -96,7 +96,7 @@ def _sources(kubeconfig: Callable[[], str | None], context: str | None,
     async def start(store: Store) -> Session:
         if before is not None:
             await before()
-        # The collector pause of the first lists (backends/kube/collector.py) starts here,
+        # The collector pause of the first lists (backends/kube/gcpause.py) starts here,
         # before connecting: a full collection during connect() cost ~55 ms of the time to
         # the first rows. Pauses nest, so the source set's own pause takes over and ours ends.
         connecting = LoadPause(("connect",), limit=10.0)
