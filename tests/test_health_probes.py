@@ -320,7 +320,7 @@ async def test_rounds_never_overlap() -> None:
     prober2 = FakeProber([row("a")], [row("b")])
     poller2 = HealthPoller(store, ENDPOINT_SET, prober=prober2, interval=7.0, sleep=sleep)
     task = poller2.start()
-    await asyncio.wait_for(done.wait(), 2)
+    await asyncio.wait_for(done.wait(), 30)
     await poller2.stop()
     assert task.done() and sleeps == [7.0, 7.0] and prober2.most == 1
     assert set(store.rows(ENDPOINTS)) == {"b"}
