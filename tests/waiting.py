@@ -77,6 +77,8 @@ class StreamReader:
     def __init__(self, stream: IO[str] | IO[bytes] | None, name: str = "output") -> None:
         assert stream is not None, f"{name}: the pipe was not opened"
         self.name = name
+        # Held so the pipe is not closed (and its descriptor reused) while the thread reads.
+        self._stream = stream
         self._fd = stream.fileno()
         self._chunks: list[str] = []
         self._lock = threading.Lock()
