@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +14,7 @@ import pytest
 
 from drill.runner import DrillCluster, DrillOptions
 from drill.servers import DrillServers, ManagedServer, find_program
+from tests.waiting import StreamReader, wait_until
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,15 +97,20 @@ def start_headless(*extra: str, servers: bool = False) -> HeadlessDrill:
     proc = subprocess.Popen(
         [sys.executable, "-m", "controlroom", "demo", "--headless", *flags, *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    # Both pipes are drained on threads for the child's whole life (a full stderr pipe would
+    # block it), and the startup block is awaited with a generous bound: on a loaded machine
+    # importing and seeding take a while, and a child that hangs silently must still fail.
+    out = StreamReader(proc.stdout, "headless drill stdout")
+    err = StreamReader(proc.stderr, "headless drill stderr")
+    try:
+        # The startup block: kubeconfig, api, one line per real server started, metrics (last).
+        text = out.wait_for("\nmetrics: ", timeout=120)
+    except AssertionError as exc:
+        proc.kill()
+        raise AssertionError(f"headless drill did not start: {exc}\nstderr:\n{err.text}") from None
     kubeconfig = url = None
     servers: dict[str, str] = {}
-    deadline = time.monotonic() + 20
-    assert proc.stdout is not None
-    # The startup block: kubeconfig, api, one line per real server started, metrics (last).
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
+    for line in text.splitlines():
         key, _, value = line.partition(": ")
         if key == "kubeconfig":
             kubeconfig = Path(value.strip())
@@ -117,7 +122,8 @@ def start_headless(*extra: str, servers: bool = False) -> HeadlessDrill:
             break
     if kubeconfig is None or url is None:
         proc.kill()
-        raise AssertionError(f"headless drill did not start: {proc.stderr.read() if proc.stderr else ''}")
+        raise AssertionError(f"headless drill did not announce kubeconfig and api:\n{text}\n"
+                             f"stderr:\n{err.text}")
     return HeadlessDrill(proc, kubeconfig, url, servers)
 
 
@@ -193,14 +199,7 @@ T = TypeVar("T")
 
 def _wait_until(check: Callable[[], T | None], what: str, timeout: float) -> T:
     """Poll ``check()`` (returns a truthy value when done) every 0.5 s until ``timeout``."""
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last: {last!r}")
+    return wait_until(check, what, timeout, interval=0.5)  # type: ignore[arg-type]
 
 
 class PromStack:

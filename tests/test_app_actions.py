@@ -79,7 +79,7 @@ async def test_deployment_rollback_picks_a_revision_previous_by_default(
         await pilot.press("tab")  # past the offer (payments has selfHeal on) to the reason
         await pilot.press(*"INC-11", "enter")
         await until(pilot, lambda: image_of(drill, "payments", "payments").endswith(":3.2.0"),
-                    "the template of revision 1", timeout=10)
+                    "the template of revision 1")
 
 
 async def test_deployment_rollback_picker_escape_plans_nothing(drill: DrillCluster) -> None:
@@ -138,7 +138,7 @@ async def test_offer_on_a_scale_plans_the_pause_instead(drill: DrillCluster) -> 
                     .startswith("Pause auto-sync"), "the offered pause plan")
         await pilot.press(*"INC-13", "enter")
         await until(pilot, lambda: drill.state.get(APPS, "argocd", "payments")["spec"][
-            "syncPolicy"]["automated"].get("enabled") is False, "the pause", timeout=10)
+            "syncPolicy"]["automated"].get("enabled") is False, "the pause")
         assert drill.state.get(DEPLOY, "payments", "payments")["spec"]["replicas"] == replicas
         await app.workers.wait_for_complete()
         await _select(pilot, app, WorkloadsPanel, "payments/payments")
@@ -147,7 +147,7 @@ async def test_offer_on_a_scale_plans_the_pause_instead(drill: DrillCluster) -> 
         assert not app.screen.query("#plan-offers")
         await pilot.press(*"INC-13", "enter")
         await until(pilot, lambda: drill.state.get(DEPLOY, "payments", "payments")["spec"][
-            "replicas"] == 0, "the scale-down", timeout=10)
+            "replicas"] == 0, "the scale-down")
 
 
 async def _select_route(pilot: Any, app: ControlRoomApp, key: str) -> Any:
@@ -174,15 +174,14 @@ async def test_weights_key_shifts_traffic_verified(live_drill: DrillCluster) -> 
         boxes[0].value = "100"  # type: ignore[attr-defined]
         boxes[1].value = "0"  # type: ignore[attr-defined]
         await pilot.press("enter", "enter")
-        await until(pilot, lambda: screen_name(app) == "PlanScreen", "the shift plan",
-                    timeout=10)
+        await until(pilot, lambda: screen_name(app) == "PlanScreen", "the shift plan")
         write = app.screen.plan.writes[0]  # type: ignore[attr-defined]
         assert write.request.path.endswith("/namespaces/checkout/httproutes/checkout")
         assert write.intent == {"weights": {"checkout-stable": 100, "checkout-canary": 0}}
         await pilot.press(*"INC-14", "enter")
         await until(pilot, lambda: [r.get("weight") for r in live_drill.state.get(
             ROUTES, "checkout", "checkout")["spec"]["rules"][0]["backendRefs"]] == [100, 0],
-            "the new weights", timeout=10)
+            "the new weights")
         await until(pilot, lambda: "done: 1 step(s)" in notes(app),
                     "the shift verified by the route's status", timeout=30)
 
@@ -202,7 +201,7 @@ async def test_pause_all_shown_respects_the_filter(drill: DrillCluster) -> None:
         assert plan.title == "Pause auto-sync of 1 app(s)" and len(plan.writes) == 1
         await pilot.press(*"INC-15", "enter")
         await until(pilot, lambda: drill.state.get(APPS, "argocd", "payments")["spec"][
-            "syncPolicy"]["automated"].get("enabled") is False, "the pause", timeout=10)
+            "syncPolicy"]["automated"].get("enabled") is False, "the pause")
         assert drill.state.get(APPS, "argocd", "checkout")["spec"]["syncPolicy"][
             "automated"].get("enabled") is not False
 
@@ -257,8 +256,7 @@ async def test_breaker_targets_toggle_and_blocked_ones_must_be_excluded(
         await until(pilot, lambda: app.actions.gate is not None, "the write gate")
         await until(pilot, lambda: app.store.count("applications") > 0, "apps loaded")
         await pilot.press("ctrl+b")
-        await until(pilot, lambda: screen_name(app) == "PlanScreen", "breaker plan",
-                    timeout=10)
+        await until(pilot, lambda: screen_name(app) == "PlanScreen", "breaker plan")
         screen: Any = app.screen
         targets = screen.query_one("#breaker-targets")
         assert app.focused is targets  # blocked: the list has the focus
@@ -288,4 +286,4 @@ async def test_breaker_targets_toggle_and_blocked_ones_must_be_excluded(
         screen.query_one("#plan-reason").focus()
         await pilot.press("enter")
         await until(pilot, lambda: drill.state.get(DEPLOY, "payments", "payments")["spec"][
-            "replicas"] == 0, "the scale-down", timeout=10)
+            "replicas"] == 0, "the scale-down")

@@ -27,6 +27,7 @@ from backends.signals.model import AlertRow
 from backends.usecases.alerts import plan_silence
 from backends.usecases.run import run
 from tests.conftest import PromStack
+from tests.waiting import pilot_until
 from tui.app import ControlRoomApp, Target
 from tui.pickers import PickerScreen
 from tui.plan_screen import PlanScreen
@@ -71,29 +72,16 @@ def make_app(stack: PromStack, tmp_path: Path, *, read_only: bool = False) -> Co
                           starter, journal_path=tmp_path / "journal.sqlite3")
 
 
-async def until(pilot: Any, check: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        await pilot.pause(0.1)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+async def until(pilot: Any, check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
+    return await pilot_until(pilot, check, what, timeout, interval=0.1)
 
 
 async def until_async(pilot: Any, check: Callable[[], Any], what: str,
-                      timeout: float = 20.0) -> Any:
+                      timeout: float = 60.0) -> Any:
     """Like :func:`until` for a blocking ``check`` (httpx to the servers), run in a thread
     so the App's pollers keep running."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = await asyncio.to_thread(check)
-        if last:
-            return last
-        await pilot.pause(0.2)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+    return await pilot_until(pilot, lambda: asyncio.to_thread(check), what, timeout,
+                             interval=0.2)
 
 
 def alerts_panel(app: ControlRoomApp) -> AlertsPanel:
@@ -259,7 +247,7 @@ async def test_prometheus_down_keeps_alerts_dimmed_then_recovers(stack: PromStac
         try:
             await until(pilot, lambda: any("prometheus unreachable since" in p
                                            for p in panel.source_status),
-                        "the panel to say Prometheus is unreachable", timeout=10)
+                        "the panel to say Prometheus is unreachable")
             assert "prometheus unreachable since" in str(panel.border_title)
             assert panel.has_class("-source-down")
             kept = prometheus_rows()

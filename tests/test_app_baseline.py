@@ -93,13 +93,13 @@ async def loaded(pilot: Any, app: ControlRoomApp) -> None:
     await until(pilot, lambda: app.session is not None and all(
         app.store.count(kind) for kind in ("nodes", "deployments", "pods"))
         and not set(REQUIRED_SECTIONS) & set(app.baselines.capture_now().missing),
-        "the store to hold nodes, workloads and pods", timeout=10)
+        "the store to hold nodes, workloads and pods")
 
 
 async def open_screen(pilot: Any, app: ControlRoomApp, key: str, cls: type) -> Any:
     await pilot.press(key)
     return await until(pilot, lambda: isinstance(app.screen, cls) and app.screen,
-                       f"{cls.__name__} after {key}", timeout=10)
+                       f"{cls.__name__} after {key}")
 
 
 async def test_b_d_v_catch_the_bad_rollout(rollout: DrillCluster, tmp_path: Path) -> None:
@@ -143,7 +143,7 @@ async def test_b_d_v_catch_the_bad_rollout(rollout: DrillCluster, tmp_path: Path
             return ("checkout/checkout-stable", "replica mismatch") in keys and any(
                 "CrashLoopBackOff" in i.what for i in result.worse)
 
-        await until(pilot, broken, "the crash loop to reach the store", timeout=15)
+        await until(pilot, broken, "the crash loop to reach the store")
 
         shown = await open_screen(pilot, app, "d", DiffScreen)
         text = screen_text(shown)

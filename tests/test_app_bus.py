@@ -51,18 +51,17 @@ async def test_engage_reaches_the_team_and_a_control_room_started_later(
             await until(pilot, lambda: app.store.count("applications") > 0, "apps loaded")
             await pilot.press("ctrl+b")
             await until(pilot, lambda: type(app.screen).__name__ == "PlanScreen",
-                        "breaker plan", timeout=10)
+                        "breaker plan")
             await pilot.press(*"INC-9", "enter")
             row = await until(pilot, lambda: (r := team_store.get(TEAMBREAKER, "drill"))
-                              is not None and r.engaged and r, "the teammate sees the engage",
-                              timeout=10)
+                              is not None and r.engaged and r, "the teammate sees the engage")
             state = app.actions.breaker_state
             assert (row.by, row.targets, row.mine) == (state.by, len(state.targets), False)
             # every journal entry of the breaker went out on <prefix>/actions
             ours = await until(pilot, lambda: [
                 r for r in team_store.rows(TEAMACTIONS).values()
                 if isinstance(r, TeamActionRow) and r.operation_id == state.operation_id
-                and r.status != "pending"], "the breaker's journal entries", timeout=5)
+                and r.status != "pending"], "the breaker's journal entries")
             assert all(r.summary == "INC-9" and r.context == "drill" for r in ours)
             # the App's own header: our breaker in the modes line, no TEAM line for ourselves
             assert "TEAM:" not in text_of(app.header._team)  # noqa: SLF001
@@ -74,7 +73,7 @@ async def test_engage_reaches_the_team_and_a_control_room_started_later(
     later = bus_app(drill, settings, tmp_path / "carol.sqlite3")
     async with later.run_test(size=(200, 50)) as pilot:
         await until(pilot, lambda: f"TEAM: breaker engaged on drill by {state.by}"
-                    in text_of(later.header._team), "the team line", timeout=10)  # noqa: SLF001
+                    in text_of(later.header._team), "the team line")  # noqa: SLF001
         since = state.since.astimezone().strftime("%H:%M:%S")
         assert f"since {since}" in text_of(later.header._team)  # noqa: SLF001
         # it knows nothing of the breaker itself, so it must not overwrite the retained state
@@ -93,7 +92,7 @@ async def test_team_breaker_pipeline_strip_alerts_and_rejects_are_shown(
     app = bus_app(drill, settings, tmp_path / "journal.sqlite3")
     async with app.run_test(size=(200, 50)) as pilot:
         await until(pilot, lambda: "TEAM: breaker engaged on aks-prod-weu by alice[bold]"
-                    in text_of(app.header._team), "the team breaker", timeout=10)  # noqa: SLF001
+                    in text_of(app.header._team), "the team breaker")  # noqa: SLF001
         assert not app.pipeline_strip.display or "-empty" in app.pipeline_strip.classes
         events = [
             ("prod", "infrastructure", "succeeded", "abc123", "10:00"),
@@ -112,7 +111,7 @@ async def test_team_breaker_pipeline_strip_alerts_and_rejects_are_shown(
             (f"{PREFIX}/pipeline/prod", b"{not json")])
         await until(pilot, lambda: "prod: applications ✓ rev abc123  ·  staging: "
                     "platform-services ✗ failed" in text_of(app.pipeline_strip),
-                    "the pipeline strip", timeout=5)
+                    "the pipeline strip")
         assert "-empty" not in app.pipeline_strip.classes
         await until(pilot, lambda: "1 rejected (malformed 1)" in text_of(app.header._team),  # noqa: SLF001
                     "the rejected count in the team line")

@@ -24,7 +24,7 @@ def test_headless_serves_until_signalled_and_exits_zero(sig: signal.Signals) -> 
         assert r.status_code == 200 and r.json()["items"]
     finally:
         drill.proc.send_signal(sig)
-        code = drill.proc.wait(10)
+        code = drill.proc.wait(60)
     assert code == 0
     assert not drill.kubeconfig.exists()  # the temporary kubeconfig is cleaned up
 
@@ -40,7 +40,7 @@ def test_headless_honours_port_flag() -> None:
         assert drill.url == f"http://127.0.0.1:{port}"
     finally:
         drill.proc.terminate()
-        assert drill.proc.wait(10) == 0
+        assert drill.proc.wait(60) == 0
 
 
 def test_bad_policy_file_is_a_clear_error(tmp_path: object) -> None:

@@ -7,13 +7,14 @@ simulated controllers have done their part, with a deadline, and never sleeps bl
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from tests.conftest import HeadlessDrill, require_program, start_headless
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.kubectl
 
@@ -29,15 +30,24 @@ def live() -> Iterator[HeadlessDrill]:
         drill.proc.wait(10)
 
 
-def until(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+def until(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
+    return wait_until(check, what, timeout, interval=0.2)
+
+
+def sync_status(d: HeadlessDrill, app: str) -> tuple[str, datetime]:
+    """An app's sync status and the scenario time it was last written (``reconciledAt``)."""
+    status = get(d, "application", app, "-n", "argocd")["status"]
+    return status["sync"]["status"], datetime.fromisoformat(status["reconciledAt"])
+
+
+def scenario_now(d: HeadlessDrill) -> datetime:
+    """The drill's scenario clock as last seen through the API: the newest NodeMetrics
+    timestamp (metrics-server's scrape, every 15 scenario seconds). The simulation writes it
+    in the same synchronous step as every controller's reconcile, so once it is visible, every
+    controller has run at that scenario time."""
+    items = json.loads(d.kubectl("get", "--raw", "/apis/metrics.k8s.io/v1beta1/nodes").stdout)[
+        "items"]
+    return max(datetime.fromisoformat(m["timestamp"]) for m in items)
 
 
 def get(d: HeadlessDrill, *args: str) -> Any:
@@ -77,13 +87,21 @@ def test_self_heal_reverts_kubectl_scale_until_sync_is_paused(live: HeadlessDril
     live.kubectl("scale", "deployment", "payments", "-n", "payments", "--replicas=5")
     until(lambda: get(live, "deploy", "payments", "-n", "payments")["spec"]["replicas"] == 2,
           "selfHeal to revert the scale")
+    until(lambda: sync_status(live, "payments")[0] == "Synced", "the app Synced again")
     live.kubectl("patch", "application", "payments", "-n", "argocd", "--type", "merge", "-p",
                  '{"spec":{"syncPolicy":{"automated":{"enabled":false}}}}')
     live.kubectl("scale", "deployment", "payments", "-n", "payments", "--replicas=5")
-    until(lambda: get(live, "application", "payments", "-n", "argocd")["status"]["sync"][
-        "status"] == "OutOfSync", "the app to show OutOfSync")
-    time.sleep(1.5)  # ten scenario seconds: twice the selfHeal delay
+    # reconciledAt: the scenario time of the step that saw the drift (it wrote OutOfSync).
+    _, drift_seen = until(lambda: (st := sync_status(live, "payments"))[0] == "OutOfSync"
+                          and st, "the app to show OutOfSync")
+    # Let the controllers run for twice the selfHeal delay (5 scenario seconds) after that,
+    # judged by the drill's own clock rather than a wall-clock sleep: on a busy machine the
+    # simulation falls behind the wall clock, and a sleep could end before selfHeal had its
+    # chance to act.
+    until(lambda: scenario_now(live) >= drift_seen + timedelta(seconds=10),
+          "ten scenario seconds of reconciling after the drift")
     assert get(live, "deploy", "payments", "-n", "payments")["spec"]["replicas"] == 5
+    assert "operation" not in get(live, "application", "payments", "-n", "argocd")
     live.kubectl("patch", "application", "payments", "-n", "argocd", "--type", "merge", "-p",
                  json.dumps({"spec": {"syncPolicy": {"automated": {**prior,
                                                                    "enabled": True}}}}))

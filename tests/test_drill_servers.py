@@ -22,6 +22,7 @@ from drill import server_configs
 from drill.runner import DrillCluster, DrillOptions
 from drill.servers import DrillServers, ManagedServer, find_program
 from tests.conftest import ROOT, Broker, PromStack, require_program, start_headless
+from tests.waiting import StreamReader
 
 
 def alive(pid: int) -> bool:
@@ -155,8 +156,7 @@ def test_bad_rollout_fires_in_prometheus_and_reaches_alertmanager(
     assert set(loaded) == {"DeploymentReplicasMismatch", "PodCrashLooping", "NodeNotReady",
                            "AppHighErrorRatio"}
     assert all(r["health"] == "ok" and r["duration"] == 5 for r in loaded.values())
-    active = prom_stack.wait_active("PodCrashLooping", "DeploymentReplicasMismatch",
-                                    timeout=20)
+    active = prom_stack.wait_active("PodCrashLooping", "DeploymentReplicasMismatch")
     assert {a["labels"]["alertname"] for a in active} >= {"PodCrashLooping",
                                                           "DeploymentReplicasMismatch"}
     assert all(a["receivers"][0]["name"] == "drill" for a in active)
@@ -210,16 +210,14 @@ def test_headless_demo_says_which_binary_is_missing(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "controlroom", "demo", "--headless",
                              "--scenario", "calm"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
-    lines = []
+    out = StreamReader(proc.stdout, "stdout")
+    errors = StreamReader(proc.stderr, "stderr")
     try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line.strip())
-            if line.startswith("metrics: "):
-                break
+        lines = [line.strip() for line in out.wait_for("\nmetrics: ", timeout=120).splitlines()]
     finally:
         proc.terminate()
-        _, err = proc.communicate(timeout=20)
+        proc.wait(60)
+    err = errors.finish()
     assert proc.returncode == 0, err
     assert lines[0].startswith("kubeconfig: ")
     for program in ("prometheus", "prometheus-alertmanager"):

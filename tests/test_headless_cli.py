@@ -17,7 +17,6 @@ import pty
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT, HeadlessDrill, require_program, start_headless
+from tests.waiting import StreamReader, wait_until
 
 pytestmark = pytest.mark.kubectl
 
@@ -64,7 +64,7 @@ def cr(live: HeadlessDrill, tmp_path: Path) -> Callable[..., subprocess.Complete
 
     def run(*args: str, kubeconfig: Path | None = None, config_file: Path | None = None,
             env: dict[str, str] | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+            timeout: float = 180) -> subprocess.CompletedProcess[str]:
         full, environ = command(args, kubeconfig, config_file, env)
         return subprocess.run(full, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
                               env=environ, stdin=subprocess.DEVNULL)
@@ -108,15 +108,26 @@ def deployment(d: HeadlessDrill, ns: str, name: str) -> dict[str, Any]:
     return obj
 
 
-def until(check: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+def until(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
+    return wait_until(check, what, timeout, interval=0.2)
+
+
+def answer_prompt(proc: subprocess.Popen[str], terminal: int, answer: str | None,
+                  timeout: float = 120) -> tuple[str, str]:
+    """Wait for the ``[y/N]`` question on stdout, then type ``answer`` on the terminal (or,
+    with None, press Ctrl-C); returns stdout and stderr once the command has exited."""
+    out = StreamReader(proc.stdout, "stdout")
+    err = StreamReader(proc.stderr, "stderr")
+    try:
+        out.wait_for("[y/N]", timeout)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nstderr: {err.text}") from None
+    if answer is None:
+        proc.send_signal(signal.SIGINT)
+    else:
+        os.write(terminal, answer.encode())
+    proc.wait(timeout)
+    return out.finish(timeout), err.finish(timeout)
 
 
 def write(*args: str) -> tuple[str, ...]:
@@ -264,9 +275,10 @@ def test_a_terminal_is_asked_and_only_yes_sends(live: HeadlessDrill, cr: Any) ->
         leader, follower = pty.openpty()
         try:
             proc = cr.popen("pause-sync", "ai-ml", "--reason", REASON, stdin=follower)
-            os.write(leader, answer.encode())
-            _, err = proc.communicate(timeout=30)
+            _, err = answer_prompt(proc, leader, answer)
         finally:
+            if proc.poll() is None:
+                proc.kill()
             os.close(leader)
             os.close(follower)
         assert proc.returncode == code, err
@@ -282,15 +294,10 @@ def test_a_terminal_is_asked_and_only_yes_sends(live: HeadlessDrill, cr: Any) ->
     leader, follower = pty.openpty()
     try:
         proc = cr.popen("pause-sync", "ai-ml", "--reason", REASON, stdin=follower)
-        assert proc.stdout is not None
-        seen = ""
-        while "[y/N]" not in seen:
-            char = proc.stdout.read(1)
-            assert char, f"no question asked: {seen}"
-            seen += char
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        _, err = answer_prompt(proc, leader, None)
     finally:
+        if proc.poll() is None:
+            proc.kill()
         os.close(leader)
         os.close(follower)
     assert proc.returncode == 1 and "nothing was sent" in err and "Traceback" not in err
@@ -312,12 +319,16 @@ def test_protected_context_needs_its_name_typed(live: HeadlessDrill, cr: Any,
     # Ctrl-C in the cancel window calls the write off.
     proc = cr.popen(*write("pause-sync", "ai-ml", "--confirm-context", "drill"),
                     config_file=prod)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if "Ctrl-C calls it off" in line:
-            proc.send_signal(signal.SIGINT)
-            break
-    _, err = proc.communicate(timeout=30)
+    # The cancel window is the product's 5 s: the signal follows the line within moments.
+    out, errors = StreamReader(proc.stdout, "stdout"), StreamReader(proc.stderr, "stderr")
+    try:
+        out.wait_for("Ctrl-C calls it off", timeout=120)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = errors.finish()
     assert proc.returncode == 1 and "cancelled" in err, err
     assert app(live, "ai-ml")["metadata"]["resourceVersion"] == before
 

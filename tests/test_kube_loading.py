@@ -239,7 +239,7 @@ async def test_the_pause_ends_after_its_limit(freezes: list[bool]) -> None:
     pause = LoadPause(["slow"], limit=0.05)
     pause.start()
     assert not gc.isenabled()
-    await until(lambda: gc.isenabled(), "the limit to re-enable the collector", timeout=2)
+    await until(lambda: gc.isenabled(), "the limit to re-enable the collector")
     assert freezes == [False] and not pause.active
 
 

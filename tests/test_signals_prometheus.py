@@ -26,6 +26,7 @@ from backends.signals.prometheus import (
 )
 from backends.store import Store
 from tests.kubefixtures import FIXTURES as KUBE_FIXTURES
+from tests.waiting import await_until
 
 FIXTURES = KUBE_FIXTURES / "prometheus"
 HOSTILE = "\x1b]52;c;cm0gLXJmIC8=\x07[red]boom[/red]\x1b[2J[@click=app.quit]x\u202e"
@@ -305,10 +306,7 @@ async def test_start_and_stop_a_long_lived_task() -> None:
     poller = prometheus_poller(store, "http://prom.test:9090", interval=0.5,
                                transport=httpx.MockTransport(server), clock=clock)
     task = poller.start()
-    for _ in range(100):
-        if poller.polls:
-            break
-        await asyncio.sleep(0.01)
+    await await_until(lambda: poller.polls, "the poller's first round")
     assert poller.polls >= 1 and store.count(ALERTS) == 1
     await poller.stop()
     assert task.done()

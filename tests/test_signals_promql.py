@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
-import time
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +30,7 @@ from backends.signals.promql import (
 from backends.store import Store
 from drill.controllers.exporter import LATENCY_BUCKETS, latency_shares
 from drill.runner import DrillCluster, DrillOptions
+from tests.waiting import await_until
 
 NOW = 1_700_000_000.0
 ERR = SignalSettings(name="error ratio", query="sum by (part_of) (errors)", unit="percent",
@@ -282,7 +282,7 @@ async def test_polls_never_overlap_and_stop_ends_the_task() -> None:
     p = SignalPoller(store, (ERR,), lambda: fake, interval=15.0, clock=lambda: NOW,
                      sleep=sleep, on_close=lambda: closed.append(True))
     p.start()
-    await asyncio.wait_for(gate.wait(), 10)
+    await asyncio.wait_for(gate.wait(), 30)
     await p.stop()
     assert sleeps[:3] == [15.0, 15.0, 15.0] and p.polls >= 3
     # One query per completed poll; the poll cancelled by stop() may still have sent its
@@ -353,13 +353,7 @@ def test_exporter_labels_traffic_with_the_argocd_app() -> None:
 
 async def wait_for(check: Any, what: str, timeout: float = 60) -> Any:
     """Await until ``check()`` is truthy (the poller runs as a task meanwhile)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        await asyncio.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
+    return await await_until(check, what, timeout, interval=0.25)
 
 
 async def test_bad_rollout_raises_checkouts_signals_in_real_prometheus(prom_stack: Any) -> None:
@@ -399,7 +393,7 @@ async def test_bad_rollout_raises_checkouts_signals_in_real_prometheus(prom_stac
         await prom_stack.astop("prometheus")
         health = await wait_for(
             lambda: (h := store.health(SOURCE)) is not None and h.state == "stale" and h,
-            "promql stale after Prometheus stopped", timeout=20)
+            "promql stale after Prometheus stopped")
         assert "unreachable" in health.error
         kept = row(store, "error ratio/checkout")
         assert kept.stale and kept.latest is not None and kept.status in ("warn", "crit")

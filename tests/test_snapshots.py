@@ -19,6 +19,7 @@ from textual.pilot import Pilot
 from backends.config import Settings
 from tests.conftest import ThreadedDrill
 from tests.test_app import starter
+from tests.waiting import pilot_until
 from tui.app import ControlRoomApp, Target
 
 START = datetime(2026, 11, 26, 9, 0, 0, tzinfo=UTC)
@@ -52,23 +53,28 @@ async def loaded(pilot: Pilot[Any]) -> None:
     fixed pause; give up loudly, never snapshot a half-loaded screen."""
     app = pilot.app
     assert isinstance(app, ControlRoomApp)
-    for _ in range(600):
-        if app.actions.gate is not None and all(app.store.count(k) for k in KINDS) and all(
-                h.state == "connected" for h in app.store.all_health().values()):
-            break
-        await pilot.pause(0.05)
-    else:
-        raise AssertionError("the dashboard did not load within 30 s")
+    await pilot_until(pilot, lambda: app.actions.gate is not None and all(
+        app.store.count(k) for k in KINDS) and all(
+        h.state == "connected" for h in app.store.all_health().values()),
+        f"the write gate, every kind of {KINDS} loaded and every source connected",
+        timeout=60)
     app.refresh_tick()
-    previous = ""
-    for _ in range(100):
-        await pilot.pause(0.1)
+    await settled(pilot)
+
+
+async def settled(pilot: Pilot[Any]) -> None:
+    """Wait until two renders in a row are identical (animations finished)."""
+    previous = [""]
+
+    async def same_as_last() -> bool:
         await pilot.wait_for_scheduled_animations()
-        screen = app.export_screenshot()
-        if screen == previous:
-            return
-        previous = screen
-    raise AssertionError("the dashboard kept changing for 10 s")
+        screen = pilot.app.export_screenshot()
+        same = screen == previous[0]
+        previous[0] = screen
+        return same
+
+    await pilot_until(pilot, same_as_last, "the dashboard to stop changing", timeout=60,
+                      interval=0.1)
 
 
 def test_dashboard_dark(snap_compare: Any, frozen_drill: ThreadedDrill) -> None:
@@ -97,11 +103,9 @@ def test_all_pods_high_contrast(snap_compare: Any, frozen_drill: ThreadedDrill) 
         assert isinstance(app, ControlRoomApp)
         await pilot.press("a")
         pods = next(p for p in app.panels if p.id == "pods")
-        for _ in range(100):
-            if pods.visible_count() == app.store.count("pods"):
-                break
-            await pilot.pause(0.05)
-        await pilot.pause(0.2)
+        await pilot_until(pilot, lambda: pods.visible_count() == app.store.count("pods"),
+                          "the pods panel to show every pod after the key a", timeout=60)
+        await settled(pilot)
 
     app = dashboard(frozen_drill, theme="controlroom-high-contrast")
     assert snap_compare(app, terminal_size=(200, 50), run_before=run_before)
