@@ -10,7 +10,6 @@ anyway (defence in depth), objects smuggled past the checks are fed to the whole
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from drill import schema
 from drill.errors import ApiError
 from drill.resources import BY_KEY
 from tests.conftest import HeadlessDrill, ThreadedDrill, require_program, start_headless
+from tests.waiting import wait_until
 
 NODES = BY_KEY["nodes"]
 NODE_MESSAGE = ('Node in version "v1" cannot be handled as a Node: json: cannot unmarshal '
@@ -45,14 +45,8 @@ def live() -> Iterator[HeadlessDrill]:
 
 
 def until(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+    """The shared bounded wait (tests/waiting.py), under this module's old name."""
+    return wait_until(check, what, timeout)
 
 
 def node_ready(d: HeadlessDrill, name: str) -> bool:

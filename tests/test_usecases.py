@@ -46,6 +46,7 @@ from tests.ops_support import (
     started,
 )
 from tests.usecase_support import Recorder, listed, server_writes, watch, workspace
+from tests.waiting import await_until
 
 
 @pytest.fixture
@@ -322,8 +323,7 @@ async def test_every_step_gets_a_cancel_window_on_a_protected_context(
     cancel = StepCancel()
     task = asyncio.create_task(run(action, reason=REASON, confirm=confirm,
                                    cancel_token_for=cancel))
-    while len(cancel.tokens) < 2:
-        await asyncio.sleep(0.01)
+    await await_until(lambda: len(cancel.tokens) >= 2, "the second step's cancel token")
     await cancel.tokens[1].window_opened.wait()
     assert cancel.stop()  # in the window: called off
     result = await task
