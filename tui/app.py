@@ -223,6 +223,8 @@ class ControlRoomApp(App[int]):
         self.post_message(SessionStarted())
 
     def _start_failed(self, why: str) -> None:
+        if not self.is_running:  # the App is closing: nobody to tell
+            return
         mark_unavailable(self.store, why, self.target.namespaces or None)
         if why != self.start_failure:
             self.notify(f"cannot connect to the cluster: {why} (R retries now)",

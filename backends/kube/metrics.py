@@ -100,8 +100,9 @@ class MetricsPoller:
                 self._version = await self._discover()
             except KubeError as exc:
                 for kind, namespace in self.targets():
+                    # the same words as every other source that lost the server
                     self._lost(kind, namespace,
-                               f"discovery of metrics.k8s.io failed: {summarise(exc)}")
+                               summarise(exc, str(getattr(self._conn, "cluster", "") or "")))
                 return self._interval
             if self._version is None:
                 for kind, namespace in self.targets():
