@@ -10,11 +10,19 @@ healthy for a while) should be written once. Each keeps its own numbers:
   the same moment does not come back in step;
 - the team bus jitters in [0.8 d, 1.2 d] from the module-level ``random`` and stops doubling
   after 16 attempts.
+
+The reset rule (``reset_after``), as client-go's reflector has it
+(``wait.NewExponentialBackoffManager(800ms, 30s, 2min, ...)``): when the last failure is at
+least ``reset_after`` seconds ago, the connection was healthy meanwhile and the next delay is
+the initial one again. Without it a source whose link drops now and then (every 20 s, say)
+waited a little longer after each drop until every drop cost the whole cap (issue 13: 28 s of
+stale data per drop).
 """
 
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 
 __all__ = ["Backoff"]
@@ -26,21 +34,34 @@ class Backoff:
     :meth:`reset`, its exponent capped at ``max_exponent``.
 
     ``rng`` None draws from the module-level ``random`` (what the team bus always did).
+    ``reset_after`` (seconds, None: never) starts again from ``initial`` when the previous
+    call of :meth:`next` is at least that long ago on ``clock`` (see the module docstring).
     """
 
     def __init__(self, initial: float, cap: float, rng: random.Random | None = None,
                  factor: float = 2.0, *, jitter: tuple[float, float] = (0.5, 1.0),
-                 max_exponent: int = 64) -> None:
+                 max_exponent: int = 64, reset_after: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._initial = max(0.0, initial)
         self._cap = max(self._initial, cap)
         self._random: Callable[[], float] = rng.random if rng is not None else random.random
         self._factor = factor
         self._low, self._high = jitter
         self._max_exponent = max_exponent
+        self._reset_after = reset_after
+        self._clock = clock
+        self._last: float | None = None
+        """When :meth:`next` was last called (the last failure), on ``clock``."""
         self.attempts = 0
 
     def next(self) -> float:
-        """The delay before the next attempt; grows until :meth:`reset`."""
+        """The delay before the next attempt; grows until :meth:`reset`, or until a call
+        comes ``reset_after`` seconds or more after the previous one."""
+        if self._reset_after is not None:
+            now = self._clock()
+            if self._last is not None and now - self._last >= self._reset_after:
+                self.attempts = 0
+            self._last = now
         delay = min(self._cap, self._initial * self._factor ** min(self.attempts,
                                                                    self._max_exponent))
         self.attempts += 1

@@ -406,7 +406,11 @@ async def test_forbidden_pods_do_not_hold_back_the_other_sources(tmp_path: Path)
                     and all(state(store, n) == "connected" for n in others),
                     "pods forbidden, everything else connected")
         health = store.health("pods")
-        assert health is not None and 'cannot list resource "pods"' in health.error
+        # one readable line: the verb, the resource and the identity the server named
+        assert health is not None and health.error == "forbidden: list pods for drill-operator"
+        podmetrics = store.health("podmetrics")
+        assert podmetrics is not None and podmetrics.error == (
+            "forbidden: list pods.metrics.k8s.io for drill-operator")
         assert store.count("pods") == 0
         assert store.count("nodes") == cluster.state.count(BY_KEY["nodes"])
         pod_lists = [r for r in cluster.server.requests if r[1] == "/api/v1/pods"]

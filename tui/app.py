@@ -16,6 +16,9 @@ enabled is decided in one place, :func:`tui.enabled.action_state`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
@@ -30,8 +33,11 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input
 
+from backends.backoff import Backoff
 from backends.config import Settings, remember_theme
 from backends.kube.gcpause import freeze_startup_heap
+from backends.kube.problems import summarise
+from backends.kube.source_set import mark_unavailable
 from backends.sanitize import clean
 from backends.store import Store
 from themes import THEMES
@@ -54,8 +60,13 @@ from widgets.pipeline import PipelineStrip
 __all__ = ["ControlRoomApp", "Session", "SessionStarted", "SourceStarter", "Target"]
 
 
+log = logging.getLogger(__name__)
+
 LOADING_HANDOVER_S = 0.4
 """Slowest hand-over of changes to the panels while first lists load (see refresh_tick)."""
+START_RETRY = (1.0, 30.0)
+"""Initial and longest wait before the sources are started again after a failed start
+(``R`` starts them at once)."""
 
 
 class SessionStarted(Message):
@@ -81,6 +92,8 @@ class ControlRoomApp(App[int]):
                 tooltip="Pods panel: problem pods only, or all pods"),
         Binding("t", "cycle_theme", "Theme", id="cycle_theme",
                 tooltip="Next theme (remembered in the config file)"),
+        Binding("R", "retry_now", "Retry", id="retry_now", show=False,
+                tooltip="Reconnect every failing source now instead of waiting for its backoff"),
         Binding("tab", "focus_next", "Next panel", id="focus_next", show=False,
                 tooltip="Focus the next panel"),
         Binding("shift+tab", "focus_previous", "Previous panel", id="focus_previous",
@@ -113,6 +126,10 @@ class ControlRoomApp(App[int]):
         """The panel the filter box filters: the last one that had the focus."""
         self._handed_rows = False
         self._last_handover = 0.0
+        self._retry_start = asyncio.Event()
+        """Set by the retry key while no session runs: start the sources again now."""
+        self.start_failure = ""
+        """Why the sources could not be started ("" once they run, or before the first try)."""
         # the collaborators that own the keys (module docstring)
         self.actions = ActionController(self, self.store, settings, target,
                                         journal_path=journal_path, clock=clock)
@@ -182,10 +199,46 @@ class ControlRoomApp(App[int]):
 
     @work(group="sources", exclusive=True, exit_on_error=False)
     async def run_sources(self) -> None:
-        """Start the sources (one long-lived worker; they run until quit)."""
-        self.session = await self._start_sources(self.store)
-        self._stop_sources = self.session.stop
+        """Start the sources (one long-lived worker; they run until quit).
+
+        A start that fails (an exec plugin or kubeconfig that cannot give credentials, a TLS
+        set-up that fails...) goes through the failure funnel like any source failure: every
+        source that would run says why where its data would be (header, panels), a
+        notification says it once, and the start is tried again with a capped backoff, or
+        at once with the retry key.
+        """
+        backoff = Backoff(*START_RETRY)
+        while True:
+            try:
+                session = await self._start_sources(self.store)
+            except Exception as exc:  # noqa: BLE001 - every failure is shown, none ends us
+                log.warning("the sources could not be started: %r", exc)
+                self._start_failed(summarise(exc))
+                await self._wait_for_retry(backoff.next())
+                continue
+            break
+        self.start_failure = ""
+        self.session = session
+        self._stop_sources = session.stop
         self.post_message(SessionStarted())
+
+    def _start_failed(self, why: str) -> None:
+        if not self.is_running:  # the App is closing: nobody to tell
+            return
+        mark_unavailable(self.store, why, self.target.namespaces or None)
+        if why != self.start_failure:
+            self.notify(f"cannot connect to the cluster: {why} (R retries now)",
+                        title="connection failed", severity="error", markup=False,
+                        timeout=10)
+        self.start_failure = why
+        self.refresh_tick()
+
+    async def _wait_for_retry(self, delay: float) -> None:
+        """Wait ``delay`` seconds or until the retry key is pressed."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await self._retry_start.wait()
+        self._retry_start.clear()
 
     def _warmup_tick(self) -> None:
         """The fast tick of the first moments (see on_mount); ends at the first rows."""
@@ -219,11 +272,14 @@ class ControlRoomApp(App[int]):
         touched = set(changes.upserted) | set(changes.removed)
         if changes.full or touched & bus_wiring.TEAM_KINDS:
             self._sync_team()
+        health_kinds = {name.partition("@")[0] for name in changes.health}
         with self.batch_update():
             for panel in self.panels:
                 if changes.full or touched.intersection(panel.KINDS) or (
                         changes.health and panel.WATCHES_HEALTH):
                     panel.refresh_from(self.store, changes, now)
+                elif health_kinds & panel.fed_by:
+                    panel.show_sources(self.store)  # a source's state alone changed
 
     async def on_unmount(self) -> None:
         """However the App ends, close the watches (and the drill, in the demo)."""
@@ -256,6 +312,16 @@ class ControlRoomApp(App[int]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self._binding_rows()))
+
+    def action_retry_now(self) -> None:
+        """Reconnect now: start the sources again if they never started, else end every
+        failing source's backoff wait."""
+        session = self.session
+        if session is None:
+            self._retry_start.set()
+        elif session.retry is not None:
+            session.retry()
+        self.notify("reconnecting now", timeout=2, markup=False)
 
     def action_freeze(self) -> None:
         self.frozen = not self.frozen

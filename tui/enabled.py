@@ -50,6 +50,7 @@ NEEDS: Mapping[str, Need] = {
     "freeze": Need.NOTHING,
     "toggle_all_pods": Need.NOTHING,
     "cycle_theme": Need.NOTHING,
+    "retry_now": Need.NOTHING,
     "focus_next": Need.NOTHING,
     "focus_previous": Need.NOTHING,
     "detail": Need.NOTHING,

@@ -18,7 +18,7 @@ from backends.config import EndpointSettings, Settings
 from backends.kube.connection import connect
 from backends.kube.gcpause import LoadPause
 from backends.kube.kubeconfig import KubeconfigError, describe_context
-from backends.kube.source_set import start_all
+from backends.kube.source_set import SourceOptions, start_all
 from backends.ops.journal import default_journal_path
 from backends.signals.health import start_health
 from backends.signals.promql import start_signals
@@ -84,18 +84,25 @@ def _sources(kubeconfig: Callable[[], str | None], context: str | None,
              bus_url: Callable[[], str | None] | None = None,
              drill_endpoints: Callable[[], list[EndpointSettings]] | None = None,
              before: Callable[[], Awaitable[None]] | None = None,
-             after: Stopper | None = None) -> Callable[[Store], Awaitable[Session]]:
+             after: Stopper | None = None,
+             options: SourceOptions | None = None) -> Callable[[Store], Awaitable[Session]]:
     """A SourceStarter: (prepare,) connect, start one source per kind and the alert
     pollers; returns the session, whose ``stop`` ends them all.
 
     ``kubeconfig``, ``drill_urls`` and ``drill_endpoints`` are callables because the drill's
     kubeconfig, servers and endpoints exist only after ``before``. The health endpoints are
     the configured ones, else (demo only) the drill's simulated ones.
+
+    A start that fails is tried again by the App (``ControlRoomApp.run_sources``): ``before``
+    runs once however often, and a connection opened by a failed try is closed.
     """
+    prepared = False
 
     async def start(store: Store) -> Session:
-        if before is not None:
+        nonlocal prepared
+        if before is not None and not prepared:
             await before()
+            prepared = True
         # The collector pause of the first lists (backends/kube/gcpause.py) starts here,
         # before connecting: a full collection during connect() cost ~55 ms of the time to
         # the first rows. Pauses nest, so the source set's own pause takes over and ours ends.
@@ -103,7 +110,11 @@ def _sources(kubeconfig: Callable[[], str | None], context: str | None,
         connecting.start()
         try:
             conn = await connect(kubeconfig(), context)
-            sources = await start_all(conn, store, namespaces or None)
+            try:
+                sources = await start_all(conn, store, namespaces or None, options=options)
+            except BaseException:
+                await conn.close()
+                raise
         finally:
             connecting.end()
         urls = _alert_urls(settings or Settings(), drill_urls)
@@ -126,7 +137,7 @@ def _sources(kubeconfig: Callable[[], str | None], context: str | None,
             if after is not None:
                 await after()
 
-        return Session(stop, conn, alertmanager=am_client, bus=bus)
+        return Session(stop, conn, alertmanager=am_client, bus=bus, retry=sources.retry_now)
 
     return start
 
@@ -189,7 +200,9 @@ def run_demo(args: argparse.Namespace, settings: Settings, settings_path: Path) 
     starter = _sources(lambda: str(drill.kubeconfig), CONTEXT, None, settings=settings,
                        drill_urls=drill_urls, before=drill.start, after=drill.stop,
                        bus_url=lambda: drill.servers.mqtt_url if drill.servers else None,
-                       drill_endpoints=lambda: drill.health_endpoints)
+                       drill_endpoints=lambda: drill.health_endpoints,
+                       # the drill's bookmarks come every --bookmark-interval, not every minute
+                       options=SourceOptions(bookmark_interval=drill.options.bookmark_interval))
     app = ControlRoomApp(settings, settings_path, target, starter, theme=args.theme,
                          journal_path=default_journal_path(args.state_dir))
     return run_app(app)

@@ -31,6 +31,8 @@ class Session:
     """The Alertmanager client the silence action sends through (None: not configured)."""
     bus: TeamBus | None = None
     """The MQTT team bus, None when not configured."""
+    retry: Callable[[], None] | None = None
+    """Ends every failing source's backoff wait: they reconnect now (the retry key)."""
 
 
 #: Starts the sources feeding a store; returns the session.

@@ -5,6 +5,11 @@ the mode (READ-ONLY, FROZEN, later the breaker), and a source-health strip with 
 state and data age, so a silent source never passes for a quiet cluster.
 A fourth line, the team line, appears when the MQTT team bus has something to say (another
 control room's engaged breaker, messages queued or rejected).
+
+The problem lines (the failure funnel, :mod:`widgets.sourcestate`) appear when a source does
+not deliver: one line per distinct reason, naming the sources and since when, so eleven
+sources that lost the same API server say it once, in words, instead of eleven raw errors
+squeezed into the strip. The strip then only says each source's state.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from textual.widgets import Static
 from backends.sanitize import clean
 from backends.store import SourceHealth
 from backends.timefmt import duration
+from widgets.sourcestate import FAILING_STATES, problem_lines
 
 #: Theme variables per source state (resolved by Textual at render time).
 _STATE_STYLE = {
@@ -66,8 +72,20 @@ def health_text(health: Mapping[str, SourceHealth], now: float) -> Content:
             parts.append(("not installed", style))
         else:
             parts.append((h.state.replace("_", " "), style))
-            if h.error:
+            if h.error and h.state not in FAILING_STATES:  # those say why on a line of their own
                 parts.append((f" ({clean(h.error, 60)})", style))
+    return Content.assemble(*parts)
+
+
+def problems_text(health: Mapping[str, SourceHealth]) -> Content:
+    """The problem lines: ``cluster (9 sources): api server unreachable: connection refused
+    (127.0.0.1:6443) since 14:02:11``, one per distinct reason (empty when all deliver).
+    Source names and reasons are untrusted text: assembled as parts, never markup."""
+    parts: list[str | tuple[str, str]] = []
+    for who, what in problem_lines(health):
+        if parts:
+            parts.append("\n")
+        parts += [("✖ ", "$text-error"), (who, "bold $text-error"), ": ", (what, "$text-error")]
     return Content.assemble(*parts)
 
 
@@ -81,6 +99,7 @@ class HeaderBar(Vertical):
     HeaderBar > .header--modes { padding: 0 1; color: $warning; }
     HeaderBar > .header--health { padding: 0 1; height: auto; }
     HeaderBar > .header--team { padding: 0 1; height: auto; }
+    HeaderBar > .header--problems { padding: 0 1; height: auto; }
     """
 
     #: Whether the context is a production one (red banner).
@@ -94,6 +113,9 @@ class HeaderBar(Vertical):
         self._health = Static(classes="header--health")
         self._team = Static(classes="header--team")
         self._team.display = False
+        self._problems = Static(classes="header--problems")
+        self._problems.display = False
+        self._problems_plain = ""
         self._team_plain = ""
         self._modes_plain: str | None = None
         self._health_shown: tuple[str, tuple[object, ...]] | None = None
@@ -101,6 +123,7 @@ class HeaderBar(Vertical):
     def compose(self) -> ComposeResult:
         yield self._title
         yield self._modes
+        yield self._problems
         yield self._team
         yield self._health
 
@@ -133,7 +156,17 @@ class HeaderBar(Vertical):
             self._team.update(text)
         self._team.display = bool(text.plain)
 
+    @property
+    def problems_plain(self) -> str:
+        """The problem lines as plain text ("" when every source delivers)."""
+        return self._problems_plain
+
     def show_health(self, health: Mapping[str, SourceHealth], now: float) -> None:
+        problems = problems_text(health)
+        if problems.plain != self._problems_plain:  # called every tick: repaint on change
+            self._problems_plain = problems.plain
+            self._problems.update(problems)
+            self._problems.display = bool(problems.plain)
         strip = health_text(health, now)
         shown = strip if strip.plain else Content.styled("connecting...", "$foreground-muted")
         # Called every refresh tick: update only on change (the ages in it move once a

@@ -23,6 +23,13 @@ when each row's string next changes (:meth:`Panel.timed_due`).
 Row tones (``problem``, ``warning``, ``dim``) are resolved through component classes, so the
 theme decides the colours; a theme switch restyles the cells. A panel holding failing rows gets
 the ``-problems`` class (its title turns red) and counts them in its subtitle.
+
+The failure funnel's last step: a panel fed by cluster sources (:attr:`Panel.fed_by`) says on
+its status line, above its table, when one of them does not deliver
+(:func:`widgets.sourcestate.panel_status`): "stale since 14:02:11: <reason>" over its last
+known rows, dimmed (``-stale``), or "no data: <reason>" when it never had any, and its border
+turns red (``-source-down``). Never an empty, calm-looking panel. The line is hidden while
+every source delivers, so the healthy screen is unchanged.
 """
 
 from __future__ import annotations
@@ -34,12 +41,15 @@ from typing import Any, ClassVar
 import msgspec
 from textual.content import Content
 from textual.widget import Widget
+from textual.widgets import Static
 
+from backends.model import KINDS as CLUSTER_KINDS
 from backends.model import Row
 from backends.store import ChangeSet, Store
 from widgets.formatting import PROBLEM, plain
 from widgets.messages import PanelRowActivated, PanelRowHighlighted
 from widgets.rowmodel import Cell
+from widgets.sourcestate import failing_sources, panel_status
 
 __all__ = ["Panel", "RowId", "RowView"]
 
@@ -87,6 +97,20 @@ class Panel(Widget):
             border-title-color: $text-error;
             border-subtitle-color: $text-error;
         }
+        &.-source-down {
+            border: round $error;
+            border-title-color: $text-error;
+        }
+        & > .panel--status {
+            height: auto;
+            max-height: 3;
+            padding: 0 1;
+            color: $text-error;
+            text-style: bold;
+        }
+        &.-stale > DataTable, &.-stale > VirtualTable {
+            text-opacity: 55%;
+        }
     }
     """
 
@@ -114,6 +138,13 @@ class Panel(Widget):
         self._failing: set[RowId] = set()
         """Rows with tone ``problem``: counted in the subtitle, and ``-problems`` set."""
         self.border_title = Content(self.TITLE)
+        self.fed_by: frozenset[str] = frozenset(
+            k for k in (self.ROW_KINDS or self.KINDS) if k in CLUSTER_KINDS)
+        """The cluster kinds whose sources feed this panel's rows (their health is shown)."""
+        self.status_line = Static(classes="panel--status")
+        """Why the panel's data is stale or missing (hidden while its sources deliver)."""
+        self.status_line.display = False
+        self._status_text = ""
 
     # ------------------------------------------------------------------ contract
 
@@ -164,6 +195,25 @@ class Panel(Widget):
             self.apply_views(updates)
             self.refresh_ages(now)
         self._show_counts()
+        self.show_sources(store)
+
+    @property
+    def status_text(self) -> str:
+        """What the status line says about the sources feeding the panel ("" when fine)."""
+        return self._status_text
+
+    def show_sources(self, store: Store) -> None:
+        """Say on the status line whether the panel's sources deliver (module docstring)."""
+        if not self.fed_by:
+            return
+        text, stale = panel_status(failing_sources(store.all_health(), self.fed_by),
+                                   bool(self._rows))
+        self.set_class(stale, "-stale")
+        self.set_class(bool(text), "-source-down")
+        if text != self._status_text:
+            self._status_text = text
+            self.status_line.update(Content(text))  # the server's words: never markup
+            self.status_line.display = bool(text)
 
     def set_filter(self, text: str) -> None:
         """Show only rows with ``text`` in a visible cell (case-insensitive); "" clears."""

@@ -111,6 +111,7 @@ class TablePanel(Panel):
         self._due_heap: list[tuple[float, RowId]] = []
 
     def compose(self) -> ComposeResult:
+        yield self.status_line
         yield self.table
 
     def on_mount(self) -> None:

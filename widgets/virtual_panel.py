@@ -78,6 +78,7 @@ class VirtualPanel(Panel):
         self.border_title = Content.assemble(self.TITLE, " ", (mode, "$text-accent"))
 
     def compose(self) -> ComposeResult:
+        yield self.status_line
         yield self.table
 
     def focus(self, scroll_visible: bool = True) -> Self:

@@ -18,12 +18,14 @@ not installed are health states with slow re-checks, like the watch sources; a f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 
 from backends.kube.decode import DecodeError, decode_list
 from backends.kube.discovery import resolve
 from backends.kube.errors import KubeApiError, KubeError
+from backends.kube.problems import forbidden_reason, summarise
 from backends.kube.source import source_name
 from backends.kube.wire import KubeTransport, namespaced_path
 from backends.store import SourceState, Store
@@ -59,6 +61,7 @@ class MetricsPoller:
         self._forbidden_retry = forbidden_retry
         self._recheck_interval = recheck_interval
         self._ever_ok: set[str] = set()
+        self._wake = asyncio.Event()
         self.polls = 0
         """Completed polls (tests and the debug view read it)."""
 
@@ -80,7 +83,15 @@ class MetricsPoller:
                     self._store.set_health(source_name(kind, namespace), "error",
                                            f"internal error: {type(exc).__name__}: {exc}")
                 delay = self._interval
-            await asyncio.sleep(delay)
+            if not self._wake.is_set():
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await self._wake.wait()
+            self._wake.clear()
+
+    def retry_now(self) -> None:
+        """End the wait before the next poll (the App's retry key)."""
+        self._wake.set()
 
     async def poll_once(self) -> float:
         """One round over every target; returns the pause before the next round."""
@@ -89,7 +100,9 @@ class MetricsPoller:
                 self._version = await self._discover()
             except KubeError as exc:
                 for kind, namespace in self.targets():
-                    self._lost(kind, namespace, f"discovery of metrics.k8s.io failed: {exc}")
+                    # the same words as every other source that lost the server
+                    self._lost(kind, namespace,
+                               summarise(exc, str(getattr(self._conn, "cluster", "") or "")))
                 return self._interval
             if self._version is None:
                 for kind, namespace in self.targets():
@@ -119,15 +132,18 @@ class MetricsPoller:
             raw = await self._conn.get_raw(path)
         except KubeApiError as exc:
             if exc.status == 403:
-                self._gone(kind, namespace, "forbidden", exc.message)
+                self._gone(kind, namespace, "forbidden",
+                           forbidden_reason("list", path, exc.message,
+                                            str(getattr(self._conn, "user", "") or "")))
                 return "forbidden"
             if exc.status == 404:
                 self._gone(kind, namespace, "not_installed", exc.message)
                 return "not_installed"
-            self._lost(kind, namespace, str(exc))
+            self._lost(kind, namespace, summarise(exc))
             return "lost"
         except KubeError as exc:
-            self._lost(kind, namespace, str(exc))
+            self._lost(kind, namespace,
+                       summarise(exc, str(getattr(self._conn, "cluster", "") or "")))
             return "lost"
         name = source_name(kind, namespace)
         try:
@@ -160,5 +176,5 @@ class MetricsPoller:
 
     def _lost(self, kind: str, namespace: str | None, why: str) -> None:
         name = source_name(kind, namespace)
-        state: SourceState = "stale" if name in self._ever_ok else "connecting"
+        state: SourceState = "stale" if name in self._ever_ok else "error"
         self._store.set_health(name, state, why)

@@ -17,14 +17,24 @@ The contract (operations.md section 9), and how each part is met here:
   the next watch resumes.
 - A stream that ends (timeout) is resumed at once; a network error is resumed from the last
   version after a capped exponential backoff with jitter. A 410 (HTTP status, or an ERROR
-  event with code 410) means history is gone: re-list.
-- 403: health ``forbidden`` with the server's message, rows dropped, retried slowly. 404 of
-  the collection: ``not_installed``, rows dropped, re-checked rarely (through discovery when
-  the source was given a ``rediscover`` callback, so a CRD installed later is found at its
-  served version); never a tight error loop.
+  event with code 410) means history is gone: re-list. The backoff starts again from its
+  initial delay once the last failure is ``backoff_reset`` seconds ago (client-go's two
+  minutes, :class:`~backends.backoff.Backoff`).
+- A watch silent (no event, no bookmark) for ``STALL_FACTOR x bookmark_interval`` (the
+  server's bookmark interval: a minute for a real watch cache) is stalled: ``stale``, and
+  restarted from the last version. A dead link must never pass for a quiet cluster.
+- 403: health ``forbidden`` ("forbidden: list httproutes.gateway.networking.k8s.io for
+  <user>"), rows dropped, retried slowly. 404 of the collection: ``not_installed``, rows
+  dropped, re-checked rarely (through discovery when the source was given a ``rediscover``
+  callback, so a CRD installed later is found at its served version); never a tight error
+  loop. A kind every Kubernetes API serves (``required``: nodes, pods...) that is not served
+  is no empty cluster but a wrong server: health ``error`` saying so, retried with backoff.
 - Health: ``connecting`` until the first list completes, ``connected`` while the watch is
   open, ``stale`` from the moment of loss (its ``since`` is when we lost it, and the rows
-  stay so the UI can say "stale since T"), ``error`` for undecodable data.
+  stay so the UI can say "stale since T"), ``error`` when it never had data and cannot get
+  any, or for undecodable data. The reason is one readable line
+  (:mod:`backends.kube.problems`), never the transport's raw error.
+- :meth:`WatchSource.retry_now` ends any wait at once (the App's retry key).
 - Watch events are applied in batches: everything that arrives within ``batch_window``
   (50 ms, at most ``batch_max`` = 1,000 events) is one :meth:`Store.apply` and one
   :meth:`Store.note_event`, which is what keeps 1,000 events/s cheap.
@@ -39,9 +49,9 @@ pause while the first lists load) is :mod:`backends.kube.source_set`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
-import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
@@ -49,13 +59,17 @@ from typing import Protocol
 from backends.backoff import Backoff
 from backends.kube.decode import DecodeError, decode_event, decode_list
 from backends.kube.errors import KubeApiError, KubeError, KubeUnreachable
-from backends.kube.wire import KubeTransport, Params, namespaced_path
+from backends.kube.problems import forbidden_reason, not_served_reason, stall_reason, summarise
+from backends.kube.readahead import SEND_AHEAD, drop_ahead, peek_continue
+from backends.kube.wire import KubeTransport, LineStream, Params, namespaced_path
 from backends.model import CLUSTER_SCOPED_KINDS, Row
 from backends.store import Op, SourceState, Store
 
 __all__ = [
+    "STALL_FACTOR",
     "Source",
     "WatchSource",
+    "WatchStalled",
     "peek_continue",
     "source_name",
 ]
@@ -69,42 +83,13 @@ backoff purposes: a server (or proxy) that accepts and hangs up at once must not
 hammered."""
 
 
-_CONTINUE = re.compile(rb'"continue"\s*:\s*"([A-Za-z0-9+/=_.:-]+)"')
-_SEND_AHEAD = 0.002
-"""How long a list waits for the page requested ahead to go out before decoding the current
-one (which blocks the loop). aiohttp with ``trust_env`` (kubernetes.aio's session) looks up
-netrc and proxy settings in worker threads before it writes a request: a millisecond or so
-of loop turns. The wait ends early if the page is already in; the loop is free meanwhile."""
-_HEAD = 4096
-"""How far into a list body :func:`peek_continue` looks for the metadata."""
+STALL_FACTOR = 2.0
+"""A watch silent for this many expected bookmark intervals is stalled (one interval of
+margin: a bookmark may be sent just after the interval's end)."""
 
 
-def peek_continue(raw: bytes) -> str | None:
-    """The continue token of a list body, read from its head without decoding the items.
-
-    The API server writes ``metadata`` before ``items``; when this body does not (or the
-    token is not plain base64-like text), None, and the caller simply does not read ahead.
-    Only a hint: the full decode says what the token really is.
-    """
-    head = raw[:_HEAD]
-    items = head.find(b'"items"')
-    if items < 0:
-        return None
-    found = _CONTINUE.search(head, 0, items)
-    return found.group(1).decode("ascii") if found else None
-
-
-def _drop(ahead: tuple[str, asyncio.Task[bytes]] | None) -> None:
-    """Cancel a page requested ahead that will not be used (its outcome is ignored)."""
-    if ahead is not None:
-        task = ahead[1]
-        task.cancel()
-        task.add_done_callback(_ignore_outcome)
-
-
-def _ignore_outcome(task: asyncio.Task[bytes]) -> None:
-    if not task.cancelled():
-        task.exception()  # retrieved, so asyncio does not log it as never retrieved
+class WatchStalled(KubeError):
+    """A watch delivered neither events nor bookmarks for longer than expected."""
 
 
 def source_name(kind: str, namespace: str | None = None) -> str:
@@ -119,6 +104,9 @@ class Source(Protocol):
 
     async def run(self) -> None: ...
 
+    def retry_now(self) -> None:
+        """End the current wait between attempts (the App's retry key)."""
+
 
 class WatchSource:
     """List and watch one kind (in all namespaces or in one) into the store.
@@ -126,6 +114,11 @@ class WatchSource:
     ``path`` is the kind's collection path across namespaces (``/api/v1/pods``); None means
     discovery found the kind not served, in which case ``rediscover`` (required then) is
     asked again every ``recheck_interval`` seconds and must return the path or None.
+
+    ``required``: every Kubernetes API serves this kind, so "not served" is a fault (a wrong
+    server), not a missing add-on. ``bookmark_interval``: how often the server is expected to
+    send bookmarks (None: no stall detection). ``sleep``: how waits between attempts are
+    made (tests count them); by default a wait that :meth:`retry_now` ends early.
     """
 
     def __init__(
@@ -151,6 +144,10 @@ class WatchSource:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         on_first_list: Callable[[str], None] | None = None,
+        required: bool = False,
+        bookmark_interval: float | None = None,
+        backoff_reset: float | None = 120.0,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
     ) -> None:
         if path is None and rediscover is None:
             raise ValueError(f"{kind}: a source without a path needs a rediscover callback")
@@ -173,7 +170,15 @@ class WatchSource:
         self._rediscover = rediscover
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
-        self._backoff = Backoff(backoff_initial, backoff_cap, self._rng)
+        self._backoff = Backoff(backoff_initial, backoff_cap, self._rng,
+                                reset_after=backoff_reset, clock=clock)
+        self._required = required
+        self._bookmark_interval = bookmark_interval
+        self._sleep = sleep
+        self._wake = asyncio.Event()
+        self._verb = "list"
+        self._server = str(getattr(conn, "cluster", "") or "")
+        self._user = str(getattr(conn, "user", "") or "")
         self._on_first_list = on_first_list
         """Told (once, with the source's name) when the first list is done or failed."""
         self.resource_version = ""
@@ -194,7 +199,10 @@ class WatchSource:
         """List and watch until cancelled. Never raises anything but CancelledError."""
         if self._path is None:
             self._clear()
-            self._health("not_installed", "the cluster does not serve this resource")
+            if self._required:
+                self._health("error", not_served_reason())
+            else:
+                self._health("not_installed", "the cluster does not serve this resource")
             self._first_list_over()
         else:
             self._health("connecting")
@@ -204,6 +212,9 @@ class WatchSource:
             except KubeApiError as exc:
                 delay = self._on_api_error(exc)
             except KubeUnreachable as exc:
+                log.info("%s: %s", self.name, exc)
+                delay = self._on_lost(summarise(exc, self._server))
+            except WatchStalled as exc:
                 delay = self._on_lost(str(exc))
             except DecodeError as exc:
                 self._need_list = True
@@ -216,7 +227,22 @@ class WatchSource:
                 delay = self._backoff.next()
             self._first_list_over()  # a first attempt that failed is over too
             if delay > 0:
-                await asyncio.sleep(delay)
+                await self._pause(delay)
+
+    def retry_now(self) -> None:
+        """End the current wait between attempts: the next attempt starts at once."""
+        self._wake.set()
+
+    async def _pause(self, delay: float) -> None:
+        """Wait ``delay`` seconds, or less when :meth:`retry_now` is called meanwhile."""
+        if self._sleep is not None:
+            await self._sleep(delay)
+            return
+        if not self._wake.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
+        self._wake.clear()
 
     async def _step(self) -> float:
         """One round: (re-)list if needed, then one watch. Returns the pause before the next."""
@@ -245,6 +271,7 @@ class WatchSource:
         the authority: a request made with a different hint is dropped and made again.
         """
         path = self._collection()
+        self._verb = "list"
         progressive = not self._listed_once and not self._applied_progressively
         rows: list[Row] = []
         failed: set[str] = set()
@@ -258,7 +285,7 @@ class WatchSource:
                     if ahead is not None and ahead[0] == token:
                         raw = await ahead[1]
                     else:
-                        _drop(ahead)
+                        drop_ahead(ahead)
                         raw = await self._conn.get_raw(path, self._page_params(token))
                     ahead = None
                 except KubeApiError as exc:
@@ -280,7 +307,7 @@ class WatchSource:
                     ahead = (hint, asyncio.ensure_future(
                         self._conn.get_raw(path, self._page_params(hint))))
                     # Decoding blocks the loop; first let the request reach the wire.
-                    await asyncio.wait({ahead[1]}, timeout=_SEND_AHEAD)
+                    await asyncio.wait({ahead[1]}, timeout=SEND_AHEAD)
                 page = decode_list(self.kind, raw)
                 rows.extend(page.rows)
                 failed.update(page.failed_keys)
@@ -294,7 +321,7 @@ class WatchSource:
                     break
                 token = page.continue_token
         finally:
-            _drop(ahead)
+            drop_ahead(ahead)
         self._store.replace(self.kind, rows, keep=failed | self._foreign_keys())
         self._store.note_event(self.name)
         self.resource_version = version
@@ -342,16 +369,32 @@ class WatchSource:
         }
         started = self._clock()
         delivered = 0
+        self._verb = "watch"
         async with await self._conn.open_stream(self._collection(), params) as stream:
             self._mark_connected()
-            while lines := await stream.read_batch(
-                max_lines=self._batch_max, window=self._batch_window
-            ):
+            while lines := await self._read(stream):
                 delivered += self._apply_lines(lines)
         if delivered or self._clock() - started >= _QUICK_END:
             self._backoff.reset()
             return 0.0
         return self._backoff.next()
+
+    async def _read(self, stream: LineStream) -> list[bytes]:
+        """The next batch of lines; raises :class:`WatchStalled` when neither an event nor a
+        bookmark came within ``STALL_FACTOR`` expected bookmark intervals."""
+        expected = self._bookmark_interval
+        if expected is None or expected <= 0:
+            return await stream.read_batch(max_lines=self._batch_max, window=self._batch_window)
+        limit = expected * STALL_FACTOR
+        window = asyncio.timeout(limit)
+        try:
+            async with window:
+                return await stream.read_batch(max_lines=self._batch_max,
+                                               window=self._batch_window)
+        except TimeoutError:
+            if window.expired():
+                raise WatchStalled(stall_reason(limit, expected)) from None
+            raise
 
     def _apply_lines(self, lines: Sequence[bytes]) -> int:
         """Decode a batch of watch lines and apply it as one store call."""
@@ -394,8 +437,15 @@ class WatchSource:
         if status == 403:
             self._need_list = True
             self._clear()
-            self._health("forbidden", exc.message)
+            self._health("forbidden", forbidden_reason(
+                self._verb, self._path or self.kind, exc.message, self._user))
             return self._forbidden_retry
+        if status == 404 and self._required:
+            # Nodes or pods not found: the URL points at something that is not (or not
+            # only) a Kubernetes API server. Never an empty cluster; keep what we had.
+            self._need_list = True
+            self._health(self._lost_state(), not_served_reason())
+            return self._backoff.next()
         if status == 404:
             self._need_list = True
             self._clear()
@@ -405,19 +455,23 @@ class WatchSource:
                 return 0.0
             return self._recheck_interval
         if status == 401:
-            self._health("error", f"Unauthorized: {exc.message}")
+            log.info("%s: %s", self.name, exc)
+            self._health(self._lost_state(), summarise(exc))
             return max(self._backoff.next(), min(self._forbidden_retry, 10.0))
         if status == 429 or status >= 500:
-            return self._on_lost(str(exc))
+            return self._on_lost(summarise(exc))
         # 400 (a selector the server refuses), 405, 406...: will not fix itself soon.
         self._need_list = True
-        self._health("error", str(exc))
+        self._health(self._lost_state(), summarise(exc))
         return self._forbidden_retry
+
+    def _lost_state(self) -> SourceState:
+        """``stale`` when rows were shown (they stay, dimmed), else ``error``."""
+        return "stale" if self._ever_connected else "error"
 
     def _on_lost(self, why: str) -> float:
         """The connection is gone: keep the rows, mark them stale from now, back off."""
-        state: SourceState = "stale" if self._ever_connected else "connecting"
-        self._health(state, why)
+        self._health(self._lost_state(), why)
         delay = self._backoff.next()
         log.info("%s: %s; retrying in %.1fs", self.name, why, delay)
         return delay
@@ -426,7 +480,7 @@ class WatchSource:
         """Ask discovery every ``recheck_interval`` until the kind is served."""
         assert self._rediscover is not None
         while self._path is None:
-            await asyncio.sleep(self._recheck_interval)
+            await self._pause(self._recheck_interval)
             try:
                 self._path = await self._rediscover()
             except KubeError as exc:

@@ -31,10 +31,12 @@ from backends.kube.wire import KubeTransport
 from backends.store import Store
 
 __all__ = [
+    "REQUIRED",
     "WATCHED",
     "ManagedTransport",
     "SourceOptions",
     "SourceSet",
+    "mark_unavailable",
     "start_all",
 ]
 
@@ -69,6 +71,10 @@ WATCHED: tuple[tuple[str, str | None], ...] = (
 )
 """The watched kinds and their field selectors (only Warning events matter on call)."""
 
+REQUIRED: frozenset[str] = frozenset({"nodes", "pods", "events", "deployments", "replicasets"})
+"""Kinds every Kubernetes API server serves (core and apps): one that is not served means
+the URL points at the wrong server (or a broken one), never that the cluster is empty."""
+
 
 @dataclass(frozen=True)
 class SourceOptions:
@@ -87,6 +93,13 @@ class SourceOptions:
     discovery_timeout: float = 15.0
     gc_pause_limit: float = 30.0
     """Longest the garbage collector stays paused while the first lists load; 0: no pause."""
+    bookmark_interval: float | None = 60.0
+    """How often the API server is expected to send a watch bookmark (a real API server's
+    watch cache: every minute; the drill: its ``--bookmark-interval``). A watch silent for
+    twice as long is stalled: stale, and restarted. None: no stall detection."""
+    backoff_reset: float | None = 120.0
+    """The reconnect backoff starts again from ``backoff_initial`` once the last failure is
+    this long ago (client-go's reflector: two minutes)."""
 
 
 class ManagedTransport(KubeTransport, Protocol):
@@ -179,6 +192,9 @@ class SourceSet:
                     rediscover=self._rediscoverer(kind),
                     rng=random.Random(self._rng.random()),
                     on_first_list=self._first_list_over,
+                    required=kind in REQUIRED,
+                    bookmark_interval=opts.bookmark_interval,
+                    backoff_reset=opts.backoff_reset,
                 ))
         if metrics and opts.metrics:
             sources.append(MetricsPoller(
@@ -258,6 +274,11 @@ class SourceSet:
             for source in sources
         )
 
+    def retry_now(self) -> None:
+        """Every source waiting between attempts tries again at once (the retry key)."""
+        for source in self.sources:
+            source.retry_now()
+
     async def stop(self) -> None:
         """Cancel every source, wait for each to finish, close the connection."""
         tasks, self.tasks = self.tasks, []
@@ -285,6 +306,22 @@ class SourceSet:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+def mark_unavailable(store: Store, why: str,
+                     namespaces: Sequence[str] | None = None) -> None:
+    """No source could start (the connection failed: credentials, kubeconfig, TLS set-up):
+    every source that would run says so, with ``why``, where its data would be. A source
+    that had data before is ``stale`` (its rows stay), one that never had any ``error``."""
+    scoped = list(dict.fromkeys(namespaces)) if namespaces else None
+    for kind, _ in WATCHED:
+        scopes: list[str | None] = list(scoped) if scoped and WANTED[kind].namespaced \
+            else [None]
+        for namespace in scopes:
+            name = source_name(kind, namespace)
+            old = store.health(name)
+            had = old is not None and old.last_event is not None
+            store.set_health(name, "stale" if had else "error", why)
 
 
 async def start_all(
