@@ -75,7 +75,7 @@ def dispatch(args: argparse.Namespace) -> int | None:
         return code
     except Exit as exc:
         if exc.message:
-            print(f"{name}: {exc.message}", file=sys.stderr)
+            print(f"{name}: {clean(exc.message, 4000)}", file=sys.stderr)
         return exc.code
     except KubeUnreachable as exc:  # the server went away between two steps
         print(f"{name}: lost the server: {clean(exc, 300)}; check `controlroom journal` for "

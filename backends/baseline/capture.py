@@ -471,6 +471,14 @@ def _missing(store: Store) -> dict[str, str]:
             if problem:
                 missing[section] = problem
                 break
+    unserved = [section for section in ("nodes", "workloads", "pods")
+                if "not served by the API server" in missing.get(section, "")]
+    if unserved:
+        # A server that does not serve nodes or pods is not the Kubernetes API it claims to
+        # be: its "Argo CD not installed" is no more believable than its empty node list.
+        for section in ("apps", "gateways", "routes"):
+            missing.setdefault(section, f"not believable: the API server does not serve "
+                               f"{', '.join(unserved)} either")
     configured = [s for s in ALERT_SOURCES if s in health]
     silent = [s for s in configured if health[s].last_event is None]
     # A source that answers garbage is in "error" with a last answer: its alerts are not
