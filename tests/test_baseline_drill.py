@@ -201,3 +201,32 @@ def test_capacity_lost_after_a_pause_is_caught(tmp_path: Path) -> None:
         assert "monitoring/alertmanager: serves nothing" in out.stdout
     finally:
         drill.close()
+
+
+def test_a_node_that_does_not_decode_makes_nodes_cannot_check(tmp_path: Path) -> None:
+    """Issue 13 point 11: a Node whose ``conditions`` is not a list was dropped and
+    `validate` said "PASS nodes-ready". Now the node is named and the nodes checks cannot
+    be made (exit 2); `snapshot` refuses, for the nodes could not all be read."""
+    from drill.resources import BY_KEY
+
+    drill = ThreadedDrill(tmp_path, scenario="calm", manual_clock=True, bookmark_interval=0.2)
+    try:
+        rt = BY_KEY["nodes"]
+
+        def smuggle() -> None:
+            node = dict(drill.cluster.state.objects(rt, None)[0])
+            node["metadata"] = {"name": "broken-node"}
+            node["status"] = {"conditions": "Ready"}
+            drill.cluster.state.store_unchecked(rt, node)
+
+        drill.call(smuggle)
+        run = runner(tmp_path, drill.kubeconfig)
+        out = run("validate")
+        assert out.returncode == 2, out.stdout + out.stderr
+        assert "PASS nodes-ready" not in out.stdout and "???? nodes-ready" in out.stdout
+        assert "broken-node" in out.stdout and "could not be decoded" in out.stdout
+        out = run("snapshot")
+        assert out.returncode == 2 and "broken-node" in out.stderr, out.stderr
+        assert not (tmp_path / "snapshots").exists()
+    finally:
+        drill.close()

@@ -247,6 +247,15 @@ def _convert_all(codec: _Codec[T], items: Iterable[tuple[int, T]], out: _Outcome
                      f"{codec.kind}: item {index} ({key}): {exc}")
 
 
+def _item_label(codec: _Codec[Any], index: int, meta: s.MetaIn | None) -> str:
+    """``nodes: item 5 (broken-node)``: the position and, when readable, the object's key,
+    so the one line a header shows names the object (issue 13)."""
+    if meta is None or not meta.name:
+        return f"{codec.kind}: item {index}"
+    key = make_key(meta.namespace, meta.name, namespaced=codec.namespaced)
+    return f"{codec.kind}: item {index} ({clean(key, 300)})"
+
+
 def _meta_of(raw_item: bytes) -> s.MetaIn | None:
     try:
         return _META_ONLY_DECODER.decode(raw_item).metadata
@@ -269,11 +278,13 @@ def _decode_one_by_one(codec: _Codec[Any], raw: bytes) -> DecodedList:
         try:
             decoded.append((index, codec.item_decoder.decode(raw_item)))
         except msgspec.DecodeError as exc:
-            out.fail(codec, index, _meta_of(raw_item), str(exc),
-                     f"{codec.kind}: item {index}: {_at_item(str(exc), index)}")
+            meta = _meta_of(raw_item)
+            out.fail(codec, index, meta, str(exc),
+                     f"{_item_label(codec, index, meta)}: {_at_item(str(exc), index)}")
         except RecursionError:
-            out.fail(codec, index, _meta_of(raw_item), _TOO_DEEP,
-                     f"{codec.kind}: item {index}: {_TOO_DEEP}")
+            meta = _meta_of(raw_item)
+            out.fail(codec, index, meta, _TOO_DEEP,
+                     f"{_item_label(codec, index, meta)}: {_TOO_DEEP}")
     _convert_all(codec, decoded, out)
     return out.page(codec, envelope.metadata, len(raw_items))
 
@@ -303,7 +314,8 @@ def _decode_split(codec: _Codec[Any], raw: bytes) -> DecodedList:
             except RecursionError:
                 why = _TOO_DEEP
         if why:
-            out.fail(codec, index, item_meta, why, f"{codec.kind}: item {index}: {why}")
+            out.fail(codec, index, item_meta, why,
+                     f"{_item_label(codec, index, item_meta)}: {why}")
     _convert_all(codec, decoded, out)
     return out.page(codec, meta, len(spans))
 
