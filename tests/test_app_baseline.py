@@ -330,5 +330,15 @@ async def test_b_refuses_a_baseline_without_pods_and_d_cannot_compare(tmp_path: 
             assert str(last.message).startswith("cannot compare: the baseline (file ")
             assert "pods: pods: forbidden: no list" in str(last.message)
             assert last.severity == "error" and not isinstance(app.screen, DiffScreen)
+
+            # Against the complete one, v cannot check what it could not read: not PASSED.
+            next(p for p in snapshots.iterdir() if p != previous).unlink()
+            report = await open_screen(pilot, app, "v", ValidationScreen)
+            text = screen_text(report)
+            # (FAILED too: the hand-made baseline differs; a known failure outranks unknown)
+            assert "could not be checked: data-complete" in text, text
+            assert "???? data-complete" in text and "PASS data-complete" not in text
+            assert "pods: pods: forbidden" in text
+            assert app.runbook.change.validation_passed is False
     finally:
         await cluster.stop()
