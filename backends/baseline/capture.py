@@ -443,9 +443,7 @@ def _source_problem(health: Mapping[str, SourceHealth], kind: str) -> str:
             return f"{name}: forbidden{why}"
         if h.state == "not_installed" and kind in _CORE_KINDS:
             return f"{name}: not served by the API server{why}"
-        if h.state == "error":
-            # An error after data (items that failed to decode, 401 mid-session) leaves rows
-            # that are not the cluster's truth: as missing as never listed.
+        if h.state == "error":  # after data too: undecodable items, 401 mid-session
             return (f"{name}: not listed yet (error{why})" if h.last_event is None
                     else f"{name}: error{why}")
         if h.last_event is None and h.state in ("connecting", "stale"):
@@ -473,16 +471,13 @@ def _missing(store: Store) -> dict[str, str]:
                 break
     unserved = [section for section in ("nodes", "workloads", "pods")
                 if "not served by the API server" in missing.get(section, "")]
-    if unserved:
-        # A server that does not serve nodes or pods is not the Kubernetes API it claims to
-        # be: its "Argo CD not installed" is no more believable than its empty node list.
+    if unserved:  # then its "Argo CD not installed" is no more believable than its 0 nodes
         for section in ("apps", "gateways", "routes"):
             missing.setdefault(section, f"not believable: the API server does not serve "
                                f"{', '.join(unserved)} either")
     configured = [s for s in ALERT_SOURCES if s in health]
     silent = [s for s in configured if health[s].last_event is None]
-    # A source that answers garbage is in "error" with a last answer: its alerts are not
-    # known, so "no alert is firing" cannot be said (it used to pass alerts-quiet).
+    # A source answering garbage is in "error" after an answer: its alerts are not known.
     broken = [f"{s}: {health[s].error or 'error'}" for s in configured
               if health[s].state == "error" and health[s].last_event is not None]
     if not configured and not store.count(ALERTS):
