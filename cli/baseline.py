@@ -9,10 +9,25 @@ text|json|junit] [-o FILE]`` runs the post-update checks. They share the main co
 
 Exit codes, so a pipeline can tell "it is broken" from "I could not look":
 
-- ``snapshot``: 0 written; 2 cannot run.
+- ``snapshot``: 0 written; 2 cannot run, or the baseline would be incomplete (nodes,
+  workloads or pods could not be read: nothing is written, the previous baseline stays the
+  newest).
 - ``diff``: 0 nothing got worse; 1 something got worse in a way validation would fail
-  (the ``[validate] regressions`` kinds: warning events alone do not); 2 cannot run.
-- ``validate``: 0 every check passed; 1 a check failed; 2 cannot run.
+  (the ``[validate] regressions`` kinds: warning events alone do not); 2 cannot run, or
+  "cannot compare" (the baseline or the cluster now lacks nodes, workloads or pods).
+- ``validate``: 0 every check passed; 1 a check failed; 2 cannot run, "cannot compare"
+  (the baseline lacks a required section), or nothing failed but a check could not be made
+  (``????``: its data could not be read; never a pass). A circuit breaker engaged on the
+  context (the journal says so) fails ``breaker-released``.
+
+An API that answers nothing useful is not an empty cluster: a server that answers 404 to
+``/version`` is refused at connection, one whose discovery is empty or that does not serve
+nodes or pods leaves those sections missing, so ``snapshot`` refuses and ``diff`` /
+``validate`` exit 2 naming the problem; never a baseline of zeros.
+
+Everything printed goes through :func:`~backends.sanitize.clean` (one-line errors) or
+:func:`~backends.sanitize.clean_multiline` (reports): the context name comes from a
+kubeconfig and may carry terminal escapes as well as any cluster string.
 
 "Cannot run" is a bad config, a bad kubeconfig or context, an unreachable cluster or one that
 refuses the credentials, an unreadable baseline (named with the problem: not JSON, truncated,
@@ -38,8 +53,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from backends.sanitize import clean
-from cli.session import Exit, connected, context_of, fail, settings_of
+from backends.sanitize import clean, clean_multiline
+from cli.session import Exit, connected, context_of, fail, journal_path, settings_of
 
 if TYPE_CHECKING:
     from backends.baseline.model import Baseline
@@ -133,7 +148,7 @@ def dispatch(args: argparse.Namespace) -> int | None:
         return code
     except Exit as exc:
         if exc.message:
-            print(f"{name}: {exc.message}", file=sys.stderr)
+            print(f"{name}: {clean(exc.message, 4000)}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:
         print(f"{name}: interrupted; nothing was written", file=sys.stderr)
@@ -168,6 +183,21 @@ async def _capture(args: argparse.Namespace, settings: Settings, context: str, c
         await conn.close()
 
 
+def _out(text: str) -> None:
+    """Print a report: every line safe for a terminal, none cut."""
+    print(clean_multiline(text, len(text) + 1), flush=True)
+
+
+def _comparable(baseline: Baseline, what: str) -> None:
+    """Exit 2 ("cannot compare") when ``baseline`` lacks nodes, workloads or pods."""
+    from backends.usecases.baseline import IncompleteBaseline, refuse_incomplete
+
+    try:
+        refuse_incomplete(baseline, f"cannot compare: {what} lacks required sections")
+    except IncompleteBaseline as exc:
+        fail(_CANNOT, str(exc))
+
+
 def _load(path: Path) -> Baseline:
     from backends.baseline.io import BaselineError, load_baseline
 
@@ -195,13 +225,20 @@ def _snapshot(args: argparse.Namespace) -> int:
     if args.output is not None and args.output.exists():
         fail(_CANNOT, f"{clean(str(args.output), 300)} already exists; a baseline is never "
               "overwritten (choose another name)")
+    from backends.usecases.baseline import IncompleteBaseline, refuse_incomplete
+
     baseline = live_baseline(args, settings, args.change_id)
+    try:
+        refuse_incomplete(baseline, "refusing to write an incomplete baseline (nothing was "
+                          "written)")
+    except IncompleteBaseline as exc:
+        fail(_CANNOT, str(exc))
     try:
         path = write_baseline(baseline, args.output)
     except BaselineError as exc:
         fail(_CANNOT, clean(str(exc), 800))
-    print(f"snapshot: {path}", flush=True)
-    print(render_baseline_summary(baseline), flush=True)
+    _out(f"snapshot: {path}")
+    _out(render_baseline_summary(baseline))
     return _OK
 
 
@@ -211,10 +248,12 @@ def _diff(args: argparse.Namespace) -> int:
 
     settings = settings_of(args)
     baseline = _load(args.baseline)
+    _comparable(baseline, f"the baseline {args.baseline}")
     current = _load(args.current) if args.current is not None else live_baseline(args, settings)
+    _comparable(current, f"{args.current}" if args.current is not None
+                else "the cluster now (what could not be read)")
     result, regressed = compare(baseline, current, settings)
-    print(render_diff_json(result) if args.format == "json" else render_diff_text(result),
-          flush=True)
+    _out(render_diff_json(result) if args.format == "json" else render_diff_text(result))
     return _FAILED if regressed else _OK
 
 
@@ -229,16 +268,32 @@ def _validate(args: argparse.Namespace) -> int:
             fail(_CANNOT, f"--output {clean(str(args.output), 300)} is the snapshot being "
                   "read; refusing to overwrite it")
     baseline = _load(args.baseline) if args.baseline is not None else None
+    if baseline is not None:
+        _comparable(baseline, f"the baseline {args.baseline}")
     current = _load(args.current) if args.current is not None else live_baseline(args, settings)
-    result = validate_now(current, settings, baseline)
+    breakers, breakers_unknown = _breakers(args, current.context)
+    result = validate_now(current, settings, baseline, breakers=breakers,
+                          breakers_unknown=breakers_unknown)
     report = render_validation(result, args.format)
     if args.output is None:
-        print(report, flush=True)
+        _out(report)
     else:
         try:
             write_atomic(args.output, report.encode() + b"\n", overwrite=True)
         except BaselineError as exc:
             fail(_CANNOT, clean(str(exc), 800))
-        print(render_validation_text(result), flush=True)
-        print(f"report: {args.output}", flush=True)
-    return _OK if result.passed else _FAILED
+        _out(render_validation_text(result))
+        _out(f"report: {args.output}")
+    return {"passed": _OK, "failed": _FAILED, "unknown": _CANNOT}[result.verdict]
+
+
+def _breakers(args: argparse.Namespace, context: str) -> tuple[list[str] | None, str]:
+    """(engaged breakers on ``context``, why they could not be read): from the journal,
+    which is local state (``--state-dir``), so it answers even for ``--current`` files."""
+    from backends.ops.journal import JournalError
+    from backends.usecases.baseline import engaged_breakers
+
+    try:
+        return engaged_breakers(journal_path(args), context), ""
+    except JournalError as exc:
+        return None, clean(exc, 500)

@@ -66,6 +66,7 @@ def dispatch(args: argparse.Namespace) -> int | None:
     if getattr(args, "command", None) not in COMMANDS or handler is None:
         return None
     from backends.kube.errors import KubeError, KubeUnreachable
+    from backends.ops.journal import JournalError
 
     name = _command_name(args)
     state = CommandState()
@@ -74,7 +75,7 @@ def dispatch(args: argparse.Namespace) -> int | None:
         return code
     except Exit as exc:
         if exc.message:
-            print(f"{name}: {exc.message}", file=sys.stderr)
+            print(f"{name}: {clean(exc.message, 4000)}", file=sys.stderr)
         return exc.code
     except KubeUnreachable as exc:  # the server went away between two steps
         print(f"{name}: lost the server: {clean(exc, 300)}; check `controlroom journal` for "
@@ -83,6 +84,9 @@ def dispatch(args: argparse.Namespace) -> int | None:
     except KubeError as exc:
         print(f"{name}: {clean(exc, 500)}", file=sys.stderr)
         return FAILED
+    except JournalError as exc:  # a journal that went bad under a running command
+        print(f"{name}: {clean(exc, 500)}", file=sys.stderr)
+        return USAGE
     except KeyboardInterrupt:
         print(f"{name}: interrupted; " + (
             "a write may have been on its way: check `controlroom journal`" if state.sending

@@ -166,6 +166,13 @@ async def connected(args: argparse.Namespace, context: str, code: int = USAGE
             await conn.close()
             fail(code, f"context {context!r}: the server refused the credentials: "
                  f"{clean(exc.message, 300)}")
+        if exc.status == 404:
+            # kubectl: "the server could not find the requested resource". A wrong URL or a
+            # proxy in front answers 404 to everything; every list would then look empty.
+            await conn.close()
+            fail(code, f"context {context!r} ({clean(conn.cluster, 200)}): the server could "
+                 "not find the requested resource (GET /version: 404): not a Kubernetes API "
+                 "server at this URL?")
     return conn
 
 

@@ -194,3 +194,16 @@ def test_stale_sources_are_noted() -> None:
     assert any(n.startswith("pods: last known data") and "connection reset" in n
                for n in b.notes)
     assert "pods" not in b.missing
+
+
+def test_the_header_is_sanitized_where_it_enters() -> None:
+    """Issue 13: `snapshot` printed a hostile context name raw (an OSC 52 sequence reached
+    the terminal). The kubeconfig's names are untrusted like any cluster string."""
+    from backends.baseline.report import render_baseline_summary
+
+    hostile = "prod\x1b]52;c;cm0gLXJmIH4=\x07\x9b2J"
+    meta = make_meta(hostile, cluster=f"https://{hostile}", change_id="CHG\x1b[2J-1",
+                     operator=f"eve{hostile}")
+    text = render_baseline_summary(capture(Store(), meta, NOW))
+    assert not any(ch in text for ch in "\x1b\x07\x9b"), repr(text)
+    assert "baseline of context prod" in text

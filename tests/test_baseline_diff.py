@@ -80,11 +80,15 @@ def test_workloads_mismatch_stuck_images_and_gone() -> None:
     assert ("changed", "shop/web", "images changed") in got
     assert ("changed", "shop/web", "rollout revision changed") in got
     assert ("worse", "shop/gone", "Deployment gone") in got
-    # Scaled to 0 on purpose (the breaker): a change, not a mismatch.
+    # Scaled to 0: the desired count changed, and (issue 13) what served serves nothing, which
+    # is worse whatever the reason (this asserted "a change only" before; a breaker that holds
+    # it at 0 fails validation on its own, "circuit breaker engaged").
     assert ("changed", "shop/api", "desired replicas changed") in got
-    assert not [g for g in got if g[1] == "shop/api" and g[0] == "worse"]
+    assert [g for g in got if g[1] == "shop/api" and g[0] == "worse"] == [
+        ("worse", "shop/api", "serves nothing: 0 available (was 3)")]
     back = items(diff(cur, base), "workloads")
     assert ("better", "shop/web", "replicas match again") in back
+    assert ("better", "shop/api", "serves again: 3 available") in back
 
 
 def test_pods_new_problems_recoveries_restarts_and_terminating() -> None:
@@ -224,3 +228,27 @@ def test_diff_is_serialisable_for_the_json_format() -> None:
     d = diff(doc(workloads=[deploy()]), doc(workloads=[deploy(ready=1)]))
     again = msgspec.json.decode(msgspec.json.encode(d), type=Diff)
     assert again == d
+
+
+def test_capacity_lost_is_worse_whatever_desired_says() -> None:
+    """Issue 13: alertmanager 2 -> 0 after pausing its app was only "changed: desired
+    replicas 2 -> 0"; a Deployment that served and serves nothing is an outage."""
+    base = doc(workloads=[deploy(namespace="monitoring", name="alertmanager", desired=2,
+                                 current=2, ready=2, updated=2, available=2),
+                          deploy(name="idle", desired=0, current=0, ready=0, updated=0,
+                                 available=0)])
+    cur = doc(workloads=[deploy(namespace="monitoring", name="alertmanager", desired=0,
+                                current=0, ready=0, updated=0, available=0),
+                         deploy(name="idle", desired=0, current=0, ready=0, updated=0,
+                                available=0)])
+    d = diff(base, cur)
+    assert d.worse[0].key == "monitoring/alertmanager" and d.worse[0].rank == 95
+    assert items(d, "workloads") == [
+        ("worse", "monitoring/alertmanager", "serves nothing: 0 available (was 2)"),
+        ("changed", "monitoring/alertmanager", "desired replicas changed")]
+    # Still desired 2 but nothing available: one item, not a mismatch besides.
+    stuck = diff(base, doc(workloads=[deploy(namespace="monitoring", name="alertmanager",
+                                             desired=2, current=2, ready=0, updated=2,
+                                             available=0)]))
+    assert [i.what for i in stuck.worse if i.key == "monitoring/alertmanager"] == [
+        "serves nothing: 0 available (was 2)"]

@@ -169,3 +169,64 @@ def test_new_alerts_since_the_baseline(prom_stack: PromStack, tmp_path: Path) ->
     failed = failures(out.stdout)
     assert "PodCrashLooping" in failed["no-regression-alerts"]
     assert "PodCrashLooping" in failed["alerts-quiet"]
+
+
+def test_capacity_lost_after_a_pause_is_caught(tmp_path: Path) -> None:
+    """Issue 13 point 4, the issue's own steps: take a baseline, pause the app, scale
+    monitoring/alertmanager 2 -> 0. `diff` called it "changed: desired replicas 2 -> 0"
+    (exit 0) and `validate --baseline` passed; now both exit 1 naming it."""
+    drill = ThreadedDrill(tmp_path, scenario="calm", manual_clock=True, bookmark_interval=0.2)
+    try:
+        run = runner(tmp_path, drill.kubeconfig)
+        advance(drill, 5)
+        base = tmp_path / "base.json"
+        out = run("snapshot", "-o", str(base))
+        assert out.returncode == 0, out.stderr
+        served = next(w for w in json.loads(base.read_text())["workloads"]
+                      if w["name"] == "alertmanager")
+        assert served["available"] == 2, served
+        flags = ("--reason", REASON, "--yes", "--state-dir", str(tmp_path / "state"))
+        out = run("pause-sync", "monitoring", *flags)
+        assert out.returncode == 0, out.stdout + out.stderr
+        out = run("scale", "monitoring/alertmanager", "0", *flags)
+        assert out.returncode == 0, out.stdout + out.stderr
+        advance(drill, 60)
+        out = run("diff", str(base))
+        assert out.returncode == 1, out.stdout + out.stderr
+        assert "WORSE   monitoring/alertmanager: serves nothing: 0 available (was 2)" \
+            in out.stdout
+        out = run("validate", "--baseline", str(base))
+        assert out.returncode == 1, out.stdout + out.stderr
+        assert "FAIL no-regression-workloads" in out.stdout
+        assert "monitoring/alertmanager: serves nothing" in out.stdout
+    finally:
+        drill.close()
+
+
+def test_a_node_that_does_not_decode_makes_nodes_cannot_check(tmp_path: Path) -> None:
+    """Issue 13 point 11: a Node whose ``conditions`` is not a list was dropped and
+    `validate` said "PASS nodes-ready". Now the node is named and the nodes checks cannot
+    be made (exit 2); `snapshot` refuses, for the nodes could not all be read."""
+    from drill.resources import BY_KEY
+
+    drill = ThreadedDrill(tmp_path, scenario="calm", manual_clock=True, bookmark_interval=0.2)
+    try:
+        rt = BY_KEY["nodes"]
+
+        def smuggle() -> None:
+            node = dict(drill.cluster.state.objects(rt, None)[0])
+            node["metadata"] = {"name": "broken-node"}
+            node["status"] = {"conditions": "Ready"}
+            drill.cluster.state.store_unchecked(rt, node)
+
+        drill.call(smuggle)
+        run = runner(tmp_path, drill.kubeconfig)
+        out = run("validate")
+        assert out.returncode == 2, out.stdout + out.stderr
+        assert "PASS nodes-ready" not in out.stdout and "???? nodes-ready" in out.stdout
+        assert "broken-node" in out.stdout and "could not be decoded" in out.stdout
+        out = run("snapshot")
+        assert out.returncode == 2 and "broken-node" in out.stderr, out.stderr
+        assert not (tmp_path / "snapshots").exists()
+    finally:
+        drill.close()

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from backends.baseline.model import (
+    NO_ENDPOINTS,
     SCHEMA_VERSION,
     AlertSnap,
     AppSnap,
@@ -133,21 +134,29 @@ def test_regressions_allowances_and_missing_sections() -> None:
     assert evidence(v, "no-regression-restarts") == [
         "Deployment/shop/web: restarts +2 (1 -> 3)"]
     assert statuses(v)["no-regression-alerts"] == "pass"  # a new Watchdog is allowed
-    assert statuses(v)["no-regression-signals"] == "skip"
+    # Issue 13: signals that could not be read (Prometheus timed out) cannot be checked; this
+    # used to be "skip", and a validation full of skips passed without having looked.
+    assert statuses(v)["no-regression-signals"] == "unknown"
     assert "timed out" in evidence(v, "no-regression-signals")[0]
+    assert v.verdict == "failed"  # the restarts: a known failure outranks "cannot check"
     lenient = ValidateSettings(max_restarts_increase=2)
     assert statuses(validate(cur, lenient, base))["no-regression-restarts"] == "pass"
     other = validate(healthy(context="prod"), RULES, base)
     assert evidence(other, "baseline-context") == [
         "the baseline is of context 'drill', this is 'prod'"]
     incomplete = validate(healthy(missing={"pods": "pods: forbidden"}), RULES)
-    assert evidence(incomplete, "data-complete") == ["pods: pods: forbidden"]
-    assert statuses(incomplete)["critical-namespaces-running"] == "skip"
+    # Issue 13: "cannot check" (was: fail and skip), and the verdict is not a pass.
+    assert evidence(incomplete, "data-complete") == ["cannot check: pods: pods: forbidden"]
+    assert statuses(incomplete)["data-complete"] == "unknown"
+    assert statuses(incomplete)["critical-namespaces-running"] == "unknown"
+    assert incomplete.verdict == "unknown" and not incomplete.passed
 
 
 def failing_validation() -> Validation:
     return validate(healthy(nodes=[NodeSnap(name="n1 <&\"'>", ready="False")],
-                            endpoints=[], missing={"endpoints": "none configured"}), RULES)
+                            # The reason capture writes when none is configured (a skip); an
+                            # unreadable section would be "cannot check" since issue 13.
+                            endpoints=[], missing={"endpoints": NO_ENDPOINTS}), RULES)
 
 
 def test_junit_has_one_testcase_per_check_with_the_evidence() -> None:
@@ -178,3 +187,58 @@ def test_json_and_text_formats() -> None:
     assert "FAIL nodes-ready" in text and text.endswith("FAILED: 1 check(s) failed: nodes-ready")
     with pytest.raises(ValueError, match="unknown format"):
         render_validation(v, "yaml")
+
+
+def test_capacity_lost_fails_validation_naming_the_deployment() -> None:
+    """Issue 13: scaling monitoring/alertmanager 2 -> 0 passed every check (0/0 is not a
+    mismatch); against the baseline that served it now fails, naming it."""
+    served = WorkloadSnap(kind="Deployment", namespace="monitoring", name="alertmanager",
+                          desired=2, current=2, ready=2, updated=2, available=2)
+    zero = WorkloadSnap(kind="Deployment", namespace="monitoring", name="alertmanager")
+    base = healthy(workloads=[*healthy().workloads, served])
+    v = validate(healthy(workloads=[*healthy().workloads, zero]), RULES, base)
+    assert statuses(v)["workloads-ready"] == "pass"  # 0 of 0 is what it was asked for
+    assert evidence(v, "no-regression-workloads") == [
+        "monitoring/alertmanager: serves nothing: 0 available (was 2) (replicas 2/2, ready 2, "
+        "updated 2, available 2 -> replicas 0/0, ready 0, updated 0, available 0)"]
+    assert v.verdict == "failed"
+
+
+def test_an_engaged_breaker_fails_validation() -> None:
+    v = validate(healthy(), RULES, healthy(), breakers=["BREAKER ENGAGED (op-1) by alice"])
+    assert evidence(v, "breaker-released") == [
+        "circuit breaker engaged: BREAKER ENGAGED (op-1) by alice"]
+    assert v.verdict == "failed"
+    assert statuses(validate(healthy(), RULES, breakers=[]))["breaker-released"] == "pass"
+    assert statuses(validate(healthy(), RULES))["breaker-released"] == "skip"
+    unread = validate(healthy(), RULES, breakers_unknown="journal x: row 3: bad JSON")
+    assert evidence(unread, "breaker-released") == ["cannot check: journal x: row 3: bad JSON"]
+    assert unread.verdict == "unknown"
+
+
+@pytest.mark.parametrize(("section", "checks"), [
+    ("nodes", ["data-complete", "nodes-ready"]),
+    ("apps", ["apps-healthy"]),
+    ("alerts", ["alerts-quiet"]),
+])
+def test_an_unreadable_section_cannot_be_checked_never_passes(section: str,
+                                                              checks: list[str]) -> None:
+    """Issue 13 points 2 and 11: forbidden, not served, or holding objects that failed to
+    decode (capture names the source's error) is "cannot check", and the verdict is not a
+    pass; a section nobody configured is only skipped."""
+    why = f"{section}: error: 1 item(s) could not be decoded; first: x"
+    v = validate(healthy(missing={section: why}), RULES)
+    assert all(statuses(v)[c] == "unknown" for c in checks), statuses(v)
+    assert any(why in line for line in evidence(v, checks[-1]))
+    assert not v.passed and v.verdict == "unknown"
+    text = render_validation_text(v)
+    assert f"???? {checks[-1]}" in text and text.splitlines()[-1].startswith("CANNOT CHECK")
+    junit = ET.fromstring(render_validation_junit(v))
+    assert junit.attrib["errors"] == str(len(checks))
+    assert render_validation_json(v).count('"verdict": "unknown"') == 1
+
+
+def test_not_configured_is_a_skip_not_a_cannot_check() -> None:
+    v = validate(healthy(alerts=[], missing={
+        "alerts": "no alert source configured (Prometheus or Alertmanager)"}), RULES)
+    assert statuses(v)["alerts-quiet"] == "skip" and v.passed

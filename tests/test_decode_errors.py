@@ -7,11 +7,19 @@ whole list; an undecodable document or event is a DecodeError naming the kind.
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import pytest
 
-from backends.kube.decode import KINDS, DecodeError, decode_event, decode_list, parse_time
+from backends.kube.decode import (
+    KINDS,
+    DecodeError,
+    DecodeFailure,
+    decode_event,
+    decode_list,
+    parse_time,
+)
 from backends.model import PodRow
 from tests.kubefixtures import as_list, epoch, fixture_doc, to_bytes
 
@@ -146,3 +154,53 @@ def test_error_messages_use_the_original_item_index() -> None:
     assert result.failed_keys == ("b", "c")
     assert "$.items[1].usage.cpu" in result.errors[0]
     assert result.errors[1].startswith("nodemetrics: item 2 (c):")
+
+
+# ---------------------------------------------------------------- issue 13: nothing vanishes
+
+
+def _app(name: str) -> str:
+    return json.dumps({"metadata": {"name": name, "namespace": "argocd"},
+                       "spec": {"project": "default"},
+                       "status": {"sync": {"status": "Synced"}}})
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+def test_one_deeply_nested_application_never_hides_the_others(depth: int) -> None:
+    """An Application nested ~1,000 levels deep (Helm values are free-form) used to raise
+    RecursionError out of the whole list: 0 apps and a traceback. Now it is one named
+    failure and the others decode, the list's version and continue token intact."""
+    deep = ('{"metadata":{"name":"deep","namespace":"argocd"},"spec":{"source":{"helm":'
+            '{"valuesObject":' + '{"a":' * depth + "1" + "}" * depth + "}}}}")
+    raw = ('{"metadata":{"resourceVersion":"7","continue":"next"},"items":['
+           + ",".join([_app("good1"), deep, _app("good2")]) + "]}").encode()
+    result = decode_list("applications", raw)
+    assert sorted(r.key for r in result.rows) == ["argocd/good1", "argocd/good2"]
+    assert (result.resource_version, result.continue_token) == ("7", "next")
+    assert result.failed_keys == ("argocd/deep",)
+    assert result.failures == (DecodeFailure(kind="applications", namespace="argocd",
+                                             name="deep", index=1,
+                                             why="nested more than 100 levels deep"),)
+    with pytest.raises(DecodeError, match="nested too deeply"):
+        decode_event("applications", b'{"type":"ADDED","object":' + deep.encode() + b"}")
+
+
+def test_a_node_whose_conditions_is_not_a_list_is_named_not_dropped() -> None:
+    good = {"metadata": {"name": "good"},
+            "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+    bad = {"metadata": {"name": "bad\x1b]52;c;ZXZpbA==\x07"}, "status": {"conditions": "oops"}}
+    result = decode_list("nodes", as_list(good, bad))
+    assert [r.key for r in result.rows] == ["good"]
+    (failure,) = result.failures
+    assert (failure.kind, failure.namespace, failure.name) == ("nodes", "", "bad")
+    assert "got `str` - at `$.status.conditions`" in failure.why
+    assert failure.line().startswith("nodes bad: Expected `array | null`")
+    assert "\x1b" not in failure.line()
+
+
+def test_a_conversion_failure_is_named_too() -> None:
+    good = {"metadata": {"name": "a"}, "usage": {"cpu": "1", "memory": "1Ki"}}
+    bad = {"metadata": {"name": "b"}, "usage": {"cpu": "lots", "memory": "1Ki"}}
+    (failure,) = decode_list("nodemetrics", as_list(good, bad)).failures
+    assert (failure.kind, failure.name, failure.index) == ("nodemetrics", "b", 1)
+    assert "lots" in failure.why

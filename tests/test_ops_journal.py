@@ -386,3 +386,57 @@ def test_format_of_real_rows(db: JournalDB, clock: FakeClock) -> None:
     ids.append(make(status="refused", result={"refused": "read-only"}))
     text = format_entries(db.entries(since=parse_since("1m", now=clock.now)))
     assert text.count("\n") == 0 and "refused" in text and f"#{ids[1]}" in text
+
+
+# --------------------------------------------------------------------------- bad rows (issue 13)
+
+
+@pytest.mark.parametrize(("column", "value", "why"), [
+    ("prior_json", "{not json", "prior_json is not valid JSON"),
+    ("intent_json", "[" * 100_000, "intent_json is not valid JSON"),
+    ("result_json", b"\x00\x01", "result_json is bytes, not text"),
+    ("result_json", "{oops", "result_json is not valid JSON"),
+    ("operator", b"alice", "operator is bytes, not text"),
+    ("ts", "yesterday", "ts is not a journal timestamp"),
+], ids=["bad-json", "deep-json", "blob", "bad-result", "blob-text", "bad-ts"])
+def test_a_bad_row_is_a_clear_error_naming_the_journal_and_the_row(
+        tmp_path: Path, column: str, value: object, why: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A row another tool wrote (SQLite does not enforce column types) is JournalCorrupt
+    naming the file, the row and the column, from every reader, and ``controlroom journal``
+    says so in one line with exit 2: never a traceback."""
+    from controlroom.launch import main
+
+    path = tmp_path / "journal.sqlite3"
+    with JournalDB.open(path) as db:
+        good = add(db)
+        bad = add(db, operation_id="op-1")
+    with sqlite3.connect(path) as raw:
+        raw.execute(f"UPDATE entries SET {column} = ? WHERE id = ?", (value, bad))
+    with JournalDB.open(path) as db:
+        assert db.get(good) is not None
+        for read in (lambda: db.entries(), lambda: db.get(bad),
+                     lambda: db.open_operations("prod-aks")):
+            with pytest.raises(JournalCorrupt) as info:
+                read()
+            assert str(path) in str(info.value) and f"row {bad}: {why}" in str(info.value)
+    code = main(["journal", "--state-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.count("\n") == 1 and f"row {bad}: {why}" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("text", ["99999999999d", "9" * 5000 + "s", "0001-01-01T00:00:00"],
+                         ids=["days", "digits", "year-1"])
+def test_parse_since_out_of_range_is_a_clear_error(text: str) -> None:
+    with pytest.raises(ValueError, match="--since"):
+        parse_since(text, now=NOW)
+
+
+def test_journal_since_out_of_range_is_exit_2_with_one_line(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from controlroom.launch import main
+
+    code = main(["journal", "--since", "99999999999d", "--state-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "too far back" in err, err

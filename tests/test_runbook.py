@@ -244,3 +244,55 @@ async def test_runbook_screen_ticks_and_follows_the_store(drill: DrillCluster) -
         kept = app.runbook.current_checklist()
         assert kept.item(AUTO_STAGING).done  # type: ignore[union-attr]
         assert kept.item(AUTO_BASELINE).done  # type: ignore[union-attr]
+
+
+# --------------------------------------------------------------------------- issue 13
+
+
+def test_the_runbook_file_round_trips_per_context_and_refuses_strangers(
+        tmp_path: Path) -> None:
+    from backends.baseline.runbook_store import (
+        RunbookStoreError,
+        load_runbook,
+        runbook_path,
+        save_runbook,
+    )
+
+    path = runbook_path(tmp_path, "prod/aks\x1b[2J")
+    assert path.parent == tmp_path and "\x1b" not in path.name
+    assert load_runbook(path, "prod") is None  # nothing saved yet
+    first = default_checklist(change_id="CHG-1")
+    manual = next(i.id for i in first.items if i.auto is None)
+    ticked = tick(first, manual, "alice\x1b]52;c;eA==\x07", NOW)
+    save_runbook(path, "prod", ticked)
+    save_runbook(path, "prod", default_checklist(change_id="CHG-2"))
+    save_runbook(path, "prod", ticked)  # back to CHG-1: its ticks were kept
+    got = load_runbook(path, "prod")
+    assert got is not None and got.change_id == "CHG-1"
+    item = got.item(manual)
+    assert item is not None and item.done and item.by == "alice"  # sanitized on load
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    with pytest.raises(RunbookStoreError, match="another context"):
+        load_runbook(path, "staging")
+    path.write_text("[" * 100_000)
+    with pytest.raises(RunbookStoreError, match="not a controlroom runbook"):
+        load_runbook(path, "prod")
+
+
+async def test_runbook_ticks_survive_a_restart_of_the_app(drill: DrillCluster,
+                                                         tmp_path: Path) -> None:
+    """Issue 13 point 3: the operator's ticks were the session's only; a restarted App
+    (same context, same state dir) shows them again."""
+    journal = tmp_path / "state" / "journal.sqlite3"
+    first = make_app(drill, journal=journal)
+    async with first.run_test(size=(200, 50)) as pilot:
+        checklist = first.runbook.current_checklist()
+        manual = next(i.id for i in checklist.items if i.auto is None)
+        assert "ticked by" in first.runbook.toggle_runbook_item(manual)
+        await until(pilot, lambda: (tmp_path / "state" / "runbook-drill.json").exists()
+                    and b'"done":true' in (tmp_path / "state" / "runbook-drill.json")
+                    .read_bytes(), "the tick saved")
+    again = make_app(drill, journal=journal)
+    async with again.run_test(size=(200, 50)):
+        item = again.runbook.current_checklist().item(manual)
+        assert item is not None and item.done and item.by == current_operator()

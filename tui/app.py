@@ -135,7 +135,8 @@ class ControlRoomApp(App[int]):
                                         journal_path=journal_path, clock=clock)
         self.rollbacks = RollbackActions(self, self.store, settings, self.actions)
         self.alerts = AlertActions(self, settings, self.actions)
-        self.runbook = RunbookActions(self, self.store, settings, clock)
+        self.runbook = RunbookActions(self, self.store, settings, clock, context=target.context,
+                                      state_dir=journal_path.parent if journal_path else None)
         self.baselines = BaselineActions(self, self.store, settings, target, self.runbook,
                                          started=lambda: self.session is not None,
                                          clock=clock)

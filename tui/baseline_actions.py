@@ -45,9 +45,16 @@ from backends.baseline.io import (
     load_baseline,
     write_baseline,
 )
+from backends.baseline.model import REQUIRED_SECTIONS as _REQUIRED
 from backends.baseline.model import Baseline
 from backends.sanitize import clean
-from backends.usecases.baseline import compare, store_baseline, validate_now
+from backends.usecases.baseline import (
+    IncompleteBaseline,
+    compare,
+    refuse_incomplete,
+    store_baseline,
+    validate_now,
+)
 from tui.baseline_screens import ChangeIdScreen, DiffScreen, ValidationScreen, summarize
 from tui.host import Host, start_worker
 from tui.runbook_actions import RunbookActions
@@ -72,8 +79,10 @@ BASELINE_BINDINGS = [
             "endpoints answering, the [validate] rules, nothing worse than the baseline"),
 ]
 
-REQUIRED_SECTIONS = ("nodes", "workloads", "pods")
-"""Sections without which a baseline says little; saving one without them earns a warning."""
+REQUIRED_SECTIONS = _REQUIRED
+"""Sections without which a baseline says nothing: ``b`` refuses to save one that lacks any
+(issue 13: ``b`` pressed while the cluster was unreachable saved an empty baseline that became
+the context's newest and passed every diff), ``d`` and ``v`` refuse to compare with one."""
 
 _SESSION = "taken in this session"
 
@@ -166,8 +175,14 @@ class BaselineActions:
                                                 change_id=change_id)
             baseline = self.capture_now(change_id, checklist)
             try:
+                refuse_incomplete(baseline, "baseline refused, nothing was saved (the previous "
+                                  "one stays the newest): could not read")
                 path = await asyncio.to_thread(write_baseline, baseline,
                                                directory=self._snapshots_dir())
+            except IncompleteBaseline as exc:
+                host.notify(clean(exc, 2000), title="Baseline", severity="error", markup=False,
+                            timeout=20)
+                return
             except BaselineError as exc:
                 host.notify(f"baseline not saved: {exc}", title="Baseline", severity="error",
                             markup=False, timeout=15)
@@ -175,13 +190,24 @@ class BaselineActions:
             self.baseline, self.baseline_path = baseline, path
             change.record_baseline(baseline)
             host.notify(f"baseline saved: {path}", title="Baseline", markup=False)
-            gaps = [f"{s} ({baseline.missing[s]})" for s in REQUIRED_SECTIONS
-                    if s in baseline.missing]
-            if gaps:
-                host.notify("the baseline is incomplete, not captured: " + "; ".join(gaps),
-                            title="Baseline", severity="warning", markup=False, timeout=15)
         finally:
             self._busy = False
+
+    def _comparable(self, baseline: Baseline, current: Baseline | None, source: str,
+                    title: str) -> bool:
+        """False (and an error notification saying what is missing) when the baseline, or
+        the store now, lacks nodes, workloads or pods: "nothing changed" against a baseline
+        of nothing is the false calm issue 13 is about. ``v`` checks only the baseline: its
+        own capture's gaps are "cannot check" lines in the report."""
+        try:
+            refuse_incomplete(baseline, f"cannot compare: the baseline ({source}) lacks")
+            if current is not None:
+                refuse_incomplete(current, "cannot compare: could not read now")
+        except IncompleteBaseline as exc:
+            self._host.notify(clean(exc, 2000), title=title, severity="error", markup=False,
+                              timeout=20)
+            return False
+        return True
 
     # ----------------------------------------------------------------- d
 
@@ -204,6 +230,8 @@ class BaselineActions:
                             severity="warning", markup=False)
                 return
             current = self.capture_now()
+            if not self._comparable(baseline, current, source, "Diff"):
+                return
             result, _regressions = await asyncio.to_thread(compare, baseline, current,
                                                            self._settings)
             host.push_screen(DiffScreen(result, baseline, source))
@@ -233,6 +261,9 @@ class BaselineActions:
             against = f"against the baseline {source}" if baseline is not None else \
                 f"no baseline ({source}): absolute checks only; b takes one"
             current = self.capture_now()
+            if baseline is not None and not self._comparable(baseline, None, source,
+                                                             "Validate"):
+                return
             result = await asyncio.to_thread(validate_now, current, self._settings, baseline)
             self._runbook.change.record_validation(result.passed, summarize(result))
             host.push_screen(ValidationScreen(result, against))

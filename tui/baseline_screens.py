@@ -72,9 +72,10 @@ STATUS_STYLES: Final[dict[str, str]] = {
     "pass": "$text-success",
     "fail": "bold $text-error",
     "skip": "$text-warning",
+    "unknown": "bold $text-warning",
 }
 _TAGS: Final = {"worse": "WORSE", "better": "better", "changed": "changed"}
-_STATUS: Final = {"pass": "PASS", "fail": "FAIL", "skip": "SKIP"}
+_STATUS: Final = {"pass": "PASS", "fail": "FAIL", "skip": "SKIP", "unknown": "????"}
 _MUTED: Final = "$text-muted"
 
 
@@ -265,11 +266,16 @@ def summarize(result: Validation) -> str:
     total = len(result.checks)
     skipped = sum(1 for c in result.checks if c.status == "skip")
     skip = f", {skipped} skipped" if skipped else ""
+    unknown = result.unknown
+    cannot = (f"{len(unknown)} could not be checked: "
+              + ", ".join(_plain(c.id, 100) for c in unknown)) if unknown else ""
     if result.passed:
         return f"{total} checks{skip}, none failed"
     failed = result.failures
+    if not failed:
+        return f"{total} checks{skip}, none failed, {cannot}"
     return (f"{len(failed)} of {total} checks failed{skip}: "
-            + ", ".join(_plain(c.id, 100) for c in failed))
+            + ", ".join(_plain(c.id, 100) for c in failed) + (f"; {cannot}" if cannot else ""))
 
 
 def check_block(check: Check) -> Content:
@@ -317,8 +323,9 @@ class ValidationScreen(ModalScreen[None]):
 
     def verdict_content(self) -> Content:
         r = self.result
-        word, style = ("PASSED", STATUS_STYLES["pass"]) if r.passed else \
-            ("FAILED", STATUS_STYLES["fail"])
+        word, style = {"passed": ("PASSED", STATUS_STYLES["pass"]),
+                       "failed": ("FAILED", STATUS_STYLES["fail"]),
+                       "unknown": ("CANNOT CHECK", STATUS_STYLES["unknown"])}[r.verdict]
         return Content.assemble((word, f"bold {style}"), ": ", summarize(r))
 
     def title_content(self) -> Content:

@@ -17,9 +17,16 @@ query string. Every string was sanitized when it entered the store; nothing here
 from outside.
 
 Sections that could not be captured are named in ``Baseline.missing`` with the reason, taken
-from the sources' health: a kind whose list was forbidden, or never completed, is missing;
-alerts are missing when no alert source ever answered; signals when the PromQL poller never
-answered; endpoints when none are configured.
+from the sources' health: a kind whose list was forbidden, or never completed, is missing; so
+is one whose source is in error now (objects that failed to decode, credentials refused
+mid-session: what it holds is not the cluster's truth), and a core kind the server says it
+does not serve (404 on nodes or pods is a wrong URL or a broken proxy, never an empty
+cluster); alerts are missing when no alert source ever answered; signals when the PromQL
+poller never answered; endpoints when none are configured.
+
+The header (:func:`make_meta`) is sanitized here: the context and cluster names come from a
+kubeconfig, which is as untrusted as any cluster string (an OSC 52 sequence in a context
+name reached the terminal through ``snapshot``).
 """
 
 from __future__ import annotations
@@ -28,11 +35,15 @@ import importlib.metadata
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
 from backends.baseline.model import (
+    NO_ALERT_SOURCE,
+    NO_ENDPOINTS,
+    NO_SIGNALS,
     SCHEMA_VERSION,
     AlertSnap,
     AppSnap,
@@ -65,6 +76,7 @@ from backends.model import (
     ReplicaSetRow,
     RouteRow,
 )
+from backends.sanitize import clean
 from backends.signals.health import ENDPOINTS, EndpointRow
 from backends.signals.health import SOURCE as ENDPOINTS_SOURCE
 from backends.signals.model import ALERT_SOURCES, ALERTS, SIGNALS, AlertRow, SignalRow
@@ -118,9 +130,11 @@ def make_meta(context: str, cluster: str = "", change_id: str = "",
     """The header for a baseline taken now by this user with this controlroom."""
     from backends.ops.gate import current_operator
 
-    return CaptureMeta(context=context, cluster=cluster, change_id=change_id.strip(),
-                       operator=operator if operator is not None else current_operator(),
-                       tool_version=tool_version())
+    return CaptureMeta(context=clean(context, 253), cluster=clean(cluster, 253),
+                       change_id=clean(change_id, 200).strip(),
+                       operator=clean(operator if operator is not None else current_operator(),
+                                      200),
+                       tool_version=clean(tool_version(), 100))
 
 
 def redact_url(url: str) -> str:
@@ -414,15 +428,25 @@ _KUBE_SECTIONS: dict[str, tuple[str, ...]] = {
 """Document section -> the store kinds (and so the watch sources) it is made from."""
 
 
+_CORE_KINDS: Final = frozenset({"nodes", "pods", "deployments", "replicasets", "events"})
+"""Kinds every Kubernetes API serves: "not installed" for one of them means the server is not
+the Kubernetes API it claims to be (a wrong URL, a proxy answering 404), not an empty kind."""
+
+
 def _source_problem(health: Mapping[str, SourceHealth], kind: str) -> str:
     """Why ``kind`` was not captured, or "" when it was (or nothing says otherwise)."""
     for name, h in health.items():
         if name != kind and not name.startswith(f"{kind}@"):
             continue
+        why = f": {h.error}" if h.error else ""
         if h.state == "forbidden":
-            return f"{name}: forbidden: {h.error}" if h.error else f"{name}: forbidden"
-        if h.last_event is None and h.state in ("connecting", "error", "stale"):
-            why = f": {h.error}" if h.error else ""
+            return f"{name}: forbidden{why}"
+        if h.state == "not_installed" and kind in _CORE_KINDS:
+            return f"{name}: not served by the API server{why}"
+        if h.state == "error":  # after data too: undecodable items, 401 mid-session
+            return (f"{name}: not listed yet (error{why})" if h.last_event is None
+                    else f"{name}: error{why}")
+        if h.last_event is None and h.state in ("connecting", "stale"):
             return f"{name}: not listed yet ({h.state}{why})"
     return ""
 
@@ -445,17 +469,28 @@ def _missing(store: Store) -> dict[str, str]:
             if problem:
                 missing[section] = problem
                 break
-    if not any(health.get(s) is not None and health[s].last_event is not None
-               for s in ALERT_SOURCES) and not store.count(ALERTS):
-        configured = [s for s in ALERT_SOURCES if s in health]
-        missing["alerts"] = (f"no answer from {', '.join(configured)}" if configured
-                             else "no alert source configured (Prometheus or Alertmanager)")
+    unserved = [section for section in ("nodes", "workloads", "pods")
+                if "not served by the API server" in missing.get(section, "")]
+    if unserved:  # then its "Argo CD not installed" is no more believable than its 0 nodes
+        for section in ("apps", "gateways", "routes"):
+            missing.setdefault(section, f"not believable: the API server does not serve "
+                               f"{', '.join(unserved)} either")
+    configured = [s for s in ALERT_SOURCES if s in health]
+    silent = [s for s in configured if health[s].last_event is None]
+    # A source answering garbage is in "error" after an answer: its alerts are not known.
+    broken = [f"{s}: {health[s].error or 'error'}" for s in configured
+              if health[s].state == "error" and health[s].last_event is not None]
+    if not configured and not store.count(ALERTS):
+        missing["alerts"] = NO_ALERT_SOURCE
+    elif configured and (len(silent) == len(configured) or broken):
+        missing["alerts"] = "; ".join(
+            ([f"no answer from {', '.join(silent)}"] if silent else []) + broken)
     signals = health.get(SIGNALS_SOURCE)
     if not store.count(SIGNALS) and (signals is None or signals.last_event is None):
-        missing["signals"] = ("no PromQL signals configured" if signals is None
+        missing["signals"] = (NO_SIGNALS if signals is None
                               else f"no answer from Prometheus: {signals.error}")
     if not store.count(ENDPOINTS) and ENDPOINTS_SOURCE not in health:
-        missing["endpoints"] = "no health endpoints configured"
+        missing["endpoints"] = NO_ENDPOINTS
     metrics = _source_problem(health, "nodemetrics")
     if metrics or not store.count("nodemetrics"):
         missing["usage"] = metrics or "no node metrics (metrics-server)"

@@ -13,9 +13,11 @@ groups by their worst item, items worst first. What counts as worse, and why:
 
 - nodes: Ready lost (100). Nodes added, removed or cordoned are only "changed": a node-pool
   upgrade replaces nodes on purpose. CPU or memory crossing 90 % is worse (45).
-- workloads: fewer ready replicas than desired where there were not before (88), a rollout
-  that hit its progress deadline (86), a Deployment gone (70); images, rollout revision and
-  desired replicas changing are "changed" (that is what an update does).
+- workloads: a Deployment that served (available > 0) and now has 0 available, whatever its
+  desired replicas say (95: capacity lost is an outage, scaled down on purpose or not), fewer
+  ready replicas than desired where there were not before (88), a rollout that hit its
+  progress deadline (86), a Deployment gone (70); images, rollout revision and desired
+  replicas changing are "changed" (that is what an update does).
 - pods: a pod not running or not ready that was fine (or absent) before (85 for crash loops
   and failed pulls, 70 otherwise); a Terminating pod is only "changed" (on its way out).
 - restarts: a workload's total restarts rose (72); ``delta`` carries the rise, so validation
@@ -235,7 +237,15 @@ def _workloads(base: Baseline, cur: Baseline) -> Iterable[DiffItem]:
                             w.replicas())
             continue
         short, was_short = _short(w), _short(old)
-        if (w.mismatch and not old.mismatch) or short > was_short:
+        if old.available > 0 and w.available == 0:
+            # Whatever desired says now: scaled to 0 on purpose or not, what served no longer
+            # does (issue 13: alertmanager 2 -> 0 used to be "changed: desired replicas").
+            yield _item("workloads", key, f"serves nothing: 0 available (was {old.available})",
+                        "worse", 95, old.replicas(), w.replicas(), delta=old.available)
+        elif old.available == 0 and w.available > 0:
+            yield _item("workloads", key, f"serves again: {w.available} available", "better",
+                        95, old.replicas(), w.replicas())
+        elif (w.mismatch and not old.mismatch) or short > was_short:
             yield _item("workloads", key, "replica mismatch", "worse", 88, old.replicas(),
                         w.replicas(), delta=max(short - was_short, 0))
         elif old.mismatch and not w.mismatch:

@@ -37,6 +37,8 @@ import msgspec
 from backends.baseline.runbook import Checklist
 
 __all__ = [
+    "NOT_CONFIGURED",
+    "REQUIRED_SECTIONS",
     "SCHEMA_VERSION",
     "AlertSnap",
     "AppSnap",
@@ -59,6 +61,18 @@ __all__ = [
 
 SCHEMA_VERSION: Final = 1
 """Version of the document layout this controlroom writes and reads."""
+
+REQUIRED_SECTIONS: Final = ("nodes", "workloads", "pods")
+"""Without these a baseline says nothing worth comparing with: ``snapshot`` and ``b`` refuse
+to write one that lacks any, and ``diff``/``validate`` refuse to compare against one (exit 2,
+"cannot compare"): an empty baseline must never pass."""
+
+NO_ALERT_SOURCE: Final = "no alert source configured (Prometheus or Alertmanager)"
+NO_SIGNALS: Final = "no PromQL signals configured"
+NO_ENDPOINTS: Final = "no health endpoints configured"
+NOT_CONFIGURED: Final = frozenset({NO_ALERT_SOURCE, NO_SIGNALS, NO_ENDPOINTS})
+"""The ``missing`` reasons that mean "nobody asked for this" (a check of it is skipped), as
+opposed to "it could not be read" (a check of it cannot be made: never a pass)."""
 
 
 class _Snap(msgspec.Struct, frozen=True, kw_only=True):
@@ -350,3 +364,15 @@ class Baseline(_Snap, frozen=True):
     def has(self, section: str) -> bool:
         """True when ``section`` was captured (the diff compares only what both sides have)."""
         return section not in self.missing
+
+    def unreadable(self, section: str) -> str | None:
+        """Why ``section`` could not be read (forbidden, not served, failed to decode...), or
+        None when it was captured or simply not configured."""
+        why = self.missing.get(section)
+        return None if why is None or why in NOT_CONFIGURED else why
+
+    def gaps(self, sections: tuple[str, ...] = REQUIRED_SECTIONS) -> list[str]:
+        """``section: why`` for each of ``sections`` not captured (the required ones by
+        default): empty for a baseline complete enough to write and compare with."""
+        return [f"{section}: {self.missing[section]}" for section in sections
+                if section in self.missing]

@@ -35,7 +35,8 @@ __all__ = [
 
 FORMATS: Final = ("text", "json", "junit")
 _TAG: Final = {"worse": "WORSE", "better": "better", "changed": "changed"}
-_STATUS: Final = {"pass": "PASS", "fail": "FAIL", "skip": "skip"}
+_STATUS: Final = {"pass": "PASS", "fail": "FAIL", "skip": "skip", "unknown": "????"}
+"""``????``: cannot check (the data was not readable); it stands out, and is not PASS."""
 _MESSAGE_ITEMS: Final = 5
 """Evidence lines quoted in a JUnit failure's one-line ``message`` (all are in the body)."""
 
@@ -98,7 +99,9 @@ def render_diff_json(d: Diff) -> str:
 
 
 def render_validation_text(v: Validation) -> str:
-    """One line per check (PASS/FAIL/skip), the evidence under each failure, a verdict."""
+    """One line per check (PASS/FAIL/skip/????), the evidence under each one that did not
+    pass, and a verdict: PASSED, FAILED (something is known to be wrong), or CANNOT CHECK
+    (nothing failed, but something could not be looked at)."""
     lines = [f"Validation of context {v.context} at {utc(v.taken_at)}"
              + (f" against the baseline of {utc(v.baseline_taken_at)}"
                 if v.baseline_taken_at is not None else "")
@@ -107,9 +110,15 @@ def render_validation_text(v: Validation) -> str:
         lines.append(f"  {_STATUS[check.status]:<4} {check.id}: {check.description}")
         if check.status != "pass":
             lines.extend(f"         {line}" for line in check.evidence)
-    failed = len(v.failures)
-    lines.append("PASSED" if v.passed else f"FAILED: {failed} check(s) failed: "
-                 + ", ".join(c.id for c in v.failures))
+    unknown = (f"{len(v.unknown)} check(s) could not be made: "
+               + ", ".join(c.id for c in v.unknown)) if v.unknown else ""
+    if v.verdict == "failed":
+        lines.append(f"FAILED: {len(v.failures)} check(s) failed: "
+                     + ", ".join(c.id for c in v.failures) + (f"; {unknown}" if unknown else ""))
+    elif v.verdict == "unknown":
+        lines.append(f"CANNOT CHECK: {unknown}")
+    else:
+        lines.append("PASSED")
     return "\n".join(lines)
 
 
@@ -117,18 +126,21 @@ def render_validation_json(v: Validation) -> str:
     """The validation as JSON, with ``passed`` spelled out for tools."""
     body = msgspec.to_builtins(v)
     body["passed"] = v.passed
+    body["verdict"] = v.verdict
     return msgspec.json.format(msgspec.json.encode(body), indent=2).decode()
 
 
 def render_validation_junit(v: Validation) -> str:
-    """JUnit XML: one ``testsuite`` for the run, one ``testcase`` per check."""
+    """JUnit XML: one ``testsuite`` for the run, one ``testcase`` per check. A check that
+    could not be made is an ``error`` (the test could not run), never a pass or a skip."""
     failures = len(v.failures)
+    errors = len(v.unknown)
     skipped = sum(1 for c in v.checks if c.status == "skip")
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(v.taken_at))
     root = ET.Element("testsuites", name="controlroom validate", tests=str(len(v.checks)),
-                      failures=str(failures), errors="0", skipped=str(skipped))
+                      failures=str(failures), errors=str(errors), skipped=str(skipped))
     suite = ET.SubElement(root, "testsuite", name=f"controlroom validate {v.context}",
-                          tests=str(len(v.checks)), failures=str(failures), errors="0",
+                          tests=str(len(v.checks)), failures=str(failures), errors=str(errors),
                           skipped=str(skipped), timestamp=stamp, time="0")
     props = ET.SubElement(suite, "properties")
     for name, value in (("context", v.context), ("cluster", v.cluster),
@@ -147,6 +159,10 @@ def render_validation_junit(v: Validation) -> str:
             failure = ET.SubElement(case, "failure", message=message[:2000],
                                     type="ValidationFailure")
             failure.text = "\n".join(check.evidence)
+        elif check.status == "unknown":
+            error = ET.SubElement(case, "error", message="; ".join(check.evidence)[:2000],
+                                  type="CannotCheck")
+            error.text = "\n".join(check.evidence)
         elif check.status == "skip":
             ET.SubElement(case, "skipped", message="; ".join(check.evidence)[:2000])
     ET.indent(root)

@@ -4,13 +4,23 @@
 (``current`` is a fresh capture of the live store), so ``v`` in the control room and
 ``controlroom validate`` in a pipeline pass or fail for the same reasons. Each :class:`Check`
 has a stable ``id`` (a pipeline can grep it; JUnit shows it as the test name), a description,
-a status (``pass``, ``fail``, ``skip``) and its evidence: the offending objects by name, so a
-failure says what to look at, not only that something is wrong.
+a status and its evidence: the offending objects by name, so a failure says what to look at,
+not only that something is wrong. The statuses, and why four:
+
+- ``pass``: checked, nothing wrong; ``fail``: checked, something wrong (named);
+- ``skip``: nobody asked for it (a rule turned off, no endpoints configured, no baseline);
+- ``unknown`` ("cannot check"): it was asked for but the data to judge it could not be read:
+  the section was forbidden, not served, not listed, or holds objects that failed to decode.
+  Never a pass: a validation with an ``unknown`` check has not passed (``controlroom
+  validate`` exits 2, "could not look", unless a check failed, which is exit 1). An on-call
+  tool that says PASSED about data it never saw is the worst kind of calm.
 
 The checks, in order:
 
-1. ``data-complete``: nodes, workloads and pods were all listed. A validation that could not
-   see the pods must not pass for lack of bad pods.
+1. ``data-complete``: nodes, workloads and pods were all listed ("cannot check" when not: a
+   validation that could not see the pods must not pass for lack of bad pods), and
+   ``breaker-released``: no circuit breaker is engaged on the context (an update validated
+   with the breaker on is not finished: the breaker holds workloads at 0 and traffic away).
 2. The update strategy's post-update script, one check per line of it: ``nodes-ready`` (every
    node Ready), ``critical-namespaces-running`` (every pod in ``critical_namespaces`` Running
    and ready, and the namespace not empty), ``endpoints-healthy`` (every configured health
@@ -22,29 +32,31 @@ The checks, in order:
    ``no-regression-<kind>`` per configured kind, failing on any ``worse`` item of
    :func:`backends.baseline.diff.diff` of that kind. ``restarts`` tolerates
    ``max_restarts_increase`` per workload; allowed alerts never count. A kind that one side
-   could not capture is skipped, never passed.
+   could not read "cannot be checked"; one that is not configured on a side is skipped.
 
 Rendering (text, JSON, JUnit XML) lives in :mod:`backends.baseline.report`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Final, Literal, TypeAlias
 
 import msgspec
 
-from backends.baseline.diff import Diff, DiffItem, diff
+from backends.baseline.diff import SECTIONS_OF_KIND, Diff, DiffItem, diff
 from backends.baseline.diff_signals import FIRING
-from backends.baseline.model import Baseline, NodeSnap, PodSnap
+from backends.baseline.model import REQUIRED_SECTIONS, Baseline, NodeSnap, PodSnap
 from backends.config import ValidateSettings
 from backends.signals.model import format_value
 
-__all__ = ["Check", "CheckStatus", "Validation", "describe_item", "regressions", "validate"]
+__all__ = ["Check", "CheckStatus", "Validation", "Verdict", "describe_item", "regressions",
+           "validate"]
 
-CheckStatus: TypeAlias = Literal["pass", "fail", "skip"]
+CheckStatus: TypeAlias = Literal["pass", "fail", "skip", "unknown"]
+Verdict: TypeAlias = Literal["passed", "failed", "unknown"]
 
-_REQUIRED: Final = ("nodes", "workloads", "pods")
+_REQUIRED: Final = REQUIRED_SECTIONS
 
 
 class Check(msgspec.Struct, frozen=True, kw_only=True):
@@ -73,12 +85,26 @@ class Validation(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def passed(self) -> bool:
-        """True when no check failed (skipped checks do not fail a validation)."""
-        return not any(check.failed for check in self.checks)
+        """True when no check failed and none could not be made (skipped checks, the ones
+        nobody asked for, do not stop a pass; unknown ones do)."""
+        return not any(check.status in ("fail", "unknown") for check in self.checks)
 
     @property
     def failures(self) -> list[Check]:
         return [check for check in self.checks if check.failed]
+
+    @property
+    def unknown(self) -> list[Check]:
+        """The checks that could not be made ("cannot check")."""
+        return [check for check in self.checks if check.status == "unknown"]
+
+    @property
+    def verdict(self) -> Verdict:
+        """``failed`` when a check failed (something is known to be wrong), else
+        ``unknown`` when a check could not be made, else ``passed``."""
+        if self.failures:
+            return "failed"
+        return "unknown" if self.unknown else "passed"
 
 
 def _check(id_: str, description: str, evidence: list[str]) -> Check:
@@ -90,6 +116,20 @@ def _skip(id_: str, description: str, why: str) -> Check:
     return Check(id=id_, description=description, status="skip", evidence=[why])
 
 
+def _cannot(id_: str, description: str, why: str) -> Check:
+    """A check asked for whose data could not be read: "cannot check", never a pass."""
+    return Check(id=id_, description=description, status="unknown",
+                 evidence=[f"cannot check: {why}"])
+
+
+def _missing(id_: str, description: str, cur: Baseline, section: str, hint: str = "") -> Check:
+    """Skipped when ``section`` is not configured, "cannot check" when it was not readable."""
+    why = cur.missing[section]
+    if cur.unreadable(section) is None:
+        return _skip(id_, description, why + hint)
+    return _cannot(id_, description, f"{section}: {why}")
+
+
 def describe_item(item: DiffItem) -> str:
     """One diff item as one evidence line: ``key: what (before -> after)``."""
     change = f" ({item.before} -> {item.after})" if item.before or item.after else ""
@@ -97,10 +137,17 @@ def describe_item(item: DiffItem) -> str:
 
 
 def validate(current: Baseline, rules: ValidateSettings, baseline: Baseline | None = None,
-             *, against: Diff | None = None) -> Validation:
+             *, against: Diff | None = None, breakers: Sequence[str] | None = None,
+             breakers_unknown: str = "") -> Validation:
     """Run every check on ``current`` (and against ``baseline`` when given). Pass ``against``
-    when the diff is already computed (the control room shows both)."""
-    checks = [*_absolute(current, rules), *_configured(current, rules)]
+    when the diff is already computed (the control room shows both).
+
+    ``breakers``: the headlines of circuit breakers engaged on the context (from the journal,
+    :func:`backends.usecases.baseline.engaged_breakers`); each fails ``breaker-released``.
+    None: not looked at (the check is skipped), or, with ``breakers_unknown`` saying why,
+    could not be looked at (the check cannot be made)."""
+    checks = [*_absolute(current, rules), _breaker(breakers, breakers_unknown),
+              *_configured(current, rules)]
     if baseline is None:
         checks.append(_skip("no-regression", "nothing is worse than before the update",
                             "no baseline given: only the absolute checks ran"))
@@ -130,12 +177,25 @@ def _pod_problem(pod: PodSnap) -> str:
             f"{pod.restarts} restarts" + (f", node {pod.node}" if pod.node else "") + ")")
 
 
+def _breaker(breakers: Sequence[str] | None, unknown: str) -> Check:
+    description = "no circuit breaker is engaged on this context"
+    if breakers is None:
+        if unknown:
+            return _cannot("breaker-released", description, unknown)
+        return _skip("breaker-released", description, "the journal was not consulted")
+    return _check("breaker-released", description,
+                  [f"circuit breaker engaged: {headline}" for headline in breakers])
+
+
 def _absolute(cur: Baseline, rules: ValidateSettings) -> Iterable[Check]:
-    gaps = [f"{section}: {cur.missing[section]}" for section in _REQUIRED
-            if not cur.has(section)]
-    yield _check("data-complete", "nodes, workloads and pods could all be listed", gaps)
+    gaps = cur.gaps(_REQUIRED)
+    description = "nodes, workloads and pods could all be listed"
+    yield (Check(id="data-complete", description=description, status="unknown",
+                 evidence=[f"cannot check: {gap}" for gap in gaps]) if gaps
+           else _check("data-complete", description, []))
     if not cur.has("nodes"):
-        yield _skip("nodes-ready", "every node is Ready", "nodes could not be listed")
+        yield _cannot("nodes-ready", "every node is Ready",
+                      f"nodes could not be listed ({cur.missing['nodes']})")
     else:
         bad = [_node_problem(n) for n in cur.nodes if n.ready != "True"]
         if not cur.nodes:
@@ -148,7 +208,8 @@ def _absolute(cur: Baseline, rules: ValidateSettings) -> Iterable[Check]:
         yield _skip("critical-namespaces-running", description, "no critical namespaces "
                     "configured ([validate] critical_namespaces)")
     elif not cur.has("pods"):
-        yield _skip("critical-namespaces-running", description, "pods could not be listed")
+        yield _cannot("critical-namespaces-running", description,
+                      f"pods could not be listed ({cur.missing['pods']})")
     else:
         wanted = set(namespaces)
         bad = [_pod_problem(p) for p in cur.problem_pods if p.namespace in wanted]
@@ -157,8 +218,8 @@ def _absolute(cur: Baseline, rules: ValidateSettings) -> Iterable[Check]:
                    for ns in namespaces if ns not in populated)
         yield _check("critical-namespaces-running", description, bad)
     if not cur.has("endpoints"):
-        yield _skip("endpoints-healthy", "every health endpoint answers 2xx",
-                    cur.missing["endpoints"] + " ([[endpoints]] in the config)")
+        yield _missing("endpoints-healthy", "every health endpoint answers 2xx", cur,
+                       "endpoints", " ([[endpoints]] in the config)")
     else:
         bad = [f"endpoint {e.name} ({e.url}): "
                + (f"HTTP {e.status}" if e.status is not None else "no answer")
@@ -176,7 +237,8 @@ def _configured(cur: Baseline, rules: ValidateSettings) -> Iterable[Check]:
     if not rules.require_ready_workloads:
         yield _skip("workloads-ready", description, "off ([validate] require_ready_workloads)")
     elif not cur.has("workloads"):
-        yield _skip("workloads-ready", description, "workloads could not be listed")
+        yield _cannot("workloads-ready", description,
+                      f"workloads could not be listed ({cur.missing['workloads']})")
     else:
         yield _check("workloads-ready", description, [
             f"deployment {w.namespace}/{w.name}: {w.replicas()}"
@@ -193,7 +255,7 @@ def _configured(cur: Baseline, rules: ValidateSettings) -> Iterable[Check]:
             yield _skip(id_, description, f"off ([validate] require_{id_.split('-')[1]}"
                         "_apps)")
         elif not cur.has("apps"):
-            yield _skip(id_, description, f"apps could not be listed ({cur.missing['apps']})")
+            yield _cannot(id_, description, f"apps could not be listed ({cur.missing['apps']})")
         else:
             yield _check(id_, description, [
                 f"app {a.key}: {a.sync}/{a.health}"
@@ -207,7 +269,7 @@ def _configured(cur: Baseline, rules: ValidateSettings) -> Iterable[Check]:
     if not severities:
         yield _skip("alerts-quiet", description, "off ([validate] fail_alert_severities)")
     elif not cur.has("alerts"):
-        yield _skip("alerts-quiet", description, cur.missing["alerts"])
+        yield _missing("alerts-quiet", description, cur, "alerts")
     else:
         allowed, failing = set(rules.allow_alerts), set(severities)
         seen: set[tuple[tuple[str, str], ...]] = set()
@@ -226,7 +288,7 @@ def _configured(cur: Baseline, rules: ValidateSettings) -> Iterable[Check]:
     if not statuses:
         yield _skip("signals-ok", description, "off ([validate] fail_signal_status)")
     elif not cur.has("signals"):
-        yield _skip("signals-ok", description, cur.missing["signals"])
+        yield _missing("signals-ok", description, cur, "signals")
     else:
         yield _check("signals-ok", description, [
             f"signal {s.signal} of {s.app}: {s.status} ({format_value(s.latest, s.unit)})"
@@ -238,7 +300,8 @@ def _configured(cur: Baseline, rules: ValidateSettings) -> Iterable[Check]:
 
 _REGRESSION_TITLES: Final = {
     "nodes": "no node lost its Ready condition",
-    "workloads": "no Deployment has a new replica mismatch, is stuck or is gone",
+    "workloads": "no Deployment stopped serving, has a new replica mismatch, is stuck or is "
+                 "gone",
     "pods": "no pod is newly not running or not ready",
     "restarts": "no workload's restarts rose by more than the allowed increase",
     "apps": "no Argo CD app is less healthy or out of sync with auto-sync on",
@@ -262,7 +325,11 @@ def _regressions(base: Baseline, cur: Baseline, rules: ValidateSettings,
             description += f" ({rules.max_restarts_increase})"
         if kind in result.not_compared:
             note = next((n for n in result.notes if n.startswith(f"{kind}: ")), kind)
-            yield _skip(id_, description, note)
+            unreadable = any(side.unreadable(section) is not None for side in (base, cur)
+                             for section in SECTIONS_OF_KIND[kind])
+            yield (Check(id=id_, description=description, status="unknown",
+                         evidence=[f"cannot check: {note}"]) if unreadable
+                   else _skip(id_, description, note))
             continue
         yield _check(id_, description, [describe_item(i) for i in regressions(result, rules, kind)])
 

@@ -59,6 +59,7 @@ from typing import Any, Final, Literal, TypeAlias, get_args
 import platformdirs
 
 from backends.fsutil import fsync_dir
+from backends.sanitize import clean
 
 __all__ = [
     "FINAL_STATUSES",
@@ -249,17 +250,65 @@ _COLUMNS: Final = ("id, ts, operator, context, operation_id, step, kind, namespa
                    " verification, finished_ts")
 
 
-def _entry(row: Sequence[Any]) -> JournalEntry:
+class _BadRow(ValueError):
+    """A row that SQLite returned but that is not a journal entry (hand-edited, written by a
+    broken tool): which column and why. SQLite does not enforce column types, so a ``TEXT``
+    column can hold an integer or a blob and ``prior_json`` can hold anything."""
+
+
+def _text(column: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _BadRow(f"{column} is {type(value).__name__}, not text")
+    return value
+
+
+def _json(column: str, value: Any) -> Any:
+    text = _text(column, value)
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise _BadRow(f"{column} is not valid JSON ({type(exc).__name__})") from None
+
+
+def _when(column: str, value: Any) -> datetime:
+    try:
+        return _parse_ts(_text(column, value))
+    except ValueError:
+        raise _BadRow(f"{column} is not a journal timestamp") from None
+
+
+def _entry(row: Sequence[Any], path: Path | str = "") -> JournalEntry:
+    """The entry of one row; :class:`JournalCorrupt` naming the journal, the row and the
+    column when the row is not one this program wrote (never a traceback: the journal is
+    read by ``controlroom journal`` and the breaker, and both must say what is wrong)."""
+    id_ = row[0]
+    try:
+        return _entry_of(row)
+    except _BadRow as exc:
+        raise JournalCorrupt(f"journal {path}: row {clean(repr(id_), 40)}: {exc}; the file was "
+                             "left untouched") from None
+
+
+def _entry_of(row: Sequence[Any]) -> JournalEntry:
     (id_, ts, operator, context, operation_id, step, kind, namespace, name, action, method,
      path, prior_json, intent_json, reason, status, result_json, verification, finished) = row
+    if not isinstance(id_, int):
+        raise _BadRow(f"id is {type(id_).__name__}, not a whole number")
+    if status not in STATUSES:
+        raise _BadRow(f"status {clean(repr(status), 40)} is not one of "
+                      f"{', '.join(sorted(STATUSES))}")
     return JournalEntry(
-        id=int(id_), ts=_parse_ts(ts), operator=operator, context=context,
-        operation_id=operation_id, step=step, kind=kind, namespace=namespace, name=name,
-        action=action, method=method, path=path, prior=json.loads(prior_json),
-        intent=json.loads(intent_json), reason=reason, status=status,
-        result=json.loads(result_json) if result_json is not None else None,
-        verification=verification,
-        finished_ts=_parse_ts(finished) if finished else None,
+        id=id_, ts=_when("ts", ts), operator=_text("operator", operator),
+        context=_text("context", context), operation_id=_text("operation_id", operation_id),
+        step=_text("step", step), kind=_text("kind", kind),
+        namespace=_text("namespace", namespace), name=_text("name", name),
+        action=_text("action", action), method=_text("method", method),
+        path=_text("path", path), prior=_json("prior_json", prior_json),
+        intent=_json("intent_json", intent_json), reason=_text("reason", reason),
+        status=status,
+        result=_json("result_json", result_json) if result_json is not None else None,
+        verification=_text("verification", verification),
+        finished_ts=_when("finished_ts", finished) if finished else None,
     )
 
 
@@ -367,7 +416,7 @@ class JournalDB:
         try:
             row = conn.execute(f"SELECT {_COLUMNS} FROM entries WHERE id = ?",
                                (entry_id,)).fetchone()
-            entry = _entry(row)
+            entry = _entry(row, self.path)
         except Exception:  # noqa: BLE001 - the write is committed; publishing is best effort
             return
         for observer in tuple(self._observers):
@@ -470,7 +519,7 @@ class JournalDB:
         with self._locked("read an entry") as conn:
             row = conn.execute(f"SELECT {_COLUMNS} FROM entries WHERE id = ?",
                                (entry_id,)).fetchone()
-        return _entry(row) if row is not None else None
+        return _entry(row, self.path) if row is not None else None
 
     def entries(self, since: datetime | None = None, context: str | None = None,
                 operation_id: str | None = None, limit: int | None = None) -> list[JournalEntry]:
@@ -496,7 +545,7 @@ class JournalDB:
             args.append(int(limit))
         with self._locked("read entries") as conn:
             rows = conn.execute(sql, args).fetchall()
-        return [_entry(r) for r in reversed(rows)]
+        return [_entry(r, self.path) for r in reversed(rows)]
 
     def open_operations(self, context: str) -> list[OpenOperation]:
         """Operations on ``context`` with a step that may have changed the platform (pending,
@@ -514,7 +563,7 @@ class JournalDB:
             ).fetchall()
         grouped: dict[str, list[JournalEntry]] = {}
         for row in rows:
-            e = _entry(row)
+            e = _entry(row, self.path)
             grouped.setdefault(e.operation_id, []).append(e)
         return [OpenOperation(op, context, steps[0].ts, tuple(steps))
                 for op, steps in grouped.items()]

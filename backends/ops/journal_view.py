@@ -33,18 +33,28 @@ def parse_since(value: str, now: datetime | None = None) -> datetime:
     """
     text = value.strip().lower()
     now = now or datetime.now(UTC)
+    shown = clean(repr(value), 80)
     if text and _DURATION_FULL.fullmatch(text):
-        seconds = sum(int(n) * _UNITS[u] for n, u in _DURATION.findall(text))
-        return (now - timedelta(seconds=seconds)).astimezone(UTC)
+        try:
+            seconds = sum(int(n) * _UNITS[u] for n, u in _DURATION.findall(text))
+            return (now - timedelta(seconds=seconds)).astimezone(UTC)
+        except (OverflowError, ValueError):
+            # Python dates end at year 1; "99999999999d" is before that (and a number too
+            # long to convert is a ValueError of its own): say so, not OverflowError.
+            raise ValueError(f"--since {shown}: too far back (a duration must stay after "
+                             "the year 1; use a time like 2026-11-26T10:00:00Z)") from None
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
         raise ValueError(
-            f"--since {value!r}: expected a duration like 30m, 1h, 2d, 1h30m or a time like"
+            f"--since {shown}: expected a duration like 30m, 1h, 2d, 1h30m or a time like"
             " 2026-11-26T10:00:00Z") from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # local time, as a human at the terminal means it
-    return moment.astimezone(UTC)
+    try:
+        if moment.tzinfo is None:
+            moment = moment.astimezone()  # local time, as a human at the terminal means it
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise ValueError(f"--since {shown}: out of range once turned into UTC") from None
 
 
 def format_entries(entries: Sequence[JournalEntry]) -> str:

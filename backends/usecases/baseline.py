@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from backends.baseline.capture import capture, make_meta, with_checklist
@@ -29,7 +30,51 @@ if TYPE_CHECKING:
     from backends.config import Settings
     from backends.kube.source_set import ManagedTransport
 
-__all__ = ["compare", "list_cluster", "live_baseline", "store_baseline", "validate_now"]
+__all__ = [
+    "IncompleteBaseline",
+    "compare",
+    "engaged_breakers",
+    "list_cluster",
+    "live_baseline",
+    "refuse_incomplete",
+    "store_baseline",
+    "validate_now",
+]
+
+
+class IncompleteBaseline(Exception):
+    """A baseline without nodes, workloads or pods: never written, never compared with. The
+    message says which sections and why, in one line."""
+
+    def __init__(self, gaps: list[str], doing: str) -> None:
+        self.gaps = gaps
+        super().__init__(f"{doing}: " + "; ".join(gaps))
+
+
+def refuse_incomplete(baseline: Baseline, doing: str) -> None:
+    """Raise :class:`IncompleteBaseline` when ``baseline`` lacks a required section (nodes,
+    workloads, pods could not be read): a baseline of nothing must never be written (it
+    would become the context's newest and pass every diff), nor be compared with.
+    ``doing`` starts the message ("refusing to write the baseline", "cannot compare")."""
+    gaps = baseline.gaps()
+    if gaps:
+        raise IncompleteBaseline(gaps, doing)
+
+
+def engaged_breakers(journal: Path, context: str) -> list[str]:
+    """The headlines of the circuit breakers engaged (or half-done) on ``context``, from the
+    journal at ``journal`` (none when it does not exist: reading must not create it).
+    Raises :class:`~backends.ops.journal.JournalError` when the journal cannot be read.
+    Why validation asks: an update validated while the breaker holds workloads at 0 and
+    traffic away is not finished, whatever the checks of the rest say."""
+    from backends.ops.breaker import breaker_status_db
+    from backends.ops.journal import JournalDB
+
+    if not journal.exists():
+        return []
+    with JournalDB.open(journal) as db:
+        state = breaker_status_db(db, context)
+    return [state.headline()] if state.engaged else []
 
 
 async def list_cluster(conn: ManagedTransport, settings: Settings, *,
@@ -83,7 +128,10 @@ def compare(baseline: Baseline, current: Baseline,
 
 
 def validate_now(current: Baseline, settings: Settings,
-                 baseline: Baseline | None = None) -> Validation:
+                 baseline: Baseline | None = None, *, breakers: Sequence[str] | None = None,
+                 breakers_unknown: str = "") -> Validation:
     """The post-update checks of ``current`` (and no regression against ``baseline`` when
-    given). Pure: run it in a thread from a UI."""
-    return validate(current, settings.validate, baseline)
+    given; a breaker in ``breakers`` fails it, see :func:`engaged_breakers`). Pure: run it
+    in a thread from a UI."""
+    return validate(current, settings.validate, baseline, breakers=breakers,
+                    breakers_unknown=breakers_unknown)
