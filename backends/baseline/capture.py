@@ -64,6 +64,7 @@ from backends.baseline.model import (
     WorkloadSnap,
 )
 from backends.baseline.runbook import Checklist, Facts, evaluate, facts_from_store
+from backends.kube.problems import not_served_reason
 from backends.model import (
     AppRow,
     Condition,
@@ -441,7 +442,10 @@ def _source_problem(health: Mapping[str, SourceHealth], kind: str) -> str:
         why = f": {h.error}" if h.error else ""
         if h.state == "forbidden":
             return f"{name}: forbidden{why}"
-        if h.state == "not_installed" and kind in _CORE_KINDS:
+        # Either the discovery said so, or the watch source found the kind not served (it
+        # then reports not_served_reason() as an error, for the header's one line).
+        if kind in _CORE_KINDS and (h.state == "not_installed"
+                                    or (h.state == "error" and h.error == not_served_reason())):
             return f"{name}: not served by the API server{why}"
         if h.state == "error":  # after data too: undecodable items, 401 mid-session
             return (f"{name}: not listed yet (error{why})" if h.last_event is None
