@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from rich.text import Text
 
+from backends import timefmt
 from backends.model import BackendRef, Condition
 from backends.timefmt import age, age_changes_at
 
@@ -63,8 +64,9 @@ def rank_key(rank: int, *texts: str) -> str:
 
 
 def ago(moment: float | None, now: float) -> str:
-    """``5m ago``, or ``""`` when the moment is unknown."""
-    return "" if not moment else f"{age(moment, now)} ago"
+    """``5m ago``, ``in the future (clock skew)``, or ``""`` when the moment is unknown (the
+    one formatter: :func:`backends.timefmt.ago`)."""
+    return timefmt.ago(moment, now)
 
 
 def percent(used: float, total: float) -> str:

@@ -61,6 +61,7 @@ from backends.signals.bus_schema import (
     BreakerMessage,
     BusMessage,
     PipelineMessage,
+    PipelineRow,
     Rejected,
     TeamBusRow,
     action_message,
@@ -415,9 +416,13 @@ class TeamBus:
             self._remember(self._alert_keys, row.key, ALERTS, self._max_alerts)
             self.store.apply(ALERTS, [("MODIFIED", row)])
         elif isinstance(message, PipelineMessage):
-            prow = pipeline_row(message)
+            prow = pipeline_row(message, arrived=self._clock())
             held = self.store.get(PIPELINE, prow.key)
-            if held is None or getattr(held, "time", 0.0) <= prow.time:  # late redelivery
+            # A late redelivery of an older event loses; an event dated in the future is
+            # ranked by arrival, so it cannot block every later one (times_against).
+            mine, theirs = prow.times_against(held) if isinstance(held, PipelineRow) \
+                else (0.0, 0.0)
+            if held is None or theirs <= mine:
                 self.store.apply(PIPELINE, [("MODIFIED", prow)])
         elif isinstance(message, BreakerMessage):
             self.store.apply(TEAMBREAKER, [("MODIFIED", breaker_row(
