@@ -15,6 +15,8 @@ the shared use cases of ``backends`` is a change of those methods only.
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -130,6 +132,9 @@ class ActionController:
         self.gate = WriteGate(policy, session.conn, self.journal)
         self._host.refresh_bindings()  # the action keys are live now
         await self.refresh_breaker()
+        if self.journal is not None:
+            start_worker(self._host, self._watch_breaker, name="_watch_breaker",
+                         group="breaker-watch", exclusive=True)
 
     async def close(self) -> None:
         if self.journal is not None:
@@ -419,6 +424,38 @@ class ActionController:
                                                               self._target.context)
         except JournalError as exc:
             self._host.notify(f"journal: {exc}", severity="error", markup=False)
+
+    BREAKER_POLL_S = 0.5
+    """How often the journal file is looked at for writes by others (two ``stat`` calls)."""
+
+    async def _watch_breaker(self) -> None:
+        """Show a breaker engaged or released on this context by anyone sharing the journal
+        (the CLI, another App, a pipeline) within about a second, not at our next ``ctrl+r``
+        (issue 13). Cheap: the journal (SQLite in WAL mode) is re-read only when its files
+        changed; the header shows :attr:`breaker_state` at its once-a-second refresh."""
+        seen = self._journal_signature()
+        while self.journal is not None:
+            await asyncio.sleep(self.BREAKER_POLL_S)
+            now = self._journal_signature()
+            if now != seen:
+                seen = now
+                await self.refresh_breaker()
+
+    def _journal_signature(self) -> tuple[tuple[int, int], ...]:
+        """(mtime, size) of the journal and its write-ahead log: a commit by any process
+        changes one of them."""
+        if self.journal is None:
+            return ()
+        out = []
+        for path in (self.journal.path, self.journal.path.with_name(
+                self.journal.path.name + "-wal")):
+            try:
+                st = os.stat(path)
+            except OSError:
+                out.append((0, 0))
+            else:
+                out.append((st.st_mtime_ns, st.st_size))
+        return tuple(out)
 
     def check_drift(self) -> None:
         """The drift watchdog: tell the operator when something reverts an emergency change
