@@ -24,6 +24,7 @@ __all__ = [
     "age",
     "age_changes_at",
     "ago",
+    "condition_words",
     "describe_condition",
     "failing_conditions",
     "iec_bytes",
@@ -139,6 +140,13 @@ def describe_condition(condition: Condition) -> str:
     """``ResolvedRefs=False (BackendNotFound)``: short enough for a table cell."""
     text = f"{condition.type}={condition.status}"
     return f"{text} ({condition.reason})" if condition.reason else text
+
+
+def condition_words(condition: Condition) -> str:
+    """``ResolvedRefs False: BackendNotFound``: a failing condition in words, as a table's
+    status cell says it (the reason is what the reader acts on, so it comes whole)."""
+    text = f"{condition.type} {condition.status}"
+    return f"{text}: {condition.reason}" if condition.reason else text
 
 
 def weights(backends: Iterable[BackendRef], route_namespace: str) -> str:
