@@ -1,5 +1,12 @@
 """Alerts: what Prometheus, Alertmanager and the team bus say is firing, grouped.
 
+Each alert is ONE row, whichever sources report it: Prometheus fires it and sends it, with
+the same label set, to Alertmanager, so the rows of one label set are merged
+(:func:`~backends.signals.model.merge_alerts`) into the Alertmanager row, which shows both
+sources and Alertmanager's state in words (active, silenced, inhibited). An alert naming a
+pod, Deployment or node that the (fully listed, connected) cluster does not have says
+"pod gone". The footer counts distinct alerts in words a reader acts on.
+
 Grouped by alertname and severity: a group header row (count, worst state, oldest since,
 sources, how many are silenced) above its alerts, most severe groups first, so 300
 PodCrashLooping alerts of one bad rollout read as one line with a count, not a wall. Failing
@@ -44,6 +51,7 @@ from backends.signals.model import (
     RuleRow,
     alert_identity,
     merge_alerts,
+    primary_key,
 )
 from backends.store import ChangeSet, SourceHealth, Store
 from backends.timefmt import bounded
@@ -269,7 +277,15 @@ class AlertsPanel(VirtualPanel):
         super().refresh_from(store, changes, now)
 
     def _index(self, key: str, row: AlertRow | None) -> None:
-        old = self._identity_of.pop(key, None)
+        old = self._identity_of.get(key)
+        if row is not None and old is not None and old == alert_identity(row):
+            # The usual change (state, staleness): same alert, same object; its partners
+            # (if any) are viewed again, since the merged row carries this row's part.
+            members = self._by_identity.get(old)
+            if members is not None and len(members) > 1:
+                self._extra.update((ALERTS, k) for k in members if k != key)
+            return
+        self._identity_of.pop(key, None)
         if old is not None:
             self._unlink(self._by_identity, old, key)
         obj = self._object_of.pop(key, None)
@@ -341,11 +357,11 @@ class AlertsPanel(VirtualPanel):
         if len(keys) > 1:
             held = store.held(ALERTS)
             members = [m for k in keys if isinstance(m := held.get(k), AlertRow)]
-            row = merge_alerts(members)
-            if row.key != rid[1]:
+            if primary_key(members) != rid[1]:
                 self._merged.pop(rid, None)
                 self._gone.pop(rid, None)
                 return None
+            row = merge_alerts(members)
         self._merged[rid] = row
         gone = self._gone_of(store, row)
         if gone:

@@ -38,6 +38,7 @@ __all__ = [
     "alert_key",
     "mark_stale",
     "merge_alerts",
+    "primary_key",
     "replace_source",
     "signal_key",
     "source_of_key",
@@ -165,6 +166,12 @@ _PRIMARY: dict[str, int] = {"alertmanager": 0, "prometheus": 1, "mqtt": 2}
 """Whose row a merged alert is built on: Alertmanager knows whether it is silenced or
 inhibited and where it is routed, which the on-call needs most; then Prometheus."""
 _SOURCE_ORDER: dict[str, int] = {s: i for i, s in enumerate(ALERT_SOURCES)}
+
+
+def primary_key(rows: Iterable[AlertRow]) -> str:
+    """The key of the row a merge of ``rows`` is built on (see :func:`merge_alerts`), without
+    building it: the other sources' rows of the alert are hidden behind it."""
+    return min((_PRIMARY.get(r.source, 9), r.key) for r in rows)[1]
 
 
 def merge_alerts(rows: Iterable[AlertRow]) -> AlertRow:
