@@ -114,6 +114,7 @@ class ActionController:
         self.breaker_state: BreakerState | None = None
         """The breaker on this context as the journal tells it (the header shows it)."""
         self._drift_seen: set[str] = set()
+        self._breaker_watch: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ session
 
@@ -132,11 +133,17 @@ class ActionController:
         self.gate = WriteGate(policy, session.conn, self.journal)
         self._host.refresh_bindings()  # the action keys are live now
         await self.refresh_breaker()
-        if self.journal is not None:
-            start_worker(self._host, self._watch_breaker, name="_watch_breaker",
-                         group="breaker-watch", exclusive=True)
+        if self.journal is not None and self._breaker_watch is None:
+            # A plain task, not an App worker: it never ends, and tests (and the App) wait
+            # for the workers to complete.
+            self._breaker_watch = asyncio.get_running_loop().create_task(
+                self._watch_breaker(), name="breaker watch")
 
     async def close(self) -> None:
+        if self._breaker_watch is not None:
+            watch, self._breaker_watch = self._breaker_watch, None
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
         if self.journal is not None:
             journal, self.journal = self.journal, None
             await journal.close()
@@ -439,7 +446,11 @@ class ActionController:
             now = self._journal_signature()
             if now != seen:
                 seen = now
-                await self.refresh_breaker()
+                try:
+                    await self.refresh_breaker()
+                except Exception as exc:  # noqa: BLE001 - the watch must outlive a bad read
+                    self._host.notify(f"breaker watch: {clean(exc, 300)}", severity="error",
+                                      markup=False)
 
     def _journal_signature(self) -> tuple[tuple[int, int], ...]:
         """(mtime, size) of the journal and its write-ahead log: a commit by any process
