@@ -33,15 +33,13 @@ alerts touches a few rows (bench/bench_alerts.py).
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
-from functools import lru_cache
 from typing import ClassVar, TypeVar
 
 from textual.content import Content
 
-from backends.model import Row, make_key
+from backends.model import Row
 from backends.signals.model import (
     ALERT_RULES,
     ALERT_SOURCES,
@@ -55,6 +53,20 @@ from backends.signals.model import (
 )
 from backends.store import ChangeSet, SourceHealth, Store
 from backends.timefmt import bounded
+from widgets.alert_cells import (
+    OBJECT_KINDS,
+    TALLY_ORDER,
+    TALLY_WORDS,
+    alert_tone,
+    group_key,
+    group_sort,
+    object_of,
+    silenced_cell,
+    source_problems,
+    state_word,
+    tallies_of,
+    target_of,
+)
 from widgets.formatting import DIM, PROBLEM, WARNING, age, age_changes_at
 from widgets.panel import RowId, RowView
 from widgets.rowmodel import Cell, Column
@@ -71,134 +83,6 @@ _NOTE: RowId = (NOTES, "status")
 
 _SINCE = 1
 _K = TypeVar("_K")
-_SEVERITY_RANK = {"critical": 0, "page": 0, "error": 0, "high": 0, "warning": 1,
-                  "warn": 1, "medium": 1, "info": 2, "low": 2, "none": 3}
-_TARGET_LABELS = ("namespace", "deployment", "statefulset", "daemonset", "pod", "container",
-                  "node", "service", "httproute", "route", "gateway", "application",
-                  "instance")
-_HIDDEN_LABELS = frozenset({"alertname", "severity"})
-_ALERTING = frozenset({"firing", "active", "unprocessed"})
-_OBJECT_KINDS = ("pods", "deployments", "nodes")
-"""Store kinds an alert's object can be looked up in (to say "pod gone")."""
-_TALLY_ORDER = ("firing", "pending", "silenced", "inhibited", "suppressed", "stale", "gone")
-_TALLY_WORDS = {"gone": "object gone"}
-
-ObjectRef = tuple[str, str, str, str]
-"""(store kind, store key, namespace ("" for nodes), word): what an alert is about."""
-
-
-def object_of(labels: tuple[tuple[str, str], ...]) -> ObjectRef | None:
-    """The cluster object an alert names, most specific first: its pod, else its
-    Deployment, else its node (None when it names none of them)."""
-    have = dict(labels)
-    ns = have.get("namespace", "")
-    if ns and have.get("pod"):
-        return ("pods", make_key(ns, have["pod"]), ns, "pod")
-    if ns and have.get("deployment"):
-        return ("deployments", make_key(ns, have["deployment"]), ns, "deployment")
-    if have.get("node"):
-        return ("nodes", have["node"], "", "node")
-    return None
-
-
-def state_word(row: AlertRow) -> str:
-    """The state as the reader acts on it: Alertmanager's ``suppressed`` says why (silenced
-    or inhibited); the other states as the source says them."""
-    if row.state == "suppressed":
-        if row.silenced_by:
-            return "silenced"
-        if row.inhibited_by:
-            return "inhibited"
-    return row.state
-
-
-def _tallies(row: AlertRow, gone: str) -> tuple[str, ...]:
-    """What one shown alert adds to the footer (see :meth:`AlertsPanel._show_counts`)."""
-    out: list[str] = []
-    if row.stale:
-        out.append("stale")
-    elif row.state in _ALERTING and not row.silenced_by:
-        out.append("firing")
-        if _SEVERITY_RANK.get(row.severity.lower(), 3) == 0:
-            out.append("critical")
-    elif row.state == "pending":
-        out.append("pending")
-    elif row.state == "suppressed" or row.silenced_by:
-        out.append(state_word(row) if row.state == "suppressed" else "silenced")
-    if gone:
-        out.append("gone")
-    return tuple(out)
-
-
-def group_key(row: AlertRow) -> str:
-    """``alertname`` and ``severity`` joined by a unit separator (``clean`` removed every
-    control character from both, so the key is unambiguous)."""
-    return f"{row.alertname}\x1f{row.severity}"
-
-
-def _group_sort(alertname: str, severity: str) -> tuple[int, str, str]:
-    return (_SEVERITY_RANK.get(severity.lower(), 3), alertname, severity)
-
-
-def target_of(row: AlertRow) -> str:
-    """What the alert is about, short: ``shop/web-7c9f`` (namespace/pod), ``node-3``; the
-    other labels ``k=v`` when it has none of the usual ones."""
-    return _target(row.labels)
-
-
-@lru_cache(maxsize=16384)
-def _target(labels: tuple[tuple[str, str], ...]) -> str:
-    """Cached by label set: an alert keeps its labels for life (they are its identity), so
-    every poll after the first finds its target here (bench/bench_alerts.py)."""
-    have = dict(labels)
-    parts = [have[name] for name in _TARGET_LABELS if have.get(name)]
-    if len(parts) > 1 and "instance" in have and have["instance"] == parts[-1]:
-        parts.pop()  # the scrape target adds nothing when the object is named
-    if parts:
-        return "/".join(parts)
-    return ",".join(f"{k}={v}" for k, v in labels if k not in _HIDDEN_LABELS)
-
-
-def _silenced_cell(row: AlertRow) -> str:
-    parts = []
-    if row.silenced_by:
-        extra = f" +{len(row.silenced_by) - 1}" if len(row.silenced_by) > 1 else ""
-        parts.append(f"silenced by {row.silenced_by[0][:8]}{extra}")
-    if row.inhibited_by:
-        extra = f" +{len(row.inhibited_by) - 1}" if len(row.inhibited_by) > 1 else ""
-        parts.append(f"inhibited by {row.inhibited_by[0][:8]}{extra}")
-    return ", ".join(parts)
-
-
-def _tone(row: AlertRow) -> str | None:
-    if row.stale or row.state in ("suppressed", "resolved"):
-        return DIM
-    if row.state in _ALERTING and _SEVERITY_RANK.get(row.severity.lower(), 3) == 0:
-        return PROBLEM
-    return WARNING
-
-
-def _clock_time(moment: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(moment))
-
-
-def source_problems(health: Mapping[str, SourceHealth]) -> list[str]:
-    """``prometheus unreachable since 14:02:11`` for each alert source that is not
-    connected (sources that never reported are not configured and not listed)."""
-    out = []
-    for source in ALERT_SOURCES:
-        h = health.get(source)
-        if h is None or h.state == "connected":
-            continue
-        if h.state == "connecting":
-            out.append(f"{source} connecting since {_clock_time(h.since)}")
-        elif h.state == "stale" or "unreachable" in h.error.lower():
-            out.append(f"{source} unreachable since {_clock_time(h.since)}")
-        else:
-            out.append(f"{source} failing since {_clock_time(h.since)}")
-    return out
-
-
 class AlertsPanel(VirtualPanel):
     """Firing alerts grouped by alertname and severity, with rule health and source state."""
 
@@ -209,7 +93,7 @@ class AlertsPanel(VirtualPanel):
     }
     """
 
-    KINDS: ClassVar[tuple[str, ...]] = (ALERTS, ALERT_RULES, *_OBJECT_KINDS)
+    KINDS: ClassVar[tuple[str, ...]] = (ALERTS, ALERT_RULES, *OBJECT_KINDS)
     ROW_KINDS: ClassVar[tuple[str, ...]] = (ALERTS, ALERT_RULES)
     """Pods, Deployments and nodes only wake the alerts about them ("pod gone")."""
     TITLE: ClassVar[str] = "Alerts"
@@ -333,7 +217,7 @@ class AlertsPanel(VirtualPanel):
         listed: dict[str, set[str]] = {}
         for name, h in health.items():
             kind, _, namespace = name.partition("@")
-            if kind in _OBJECT_KINDS and h.state == "connected" and h.last_event is not None:
+            if kind in OBJECT_KINDS and h.state == "connected" and h.last_event is not None:
                 listed.setdefault(kind, set()).add(namespace)
         frozen = {kind: frozenset(spaces) for kind, spaces in listed.items()}
         if frozen != self._listed:  # what we can know changed: every named object again
@@ -376,11 +260,11 @@ class AlertsPanel(VirtualPanel):
         summary = f"{gone} · {row.summary}" if gone else row.summary
         cells: tuple[Cell, ...] = (
             state_word(row), age(row.since, now), row.severity, "  " + target_of(row), summary,
-            source, _silenced_cell(row))
+            source, silenced_cell(row))
         since = bounded(row.since, now) if row.since else 0.0  # a future time is "now"
-        sort = (_group_sort(row.alertname, row.severity), 1, -STATE_RANK.get(row.state, 0),
+        sort = (group_sort(row.alertname, row.severity), 1, -STATE_RANK.get(row.state, 0),
                 -since, row.key)
-        return RowView(cells, sort, _tone(row))
+        return RowView(cells, sort, alert_tone(row))
 
     def _gone_of(self, store: Store, row: AlertRow) -> str:
         """``pod gone`` when the alert names a pod (Deployment, node) that the cluster,
@@ -464,7 +348,7 @@ class AlertsPanel(VirtualPanel):
             return
         self._group_of[rid] = new
         self._members.setdefault(new, {})[rid] = row
-        tallies = _tallies(row, self._gone.get(rid, ""))
+        tallies = tallies_of(row, self._gone.get(rid, ""))
         self._tallied[rid] = tallies
         self._tally.update(tallies)
         dirty.add(new)
@@ -495,8 +379,8 @@ class AlertsPanel(VirtualPanel):
         cells: tuple[Cell, ...] = (
             state_word(worst), age(oldest, self._now), first.severity,
             f"{first.alertname} ({len(alerts)})", worst.summary, sources, muted)
-        tone = DIM if stale == len(alerts) else _tone(worst)
-        return RowView(cells, (_group_sort(first.alertname, first.severity), 0, 0, 0.0, ""),
+        tone = DIM if stale == len(alerts) else alert_tone(worst)
+        return RowView(cells, (group_sort(first.alertname, first.severity), 0, 0, 0.0, ""),
                        tone)
 
     def _note_view(self) -> RowView | None:
@@ -566,10 +450,10 @@ class AlertsPanel(VirtualPanel):
         """
         total = len(self._group_of)
         parts = [f"{total} alert{'s' if total != 1 else ''}"]
-        for name in _TALLY_ORDER:
+        for name in TALLY_ORDER:
             n = self._tally.get(name, 0)
             if n > 0:
-                parts.append(f"{n} {_TALLY_WORDS.get(name, name)}")
+                parts.append(f"{n} {TALLY_WORDS.get(name, name)}")
                 critical = self._tally.get("critical", 0)
                 if name == "firing" and critical > 0:
                     parts[-1] += f" ({critical} critical)"
