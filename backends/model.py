@@ -30,6 +30,7 @@ from typing import Literal, TypeAlias
 import msgspec
 
 __all__ = [
+    "breaker_hold",
     "AUTO_SYNC_STATES",
     "CLUSTER_SCOPED_KINDS",
     "KINDS",
@@ -37,6 +38,7 @@ __all__ = [
     "AppRow",
     "AutoSync",
     "BackendRef",
+    "BreakerHold",
     "Condition",
     "DeploymentRow",
     "EventRow",
@@ -215,6 +217,46 @@ class DeploymentRow(Row, frozen=True):
     """Argo CD app that manages this Deployment (tracking-id annotation or instance label):
     selfHeal there reverts hand-made scaling, so the planners warn."""
     created: float = 0.0
+    breaker_mark: str = ""
+    """The ``controlroom.io/breaker`` annotation as written (JSON: operation, by, since);
+    "" when absent. Read with :func:`breaker_hold`."""
+
+
+class BreakerHold(msgspec.Struct, frozen=True, gc=False):
+    """Who holds a Deployment at 0 with the circuit breaker, and since when."""
+
+    by: str = ""
+    since: float | None = None
+
+
+def breaker_hold(row: DeploymentRow) -> BreakerHold | None:
+    """The breaker's hold on a Deployment scaled to 0 (None when not held).
+
+    Why on the row: a Deployment the breaker scaled to 0 reads 0/0, which sorts among the
+    healthy idle ones; it is a casualty of an emergency and must stay in sight (issue 13).
+    The mark's format is :func:`backends.ops.breaker_model.mark_value`'s (kept in sync by
+    tests/test_widgets_rows.py); a mark that cannot be read still counts as held.
+    """
+    if not row.breaker_mark or row.desired != 0:
+        return None
+    import json
+    from datetime import datetime
+
+    try:
+        mark = json.loads(row.breaker_mark)
+    except ValueError:
+        return BreakerHold()
+    if not isinstance(mark, dict):
+        return BreakerHold()
+    since: float | None = None
+    text = mark.get("since")
+    if isinstance(text, str) and text:
+        try:
+            since = datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            since = None
+    by = mark.get("by")
+    return BreakerHold(by=by if isinstance(by, str) else "", since=since)
 
 
 class ReplicaSetRow(Row, frozen=True):

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from backends.kube.connection import KubeConnection
     from backends.ops.gate import WriteGate
     from backends.ops.journal import Journal
+    from backends.signals.mqtt import TeamBus
     from backends.usecases.workspace import Workspace
 
 __all__ = [
@@ -197,14 +198,71 @@ async def _session(args: argparse.Namespace, settings: Settings, context: str, r
             journal = await Journal.open(journal_path(args))
         except JournalError as exc:
             fail(USAGE, f"{clean(exc, 500)} (writes need a journal)")
+        bus = await _team_bus(settings, journal, context)
         try:
             policy = policy_for(settings, context, bool(getattr(args, "read_only", False)))
             ws = Workspace(conn, WriteGate(policy, conn, journal), journal, settings)
             return await body(Session(args, ws, reason, state))
         finally:
+            if bus is not None:
+                await _publish_and_stop(bus, journal, context)
             await journal.close()
     finally:
         await conn.close()
+
+
+async def _team_bus(settings: Settings, journal: Journal, context: str) -> TeamBus | None:
+    """With ``[mqtt] url`` configured, the team sees this command's writes as it sees the
+    App's (issue 13): every journal entry it commits goes to ``<prefix>/actions`` and the
+    breaker state, if the command changed it, to ``<prefix>/breaker/<context>`` (retained).
+    A bad URL or broker never stops the command: the journal is the record; the bus is best
+    effort and says so on stderr."""
+    import sys
+
+    from backends.ops.breaker import breaker_status
+    from backends.ops.journal import JournalError
+    from backends.signals.mqtt import TeamBus
+    from backends.store import Store
+
+    if not settings.mqtt.url:
+        return None
+    try:
+        bus = TeamBus(Store(), settings.mqtt)
+    except ValueError as exc:
+        print(f"warning: team bus: {clean(exc, 300)}; not published", file=sys.stderr)
+        return None
+    try:
+        bus.assume_breaker(context, await breaker_status(journal, context))
+    except JournalError:
+        pass  # the command itself reports an unreadable journal
+    bus.start()
+    bus.watch_journal(journal.db)
+    return bus
+
+
+BUS_FLUSH_S: Final = 5.0
+"""How long a command waits at its end for the broker to take what it published."""
+
+
+async def _publish_and_stop(bus: TeamBus, journal: Journal, context: str) -> None:
+    """Publish the breaker state after the command (only a change is sent), wait a bounded
+    time for the broker's acknowledgements, and stop the bus."""
+    import sys
+
+    from backends.ops.breaker import breaker_status
+    from backends.ops.journal import JournalError
+
+    try:
+        bus.publish_breaker_state(context, await breaker_status(journal, context))
+    except JournalError:
+        pass
+    # Entries committed in worker threads reach the loop by call_soon_threadsafe: let them.
+    await asyncio.sleep(0)
+    if not await bus.flush(BUS_FLUSH_S):
+        print(f"warning: team bus {bus.address}: {len(bus.outbox)} message(s) not "
+              f"acknowledged within {BUS_FLUSH_S:g} s; the journal has them",
+              file=sys.stderr)
+    await bus.stop(flush_timeout=0.5)
 
 
 async def planned(build: Awaitable[T]) -> T:

@@ -94,8 +94,10 @@ def test_grouped_by_name_and_severity_worst_first() -> None:
     assert tones["prometheus/DeploymentReplicasMismatch-web"] == PROBLEM
     assert tones["prometheus/PodCrashLooping-web-1"] == WARNING
     assert tones["alertmanager/PodCrashLooping-web-3"] == DIM
-    assert "1 failing" in str(panel.border_subtitle) and panel.has_class("-problems")
-    assert "5 alerts" in str(panel.border_subtitle)
+    # every footer word means something to act on (issue 13: "N failing" meant nothing)
+    assert str(panel.border_subtitle) == \
+        "5 alerts · 3 firing (1 critical) · 1 pending · 1 silenced"
+    assert panel.has_class("-problems")
     assert not any(kind == NOTES for kind, _, _, _ in shown)
     # the alerts behind a group header are what the silence action acts on
     group = panel.alerts_of((GROUPS, "PodCrashLooping\x1fwarning"))
@@ -258,3 +260,86 @@ def _health(state: str, error: str) -> Any:
     from backends.store import SourceHealth
 
     return SourceHealth(state=state, since=NOW, error=error)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ issue 13 point 5
+
+
+def test_the_same_alert_from_prometheus_and_alertmanager_is_one_row() -> None:
+    """One crash-looping pod reads "PodCrashLooping (1)", one row showing both sources and
+    Alertmanager's state; the group and the footer count distinct alerts."""
+    feed = Feed().healthy("prometheus", "alertmanager")
+    panel = AlertsPanel()
+    prom = alert("PodCrashLooping", "web-1", value="1e+00")
+    feed.put(prom)
+    feed.tick(panel)
+    assert panel.cells_of("PodCrashLooping\x1fwarning", GROUPS)[3] == "PodCrashLooping (1)"
+    am = alert("PodCrashLooping", "web-1", source="alertmanager", state="active",
+               fingerprint="f00d", receivers=("oncall",))
+    feed.put(am)
+    feed.tick(panel)
+    shown = rows(panel)
+    alerts = [(key, cells) for kind, key, cells, _ in shown if kind == ALERTS]
+    assert [key for key, _ in alerts] == [am.key]  # Prometheus's row is merged into it
+    cells = alerts[0][1]
+    assert cells[0] == "active" and cells[5] == "prometheus+alertmanager"
+    assert panel.cells_of("PodCrashLooping\x1fwarning", GROUPS)[3] == "PodCrashLooping (1)"
+    assert panel.cells_of("PodCrashLooping\x1fwarning", GROUPS)[5] == "alertmanager,prometheus"
+    assert str(panel.border_subtitle) == "1 alert · 1 firing"
+    merged = panel.alerts_of((ALERTS, am.key))
+    assert len(merged) == 1 and merged[0].seen_by == ("prometheus", "alertmanager")
+    assert merged[0].value == "1e+00" and merged[0].receivers == ("oncall",)
+    # silenced in Alertmanager: the one row says so
+    feed.put(AlertRow(**{**_fields(am), "state": "suppressed",
+                         "silenced_by": ("0123456789abcdef",)}))
+    feed.tick(panel)
+    assert panel.cells_of(am.key, ALERTS)[0] == "silenced"
+    assert str(panel.border_subtitle) == "1 alert · 1 silenced"
+    # Alertmanager forgets it: Prometheus's row shows again, alone
+    feed.store.apply(ALERTS, [("DELETED", am)])
+    feed.tick(panel)
+    assert [key for kind, key, _, _ in rows(panel) if kind == ALERTS] == [prom.key]
+    assert panel.cells_of(prom.key, ALERTS)[5] == "prometheus"
+
+
+def test_an_alert_about_a_pod_that_is_gone_is_marked() -> None:
+    from backends.model import PodRow
+
+    feed = Feed().healthy("prometheus")
+    panel = AlertsPanel()
+    feed.put(alert("PodCrashLooping", "web-1"), alert("PodCrashLooping", "web-2"))
+    feed.tick(panel)
+    # pods not listed yet: nobody can say the pod is gone
+    assert not panel.cells_of("prometheus/PodCrashLooping-web-1", ALERTS)[4].startswith("pod")
+    live = PodRow(key="shop/web-2", namespace="shop", name="web-2")
+    feed.store.apply("pods", [("ADDED", live)])
+    feed.store.set_health("pods", "connected")
+    feed.store.note_event("pods")
+    feed.tick(panel)
+    assert panel.cells_of("prometheus/PodCrashLooping-web-1", ALERTS)[4] == \
+        "pod gone · web-1 is bad"
+    assert panel.cells_of("prometheus/PodCrashLooping-web-2", ALERTS)[4] == "web-2 is bad"
+    assert str(panel.border_subtitle) == "2 alerts · 2 firing · 1 object gone"
+    # the pod comes back (same name): the mark goes
+    feed.store.apply("pods", [("ADDED", PodRow(key="shop/web-1", namespace="shop",
+                                               name="web-1"))])
+    feed.tick(panel)
+    assert panel.cells_of("prometheus/PodCrashLooping-web-1", ALERTS)[4] == "web-1 is bad"
+    assert str(panel.border_subtitle) == "2 alerts · 2 firing"
+    # the pods source down: not known any more, so not claimed
+    feed.store.apply("pods", [("DELETED", live)])
+    feed.store.set_health("pods", "stale", "unreachable")
+    feed.tick(panel)
+    assert panel.cells_of("prometheus/PodCrashLooping-web-2", ALERTS)[4] == "web-2 is bad"
+
+
+def test_an_alert_dated_in_the_future_says_skew_and_is_not_the_oldest() -> None:
+    """Issue 13 point 13 for alert sources: a skewed ``activeAt`` reads "skew", not 0s,
+    and the group's "oldest since" stays the real one."""
+    feed = Feed().healthy("prometheus")
+    panel = AlertsPanel()
+    feed.put(alert("X", "p1", since=253402300799.0), alert("X", "p2", since=NOW - 600))
+    feed.tick(panel)
+    assert panel.cells_of("prometheus/X-p1", ALERTS)[1] == "skew"
+    group = panel.table.get_cells(panel.table_key((GROUPS, "X\x1fwarning")))
+    assert group is not None and plain(group[1]) == "10m"

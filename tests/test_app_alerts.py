@@ -99,7 +99,7 @@ def members(panel: AlertsPanel, alertname: str) -> list[AlertRow]:
 
 
 def sources_in(panel: AlertsPanel, alertname: str) -> set[str]:
-    return {a.source for a in members(panel, alertname)}
+    return {s for a in members(panel, alertname) for s in a.seen_by}
 
 
 async def shows_both(pilot: Any, panel: AlertsPanel) -> None:
@@ -133,11 +133,20 @@ async def test_bad_rollout_alerts_shown_and_read_only_sends_no_silence(
     async with app.run_test(size=(200, 50)) as pilot:
         panel = alerts_panel(app)
         await shows_both(pilot, panel)
-        states = {a.state for a in members(panel, CRASH)}
-        assert {"firing", "active"} <= states
+        # issue 13 point 5: each alert once, from both sources, in Alertmanager's state
+        crash = members(panel, CRASH)
+        assert all(a.seen_by == ("prometheus", "alertmanager") for a in crash), crash
+        assert {a.state for a in crash} == {"active"}
+        firing = {tuple(sorted(a["labels"].items())) for a in stack.alertmanager_alerts()
+                  if a["labels"]["alertname"] == CRASH}
+        assert len(crash) == len(firing)  # distinct alerts, not one row per source
         drawn = [panel.cells_of(k, GROUPS) for k in panel.groups()]
-        assert any(cells[3].startswith(f"{CRASH} (") for cells in drawn)
-        assert "alerts" in str(panel.border_subtitle)
+        assert [f"{CRASH} ({len(firing)})"] == [c[3] for c in drawn
+                                                if c[3].startswith(f"{CRASH} (")]
+        for a in crash:
+            assert panel.cells_of(a.key, "alerts")[5] == "prometheus+alertmanager"
+        assert "alerts · " in str(panel.border_subtitle)
+        assert "failing" not in str(panel.border_subtitle)
         assert "prometheus ●" in health_text(app.store.all_health(), time.time()).plain
         commands = {c.title for c in app.get_system_commands(app.screen)}
         assert {"Silence", "Expire silence"} <= commands  # in the command palette
@@ -203,6 +212,8 @@ async def test_silence_from_the_control_room_and_expire(stack: PromStack,
             await until(pilot, lambda n=name: any(  # type: ignore[misc]
                 a.source == "alertmanager" and a.state == "suppressed" and a.silenced_by
                 for a in members(panel, n)), f"{name} suppressed in the panel")
+            silenced = [a for a in members(panel, name) if a.silenced_by]
+            assert all(panel.cells_of(a.key, "alerts")[0] == "silenced" for a in silenced)
         # the journal recorded each silence with the prior status and the silenceID
         assert app.actions.journal is not None
         entries = [e for e in await app.actions.journal.entries(context="drill")
@@ -239,8 +250,9 @@ async def test_prometheus_down_keeps_alerts_dimmed_then_recovers(stack: PromStac
         await shows_both(pilot, panel)
 
         def prometheus_rows() -> list[AlertRow]:
+            """The alerts Prometheus reports (one row each, merged with Alertmanager's)."""
             return [a for g in panel.groups() for a in panel.alerts_of((GROUPS, g))
-                    if a.source == "prometheus"]
+                    if "prometheus" in a.seen_by]
 
         before = {a.key for a in prometheus_rows()}
         await stack.astop("prometheus")
@@ -250,19 +262,22 @@ async def test_prometheus_down_keeps_alerts_dimmed_then_recovers(stack: PromStac
                         "the panel to say Prometheus is unreachable")
             assert "prometheus unreachable since" in str(panel.border_title)
             assert panel.has_class("-source-down")
+            await until(pilot, lambda: all("prometheus" in a.stale_sources
+                                           for a in prometheus_rows()),
+                        "Prometheus's part of each alert marked stale", timeout=10)
             kept = prometheus_rows()
             assert {a.key for a in kept} == before  # the last alerts stay
-            assert all(a.stale for a in kept)
             for a in kept:
-                assert panel.table.get_tone(panel.table_key(("alerts", a.key))) == "dim"
-                assert panel.cells_of(a.key, "alerts")[5] == "prometheus (stale)"
+                # Alertmanager still vouches for them: not dimmed, but the source says stale
+                assert panel.cells_of(a.key, "alerts")[5] == \
+                    "prometheus (stale)+alertmanager"
             health = health_text(app.store.all_health(), time.time()).plain
             assert "prometheus unreachable since" in health
         finally:
             await stack.astart("prometheus")
         await until(pilot, lambda: not panel.source_status and not panel.has_class(
             "-source-down"), "Prometheus healthy again", timeout=30)
-        await until(pilot, lambda: any(not a.stale and a.alertname == CRASH
+        await until(pilot, lambda: any(not a.stale_sources and a.alertname == CRASH
                                        for a in prometheus_rows()),
                     "fresh Prometheus alerts without restarting the app", timeout=40)
         assert str(panel.border_title) == "Alerts"

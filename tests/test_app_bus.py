@@ -122,3 +122,70 @@ async def test_team_breaker_pipeline_strip_alerts_and_rejects_are_shown(
         panel = next(p for p in app.panels if ALERTS in p.KINDS)
         await until(pilot, lambda: alerts[0].key in list(panel.visible_keys()),
                     "the forwarded alert in the alerts panel")
+
+
+async def test_a_breaker_engaged_with_the_cli_shows_in_a_running_app_and_on_the_bus(
+        drill: DrillCluster, mosquitto: Broker, tmp_path: Path) -> None:
+    """Issue 13 point 6: the CLI (same state dir, ``[mqtt] url`` configured) engages the
+    breaker; the running App's header says BREAKER ENGAGED within 2 s of the command's end
+    (from the journal, without ctrl+r), and a plain MQTT subscriber sees the CLI's journal
+    entries on ``<prefix>/actions`` and its retained breaker state."""
+    import asyncio
+    import sys
+    import time
+
+    import aiomqtt
+
+    from backends.signals.mqtt import parse_url
+
+    state_dir = tmp_path / "state"
+    config = tmp_path / "cli.toml"
+    config.write_text(f'[mqtt]\nurl = "{mosquitto.url}"\n')
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    async def listen(ready: asyncio.Event) -> None:
+        addr = parse_url(mosquitto.url)
+        async with aiomqtt.Client(addr.host, addr.port) as client:
+            await client.subscribe(f"{PREFIX}/#", qos=1)
+            ready.set()
+            async for message in client.messages:
+                payload = message.payload
+                if isinstance(payload, bytes) and payload:
+                    seen.append((message.topic.value, json.loads(payload)))
+
+    ready = asyncio.Event()
+    listener = asyncio.create_task(listen(ready))
+    settings = parse("")  # the App has no bus: the journal alone must tell it
+    app = bus_app(drill, settings, state_dir / "journal.sqlite3")
+    try:
+        await asyncio.wait_for(ready.wait(), 5)
+        async with app.run_test(size=(200, 50)) as pilot:
+            await until(pilot, lambda: app.actions.journal is not None, "the App's journal")
+            assert "BREAKER ENGAGED" not in text_of(app.header._modes)  # noqa: SLF001
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "controlroom", "breaker", "engage",
+                "--deployment", "payments/payments", "--yes", "--reason", "INC-CLI",
+                "--kubeconfig", str(drill.kubeconfig), "--config", str(config),
+                "--state-dir", str(state_dir), stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL)
+            out, err = await asyncio.wait_for(proc.communicate(), 120)
+            assert proc.returncode == 0, (out.decode(), err.decode())
+            assert "team bus" not in err.decode()  # everything acknowledged
+            ended = time.monotonic()
+            await until(pilot, lambda: "BREAKER ENGAGED" in text_of(
+                app.header._modes), "the header to show the CLI's breaker",  # noqa: SLF001
+                timeout=2.0)
+            assert time.monotonic() - ended <= 2.5
+            state = app.actions.breaker_state
+            assert state is not None and state.engaged
+        breakers = [m for t, m in seen if t == f"{PREFIX}/breaker/drill"]
+        assert breakers and breakers[-1]["engaged"] is True
+        assert breakers[-1]["by"] == state.by and breakers[-1]["targets"] == len(state.targets)
+        actions = [m for t, m in seen if t == f"{PREFIX}/actions"]
+        ours = [m for m in actions if m.get("operationId") == state.operation_id]
+        assert ours and all(m["summary"] == "INC-CLI" and m["context"] == "drill"
+                            for m in ours)
+        assert {m["status"] for m in ours} - {"pending"}, ours  # the outcomes too
+    finally:
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)

@@ -253,3 +253,23 @@ def test_the_readme_documents_each_type_with_an_example_that_decodes() -> None:
     for topic in ("<prefix>/actions", "<prefix>/breaker/<context>", "<prefix>/alerts/",
                   "<prefix>/pipeline/"):
         assert topic in section
+
+
+def test_a_pipeline_event_dated_year_9999_does_not_pin_the_strip() -> None:
+    """Issue 13 point 13: the strip ranks an impossible (future) time by its arrival, so a
+    later real failure is shown, not the year-9999 "✓"."""
+    bogus = PipelineRow(key="prod/applications", environment="prod", phase="applications",
+                        status="succeeded", time=253402300799.0, arrived=1000.0)
+    failure = PipelineRow(key="prod/infrastructure", environment="prod",
+                          phase="infrastructure", status="failed", time=1010.0,
+                          arrived=1011.0)
+    assert not bogus.time_possible and failure.times_against(bogus) == (1011.0, 1000.0)
+    assert [r.status for r in latest_per_environment([bogus, failure])] == ["failed"]
+    assert pipeline_text([bogus, failure]).plain == "prod: infrastructure ✗ failed"
+
+
+def test_team_breaker_since_in_the_future_says_clock_skew() -> None:
+    theirs = TeamBreakerRow(key="c", context="c", engaged=True, by="alice", targets=1,
+                            since=253402300799.0)
+    assert team_text([theirs], None, now=1000.0).plain == (
+        "TEAM: breaker engaged on c by alice since ? (clock skew: in the future) (1 targets)")

@@ -449,3 +449,24 @@ async def test_tls_with_client_certificate_and_password_from_the_environment(
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+async def test_a_pipeline_message_dated_year_9999_does_not_hide_a_later_failure(
+        mosquitto: Broker) -> None:
+    """Issue 13 point 13: the year-9999 "succeeded" of a phase must not block the later real
+    "failed" of the same phase (the late-redelivery check compared the message times)."""
+    bus, store = make_bus(mosquitto.url)
+    bus.start()
+    try:
+        await bus.wait_connected()
+        bogus = {"v": 1, "type": "pipeline", "phase": "applications", "status": "succeeded",
+                 "environment": "prod", "revision": "abc", "time": "9999-12-31T23:59:59Z"}
+        await raw_publish(mosquitto.url, [(f"{PREFIX}/pipeline/prod", json.dumps(bogus).encode())])
+        await until(lambda: store.get(PIPELINE, "prod/applications"), "the bogus event")
+        real = {**bogus, "status": "failed",
+                "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        await raw_publish(mosquitto.url, [(f"{PREFIX}/pipeline/prod", json.dumps(real).encode())])
+        await until(lambda: getattr(store.get(PIPELINE, "prod/applications"), "status", "")
+                    == "failed", "the later real failure replaces the year-9999 event")
+    finally:
+        await bus.stop()

@@ -399,3 +399,24 @@ async def test_bad_rollout_raises_checkouts_signals_in_real_prometheus(prom_stac
         assert kept.stale and kept.latest is not None and kept.status in ("warn", "crit")
     finally:
         await stop()
+
+
+async def test_no_series_before_the_first_scrape_is_waiting_not_an_error() -> None:
+    """Issue 13 point 7: at start-up Prometheus has no series yet; the health says "waiting
+    for first data", not a PromQL "no series" error. Once a series was seen, an empty answer
+    is a real problem again."""
+    store = Store()
+    fake = FakePrometheus({ERR.query: []})
+    p = poller(store, fake, ERR)
+    await p.poll_once()
+    health = store.health(SOURCE)
+    assert health is not None and health.state == "connecting"
+    assert health.error == "waiting for first data: error ratio"
+    assert "no series" not in health.error
+    fake.answers[ERR.query] = matrix(("checkout", [0.0] * 6))
+    await p.poll_once()
+    assert state(store) == "connected"
+    fake.answers[ERR.query] = []
+    await p.poll_once()
+    health = store.health(SOURCE)
+    assert health is not None and health.state == "error" and "no series" in health.error

@@ -24,6 +24,7 @@ from tests.test_widgets_rows import (
 )
 from themes import THEMES
 from widgets.apps import AppsPanel
+from widgets.formatting import PROBLEM
 from widgets.nodes import NodesPanel
 from widgets.panel import Panel
 from widgets.routes import RoutesPanel
@@ -44,7 +45,7 @@ def cells(panel: Panel) -> list[list[str]]:
 
 
 def column(panel: Panel, label: str) -> list[str]:
-    index = [c.label for c in panel.COLUMNS].index(label)  # type: ignore[attr-defined]
+    index = [c.label.strip() for c in panel.COLUMNS].index(label)  # type: ignore[attr-defined]
     return [row[index] for row in cells(panel)]
 
 
@@ -210,7 +211,12 @@ async def test_routes_resolved_refs_failures_first_with_weights() -> None:
         feed.tick(panel)
         await pilot.pause()
         assert column(panel, "NAME") == ["login", "web", "checkout"]
-        assert column(panel, "STATUS")[0] == "ResolvedRefs=False (BackendNotFound)"
+        # issue 13 point 7: the failing condition in words, and whole (the 12-cell column
+        # cut it to "ResolvedRefs")
+        status = column(panel, "STATUS")[0]
+        assert status == "ResolvedRefs False: BackendNotFound"
+        shown = [c for c in panel.table.columns.values() if str(c.label).strip() == "STATUS"]
+        assert shown and shown[0].get_render_width(panel.table) >= len(status) + 2
         assert column(panel, "STATUS")[1:] == ["OK", "OK"]
         assert column(panel, "BACKENDS")[2] == "checkout-stable:90 checkout-canary:10"
         assert column(panel, "ADDRESSES / PARENTS")[1] == "10.0.0.1"
@@ -229,7 +235,7 @@ async def test_routes_resolved_refs_failures_first_with_weights() -> None:
         feed.add("gateways", pending)
         feed.tick(panel)
         assert column(panel, "ADDRESSES / PARENTS")[1] == "no address"
-        assert "Programmed=Unknown (Pending)" in column(panel, "STATUS")[1]
+        assert "Programmed Unknown: Pending" in column(panel, "STATUS")[1]
 
 
 async def test_apps_sync_health_autosync_revision_operation() -> None:
@@ -296,3 +302,41 @@ async def test_apps_theme_switch_restyles_tone_cells() -> None:
         after = panel.table.get_row_at(0)[0].spans[0].style
         assert before != after
         assert after == panel.get_component_rich_style("panel--problem", partial=True)
+
+
+async def test_workloads_casualties_stay_in_sight() -> None:
+    """Issue 13 point 7: a Deployment the breaker holds at 0, and one with 0 available that
+    a route still weights, are problem rows sorted with the problems, not among the 0/0."""
+    import json
+    import time as _time
+
+    from backends.model import breaker_hold
+
+    since = "2026-11-26T10:00:00Z"
+    mark = json.dumps({"operation": "breaker-1", "by": "alice", "since": since})
+    held = deployment("canary", desired=0, ready=0, updated=0, available=0, breaker_mark=mark)
+    dark = deployment("checkout-canary", desired=0, ready=0, updated=0, available=0)
+    feed = Feed().add("deployments", deployment("api"), held, dark,
+                      deployment("idle", desired=0, ready=0, updated=0, available=0))
+    feed.add("httproutes", route("checkout", backends=(("checkout-stable", 0),
+                                                       ("checkout-canary", 100))))
+    panel = WorkloadsPanel()
+    app = PanelApp(panel)
+    async with app.run_test(size=(220, 30)) as pilot:
+        feed.tick(panel)
+        await pilot.pause()
+        hold = breaker_hold(held)
+        assert hold is not None and hold.by == "alice"
+        clock = _time.strftime("%H:%M:%S", _time.localtime(hold.since))
+        assert column(panel, "NAME") == ["canary", "checkout-canary", "api", "idle"]
+        assert column(panel, "ROLLOUT")[:2] == [f"held at 0 by breaker since {clock}",
+                                                "no ready backends for route checkout"]
+        tones = [panel.table.get_tone(panel.table_key(("deployments", k)))
+                 for k in ("shop/canary", "shop/checkout-canary", "shop/idle")]
+        assert tones == [PROBLEM, PROBLEM, "dim"]
+        # the route stops sending it traffic: back among the idle ones
+        feed.add("httproutes", route("checkout", backends=(("checkout-stable", 100),
+                                                           ("checkout-canary", 0))))
+        feed.tick(panel)
+        await pilot.pause()
+        assert column(panel, "NAME") == ["canary", "api", "checkout-canary", "idle"]

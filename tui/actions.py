@@ -16,6 +16,8 @@ the journal) and the plan flow that every other action collaborator (``tui/rollb
 
 from __future__ import annotations
 
+import asyncio
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from pathlib import Path
@@ -112,6 +114,7 @@ class ActionController:
         self.breaker_state: BreakerState | None = None
         """The breaker on this context as the journal tells it (the header shows it)."""
         self._drift_seen: set[str] = set()
+        self._breaker_watch: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ session
 
@@ -132,8 +135,17 @@ class ActionController:
                             alertmanager=session.alertmanager)
         self._host.refresh_bindings()  # the action keys are live now
         await self.refresh_breaker()
+        if self.journal is not None and self._breaker_watch is None:
+            # A plain task, not an App worker: it never ends, and tests (and the App) wait
+            # for the workers to complete.
+            self._breaker_watch = asyncio.get_running_loop().create_task(
+                self._watch_breaker(), name="breaker watch")
 
     async def close(self) -> None:
+        if self._breaker_watch is not None:
+            watch, self._breaker_watch = self._breaker_watch, None
+            watch.cancel()
+            await asyncio.gather(watch, return_exceptions=True)
         if self.journal is not None:
             journal, self.journal = self.journal, None
             await journal.close()
@@ -406,6 +418,42 @@ class ActionController:
             self.breaker_state = await usecase.status(ws)
         except JournalError as exc:
             self._host.notify(f"journal: {exc}", severity="error", markup=False)
+
+    BREAKER_POLL_S = 0.5
+    """How often the journal file is looked at for writes by others (two ``stat`` calls)."""
+
+    async def _watch_breaker(self) -> None:
+        """Show a breaker engaged or released on this context by anyone sharing the journal
+        (the CLI, another App, a pipeline) within about a second, not at our next ``ctrl+r``
+        (issue 13). Cheap: the journal (SQLite in WAL mode) is re-read only when its files
+        changed; the header shows :attr:`breaker_state` at its once-a-second refresh."""
+        seen = self._journal_signature()
+        while self.journal is not None:
+            await asyncio.sleep(self.BREAKER_POLL_S)
+            now = self._journal_signature()
+            if now != seen:
+                seen = now
+                try:
+                    await self.refresh_breaker()
+                except Exception as exc:  # noqa: BLE001 - the watch must outlive a bad read
+                    self._host.notify(f"breaker watch: {clean(exc, 300)}", severity="error",
+                                      markup=False)
+
+    def _journal_signature(self) -> tuple[tuple[int, int], ...]:
+        """(mtime, size) of the journal and its write-ahead log: a commit by any process
+        changes one of them."""
+        if self.journal is None:
+            return ()
+        out = []
+        for path in (self.journal.path, self.journal.path.with_name(
+                self.journal.path.name + "-wal")):
+            try:
+                st = os.stat(path)
+            except OSError:
+                out.append((0, 0))
+            else:
+                out.append((st.st_mtime_ns, st.st_size))
+        return tuple(out)
 
     def check_drift(self) -> None:
         """The drift watchdog: tell the operator when something reverts an emergency change

@@ -14,7 +14,6 @@ sources differently simply has no bus.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC
 from typing import TYPE_CHECKING
 
 from backends.config import Settings
@@ -70,24 +69,12 @@ def attach_journal(bus: TeamBus | None, journal: Journal | None) -> None:
         bus.watch_journal(journal.db)  # idempotent per journal
 
 
-def _publish_breaker(bus: TeamBus, context: str, state: BreakerState | None) -> None:
-    """Our breaker state, retained, when it changed (the bus decides what changed)."""
-    if state is None:
-        return
-    since = state.since
-    if since is not None and since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)  # the wire format needs a zone; the journal's is UTC
-    bus.publish_breaker(context, engaged=state.engaged, by=state.by, since=since,
-                        targets=len(state.targets), half_done=state.half_done,
-                        operation_id=state.operation_id)
-
-
 def sync_team(bus: TeamBus | None, store: Store, context: str, state: BreakerState | None,
               header: HeaderBar, strip: PipelineStrip) -> None:
     """Publish our breaker state if it changed, and show the team's: the header's team line
     (other instances' breakers, bus trouble) and the pipeline strip."""
     if bus is not None:
-        _publish_breaker(bus, context, state)
+        bus.publish_breaker_state(context, state)
     breakers = [r for r in store.rows(TEAMBREAKER).values() if isinstance(r, TeamBreakerRow)]
     status = store.get(TEAMBUS, "bus")
     header.show_team(team_text(breakers, status if isinstance(status, TeamBusRow) else None))

@@ -1,5 +1,12 @@
 """Alerts: what Prometheus, Alertmanager and the team bus say is firing, grouped.
 
+Each alert is ONE row, whichever sources report it: Prometheus fires it and sends it, with
+the same label set, to Alertmanager, so the rows of one label set are merged
+(:func:`~backends.signals.model.merge_alerts`) into the Alertmanager row, which shows both
+sources and Alertmanager's state in words (active, silenced, inhibited). An alert naming a
+pod, Deployment or node that the (fully listed, connected) cluster does not have says
+"pod gone". The footer counts distinct alerts in words a reader acts on.
+
 Grouped by alertname and severity: a group header row (count, worst state, oldest since,
 sources, how many are silenced) above its alerts, most severe groups first, so 300
 PodCrashLooping alerts of one bad rollout read as one line with a count, not a wall. Failing
@@ -26,22 +33,47 @@ alerts touches a few rows (bench/bench_alerts.py).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable, Mapping
-from functools import lru_cache
-from typing import ClassVar
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from typing import ClassVar, TypeVar
 
 from textual.content import Content
 
 from backends.model import Row
-from backends.signals.model import ALERT_RULES, ALERT_SOURCES, ALERTS, STATE_RANK, AlertRow, RuleRow
-from backends.store import SourceHealth, Store
+from backends.signals.model import (
+    ALERT_RULES,
+    ALERT_SOURCES,
+    ALERTS,
+    STATE_RANK,
+    AlertRow,
+    RuleRow,
+    alert_identity,
+    merge_alerts,
+    primary_key,
+)
+from backends.store import ChangeSet, SourceHealth, Store
+from backends.timefmt import bounded
+from widgets.alert_cells import (
+    OBJECT_KINDS,
+    TALLY_ORDER,
+    TALLY_WORDS,
+    alert_tone,
+    group_key,
+    group_sort,
+    object_of,
+    silenced_cell,
+    source_problems,
+    state_word,
+    tallies_of,
+    target_of,
+)
 from widgets.formatting import DIM, PROBLEM, WARNING, age, age_changes_at
 from widgets.panel import RowId, RowView
 from widgets.rowmodel import Cell, Column
 from widgets.virtual_panel import VirtualPanel
 
-__all__ = ["GROUPS", "NOTES", "AlertsPanel", "group_key", "source_problems", "target_of"]
+__all__ = ["GROUPS", "NOTES", "AlertsPanel", "group_key", "object_of", "source_problems",
+           "state_word", "target_of"]
 
 GROUPS = "alertgroups"
 """Pseudo kind of the group header rows (not in the store)."""
@@ -50,84 +82,7 @@ NOTES = "alertnotes"
 _NOTE: RowId = (NOTES, "status")
 
 _SINCE = 1
-_SEVERITY_RANK = {"critical": 0, "page": 0, "error": 0, "high": 0, "warning": 1,
-                  "warn": 1, "medium": 1, "info": 2, "low": 2, "none": 3}
-_TARGET_LABELS = ("namespace", "deployment", "statefulset", "daemonset", "pod", "container",
-                  "node", "service", "httproute", "route", "gateway", "application",
-                  "instance")
-_HIDDEN_LABELS = frozenset({"alertname", "severity"})
-_ALERTING = frozenset({"firing", "active", "unprocessed"})
-
-
-def group_key(row: AlertRow) -> str:
-    """``alertname`` and ``severity`` joined by a unit separator (``clean`` removed every
-    control character from both, so the key is unambiguous)."""
-    return f"{row.alertname}\x1f{row.severity}"
-
-
-def _group_sort(alertname: str, severity: str) -> tuple[int, str, str]:
-    return (_SEVERITY_RANK.get(severity.lower(), 3), alertname, severity)
-
-
-def target_of(row: AlertRow) -> str:
-    """What the alert is about, short: ``shop/web-7c9f`` (namespace/pod), ``node-3``; the
-    other labels ``k=v`` when it has none of the usual ones."""
-    return _target(row.labels)
-
-
-@lru_cache(maxsize=16384)
-def _target(labels: tuple[tuple[str, str], ...]) -> str:
-    """Cached by label set: an alert keeps its labels for life (they are its identity), so
-    every poll after the first finds its target here (bench/bench_alerts.py)."""
-    have = dict(labels)
-    parts = [have[name] for name in _TARGET_LABELS if have.get(name)]
-    if len(parts) > 1 and "instance" in have and have["instance"] == parts[-1]:
-        parts.pop()  # the scrape target adds nothing when the object is named
-    if parts:
-        return "/".join(parts)
-    return ",".join(f"{k}={v}" for k, v in labels if k not in _HIDDEN_LABELS)
-
-
-def _silenced_cell(row: AlertRow) -> str:
-    parts = []
-    if row.silenced_by:
-        extra = f" +{len(row.silenced_by) - 1}" if len(row.silenced_by) > 1 else ""
-        parts.append(f"silenced by {row.silenced_by[0][:8]}{extra}")
-    if row.inhibited_by:
-        extra = f" +{len(row.inhibited_by) - 1}" if len(row.inhibited_by) > 1 else ""
-        parts.append(f"inhibited by {row.inhibited_by[0][:8]}{extra}")
-    return ", ".join(parts)
-
-
-def _tone(row: AlertRow) -> str | None:
-    if row.stale or row.state in ("suppressed", "resolved"):
-        return DIM
-    if row.state in _ALERTING and _SEVERITY_RANK.get(row.severity.lower(), 3) == 0:
-        return PROBLEM
-    return WARNING
-
-
-def _clock_time(moment: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(moment))
-
-
-def source_problems(health: Mapping[str, SourceHealth]) -> list[str]:
-    """``prometheus unreachable since 14:02:11`` for each alert source that is not
-    connected (sources that never reported are not configured and not listed)."""
-    out = []
-    for source in ALERT_SOURCES:
-        h = health.get(source)
-        if h is None or h.state == "connected":
-            continue
-        if h.state == "connecting":
-            out.append(f"{source} connecting since {_clock_time(h.since)}")
-        elif h.state == "stale" or "unreachable" in h.error.lower():
-            out.append(f"{source} unreachable since {_clock_time(h.since)}")
-        else:
-            out.append(f"{source} failing since {_clock_time(h.since)}")
-    return out
-
-
+_K = TypeVar("_K")
 class AlertsPanel(VirtualPanel):
     """Firing alerts grouped by alertname and severity, with rule health and source state."""
 
@@ -138,7 +93,9 @@ class AlertsPanel(VirtualPanel):
     }
     """
 
-    KINDS: ClassVar[tuple[str, ...]] = (ALERTS, ALERT_RULES)
+    KINDS: ClassVar[tuple[str, ...]] = (ALERTS, ALERT_RULES, *OBJECT_KINDS)
+    ROW_KINDS: ClassVar[tuple[str, ...]] = (ALERTS, ALERT_RULES)
+    """Pods, Deployments and nodes only wake the alerts about them ("pod gone")."""
     TITLE: ClassVar[str] = "Alerts"
     WATCHES_HEALTH: ClassVar[bool] = True
     """The App refreshes this panel when a source's health changes, rows or not."""
@@ -148,7 +105,7 @@ class AlertsPanel(VirtualPanel):
         Column("SEVERITY", max_width=10),
         Column("ALERT", max_width=36),
         Column("SUMMARY", max_width=96),
-        Column("SOURCE", max_width=24),
+        Column("SOURCE", max_width=32),
         Column("SILENCED/INHIBITED", max_width=40),
     )
 
@@ -160,9 +117,24 @@ class AlertsPanel(VirtualPanel):
         self._group_of: dict[RowId, str] = {}
         self._oldest: dict[str, float] = {}
         """Group key -> the oldest ``since`` of its alerts (for the header's age)."""
-        self._alerting = 0
-        """Alerts shown that fire now (not stale): kept in :meth:`_move`, O(1) per change."""
-        self._silenced = 0
+        self._tally: Counter[str] = Counter()
+        """Footer counts (firing, silenced, object gone...): kept in :meth:`_move`, O(1)
+        per change."""
+        self._tallied: dict[RowId, tuple[str, ...]] = {}
+        """What each shown alert added to ``_tally`` (taken back when it changes)."""
+        self._by_identity: dict[tuple[tuple[str, str], ...], set[str]] = {}
+        """Alert identity (label set) -> store keys of every source's row of it."""
+        self._identity_of: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._by_object: dict[tuple[str, str], set[str]] = {}
+        """(kind, key) of a pod/Deployment/node -> keys of the alerts that name it."""
+        self._object_of: dict[str, tuple[str, str]] = {}
+        self._merged: dict[RowId, AlertRow] = {}
+        """Shown alert rows as shown: merged over the sources that report them."""
+        self._gone: dict[RowId, str] = {}
+        """Shown alerts whose object is gone: ``pod gone``."""
+        self._listed: dict[str, frozenset[str]] = {}
+        """Object kind -> namespaces fully listed and connected ("" for all)."""
+        self._extra: set[RowId] = set()
         self._health: dict[str, SourceHealth] = {}
         self._problems: list[str] = []
         self._now = 0.0
@@ -174,28 +146,137 @@ class AlertsPanel(VirtualPanel):
 
     # ------------------------------------------------------------------ panel contract
 
+    def refresh_from(self, store: Store, changes: ChangeSet, now: float) -> None:
+        """Index the changed alerts by identity and object first, so the other sources'
+        rows of the same alert are viewed again (one of them shows, merged)."""
+        held = store.held(ALERTS)
+        if changes.full:
+            keys: Iterable[str] = set(held) | set(self._identity_of)
+        else:
+            keys = changes.upserted.get(ALERTS, frozenset()) | \
+                changes.removed.get(ALERTS, frozenset())
+        for key in keys:
+            row = held.get(key)
+            self._index(key, row if isinstance(row, AlertRow) else None)
+        super().refresh_from(store, changes, now)
+
+    def _index(self, key: str, row: AlertRow | None) -> None:
+        old = self._identity_of.get(key)
+        if row is not None and old is not None and old == alert_identity(row):
+            # The usual change (state, staleness): same alert, same object; its partners
+            # (if any) are viewed again, since the merged row carries this row's part.
+            members = self._by_identity.get(old)
+            if members is not None and len(members) > 1:
+                self._extra.update((ALERTS, k) for k in members if k != key)
+            return
+        self._identity_of.pop(key, None)
+        if old is not None:
+            self._unlink(self._by_identity, old, key)
+        obj = self._object_of.pop(key, None)
+        if obj is not None:
+            self._unlink(self._by_object, obj, key)
+        if row is None:
+            return
+        new = alert_identity(row)
+        self._identity_of[key] = new
+        self._by_identity.setdefault(new, set()).add(key)
+        if old is not None and old != new:
+            self._extra.update((ALERTS, k) for k in self._by_identity.get(old, ()))
+        self._extra.update((ALERTS, k) for k in self._by_identity[new] if k != key)
+        ref = object_of(row.labels)
+        if ref is not None:
+            self._object_of[key] = (ref[0], ref[1])
+            self._by_object.setdefault((ref[0], ref[1]), set()).add(key)
+
+    def _unlink(self, index: dict[_K, set[str]], bucket: _K, key: str) -> None:
+        members = index.get(bucket)
+        if members is None:
+            return
+        members.discard(key)
+        if members:
+            self._extra.update((ALERTS, k) for k in members)
+        else:
+            del index[bucket]
+
+    def extra_targets(self, now: float) -> Iterable[RowId]:
+        extra, self._extra = self._extra, set()
+        return extra
+
+    def dependents(self, kind: str, keys: Iterable[str]) -> Iterator[RowId]:
+        """The alerts that name a pod, Deployment or node that appeared or went."""
+        index = self._by_object
+        for key in keys:
+            for alert in index.get((kind, key), ()):
+                yield ALERTS, alert
+
     def prepare(self, store: Store, now: float) -> None:
         self._now = now
         health = store.all_health()
         self._health = {s: health[s] for s in ALERT_SOURCES if s in health}
         self._problems = source_problems(self._health)
+        listed: dict[str, set[str]] = {}
+        for name, h in health.items():
+            kind, _, namespace = name.partition("@")
+            if kind in OBJECT_KINDS and h.state == "connected" and h.last_event is not None:
+                listed.setdefault(kind, set()).add(namespace)
+        frozen = {kind: frozenset(spaces) for kind, spaces in listed.items()}
+        if frozen != self._listed:  # what we can know changed: every named object again
+            self._listed = frozen
+            self._extra.update((ALERTS, key) for key in self._object_of)
         self._show_title()
 
     def view(self, store: Store, kind: str, row: Row, now: float) -> RowView | None:
         if isinstance(row, AlertRow):
-            return self._alert_view(row, now)
+            return self._alert_view(store, row, now)
         if isinstance(row, RuleRow):
             return self._rule_view(row, now)
         return None
 
-    def _alert_view(self, row: AlertRow, now: float) -> RowView:
-        source = f"{row.source} (stale)" if row.stale else row.source
+    def _alert_view(self, store: Store, row: AlertRow, now: float) -> RowView | None:
+        """One row per alert, whichever sources report it: the row of a source whose alert
+        another source also reports is hidden, and the primary (Alertmanager's) shows both
+        (:func:`~backends.signals.model.merge_alerts`)."""
+        rid = (ALERTS, row.key)
+        keys = self._by_identity.get(alert_identity(row), ())
+        if len(keys) > 1:
+            held = store.held(ALERTS)
+            members = [m for k in keys if isinstance(m := held.get(k), AlertRow)]
+            if primary_key(members) != rid[1]:
+                self._merged.pop(rid, None)
+                self._gone.pop(rid, None)
+                return None
+            row = merge_alerts(members)
+        self._merged[rid] = row
+        gone = self._gone_of(store, row)
+        if gone:
+            self._gone[rid] = gone
+        else:
+            self._gone.pop(rid, None)
+        if row.stale:
+            source = "+".join(row.seen_by) + " (stale)"
+        else:  # one source down: its part of the row is its last known state
+            source = "+".join(f"{s} (stale)" if s in row.stale_sources else s
+                              for s in row.seen_by)
+        summary = f"{gone} · {row.summary}" if gone else row.summary
         cells: tuple[Cell, ...] = (
-            row.state, age(row.since, now), row.severity, "  " + target_of(row), row.summary,
-            source, _silenced_cell(row))
-        sort = (_group_sort(row.alertname, row.severity), 1, -STATE_RANK.get(row.state, 0),
-                -(row.since or 0.0), row.key)
-        return RowView(cells, sort, _tone(row))
+            state_word(row), age(row.since, now), row.severity, "  " + target_of(row), summary,
+            source, silenced_cell(row))
+        since = bounded(row.since, now) if row.since else 0.0  # a future time is "now"
+        sort = (group_sort(row.alertname, row.severity), 1, -STATE_RANK.get(row.state, 0),
+                -since, row.key)
+        return RowView(cells, sort, alert_tone(row))
+
+    def _gone_of(self, store: Store, row: AlertRow) -> str:
+        """``pod gone`` when the alert names a pod (Deployment, node) that the cluster,
+        fully listed and connected, does not have; "" when it exists or we cannot know."""
+        ref = object_of(row.labels)
+        if ref is None:
+            return ""
+        kind, key, ns, word = ref
+        listed = self._listed.get(kind, frozenset())
+        if "" not in listed and ns not in listed:  # "": listed in every namespace
+            return ""
+        return "" if key in store.held(kind) else f"{word} gone"
 
     def _rule_view(self, row: RuleRow, now: float) -> RowView | None:
         if row.health == "ok" and not row.last_error:
@@ -250,28 +331,27 @@ class AlertsPanel(VirtualPanel):
 
     def _move(self, rid: RowId, row: AlertRow | None, dirty: set[str]) -> None:
         old = self._group_of.get(rid)
+        if row is not None:
+            row = self._merged.get(rid, row)
         new = group_key(row) if row is not None else None
+        counted = self._tallied.pop(rid, ())
+        self._tally.subtract(counted)
         if old is not None:
             members = self._members.get(old)
-            held = members.get(rid) if members is not None else None
-            if held is not None:
-                self._count(held, -1)
             if members is not None and old != new:
                 members.pop(rid, None)
             dirty.add(old)
         if row is None or new is None:
             self._group_of.pop(rid, None)
+            self._merged.pop(rid, None)
+            self._gone.pop(rid, None)
             return
         self._group_of[rid] = new
         self._members.setdefault(new, {})[rid] = row
-        self._count(row, 1)
+        tallies = tallies_of(row, self._gone.get(rid, ""))
+        self._tallied[rid] = tallies
+        self._tally.update(tallies)
         dirty.add(new)
-
-    def _count(self, row: AlertRow, sign: int) -> None:
-        if row.state in _ALERTING and not row.stale:
-            self._alerting += sign
-        if row.silenced_by or row.state == "suppressed":
-            self._silenced += sign
 
     def _header_view(self, group: str) -> RowView | None:
         members = self._members.get(group)
@@ -288,7 +368,7 @@ class AlertsPanel(VirtualPanel):
             self._oldest.pop(group, None)
         else:
             self._oldest[group] = oldest
-        sources = ",".join(sorted({a.source for a in alerts}))
+        sources = ",".join(sorted({s for a in alerts for s in a.seen_by}))
         silenced = sum(1 for a in alerts if a.silenced_by)
         inhibited = sum(1 for a in alerts if a.inhibited_by)
         muted = ", ".join(p for p in (f"{silenced} silenced" if silenced else "",
@@ -297,10 +377,10 @@ class AlertsPanel(VirtualPanel):
         if stale:
             sources += f" ({stale} stale)"
         cells: tuple[Cell, ...] = (
-            worst.state, age(oldest, self._now), first.severity,
+            state_word(worst), age(oldest, self._now), first.severity,
             f"{first.alertname} ({len(alerts)})", worst.summary, sources, muted)
-        tone = DIM if stale == len(alerts) else _tone(worst)
-        return RowView(cells, (_group_sort(first.alertname, first.severity), 0, 0, 0.0, ""),
+        tone = DIM if stale == len(alerts) else alert_tone(worst)
+        return RowView(cells, (group_sort(first.alertname, first.severity), 0, 0, 0.0, ""),
                        tone)
 
     def _note_view(self) -> RowView | None:
@@ -332,7 +412,7 @@ class AlertsPanel(VirtualPanel):
             return []
         if rid[0] == GROUPS:
             return list(self._members.get(rid[1], {}).values())
-        row = self._rows.get(rid)
+        row = self._merged.get(rid) or self._rows.get(rid)
         return [row] if isinstance(row, AlertRow) else []
 
     def selected_alerts(self) -> list[AlertRow]:
@@ -362,20 +442,28 @@ class AlertsPanel(VirtualPanel):
             self.border_title = Content(self.TITLE)
 
     def _show_counts(self) -> None:
-        """"12 alerts  5 firing  3 silenced" instead of the base's row counts (headers and
-        the note are not alerts)."""
-        total, alerting, silenced = len(self._group_of), self._alerting, self._silenced
+        """Words a reader can act on: ``4 alerts · 3 firing (1 critical) · 1 silenced ·
+        1 object gone · 1 rule failing``. Each alert counts once, whichever sources report it; "firing"
+        excludes silenced ones (they are someone's already), "stale" are from a source that
+        is unreachable, "object gone" name a pod, Deployment or node that no longer exists.
+        The red title (``-problems``) still means a critical alert firing or a rule failing.
+        """
+        total = len(self._group_of)
         parts = [f"{total} alert{'s' if total != 1 else ''}"]
-        if alerting:
-            parts.append(f"{alerting} firing")
-        if silenced:
-            parts.append(f"{silenced} silenced")
-        if self._failing:
-            parts.append(f"{len(self._failing)} failing")
+        for name in TALLY_ORDER:
+            n = self._tally.get(name, 0)
+            if n > 0:
+                parts.append(f"{n} {TALLY_WORDS.get(name, name)}")
+                critical = self._tally.get("critical", 0)
+                if name == "firing" and critical > 0:
+                    parts[-1] += f" ({critical} critical)"
+        rules = sum(1 for kind, _ in self._failing if kind == ALERT_RULES)
+        if rules:
+            parts.append(f"{rules} rule{'s' if rules != 1 else ''} failing")
         if self.filter_text:
             parts.append(f"filter: {self.filter_text}")
         self.set_class(bool(self._failing), "-problems")
-        text = "  ".join(parts)
+        text = " · ".join(parts)
         if text != self._counts_text:
             self._counts_text = text
             self.border_subtitle = Content(text)

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from rich.text import Text
 
+from backends import timefmt
 from backends.model import BackendRef, Condition
 from backends.timefmt import age, age_changes_at
 
@@ -23,6 +24,7 @@ __all__ = [
     "age",
     "age_changes_at",
     "ago",
+    "condition_words",
     "describe_condition",
     "failing_conditions",
     "iec_bytes",
@@ -63,8 +65,9 @@ def rank_key(rank: int, *texts: str) -> str:
 
 
 def ago(moment: float | None, now: float) -> str:
-    """``5m ago``, or ``""`` when the moment is unknown."""
-    return "" if not moment else f"{age(moment, now)} ago"
+    """``5m ago``, ``in the future (clock skew)``, or ``""`` when the moment is unknown (the
+    one formatter: :func:`backends.timefmt.ago`)."""
+    return timefmt.ago(moment, now)
 
 
 def percent(used: float, total: float) -> str:
@@ -137,6 +140,13 @@ def describe_condition(condition: Condition) -> str:
     """``ResolvedRefs=False (BackendNotFound)``: short enough for a table cell."""
     text = f"{condition.type}={condition.status}"
     return f"{text} ({condition.reason})" if condition.reason else text
+
+
+def condition_words(condition: Condition) -> str:
+    """``ResolvedRefs False: BackendNotFound``: a failing condition in words, as a table's
+    status cell says it (the reason is what the reader acts on, so it comes whole)."""
+    text = f"{condition.type} {condition.status}"
+    return f"{text}: {condition.reason}" if condition.reason else text
 
 
 def weights(backends: Iterable[BackendRef], route_namespace: str) -> str:

@@ -22,6 +22,7 @@ from textual.content import Content
 from textual.widgets import Static
 
 from backends.signals.bus_schema import PHASES, PipelineRow, TeamBreakerRow, TeamBusRow
+from backends.timefmt import in_future
 
 __all__ = ["PipelineStrip", "pipeline_text", "team_text"]
 
@@ -35,17 +36,29 @@ _PHASE_ORDER: dict[str, int] = {phase: i for i, phase in enumerate(PHASES)}
 Part = str | tuple[str, str]
 
 
-def _clock(epoch: float | None) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(epoch)) if epoch else "?"
+def _clock(epoch: float | None, now: float) -> str:
+    """``14:02:11``; a moment in the future (a teammate's skewed clock) says so instead of
+    a clock time that would pass for today's."""
+    if not epoch:
+        return "?"
+    if in_future(epoch, now):
+        return "? (clock skew: in the future)"
+    return time.strftime("%H:%M:%S", time.localtime(epoch))
 
 
 def latest_per_environment(rows: Iterable[PipelineRow]) -> list[PipelineRow]:
-    """The newest event of each environment (a later phase wins a tie), by environment."""
+    """The newest event of each environment (a later phase wins a tie), by environment.
+
+    Newest by :meth:`~backends.signals.bus_schema.PipelineRow.times_against`: an event dated
+    in the future ranks by its arrival, so it never hides a later real failure."""
     latest: dict[str, PipelineRow] = {}
     for row in rows:
         held = latest.get(row.environment)
-        rank = (row.time, _PHASE_ORDER.get(row.phase, -1))
-        if held is None or rank > (held.time, _PHASE_ORDER.get(held.phase, -1)):
+        if held is None:
+            latest[row.environment] = row
+            continue
+        mine, theirs = row.times_against(held)
+        if (mine, _PHASE_ORDER.get(row.phase, -1)) > (theirs, _PHASE_ORDER.get(held.phase, -1)):
             latest[row.environment] = row
     return [latest[env] for env in sorted(latest)]
 
@@ -63,9 +76,11 @@ def pipeline_text(rows: Iterable[PipelineRow]) -> Content:
     return Content.assemble(*parts)
 
 
-def team_text(breakers: Iterable[TeamBreakerRow], bus: TeamBusRow | None) -> Content:
+def team_text(breakers: Iterable[TeamBreakerRow], bus: TeamBusRow | None,
+              now: float | None = None) -> Content:
     """Other control rooms' engaged breakers, then the bus's queue and rejects; empty when
     there is nothing to say (our own breaker is already in the modes line)."""
+    now = time.time() if now is None else now
     parts: list[Part] = []
     for row in sorted(breakers, key=lambda r: r.context):
         if not row.engaged or row.mine:
@@ -74,7 +89,7 @@ def team_text(breakers: Iterable[TeamBreakerRow], bus: TeamBusRow | None) -> Con
             parts.append("  ")
         head = "TEAM: breaker HALF-DONE on " if row.half_done else "TEAM: breaker engaged on "
         parts += [(head, "bold $text-error"), (row.context, "bold"),
-                  f" by {row.by or '?'} since {_clock(row.since)} ({row.targets} targets)"]
+                  f" by {row.by or '?'} since {_clock(row.since, now)} ({row.targets} targets)"]
     if bus is not None:
         trouble = []
         if bus.queued:

@@ -18,7 +18,7 @@ from widgets.formatting import (
     WARNING,
     age,
     age_changes_at,
-    describe_condition,
+    condition_words,
     failing_conditions,
     weights,
 )
@@ -45,8 +45,8 @@ def _judge(
     A failing condition that is ``Unknown`` is pending (warning); ``False`` (or ``True`` for
     the polarity-inverted types such as ``Conflicted``) is a failure.
     """
-    problems = [f"{where}{describe_condition(c)}" for where, c in parts if c.status != "Unknown"]
-    unknown = [f"{where}{describe_condition(c)}" for where, c in parts if c.status == "Unknown"]
+    problems = [f"{where}{condition_words(c)}" for where, c in parts if c.status != "Unknown"]
+    unknown = [f"{where}{condition_words(c)}" for where, c in parts if c.status == "Unknown"]
     notes = missing + (["status not observed yet"] if stale else [])
     if problems:
         return "; ".join(problems + unknown + notes), PROBLEM
@@ -108,7 +108,10 @@ class RoutesPanel(TablePanel):
         Column("KIND", width=9),
         Column("NAMESPACE", width=18),
         Column("NAME", width=18),
-        Column("STATUS", width=12),
+        # Grows (up to 40) for a failing condition said whole, "ResolvedRefs False:
+        # BackendNotFound", which a fixed 12 cut to "ResolvedRefs"; the label's padding keeps
+        # the calm look (12 cells) whatever order the kinds arrive in.
+        Column("STATUS".ljust(12), max_width=40),
         Column("ADDRESSES / PARENTS", width=34),
         Column("ROUTES", width=6, align="right"),
         Column("BACKENDS", width=44),

@@ -333,6 +333,10 @@ def pod_row(pod: s.PodIn) -> m.PodRow:
 # ---------------------------------------------------------------- workloads
 
 
+_BREAKER_ANNOTATION = "controlroom.io/breaker"
+"""backends.ops.breaker_model.BREAKER_ANNOTATION (not imported: kube must not load ops)."""
+
+
 def _argocd_app(meta: s.LabeledMetaIn) -> str:
     """The managing Argo CD app: tracking-id annotation first, then the instance label.
 
@@ -373,6 +377,7 @@ def deployment_row(dep: s.WorkloadIn) -> m.DeploymentRow:
         revision=_to_int((meta.annotations or {}).get(_REVISION_ANNOTATION)),
         argocd_app=_argocd_app(meta),
         created=created_at(meta),
+        breaker_mark=clean((meta.annotations or {}).get(_BREAKER_ANNOTATION, ""), 512),
     )
 
 

@@ -35,6 +35,7 @@ import msgspec
 from backends.model import Row
 from backends.sanitize import clean, clean_multiline
 from backends.signals.model import ALERTS, AlertRow, AlertState, alert_key
+from backends.timefmt import in_future
 
 if TYPE_CHECKING:
     from backends.ops.journal import JournalEntry
@@ -276,7 +277,23 @@ class PipelineRow(Row, frozen=True, gc=False, kw_only=True):
     status: str
     revision: str = ""
     time: float
+    """What the message says (the pipeline's clock: may be wrong, even year 9999)."""
     url: str = ""
+    arrived: float = 0.0
+    """When we received it (our clock; 0 when unknown)."""
+
+    @property
+    def time_possible(self) -> bool:
+        """False when the message's own time lies in the future of its arrival."""
+        return not (self.arrived and in_future(self.time, self.arrived))
+
+    def times_against(self, other: PipelineRow) -> tuple[float, float]:
+        """(this, other) times to tell which event is newer: the messages' own times, or
+        their arrivals when either own time is impossible (in the future). One message
+        dated year 9999 must not outrank every later one and pin the strip (issue 13)."""
+        if self.time_possible and other.time_possible:
+            return self.time, other.time
+        return self.arrived, other.arrived
 
 
 class TeamBreakerRow(Row, frozen=True, gc=False, kw_only=True):
@@ -338,12 +355,13 @@ def alert_row(message: AlertMessage) -> AlertRow:
         fingerprint=digest, generator_url=message.source)
 
 
-def pipeline_row(message: PipelineMessage) -> PipelineRow:
-    """The pipeline strip's row: one per environment and phase, the latest event wins."""
+def pipeline_row(message: PipelineMessage, *, arrived: float = 0.0) -> PipelineRow:
+    """The pipeline strip's row: one per environment and phase, the latest event wins;
+    ``arrived`` is our clock at reception (see :attr:`PipelineRow.rank_time`)."""
     return PipelineRow(key=f"{message.environment}/{message.phase}",
                        environment=message.environment, phase=message.phase,
                        status=message.status, revision=message.revision,
-                       time=message.time.timestamp(), url=message.url)
+                       time=message.time.timestamp(), url=message.url, arrived=arrived)
 
 
 def breaker_row(message: BreakerMessage, *, mine: bool) -> TeamBreakerRow:

@@ -34,8 +34,11 @@ __all__ = [
     "SIGNALS",
     "SignalRow",
     "SignalStatus",
+    "alert_identity",
     "alert_key",
     "mark_stale",
+    "merge_alerts",
+    "primary_key",
     "replace_source",
     "signal_key",
     "source_of_key",
@@ -104,6 +107,17 @@ class AlertRow(Row, frozen=True, gc=False, kw_only=True):
     generator_url: str = ""
     stale: bool = False
     """The source is unreachable and this is its last known state: the panel dims it."""
+    sources: tuple[str, ...] = ()
+    """Set on a row made by :func:`merge_alerts`: every source that reports this alert, in
+    :data:`ALERT_SOURCES` order. Empty on a source's own row (then ``source`` alone)."""
+
+    stale_sources: tuple[str, ...] = ()
+    """On a merged row: the sources whose row is stale (unreachable, last known state)."""
+
+    @property
+    def seen_by(self) -> tuple[str, ...]:
+        """The sources that report this alert (``sources``, or just ``source``)."""
+        return self.sources or (self.source,)
 
     def label(self, name: str) -> str:
         """One label's value, "" when absent (a linear scan: alerts carry a handful)."""
@@ -138,6 +152,46 @@ class RuleRow(Row, frozen=True, gc=False, kw_only=True):
     """How many alerts of this rule are pending or firing."""
     last_evaluation: float | None = None
     stale: bool = False
+
+
+def alert_identity(row: AlertRow) -> tuple[tuple[str, str], ...]:
+    """What makes two rows the same alert: the label set. Prometheus evaluates the rule and
+    sends the alert, with the same labels, to Alertmanager, which keys it by a digest of
+    those labels (its fingerprint); the team bus keys forwarded alerts the same way. The row
+    keys differ per source (each owns its slice of the store), the label set does not."""
+    return row.labels
+
+
+_PRIMARY: dict[str, int] = {"alertmanager": 0, "prometheus": 1, "mqtt": 2}
+"""Whose row a merged alert is built on: Alertmanager knows whether it is silenced or
+inhibited and where it is routed, which the on-call needs most; then Prometheus."""
+_SOURCE_ORDER: dict[str, int] = {s: i for i, s in enumerate(ALERT_SOURCES)}
+
+
+def primary_key(rows: Iterable[AlertRow]) -> str:
+    """The key of the row a merge of ``rows`` is built on (see :func:`merge_alerts`), without
+    building it: the other sources' rows of the alert are hidden behind it."""
+    return min((_PRIMARY.get(r.source, 9), r.key) for r in rows)[1]
+
+
+def merge_alerts(rows: Iterable[AlertRow]) -> AlertRow:
+    """One row for one alert reported by several sources (same :func:`alert_identity`).
+
+    Built on the Alertmanager row (its state: active, suppressed, unprocessed; its silences
+    and receivers), keeping its key; ``sources`` lists every source; it is stale only when
+    every source's row is (one live source still vouches for it); Prometheus's sample value
+    and the earliest known start fill what the primary lacks.
+    """
+    members = sorted(rows, key=lambda r: (_PRIMARY.get(r.source, 9), r.key))
+    primary = members[0]
+    if len(members) == 1:
+        return primary
+    sources = tuple(sorted({r.source for r in members}, key=lambda s: _SOURCE_ORDER.get(s, 9)))
+    since = primary.since or min((r.since for r in members if r.since), default=None)
+    value = primary.value or next((r.value for r in members if r.value), "")
+    stale = tuple(s for s in sources if any(r.stale for r in members if r.source == s))
+    return msgspec.structs.replace(primary, sources=sources, since=since, value=value,
+                                   stale=all(r.stale for r in members), stale_sources=stale)
 
 
 SIGNALS = "signals"

@@ -61,6 +61,7 @@ from backends.signals.bus_schema import (
     BreakerMessage,
     BusMessage,
     PipelineMessage,
+    PipelineRow,
     Rejected,
     TeamBusRow,
     action_message,
@@ -79,9 +80,10 @@ from backends.signals.outbox import Outbox
 from backends.store import Store
 
 if TYPE_CHECKING:
+    from backends.ops.breaker import BreakerState
     from backends.ops.journal import JournalDB, JournalEntry
 
-__all__ = ["SOURCE", "BrokerAddress", "TeamBus", "parse_url"]
+__all__ = ["SOURCE", "BrokerAddress", "TeamBus", "breaker_message_args", "parse_url"]
 
 SOURCE = "mqtt"
 """The source name in the store's health map (the header's strip)."""
@@ -112,6 +114,19 @@ def parse_url(url: str) -> BrokerAddress:
     if not 0 < number < 65536:
         raise ValueError(f"mqtt url {url!r}: port {number} is out of range")
     return BrokerAddress(host.strip("[]"), number, tls)
+
+
+def breaker_message_args(state: BreakerState) -> dict[str, Any]:
+    """The :class:`BreakerMessage` fields of a journal breaker state (the journal's times are
+    naive UTC; the wire format needs a zone)."""
+    from datetime import UTC
+
+    since = state.since
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    return {"engaged": state.engaged, "by": state.by, "since": since,
+            "targets": len(state.targets), "half_done": state.half_done,
+            "operation_id": state.operation_id}
 
 
 def _payload_bytes(payload: Any) -> bytes:
@@ -255,6 +270,35 @@ class TeamBus:
         self._breakers[context] = message
         self.publish(f"{self.prefix}/breaker/{topic_segment(context)}", message, retain=True)
         return True
+
+    def assume_breaker(self, context: str, state: BreakerState) -> None:
+        """Take ``state`` as what the team already knows of ``context``'s breaker, without
+        publishing it. A command-line run calls it with the state before its writes, so that
+        :meth:`publish_breaker` afterwards sends only a change it made (engaged, released),
+        and never re-stamps a teammate's retained state with this run's origin."""
+        fields = breaker_message_args(state)
+        self._breakers[context] = BreakerMessage(origin=self.origin, context=context, **fields)
+
+    def publish_breaker_state(self, context: str, state: BreakerState | None) -> bool:
+        """:meth:`publish_breaker` from the journal's :class:`BreakerState` (the App's
+        once-a-second sync and a command's end both call this one)."""
+        if state is None:
+            return False
+        return self.publish_breaker(context, **breaker_message_args(state))
+
+    async def flush(self, timeout: float = 5.0) -> bool:
+        """Wait (at most ``timeout`` seconds) until every queued message got its PUBACK:
+        a command-line run that exits at once would otherwise lose what it queued before the
+        first connection. True when the outbox is empty."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        try:
+            if len(self.outbox):
+                await asyncio.wait_for(self._connected_event.wait(), timeout)
+                left = max(deadline - asyncio.get_running_loop().time(), 0.01)
+                await asyncio.wait_for(self.outbox.drained(), left)
+        except TimeoutError:
+            return False
+        return not len(self.outbox)
 
     # ------------------------------------------------------------ the task
 
@@ -415,9 +459,13 @@ class TeamBus:
             self._remember(self._alert_keys, row.key, ALERTS, self._max_alerts)
             self.store.apply(ALERTS, [("MODIFIED", row)])
         elif isinstance(message, PipelineMessage):
-            prow = pipeline_row(message)
+            prow = pipeline_row(message, arrived=self._clock())
             held = self.store.get(PIPELINE, prow.key)
-            if held is None or getattr(held, "time", 0.0) <= prow.time:  # late redelivery
+            # A late redelivery of an older event loses; an event dated in the future is
+            # ranked by arrival, so it cannot block every later one (times_against).
+            mine, theirs = prow.times_against(held) if isinstance(held, PipelineRow) \
+                else (0.0, 0.0)
+            if held is None or theirs <= mine:
                 self.store.apply(PIPELINE, [("MODIFIED", prow)])
         elif isinstance(message, BreakerMessage):
             self.store.apply(TEAMBREAKER, [("MODIFIED", breaker_row(

@@ -102,6 +102,13 @@ class SignalAnswer(msgspec.Struct, frozen=True, kw_only=True):
     unreachable: bool = False
 
 
+NO_SERIES = "no series"
+"""How :func:`decode_matrix` names an empty answer (a problem only once data was seen)."""
+WAITING = "waiting for first data"
+"""What the health says while a signal has never had a series: Prometheus has not scraped
+(or evaluated) yet at start-up, which is not an error worth a red header (issue 13)."""
+
+
 def signal_status(value: float | None, warn: float | None, crit: float | None) -> SignalStatus:
     """``value`` against the thresholds: higher is worse, unless ``crit < warn``.
 
@@ -142,7 +149,7 @@ def decode_matrix(spec: SignalSettings, order: int, result: Any, start: float, s
     if not isinstance(result, list):
         return (), (f"not a matrix: got {type(result).__name__}",)
     if not result:
-        return (), (f"no series (does the query return any, grouped by {spec.label}?)",)
+        return (), (f"{NO_SERIES} (does the query return any, grouped by {spec.label}?)",)
     rows: dict[str, SignalRow] = {}
     for index, series in enumerate(result):
         metric = series.get("metric") if isinstance(series, dict) else None
@@ -227,6 +234,9 @@ class SignalPoller(PollLoop):
         self._client: QueryRange | None = None
         self._on_close = on_close
         self._ever_ok = False
+        self._had_data: set[str] = set()
+        """Signals that returned a series at least once: an empty answer after that is a
+        problem; before it, Prometheus is still waiting for its first scrape."""
         self.polls = 0
         """Completed polls, good or bad (tests wait on it)."""
 
@@ -277,13 +287,20 @@ class SignalPoller(PollLoop):
         """Put one poll's answers into the store and set the health (on the loop)."""
         store = self._store
         notes: list[str] = []
+        waiting: list[str] = []
         for answer in answers:
             if answer.error:
                 mark_stale(store, SIGNALS, answer.signal)
                 notes.append(f"{answer.signal}: {answer.error}")
-            else:
-                replace_source(store, SIGNALS, answer.signal, answer.rows)
-                notes.extend(f"{answer.signal}: {problem}" for problem in answer.problems)
+                continue
+            replace_source(store, SIGNALS, answer.signal, answer.rows)
+            if answer.rows:
+                self._had_data.add(answer.signal)
+            for problem in answer.problems:
+                if problem.startswith(NO_SERIES) and answer.signal not in self._had_data:
+                    waiting.append(answer.signal)
+                else:
+                    notes.append(f"{answer.signal}: {problem}")
         answered = [answer for answer in answers if not answer.error]
         if answers and not answered and all(answer.unreachable for answer in answers):
             state: SourceState = "stale" if self._ever_ok else "error"
@@ -293,6 +310,8 @@ class SignalPoller(PollLoop):
         if notes:
             more = f" (+{len(notes) - _MAX_PROBLEMS} more)" if len(notes) > _MAX_PROBLEMS else ""
             store.set_health(SOURCE, "error", "; ".join(notes[:_MAX_PROBLEMS]) + more, now=now)
+        elif waiting:
+            store.set_health(SOURCE, "connecting", f"{WAITING}: {', '.join(waiting)}", now=now)
         else:
             store.set_health(SOURCE, "connected", now=now)
         if answered:
