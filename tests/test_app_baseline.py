@@ -342,3 +342,48 @@ async def test_b_refuses_a_baseline_without_pods_and_d_cannot_compare(tmp_path: 
             assert app.runbook.change.validation_passed is False
     finally:
         await cluster.stop()
+
+
+async def test_v_fails_while_a_teammates_breaker_is_engaged(tmp_path: Path) -> None:
+    """Issue 13 point 4: an update validated while a breaker holds workloads at 0 is not
+    finished. The App's ``v`` reads the journal afresh, so a breaker a teammate engaged a
+    moment ago (their own session, the same journal) fails ``breaker-released``, as
+    ``controlroom validate`` does."""
+    from backends.breaker_scope import BreakerConfig
+    from backends.kube.connection import connect
+    from backends.ops.journal import Journal
+    from backends.usecases import breaker
+    from tests.ops_support import CONFIRM, REASON, drill_options, sim_poll, started
+    from tests.usecase_support import workspace
+
+    cluster = await started(drill_options(tmp_path))
+    try:
+        app = app_on(cluster, tmp_path / "snapshots")
+        journal_path = Path(str(cluster.kubeconfig)).parent / "journal.sqlite3"  # make_app's
+        async with app.run_test(size=(200, 50)) as pilot:
+            await loaded(pilot, app)
+            report = await open_screen(pilot, app, "v", ValidationScreen)
+            assert "circuit breaker engaged" not in screen_text(report)
+            assert "breaker-released" in screen_text(report)
+            await pilot.press("escape")
+            await until(pilot, lambda: not isinstance(app.screen, ValidationScreen),
+                        "the report closed")
+
+            journal = await Journal.open(journal_path)
+            try:
+                async with await connect(str(cluster.kubeconfig), None) as conn:
+                    ws, _rec = workspace(conn, journal)
+                    action = await breaker.plan_engage(
+                        ws, BreakerConfig(deployments=["checkout/checkout-canary"]),
+                        poll=sim_poll(cluster))
+                    engaged = await breaker.engage(ws, action, reason=REASON, confirm=CONFIRM)
+                    assert engaged.ok, engaged.summary()
+            finally:
+                await journal.close()
+
+            report = await open_screen(pilot, app, "v", ValidationScreen)
+            text = screen_text(report)
+            assert "circuit breaker engaged" in text
+            assert "FAILED" in text or "FAIL" in text
+    finally:
+        await cluster.stop()

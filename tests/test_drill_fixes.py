@@ -17,6 +17,7 @@ validation look at is green, failing with what is still red after 120 s:
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from collections.abc import AsyncIterator
@@ -135,6 +136,40 @@ class Drill:
                                     "over 30 s")
         return problems
 
+    async def validate(self, *args: str) -> tuple[int, str]:
+        """``controlroom ARGS`` as a pipeline runs it, against this drill: in a thread (the
+        command runs its own event loop; the drill serves on this one), with an empty config
+        and a state dir of its own. (exit code, what it printed)."""
+        import contextlib
+        import io
+
+        from controlroom.launch import main
+
+        out = io.StringIO()
+
+        def run() -> int:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+                try:
+                    return main([*args, "--kubeconfig", str(self.c.kubeconfig)])
+                except SystemExit as exc:
+                    return int(exc.code or 0)
+
+        code = await asyncio.to_thread(run)
+        return code, out.getvalue()
+
+    async def validated_within(self, baseline: Path, budget: float = BUDGET) -> float:
+        """Advance 10 s at a time until ``controlroom validate --baseline <calm baseline>``
+        exits 0; the scenario seconds it took. Fails with the last report."""
+        start = self.c.clock.elapsed()
+        code, report = -1, "not run"
+        while self.c.clock.elapsed() - start <= budget:
+            code, report = await self.validate("validate", "--baseline", str(baseline))
+            if code == 0:
+                return self.c.clock.elapsed() - start
+            self.c.sim.advance(10)
+        raise AssertionError(f"validate still exits {code} {budget:.0f} s after the fix:\n"
+                             f"{report}")
+
     async def green_within(self, app: str, budget: float = BUDGET) -> float:
         """Advance 5 s at a time until :meth:`red` is empty and the app's health endpoint
         answers 200; the scenario seconds it took. Fails with what stayed red."""
@@ -153,7 +188,11 @@ class Drill:
 
 
 @pytest.fixture
-async def make(tmp_path: Path) -> AsyncIterator[Any]:
+async def make(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:
+    (tmp_path / "config.toml").write_text("")
+    monkeypatch.setenv("CONTROLROOM_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setenv("CONTROLROOM_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("CONTROLROOM_SNAPSHOT_DIR", str(tmp_path / "snapshots"))
     clusters: list[DrillCluster] = []
     clients: list[httpx.AsyncClient] = []
 
@@ -178,6 +217,14 @@ async def make(tmp_path: Path) -> AsyncIterator[Any]:
             await cluster.stop()
 
 
+async def calm_baseline(d: Drill, tmp_path: Path) -> Path:
+    """The baseline an engineer takes before the update: the drill at its start, calm."""
+    path = tmp_path / f"calm-{d.c.options.scenario}.json"
+    code, report = await d.validate("snapshot", "-o", str(path))
+    assert code == 0, report
+    return path
+
+
 async def broken(d: Drill, app: str, seconds: float) -> None:
     """Run the scenario until the incident is in full swing, and prove it is red."""
     d.c.sim.advance(seconds)
@@ -185,19 +232,26 @@ async def broken(d: Drill, app: str, seconds: float) -> None:
     assert (await d.http.get(f"/drill/apps/{app}/health")).status_code == 503
 
 
-async def test_bad_rollout_turns_green_after_pause_and_argocd_rollback(make: Any) -> None:
+async def test_bad_rollout_turns_green_after_pause_and_argocd_rollback(
+        make: Any, tmp_path: Path) -> None:
     d = await make("bad-rollout")
+    calm = await calm_baseline(d, tmp_path)
     await broken(d, "checkout", 150)
+    assert (await d.validate("validate", "--baseline", str(calm)))[0] == 1
     await d.pause_sync("checkout")
     await d.rollback("checkout")
     await d.green_within("checkout")
+    await d.validated_within(calm)
     assert d.c.sim.errors == []
 
 
 @pytest.mark.parametrize("fix", ["argocd-rollback", "route-backend"])
-async def test_route_misconfig_turns_green_after_the_fix(make: Any, fix: str) -> None:
+async def test_route_misconfig_turns_green_after_the_fix(make: Any, fix: str,
+                                                        tmp_path: Path) -> None:
     d = await make("route-misconfig")
+    calm = await calm_baseline(d, tmp_path)
     await broken(d, "checkout", 60)
+    assert (await d.validate("validate", "--baseline", str(calm)))[0] == 1
     await d.pause_sync("checkout")
     if fix == "argocd-rollback":
         await d.rollback("checkout")
@@ -217,13 +271,16 @@ async def test_route_misconfig_turns_green_after_the_fix(make: Any, fix: str) ->
         await d.ok(await d.http.patch(path, headers=MERGE, content=json.dumps(
             {"spec": {"rules": rules}})))
     await d.green_within("checkout")
+    await d.validated_within(calm)
     assert d.c.sim.errors == []
 
 
 async def test_node_loss_turns_green_after_cordon_drain_and_removing_the_dead_node(
-        make: Any) -> None:
+        make: Any, tmp_path: Path) -> None:
     d = await make("node-loss")
+    calm = await calm_baseline(d, tmp_path)
     await broken(d, "checkout", 60)
+    assert (await d.validate("validate", "--baseline", str(calm)))[0] == 1
     lost = sorted(d.c.config.down_nodes)[0]
     # kubectl cordon, then kubectl drain --force --grace-period=0 (the kubelet is gone, so
     # nothing would finish a graceful termination), then kubectl delete node: what AKS node
@@ -239,4 +296,5 @@ async def test_node_loss_turns_green_after_cordon_drain_and_removing_the_dead_no
             params={"gracePeriodSeconds": "0"}))
     await d.ok(await d.http.delete(f"/api/v1/nodes/{lost}"))
     await d.green_within("checkout")
+    await d.validated_within(calm)
     assert d.c.sim.errors == []

@@ -116,9 +116,11 @@ async def test_stop_kills_a_server_that_ignores_sigterm(tmp_path: Path) -> None:
         sh, "-c", "trap '' TERM; while :; do sleep 0.1; done")
     pid = server.pid
     assert pid is not None and alive(pid)
-    started = time.monotonic()
+    proc = server._proc
     await server.stop()
-    assert not alive(pid) and time.monotonic() - started < 5
+    # Killed, not terminated: the fallback really ran (the trap ignored SIGTERM). No clock:
+    # how long stop_timeout takes on a loaded machine is not the property.
+    assert not alive(pid) and proc.returncode == -signal.SIGKILL
 
 
 def test_restart_keeps_the_port_and_the_retained_messages(mosquitto: Broker) -> None:

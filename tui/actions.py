@@ -455,6 +455,19 @@ class ActionController:
                 out.append((st.st_mtime_ns, st.st_size))
         return tuple(out)
 
+    async def engaged_breakers(self) -> tuple[list[str], str]:
+        """The headlines of the breakers engaged on this context, read afresh from the
+        journal (a teammate's CLI may have engaged one a moment ago), and why that could not
+        be known ("" when it could): validation fails on the first, cannot check on the
+        second, exactly as ``controlroom validate`` does."""
+        await self.refresh_breaker()
+        if self.ws is None or self.journal is None:
+            return [], "the journal is not open (writes and breakers unknown)"
+        state = self.breaker_state
+        if state is None:
+            return [], "the journal could not be read"
+        return ([state.headline()] if state.engaged else []), ""
+
     def check_drift(self) -> None:
         """The drift watchdog: tell the operator when something reverts an emergency change
         (selfHeal, an ApplicationSet, an HPA) while the breaker is engaged."""

@@ -139,7 +139,7 @@ class ControlRoomApp(App[int]):
                                       state_dir=journal_path.parent if journal_path else None)
         self.baselines = BaselineActions(self, self.store, settings, target, self.runbook,
                                          started=lambda: self.session is not None,
-                                         clock=clock)
+                                         clock=clock, breakers=self.actions.engaged_breakers)
 
     # ----------------------------------------------------------------- layout
 

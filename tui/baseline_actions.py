@@ -92,7 +92,8 @@ class BaselineActions:
 
     def __init__(self, host: Host, store: Store, settings: Settings, target: Target,
                  runbook: RunbookActions, *, started: Callable[[], bool],
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float],
+                 breakers: Callable[[], Awaitable[tuple[list[str], str]]]) -> None:
         self._host = host
         self._store = store
         self._settings = settings
@@ -101,6 +102,9 @@ class BaselineActions:
         self._started = started
         """True once the sources run (the App's session exists)."""
         self._clock = clock
+        self._breakers = breakers
+        """Engaged breakers on this context and why they could not be known: an update
+        validated while a breaker holds workloads at 0 is not finished."""
         self.baseline: Baseline | None = None
         """The baseline ``b`` took in this session: what ``d`` and ``v`` compare with first."""
         self.baseline_path: Path | None = None
@@ -264,7 +268,10 @@ class BaselineActions:
             if baseline is not None and not self._comparable(baseline, None, source,
                                                              "Validate"):
                 return
-            result = await asyncio.to_thread(validate_now, current, self._settings, baseline)
+            breakers, unknown = await self._breakers()
+            result = await asyncio.to_thread(validate_now, current, self._settings, baseline,
+                                             breakers=None if unknown else breakers,
+                                             breakers_unknown=unknown)
             self._runbook.change.record_validation(result.passed, summarize(result))
             host.push_screen(ValidationScreen(result, against))
         finally:
