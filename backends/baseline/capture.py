@@ -442,8 +442,7 @@ def _source_problem(health: Mapping[str, SourceHealth], kind: str) -> str:
         why = f": {h.error}" if h.error else ""
         if h.state == "forbidden":
             return f"{name}: forbidden{why}"
-        # Either the discovery said so, or the watch source found the kind not served (it
-        # then reports not_served_reason() as an error, for the header's one line).
+        # Discovery said so, or the watch source found it not served (an error, then).
         if kind in _CORE_KINDS and (h.state == "not_installed"
                                     or (h.state == "error" and h.error == not_served_reason())):
             return f"{name}: not served by the API server{why}"
