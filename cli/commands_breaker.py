@@ -21,7 +21,9 @@ from cli.session import (
     OK,
     USAGE,
     CommandState,
+    Exit,
     Session,
+    connected,
     context_of,
     fail,
     journal_path,
@@ -32,7 +34,7 @@ from cli.session import (
 
 if TYPE_CHECKING:
     from backends.breaker_scope import BreakerConfig
-    from backends.ops.breaker import BreakerEvent, BreakerResult
+    from backends.ops.breaker import BreakerEvent, BreakerResult, BreakerState, LiveState
     from backends.ops.plan import Plan
     from backends.usecases.breaker import EngageAction
 
@@ -130,8 +132,9 @@ async def _release(s: Session) -> int:
     from backends.ops.gate import Confirmation
     from backends.usecases import breaker as usecase
 
-    state = await usecase.status(s.ws)
-    out(render_breaker_state(state))
+    live = await usecase.live_status(s.ws)
+    state = live.state
+    out(render_breaker_state(state, live))
     if not state.engaged:
         return OK
     action = await planned(usecase.plan_release(s.ws, s.args.operation))
@@ -148,7 +151,13 @@ async def _release(s: Session) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    """Read the journal only: the status is known even when the cluster is unreachable."""
+    """The journal first (it is known even when the cluster is unreachable; exit 2 when it
+    cannot be read), then, for an engaged breaker, each target read back from the cluster:
+    the journal is only marked released once every restore verified, so after a killed
+    release only the objects tell "partly released". A cluster that cannot be reached is
+    named and the journal's state printed (exit 0)."""
+    import asyncio
+
     from backends.ops.breaker import breaker_status_db
     from backends.ops.journal import JournalDB, JournalError
 
@@ -156,12 +165,29 @@ def _status(args: argparse.Namespace) -> int:
     context, _cluster = context_of(args)
     path = journal_path(args)
     if not path.exists():
-        out(f"breaker: off (no journal at {path})")
+        out(f"breaker: off (no journal at {clean(path, 300)})")
         return OK
     try:
         with JournalDB.open(path) as db:
             state = breaker_status_db(db, context)
     except JournalError as exc:
         fail(USAGE, clean(exc, 500))
-    out(render_breaker_state(state))
+    live: LiveState | None = None
+    if state.engaged:
+        live = asyncio.run(_live(args, context, state))
+    out(render_breaker_state(state, live))
     return OK
+
+
+async def _live(args: argparse.Namespace, context: str, state: BreakerState) -> LiveState:
+    """``state`` checked against the cluster, or the reason it could not be."""
+    from backends.ops.breaker import LiveState, live_state
+
+    try:
+        conn = await connected(args, context)
+    except Exit as exc:
+        return LiveState(state, error=exc.message or "cannot connect")
+    try:
+        return await live_state(conn, state)
+    finally:
+        await conn.close()

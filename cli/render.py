@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from backends.sanitize import clean
 
 if TYPE_CHECKING:
-    from backends.ops.breaker import BreakerEvent, BreakerState
+    from backends.ops.breaker import BreakerEvent, BreakerState, LiveState
     from backends.ops.gate import DryRunResult
     from backends.ops.plan import ExecResult, Plan
 
@@ -105,18 +105,26 @@ def render_breaker_event(event: BreakerEvent) -> str:
     return f"  [{event.phase}] {where}: {state}{clean(event.text, 800)}"
 
 
-def render_breaker_state(state: BreakerState) -> str:
+def render_breaker_state(state: BreakerState, live: LiveState | None = None) -> str:
     """``controlroom breaker status``: the headline, then each target with the state the
-    breaker recorded before it (what release puts back)."""
-    lines = [clean(state.headline(), 500)]
+    breaker recorded before it (what release puts back). With ``live`` (the cluster read
+    back), the headline and each target say what the objects show, so a release killed
+    halfway reads "partly released: k of n restored" and names which."""
+    seen = {t.target.key: t for t in live.targets} if live is not None else {}
+    lines = [clean(live.headline() if live is not None else state.headline(), 800)]
     if state.half_done:
         lines.append("  HALF-DONE: a write's outcome is unknown or the breaker stopped early; "
                      "release restores whatever may have applied")
     for t in state.targets:
+        now = seen.get(t.key)
         lines.append(f"  {t.phase:<6} {clean(t.kind, 40)} {clean(t.namespace, 80)}/"
-                     f"{clean(t.name, 120)}: {t.status}"
+                     f"{clean(t.name, 120)}: "
+                     + (f"{clean(now.describe(), 600)}; journal {t.status}" if now is not None
+                        else t.status)
                      + (" (outcome unknown)" if t.unsettled else "")
                      + f"; prior {json_text(t.prior)}")
+    if live is not None and live.error and state.engaged:
+        lines.append("  cluster: unknown, the targets above are the journal's word")
     for other in state.others:
         lines.append(f"  also engaged: {clean(other, 80)}")
     return "\n".join(lines)

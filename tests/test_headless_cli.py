@@ -417,6 +417,40 @@ def test_breaker_engage_status_release(live: HeadlessDrill, cr: Any) -> None:
     assert "breaker: off" in ok(cr(*write("breaker", "release"))).stdout
 
 
+def test_breaker_status_reads_the_objects_after_a_partial_restore(
+        live: HeadlessDrill, cr: Any, tmp_path: Path) -> None:
+    """The canary put back behind the journal's back (as a killed release leaves it):
+    status says "partly released: 1 of 3 restored" and names it; release leaves it alone.
+    An unreachable cluster: status names it, prints the journal's state, exit 0."""
+    before = deployment(live, "checkout", "checkout-canary")["spec"]["replicas"]
+    ok(cr(*write("breaker", "engage", *BREAKER_SCOPE)))
+    assert "BREAKER ENGAGED 3/3 (" in ok(cr("breaker", "status")).stdout
+    live.kubectl("scale", "deployment/checkout-canary", "-n", "checkout",
+                 f"--replicas={before}")
+    live.kubectl("annotate", "deployment/checkout-canary", "-n", "checkout",
+                 "controlroom.io/breaker-")
+    status = ok(cr("breaker", "status")).stdout
+    assert status.startswith("breaker partly released: 1 of 3 restored (breaker-"), status
+    canary = [line for line in status.splitlines() if "checkout/checkout-canary" in line]
+    assert canary and f"restored (replicas {before})" in canary[0], status
+    route = [line for line in status.splitlines() if "HTTPRoute checkout/checkout" in line]
+    assert route and ": engaged (weights checkout-canary=0" in route[0], status
+
+    dead = tmp_path / "dead-kubeconfig"
+    dead.write_text(live.kubeconfig.read_text().replace(
+        live.kubeconfig.read_text().split("server: ")[1].split()[0], "https://127.0.0.1:9"))
+    lost = ok(cr("breaker", "status", kubeconfig=dead)).stdout
+    assert lost.startswith("BREAKER ENGAGED (") and "journal only: the cluster could not" \
+        in lost, lost
+
+    released = ok(cr(*write("breaker", "release"))).stdout
+    assert released.startswith("breaker partly released: 1 of 3 restored"), released
+    assert "nothing-to-do: scale checkout/checkout-canary" in released, released
+    assert ok(cr("breaker", "status")).stdout.startswith("breaker: off")
+    assert deployment(live, "checkout", "checkout-canary")["spec"]["replicas"] == before
+    assert auto_sync_on(live, "checkout")
+
+
 def test_breaker_scope_from_the_config(live: HeadlessDrill, cr: Any, tmp_path: Path) -> None:
     config = tmp_path / "breaker.toml"
     config.write_text('[breaker]\ndeployments = ["payments/payments"]\n')

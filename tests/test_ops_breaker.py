@@ -32,11 +32,13 @@ from backends.ops.breaker import (
     breaker_status_db,
     detect_drift,
     engage,
+    live_state,
     plan_engage,
     plan_release,
     release,
     watch_drift,
 )
+from backends.ops.breaker.run import run_phases
 from backends.ops.gate import Confirmation, GatePolicy, WriteGate
 from backends.ops.journal import Journal, JournalDB
 from backends.ops.plan import Poll, execute
@@ -295,6 +297,115 @@ async def test_excluding_a_managing_app_warns_that_selfheal_will_revert(
         assert any("argocd/payments has auto-sync on and is not frozen" in w
                    for w in plan.warnings)
         assert "[ ] argocd/payments" in plan.describe()
+
+
+# --------------------------------------------------------------------------- killed release
+
+
+async def test_status_reads_the_cluster_after_a_release_killed_after_its_scale_phase(
+        calm: DrillCluster, journal: Journal) -> None:
+    """A release that got through its scale phase and died: the journal still says engaged
+    (it is marked released only when every restore verified). Status reads the objects and
+    says "partly released: 2 of 5 restored", naming them; a colleague then scales payments
+    by hand, which status names and the next release leaves alone; that release sends
+    only the route's and the apps' restores (the server's request log)."""
+    before = snapshot(calm)
+    async with await _conn(calm) as conn:
+        gate = gate_for(conn, journal)
+        poll = sim_poll(calm)
+        plan = await plan_engage(conn, gate, None, CONFIG, poll=poll)
+        engaged = await engage(gate, plan, reason=REASON, confirm=CONFIRM)
+        assert engaged.ok, engaged.summary()
+        live = await live_state(conn, await breaker_status(journal, CTX))
+        assert [t.state for t in live.targets] == ["engaged"] * 5
+        assert live.headline().startswith("BREAKER ENGAGED 5/5 (")
+
+        # The release, killed once its scale phase verified (what release runs first).
+        preview = await plan_release(conn, gate, journal, CTX, poll=poll)
+        op, restores = preview.operations[0]
+        scale = [(r.target.key, r.target.label, r.writes) for r in restores
+                 if r.target.phase == "scale"]
+        _outcomes, error = await run_phases(gate, [("scale", scale)], reason=REASON,
+                                            confirm=CONFIRM, cancel=None, on_progress=None,
+                                            operation_id=f"{op.operation_id}~release-killed")
+        assert not error
+        assert all(replicas(calm, ns, n) == before["replicas"][f"{ns}/{n}"] for ns, n in SCALED)
+
+        state = await breaker_status(journal, CTX)
+        assert state.engaged  # the journal alone cannot know
+        live = await live_state(conn, state)
+        assert live.headline().startswith(
+            f"breaker partly released: 2 of 5 restored ({op.operation_id}) by ")
+        assert {t.target.key: t.state for t in live.targets} == {
+            "freeze:argocd/checkout": "engaged", "freeze:argocd/payments": "engaged",
+            "shift:checkout/checkout": "engaged", "scale:checkout/checkout-canary": "restored",
+            "scale:payments/payments": "restored"}
+
+        def by_hand(deploy: dict[str, Any]) -> dict[str, Any]:
+            deploy["spec"]["replicas"] = 5
+            return deploy
+
+        calm.state.mutate(DEPLOY, "payments", "payments", by_hand)
+        live = await live_state(conn, state)
+        assert live.headline().startswith("breaker partly released: 1 of 5 restored")
+        changed = {t.target.key: t for t in live.targets}["scale:payments/payments"]
+        assert changed.state == "changed"
+        assert changed.describe() == ("changed since by someone else (replicas 5; the breaker "
+                                      "set 0, before it 2)")
+
+        calm.server.record_requests = True
+        done = await release(gate, journal, conn, CTX, reason=REASON, confirm=CONFIRM,
+                             poll=poll)
+        assert done.ok and done.released, done.summary()
+        sent = writes_seen(calm)
+        assert sent and not any("/deployments/" in path for _m, path, *_ in sent), sent
+        quiet = {o.key: o.detail for o in done.outcomes if o.state == "nothing-to-do"}
+        assert quiet["scale:checkout/checkout-canary"].startswith("already restored")
+        assert "left as it is" in quiet["scale:payments/payments"]
+    assert replicas(calm, "payments", "payments") == 5  # the colleague's change stands
+    after = snapshot(calm)
+    assert after["apps"] == before["apps"] and after["route"] == before["route"]
+    assert not (await breaker_status(journal, CTX)).engaged
+
+
+async def test_status_says_released_when_every_object_is_back_and_the_journal_lags(
+        calm: DrillCluster, journal: Journal) -> None:
+    """Objects put back by hand (restore and annotation removed), the journal untouched:
+    "released (journal not yet updated)"; release then sends nothing and marks the
+    journal. A target that cannot be read is named, the others still judged."""
+    async with await _conn(calm) as conn:
+        gate = gate_for(conn, journal)
+        config = BreakerConfig(deployments=["payments/payments"])
+        plan = await plan_engage(conn, gate, None, config, poll=sim_poll(calm))
+        plan.exclude("freeze:argocd/payments")
+        assert (await engage(gate, plan, reason=REASON, confirm=CONFIRM)).ok
+
+        def put_back(deploy: dict[str, Any]) -> dict[str, Any]:
+            deploy["spec"]["replicas"] = 2
+            deploy["metadata"]["annotations"].pop(BREAKER_ANNOTATION)
+            return deploy
+
+        calm.state.mutate(DEPLOY, "payments", "payments", put_back)
+        state = await breaker_status(journal, CTX)
+        live = await live_state(conn, state)
+        assert live.headline().startswith("breaker released (journal not yet updated): "
+                                          "1 of 1 restored")
+
+        class Broken:
+            async def get_raw(self, path: str, params: Any = None) -> bytes:
+                from backends.kube.errors import KubeUnreachable
+                raise KubeUnreachable("connection refused\x1b]52;c;x\x07")
+
+        lost = await live_state(Broken(), state)
+        assert lost.error and "\x1b" not in lost.headline()
+        assert lost.headline().startswith("BREAKER ENGAGED (")  # the journal's word
+        assert "journal only: the cluster could not be read" in lost.headline()
+
+        calm.server.record_requests = True
+        done = await release(gate, journal, conn, CTX, reason=REASON, confirm=CONFIRM)
+        assert done.ok and done.released, done.summary()
+        assert writes_seen(calm) == []
+    assert replicas(calm, "payments", "payments") == 2
 
 
 # --------------------------------------------------------------------------- stop, read-only, RBAC

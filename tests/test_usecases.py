@@ -302,6 +302,32 @@ async def test_breaker_release_dry_run_is_what_release_sends(
     assert BREAKER_ANNOTATION not in (canary["metadata"].get("annotations") or {})
 
 
+async def test_breaker_live_status_names_what_is_restored(
+        sim: DrillCluster, armed: tuple[Workspace, Recorder]) -> None:
+    """The use case reads the objects: the canary put back behind the journal's back makes
+    "partly released: 1 of 3 restored", the header's journal-only status still engaged."""
+    ws, _rec = armed
+    before = replicas(sim, "checkout", "checkout-canary")
+    engaged = await breaker.engage(ws, await breaker.plan_engage(ws, SCOPE, poll=sim_poll(sim)),
+                                   reason=REASON, confirm=CONFIRM)
+    assert engaged.ok, engaged.summary()
+
+    def put_back(deploy: dict[str, Any]) -> dict[str, Any]:
+        deploy["spec"]["replicas"] = before
+        deploy["metadata"]["annotations"].pop(BREAKER_ANNOTATION)
+        return deploy
+
+    sim.state.mutate(DEPLOY, "checkout", "checkout-canary", put_back)
+    live = await breaker.live_status(ws)
+    assert live.headline().startswith("breaker partly released: 1 of 3 restored (")
+    described = {t.target.key: t.describe() for t in live.targets}
+    assert described.pop("freeze:argocd/checkout").startswith("engaged (automated {")
+    assert described == {
+        "shift:checkout/checkout": "engaged (weights checkout-canary=0, checkout-stable=100)",
+        "scale:checkout/checkout-canary": f"restored (replicas {before})"}
+    assert (await breaker.status(ws)).engaged
+
+
 # --------------------------------------------------------------------------- cancel window
 
 

@@ -28,6 +28,7 @@ from backends.ops.breaker import (
     BreakerPlan,
     BreakerResult,
     BreakerState,
+    LiveState,
     OnProgress,
     ReleasePlan,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "plan_release",
     "preview_engage",
     "preview_release",
+    "live_status",
     "release",
     "status",
 ]
@@ -158,8 +160,16 @@ async def release(ws: Workspace, action: ReleaseAction, *, reason: str, confirm:
 
 
 async def status(ws: Workspace) -> BreakerState:
-    """The breaker state from the journal (header, ``breaker status``)."""
+    """The breaker state from the journal (the header: no I/O beyond the journal)."""
     return await breaker.breaker_status(_journal(ws), ws.context)
+
+
+async def live_status(ws: Workspace) -> LiveState:
+    """The journal's breaker checked against the cluster (``breaker status``): a release
+    killed halfway leaves the journal saying engaged while objects are back; this says
+    "partly released: k of n restored" then, per target which. When the cluster cannot
+    be read the result carries why and the journal's state."""
+    return await breaker.live_state(ws.conn, await status(ws))
 
 
 def _journal(ws: Workspace) -> Journal:

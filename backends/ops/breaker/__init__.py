@@ -45,7 +45,7 @@ an HPA). Detection is a pure function of the store and the journal's state, so t
 can run it on every refresh tick at no I/O cost.
 
 Where each part lives (this package re-exports their public names, so callers import from
-``backends.ops.breaker``): :mod:`.engage`, :mod:`.state` (status from the journal),
+``backends.ops.breaker``): :mod:`.engage`, :mod:`.state` (status from the journal, checked against the cluster),
 :mod:`.release`, :mod:`.drift`; shared by engage and release, :mod:`.run` (phases, results)
 and :mod:`.marks` (the annotation writes); the plan as a value in
 :mod:`backends.ops.breaker_model`, its planner in :mod:`backends.ops.breaker_plan`.
@@ -60,8 +60,12 @@ from backends.ops.breaker.run import BreakerEvent, BreakerResult, OnProgress, Ta
 from backends.ops.breaker.state import (
     BreakerState,
     EngagedTarget,
+    LiveState,
+    LiveTarget,
     breaker_status,
     breaker_status_db,
+    judge,
+    live_state,
     state_of,
 )
 from backends.ops.breaker_model import BREAKER_ANNOTATION, PHASES, BreakerPlan, BreakerTarget, Phase
@@ -84,6 +88,8 @@ __all__ = [
     "BreakerTarget",
     "Drift",
     "EngagedTarget",
+    "LiveState",
+    "LiveTarget",
     "Phase",
     "ReleasePlan",
     "Restore",
@@ -94,6 +100,8 @@ __all__ = [
     "detect_drift",
     "engage",
     "engage_writes",
+    "judge",
+    "live_state",
     "new_breaker_id",
     "plan_engage",
     "plan_release",

@@ -7,7 +7,11 @@ prior state recorded by the breaker's FIRST write to it (prior ``automated`` blo
 :func:`~backends.ops.traffic.plan_backends_restore`), and runs the phases in reverse (scale,
 shift, freeze: auto-sync comes back last, when the objects already match what it will
 enforce). Writes whose outcome is unknown (a crash between journal and answer) are restored
-too: the restore planners compare with the live object and skip what never happened. The
+too: the restore planners compare with the live object and skip what never happened. A
+target the cluster shows already restored (a release killed halfway, or put back by hand) is
+not restored again, and one changed since by someone else after an earlier release attempt
+restored it (without this breaker's annotation) is left as it is: :func:`~backends.ops.breaker.state.judge`, the same
+judgement ``breaker status`` prints. The
 restore writes use their own operation id (``<breaker>~release-xxxxxx``) so a failed release
 never mixes with the breaker's own steps; only when every restore verified are both marked
 released in the journal.
@@ -16,42 +20,22 @@ released in the journal.
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
 
-from backends.kube.errors import KubeApiError, KubeError
 from backends.ops.argocd import plan_restore
-from backends.ops.breaker.marks import OBJECT_PATHS, annotated, mark_write
+from backends.ops.breaker.marks import annotated, mark_write
 from backends.ops.breaker.run import BreakerResult, OnProgress, TargetOutcome, run_phases
-from backends.ops.breaker.state import EngagedTarget, targets_of
+from backends.ops.breaker.state import EngagedTarget, judge, read_object, targets_of
 from backends.ops.breaker_model import BREAKER_ANNOTATION, PHASES, is_breaker_operation, parse_mark
 from backends.ops.gate import Confirmation, WriteGate
 from backends.ops.journal import Journal, JournalError, OpenOperation
 from backends.ops.plan import Plan, PlanError, PlannedWrite, Poll, Reader
 from backends.ops.traffic import plan_backends_restore
 from backends.ops.workloads import plan_scale_restore
-from backends.sanitize import clean
 
 __all__ = ["ReleasePlan", "Restore", "plan_release", "release"]
-
-
-async def _read_live(conn: Reader, t: EngagedTarget) -> dict[str, Any] | None:
-    """The live object, None when it is gone (404): nothing left to restore."""
-    try:
-        raw = await conn.get_raw(OBJECT_PATHS[t.phase](t.namespace, t.name))
-    except KubeApiError as exc:
-        if exc.status == 404:
-            return None
-        raise PlanError(f"could not read {t.kind} {t.namespace}/{t.name}: {exc.status} "
-                        f"{exc.reason}: {exc.message}") from exc
-    except KubeError as exc:
-        raise PlanError(f"could not read {t.kind} {t.namespace}/{t.name}: "
-                        f"{clean(exc, 300)}") from exc
-    obj: dict[str, Any] = json.loads(raw)
-    return obj
 
 
 async def _restore_plan(conn: Reader, gate: WriteGate, t: EngagedTarget,
@@ -80,17 +64,29 @@ class Restore:
     info: list[str] = field(default_factory=list)
     error: str = ""
     gone: bool = False
+    settled: str = ""
+    """Why nothing is sent although the target is engaged in the journal: the cluster shows
+    it restored already, or changed since by someone else after its restore."""
 
 
 async def _plan_restore(conn: Reader, gate: WriteGate, op_id: str, t: EngagedTarget,
-                        poll: Poll | None) -> Restore:
+                        poll: Poll | None, touched: frozenset[tuple[str, str, str]]) -> Restore:
     """The writes that put one target back, with the annotation removed (or set back to
     what it was) in the same patch where possible."""
     out = Restore(t)
     try:
-        live = await _read_live(conn, t)
+        live = await read_object(conn, t)
         if live is None:
             out.gone = True
+            return out
+        seen = judge(t, live, op_id)
+        if seen.state == "changed" and not seen.marked \
+                and (t.kind, t.namespace, t.name) in touched:
+            # An earlier release attempt restored it (and removed the annotation), then
+            # someone changed it: restoring again would undo their change.
+            out.settled = ("changed since by someone else after an earlier release restored "
+                           f"it, left as it is ({seen.detail})")
+            out.info = [f"{t.label}: {out.settled}: nothing to send"]
             return out
         plan = await _restore_plan(conn, gate, t, poll)
     except PlanError as exc:
@@ -111,6 +107,8 @@ async def _plan_restore(conn: Reader, gate: WriteGate, op_id: str, t: EngagedTar
                                          f"Remove the breaker annotation of "
                                          f"{t.namespace}/{t.name}"))
     out.writes = writes
+    if not writes and seen.state == "restored":
+        out.settled = f"already restored ({seen.detail})"
     out.blocked = [f"{t.label}: forbidden: {b.partition(': ')[2] or b}" for b in plan.blocked]
     out.warnings = [f"{t.label}: {w}" for w in plan.warnings]
     out.info = [f"{t.label}: {i}" for i in plan.info]
@@ -167,9 +165,18 @@ async def _engaged(journal: Journal, context: str,
     return breakers, ops
 
 
+def _touched(op: OpenOperation, ops: Sequence[OpenOperation]) -> frozenset[tuple[str, str, str]]:
+    """(kind, namespace, name) an earlier, unfinished release of ``op`` may have written."""
+    return frozenset((e.kind, e.namespace, e.name) for o in ops
+                     if o.operation_id.startswith(op.operation_id + "~")
+                     for e in o.steps if e.may_have_applied)
+
+
 async def _plan_operation(conn: Reader, gate: WriteGate, op: OpenOperation,
-                          poll: Poll | None) -> list[Restore]:
-    return list(await asyncio.gather(*(_plan_restore(conn, gate, op.operation_id, t, poll)
+                          poll: Poll | None, ops: Sequence[OpenOperation]) -> list[Restore]:
+    touched = _touched(op, ops)
+    return list(await asyncio.gather(*(_plan_restore(conn, gate, op.operation_id, t, poll,
+                                                     touched)
                                        for t in targets_of(op.steps))))
 
 
@@ -177,10 +184,10 @@ async def plan_release(conn: Reader, gate: WriteGate, journal: Journal, context:
                        operation_id: str | None = None, *,
                        poll: Poll | None = None) -> ReleasePlan:
     """Preview :func:`release`: every restore write, what blocks it. Never writes."""
-    breakers, _ = await _engaged(journal, context, operation_id)
+    breakers, ops = await _engaged(journal, context, operation_id)
     plan = ReleasePlan(context)
     for op in breakers:
-        plan.operations.append((op, await _plan_operation(conn, gate, op, poll)))
+        plan.operations.append((op, await _plan_operation(conn, gate, op, poll, ops)))
     return plan
 
 
@@ -196,7 +203,7 @@ async def _release_one(gate: WriteGate, journal: Journal, op: OpenOperation,
     quiet = [TargetOutcome(r.target.key, r.target.label, r.target.phase,
                            "gone" if r.gone else "nothing-to-do",
                            "the object no longer exists" if r.gone
-                           else "already in its recorded state")
+                           else r.settled or "already in its recorded state")
              for r in restores if r.gone or not r.writes]
     phases = [(phase, [(r.target.key, r.target.label, r.writes) for r in restores
                        if r.target.phase == phase and r.writes])
@@ -242,7 +249,7 @@ async def release(gate: WriteGate, journal: Journal, conn: Reader, context: str,
     results = []
     for op in breakers:
         stale = [o.operation_id for o in ops if o.operation_id.startswith(op.operation_id + "~")]
-        restores = await _plan_operation(conn, gate, op, poll)
+        restores = await _plan_operation(conn, gate, op, poll, ops)
         result = await _release_one(gate, journal, op, restores, stale, reason=reason,
                                     confirm=confirm, on_progress=on_progress)
         results.append(result)
