@@ -483,3 +483,32 @@ async def test_the_retry_key_reaches_the_running_sources(tmp_path: Path) -> None
         await pilot.press("R")
         await until(pilot, lambda: retried, "the sources told to retry now")
         assert any(row[1] == "Retry" for row in app._binding_rows())  # noqa: SLF001 - help
+
+
+async def test_a_failed_start_leaves_no_calm_alerts_panel(tmp_path: Path) -> None:
+    """The alert pollers start with the session: when the cluster connection fails, a
+    configured Prometheus must not leave the alerts panel saying "no alert source
+    configured" (calm, and wrong): the panel says alerts are UNKNOWN and why."""
+    from backends.config import parse
+    from tests.test_alerts_panel import rows
+    from widgets.alerts import AlertsPanel
+
+    user, _runs = exec_plugin(tmp_path, ["x"], fail="token expired: run kubelogin")
+    config = write_kubeconfig(tmp_path / "config", f"http://127.0.0.1:{free_port()}", user)
+    settings = parse(f'[prometheus]\nurl = "http://127.0.0.1:{free_port()}"\n')
+    starter = _sources(lambda: str(config), None, None, settings=settings)
+    app = ControlRoomApp(settings, None, Target(cluster="c", context="c"), starter,
+                         journal_path=tmp_path / "journal.sqlite3")
+    async with app.run_test(size=(200, 50)) as pilot:
+        await until(pilot, lambda: "credentials failed: exec plugin:" in problems(app),
+                    "the start to fail on the credentials")
+        assert app.session is None
+        alerts = panel(app, AlertsPanel)
+
+        def note() -> str:
+            shown_rows = rows(alerts)
+            return " ".join(shown_rows[0][2]) if len(shown_rows) == 1 else ""
+
+        await until(pilot, lambda: "alerts UNKNOWN" in note(), "alerts said to be unknown")
+        assert "prometheus failing since" in note()
+        assert "no alert source configured" not in note()

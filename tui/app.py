@@ -227,6 +227,13 @@ class ControlRoomApp(App[int]):
         if not self.is_running:  # the App is closing: nobody to tell
             return
         mark_unavailable(self.store, why, self.target.namespaces or None)
+        # The alert pollers start with the session: a configured source that could not start
+        # must not leave the alerts panel saying "no alert source configured" (a false calm).
+        for source, url in (("prometheus", self.settings.prometheus.url),
+                            ("alertmanager", self.settings.alertmanager.url)):
+            if url and self.store.health(source) is None:
+                self.store.set_health(source, "error",
+                                      f"not started: cannot connect to the cluster ({why})")
         if why != self.start_failure:
             self.notify(f"cannot connect to the cluster: {why} (R retries now)",
                         title="connection failed", severity="error", markup=False,
