@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
+from itertools import islice
 from types import MappingProxyType
 from typing import Literal, TypeAlias
 
@@ -44,7 +45,7 @@ from backends.model import KINDS, PodRow, ReplicaSetRow, Row, make_key
 from backends.podproblem import pending_for, problem_reason
 from backends.sanitize import clean
 
-__all__ = ["ChangeSet", "Op", "SourceHealth", "SourceState", "Store"]
+__all__ = ["UNDECODABLE_SHOWN", "ChangeSet", "Op", "SourceHealth", "SourceState", "Store"]
 
 Op: TypeAlias = Literal["ADDED", "MODIFIED", "DELETED"]
 SourceState: TypeAlias = Literal[
@@ -52,6 +53,9 @@ SourceState: TypeAlias = Literal[
 ]
 
 _EMPTY: frozenset[str] = frozenset()
+UNDECODABLE_SHOWN = 5
+"""Undecodable objects named per source in its health (a header line has room for few)."""
+_UNDECODABLE_LINE_MAX = 300
 _NO_ROWS: Mapping[str, Row] = MappingProxyType({})
 
 
@@ -65,6 +69,14 @@ class SourceHealth(msgspec.Struct, frozen=True, kw_only=True):
     """Last error text (sanitized); empty when healthy."""
     last_event: float | None = None
     """When data last arrived: the strip shows its age."""
+    undecodable: int = 0
+    """How many objects the source holds in the cluster but could not decode (issue 13,
+    point 11). Not a state of its own: the source is live and its other rows are right, but
+    its kind is incomplete, so the header and the panel name them and validation of the kind
+    cannot check. Kept across state changes until the source says otherwise."""
+    undecodable_objects: tuple[str, ...] = ()
+    """The first few of them as ``DecodeFailure.line()`` (``pods payments/web-1: why``),
+    sanitized: at most :data:`UNDECODABLE_SHOWN`, the rest are only counted."""
 
 
 class ChangeSet(msgspec.Struct, frozen=True, kw_only=True):
@@ -294,10 +306,29 @@ class Store:
             since=old.since if old is not None and old.state == state else now,
             error=clean(error),
             last_event=old.last_event if old is not None else None,
+            undecodable=old.undecodable if old is not None else 0,
+            undecodable_objects=old.undecodable_objects if old is not None else (),
         )
         if new != old:
             self._set_health(source, new)
         return new
+
+    def set_undecodable(self, source: str, count: int, objects: Iterable[str] = (), *,
+                        now: float | None = None) -> None:
+        """Record the objects ``source`` could not decode now (0: none), named by the first
+        few ``DecodeFailure.line()`` in ``objects`` (cleaned again here: they go to the
+        header as they are). The state is left alone: the source still delivers."""
+        named = tuple(clean(line, _UNDECODABLE_LINE_MAX)
+                      for line in islice(objects, UNDECODABLE_SHOWN))
+        count = max(count, len(named))
+        old = self._health.get(source)
+        if old is None:
+            now = self._clock() if now is None else now
+            old = SourceHealth(state="connecting", since=now)
+        elif old.undecodable == count and old.undecodable_objects == named:
+            return
+        self._set_health(source, msgspec.structs.replace(
+            old, undecodable=count, undecodable_objects=named))
 
     def note_event(self, source: str, *, now: float | None = None) -> None:
         """Record that data arrived from ``source`` (call once per batch, not per row)."""

@@ -61,6 +61,8 @@ def health_text(health: Mapping[str, SourceHealth], now: float) -> Content:
             parts.append((f"● {_age(age)}", style))
             if h.error:  # a connected source with a note, e.g. the team bus's "3 rejected"
                 parts.append((f" ({clean(h.error, 60)})", "$text-warning"))
+            if h.undecodable:  # named on a problem line of its own (widgets.sourcestate)
+                parts.append((f" ({h.undecodable} unreadable)", "$text-warning"))
         elif h.state in ("stale", "error") and h.error.lower().startswith("unreachable"):
             # Polled sources (Prometheus, Alertmanager, the team bus) say why in these words.
             since = time.strftime("%H:%M:%S", time.localtime(h.since))

@@ -28,7 +28,9 @@ The failure funnel's last step: a panel fed by cluster sources (:attr:`Panel.fed
 its status line, above its table, when one of them does not deliver
 (:func:`widgets.sourcestate.panel_status`): "stale since 14:02:11: <reason>" over its last
 known rows, dimmed (``-stale``), or "no data: <reason>" when it never had any, and its border
-turns red (``-source-down``). Never an empty, calm-looking panel. The line is hidden while
+turns red (``-source-down``); and "2 objects could not be read: payments/web-1: <why>" when
+a source delivers but some of its objects did not decode (issue 13, point 11: the rows shown
+are right, but not all). Never an empty, calm-looking panel. The line is hidden while
 every source delivers, so the healthy screen is unchanged.
 """
 
@@ -49,7 +51,7 @@ from backends.store import ChangeSet, Store
 from widgets.formatting import PROBLEM, plain
 from widgets.messages import PanelRowActivated, PanelRowHighlighted
 from widgets.rowmodel import Cell
-from widgets.sourcestate import failing_sources, panel_status
+from widgets.sourcestate import failing_sources, panel_status, unreadable_status
 
 __all__ = ["Panel", "RowId", "RowView"]
 
@@ -206,8 +208,10 @@ class Panel(Widget):
         """Say on the status line whether the panel's sources deliver (module docstring)."""
         if not self.fed_by:
             return
-        text, stale = panel_status(failing_sources(store.all_health(), self.fed_by),
-                                   bool(self._rows))
+        health = store.all_health()
+        text, stale = panel_status(failing_sources(health, self.fed_by), bool(self._rows))
+        # Objects that could not be decoded are missing from the rows: said, never calm.
+        text = "; ".join(t for t in (text, unreadable_status(health, self.fed_by)) if t)
         self.set_class(stale, "-stale")
         self.set_class(bool(text), "-source-down")
         if text != self._status_text:

@@ -12,7 +12,12 @@ one readable line (:mod:`backends.kube.problems` for the cluster). From there:
   (:func:`panel_status`): ``stale since 14:02:11: <reason>`` over its last known rows,
   which it dims, or ``no data: <reason> (since 14:02:11)`` when it never had any, and
   ``forbidden: list httproutes.gateway.networking.k8s.io for <user>`` for a kind it may not
-  read.
+  read;
+- a source that delivers but holds objects it could not decode (issue 13, point 11) is named
+  too, with the objects: ``pods: 2 objects could not be read (payments/web-1: <why>;
+  payments/web-2: <why>)`` in the header (:func:`problem_lines`) and ``2 objects could not be
+  read: payments/web-1: <why>; ...`` on the status line of the panel of that kind
+  (:func:`unreadable_status`): its other rows are right, but the kind is not complete.
 
 Pure functions of the health map: nothing here reads the store or touches a widget.
 """
@@ -26,12 +31,16 @@ from backends.model import KINDS
 from backends.sanitize import clean
 from backends.store import SourceHealth
 
-__all__ = ["FAILING_STATES", "clock_time", "failing_sources", "panel_status", "problem_lines"]
+__all__ = ["FAILING_STATES", "clock_time", "failing_sources", "panel_status", "problem_lines",
+           "unreadable_status"]
 
 FAILING_STATES = frozenset({"stale", "error", "forbidden"})
 """States in which a source does not deliver what its panels show."""
 
 _REASON_MAX = 200
+_OBJECT_MAX = 120
+"""One undecodable object's words (name and why) in a header or status line."""
+_OBJECTS_SHOWN = 3
 _CLUSTER_KINDS = frozenset(KINDS)
 
 
@@ -78,9 +87,49 @@ def _grouped(failing: Iterable[tuple[str, SourceHealth]]
 
 def problem_lines(health: Mapping[str, SourceHealth]) -> list[tuple[str, str]]:
     """One ``(who, what)`` per distinct reason: ``("cluster (9 sources)", "api server
-    unreachable: connection refused (127.0.0.1:6443) since 14:02:11")``."""
-    return [(_label(names), f"{reason} since {clock_time(since)}")
-            for reason, names, since in _grouped(failing_sources(health))]
+    unreachable: connection refused (127.0.0.1:6443) since 14:02:11")``; then one per source
+    holding undecodable objects: ``("pods", "2 objects could not be read (payments/web-1:
+    <why>; payments/web-2: <why>)")``."""
+    lines = [(_label(names), f"{reason} since {clock_time(since)}")
+             for reason, names, since in _grouped(failing_sources(health))]
+    for name, h in sorted(health.items()):
+        if h.undecodable:
+            kind = name.partition("@")[0]
+            objects = _objects([_object(kind, line) for line in h.undecodable_objects],
+                               h.undecodable)
+            lines.append((clean(name), f"{_could_not_read(h.undecodable)} ({objects})"))
+    return lines
+
+
+def _could_not_read(count: int) -> str:
+    return f"{count} object{'' if count == 1 else 's'} could not be read"
+
+
+def _object(kind: str, line: str) -> str:
+    """``payments/web-1: <why>`` from ``pods payments/web-1: <why>`` (the kind is said by
+    the source's name or the panel already)."""
+    return clean(line.removeprefix(f"{kind} "), _OBJECT_MAX)
+
+
+def _objects(named: list[str], count: int) -> str:
+    shown = named[:_OBJECTS_SHOWN]
+    more = count - len(shown)
+    return "; ".join(shown + ([f"{more} more"] if more > 0 else []))
+
+
+def unreadable_status(health: Mapping[str, SourceHealth], kinds: Collection[str]) -> str:
+    """What a panel fed by ``kinds`` says about objects its sources could not decode:
+    ``2 objects could not be read: payments/web-1: <why>; payments/web-2: <why>`` ("" when
+    none). Objects are named without their kind when the panel shows one kind only."""
+    count = 0
+    named: list[str] = []
+    for name, h in sorted(health.items()):
+        kind = name.partition("@")[0]
+        if h.undecodable and kind in kinds:
+            count += h.undecodable
+            named += [_object(kind, line) if len(kinds) == 1 else clean(line, _OBJECT_MAX)
+                      for line in h.undecodable_objects]
+    return f"{_could_not_read(count)}: {_objects(named, count)}" if count else ""
 
 
 def panel_status(failing: list[tuple[str, SourceHealth]], has_rows: bool) -> tuple[str, bool]:

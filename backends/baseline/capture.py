@@ -18,11 +18,14 @@ from outside.
 
 Sections that could not be captured are named in ``Baseline.missing`` with the reason, taken
 from the sources' health: a kind whose list was forbidden, or never completed, is missing; so
-is one whose source is in error now (objects that failed to decode, credentials refused
-mid-session: what it holds is not the cluster's truth), and a core kind the server says it
+is one whose source is in error now (credentials refused mid-session) or holds objects that
+failed to decode: what it holds is not the cluster's truth; and a core kind the server says it
 does not serve (404 on nodes or pods is a wrong URL or a broken proxy, never an empty
 cluster); alerts are missing when no alert source ever answered; signals when the PromQL
 poller never answered; endpoints when none are configured.
+
+Over 500 lines because capture is one pure pass from the store to every section of the
+document, and what it reads about each source's health decides which sections are missing.
 
 The header (:func:`make_meta`) is sanitized here: the context and cluster names come from a
 kubeconfig, which is as untrusted as any cluster string (an OSC 52 sequence in a context
@@ -446,7 +449,10 @@ def _source_problem(health: Mapping[str, SourceHealth], kind: str) -> str:
         if kind in _CORE_KINDS and (h.state == "not_installed"
                                     or (h.state == "error" and h.error == not_served_reason())):
             return f"{name}: not served by the API server{why}"
-        if h.state == "error":  # after data too: undecodable items, 401 mid-session
+        if h.undecodable:  # live, but objects of the kind are missing: not the truth
+            return (f"{name}: {h.undecodable} object(s) could not be decoded: "
+                    + "; ".join(h.undecodable_objects))
+        if h.state == "error":  # after data too: an undecodable list, 401 mid-session
             return (f"{name}: not listed yet (error{why})" if h.last_event is None
                     else f"{name}: error{why}")
         if h.last_event is None and h.state in ("connecting", "stale"):

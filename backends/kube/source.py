@@ -32,8 +32,16 @@ The contract (operations.md section 9), and how each part is met here:
 - Health: ``connecting`` until the first list completes, ``connected`` while the watch is
   open, ``stale`` from the moment of loss (its ``since`` is when we lost it, and the rows
   stay so the UI can say "stale since T"), ``error`` when it never had data and cannot get
-  any, or for undecodable data. The reason is one readable line
-  (:mod:`backends.kube.problems`), never the transport's raw error.
+  any, or for an undecodable list or a watch event without readable metadata. The reason is
+  one readable line (:mod:`backends.kube.problems`), never the transport's raw error.
+- Nothing vanishes silently (issue 13, point 11): an object that fails to decode is no
+  reason to stop showing the others, so the source stays ``connected`` and keeps the set of
+  its objects that could not be read now (from each list, and from watch events: a later
+  version that decodes, or its deletion, takes it out), bounded (:mod:`.unreadable`), on
+  its health (``SourceHealth.undecodable``) for the header, its panel and validation.
+  A watch event whose object does not decode but whose metadata does is recorded so without
+  a re-list (one bad pod updated every few seconds must not re-list 30,000 pods each time);
+  its old row, if any, stays, as a re-list would keep it.
 - :meth:`WatchSource.retry_now` ends any wait at once (the App's retry key).
 - Watch events are applied in batches: everything that arrives within ``batch_window``
   (50 ms, at most ``batch_max`` = 1,000 events) is one :meth:`Store.apply` and one
@@ -41,6 +49,10 @@ The contract (operations.md section 9), and how each part is met here:
 
 Per-namespace sources (``namespace="payments"``) share their kind's table with the other
 namespaces' sources, so their re-lists and clears keep every key outside their namespace.
+
+Over 500 lines because the reflector is one state machine (list, watch, failures, health)
+whose parts share its fields; what could be cut along a seam is apart already (readahead,
+problems, backoff, the set of undecodable objects in :mod:`backends.kube.unreadable`).
 
 The set of sources for one connection (discovery, start, stop, the garbage collector's
 pause while the first lists load) is :mod:`backends.kube.source_set`.
@@ -57,10 +69,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from backends.backoff import Backoff
-from backends.kube.decode import DecodeError, decode_event, decode_list
+from backends.kube.decode import DecodeError, DecodeFailure, decode_event, decode_list
 from backends.kube.errors import KubeApiError, KubeError, KubeUnreachable
 from backends.kube.problems import forbidden_reason, not_served_reason, stall_reason, summarise
 from backends.kube.readahead import SEND_AHEAD, drop_ahead, peek_continue
+from backends.kube.unreadable import Unreadable, event_failure
 from backends.kube.wire import KubeTransport, LineStream, Params, namespaced_path
 from backends.model import CLUSTER_SCOPED_KINDS, Row
 from backends.store import Op, SourceState, Store
@@ -188,8 +201,8 @@ class WatchSource:
         self._applied_progressively = False
         self._ever_connected = False
         self._expired_in_row = 0
-        self._problem = ""
-        """Items of the last list that could not be decoded: shown as an ``error`` health."""
+        self._unreadable = Unreadable(kind)
+        """Objects that could not be decoded now, on the health for the header and panels."""
         self.lists = 0
         """How many lists completed (tests and the debug view read it)."""
 
@@ -275,7 +288,7 @@ class WatchSource:
         progressive = not self._listed_once and not self._applied_progressively
         rows: list[Row] = []
         failed: set[str] = set()
-        errors: list[str] = []
+        failures: list[DecodeFailure] = []
         token: str | None = None
         restarted = False
         ahead: tuple[str, asyncio.Task[bytes]] | None = None
@@ -296,7 +309,7 @@ class WatchSource:
                         log.info("%s: list continue token expired; listing again", self.name)
                         rows.clear()
                         failed.clear()
-                        errors.clear()
+                        failures.clear()
                         token = None
                         restarted = True
                         progressive = False
@@ -311,7 +324,7 @@ class WatchSource:
                 page = decode_list(self.kind, raw)
                 rows.extend(page.rows)
                 failed.update(page.failed_keys)
-                errors.extend(page.errors)
+                failures.extend(page.failures)
                 if progressive and page.rows:
                     self._store.apply(self.kind, [("ADDED", row) for row in page.rows])
                     self._store.note_event(self.name)
@@ -329,9 +342,8 @@ class WatchSource:
         self._listed_once = True
         self._ever_connected = True
         self.lists += 1
-        self._problem = ""
-        if errors:
-            self._problem = f"{len(errors)} item(s) could not be decoded; first: {errors[0]}"
+        if self._unreadable.replace(failures):
+            self._publish_unreadable()
         self._backoff.reset()
         self._mark_connected()
         self._first_list_over()
@@ -354,6 +366,11 @@ class WatchSource:
 
     def _clear(self) -> None:
         self._store.replace(self.kind, (), keep=self._foreign_keys())
+        if self._unreadable.clear():
+            self._publish_unreadable()
+
+    def _publish_unreadable(self) -> None:
+        self._store.set_undecodable(self.name, len(self._unreadable), self._unreadable.lines())
 
     # ------------------------------------------------------------------ watch
 
@@ -400,9 +417,17 @@ class WatchSource:
         """Decode a batch of watch lines and apply it as one store call."""
         ops: list[tuple[Op, Row]] = []
         seen = 0
+        unreadable = False
         try:
             for line in lines:
-                event = decode_event(self.kind, line)
+                try:
+                    event = decode_event(self.kind, line)
+                except DecodeError as exc:
+                    if not self._unreadable_event(line, exc, ops):
+                        raise
+                    unreadable = True
+                    seen += 1
+                    continue
                 if event.type == "ERROR":
                     status = event.status
                     code = status.code if status is not None and status.code else 500
@@ -412,6 +437,7 @@ class WatchSource:
                 op = _OPS.get(event.type)
                 if op is not None and event.row is not None:
                     ops.append((op, event.row))
+                    unreadable |= self._unreadable.discard(event.row.key)
                 if event.resource_version:
                     self.resource_version = event.resource_version
                 seen += 1
@@ -422,7 +448,29 @@ class WatchSource:
             if seen:
                 self._store.note_event(self.name)
                 self._expired_in_row = 0
+            if unreadable:
+                self._publish_unreadable()
         return seen
+
+    def _unreadable_event(self, line: bytes, exc: DecodeError,
+                          ops: list[tuple[Op, Row]]) -> bool:
+        """Record a watch event whose object does not decode (or drop the object, when the
+        event deletes it); False when not even its type and name can be read (re-list)."""
+        bad = event_failure(self.kind, line, exc)
+        if bad is None:
+            return False
+        if bad.type == "DELETED":
+            self._unreadable.discard(self._unreadable.key_of(bad.failure))
+            held = self._store.get(self.kind, bad.key) or next(
+                (row for _, row in reversed(ops) if row.key == bad.key), None)
+            if held is not None:
+                ops.append(("DELETED", held))
+        else:
+            self._unreadable.add(self._unreadable.key_of(bad.failure), bad.failure)
+        if bad.resource_version:
+            self.resource_version = bad.resource_version
+        log.info("%s: %s", self.name, bad.failure.line())
+        return True
 
     # ------------------------------------------------------------------ failures
 
@@ -491,10 +539,7 @@ class WatchSource:
     # ------------------------------------------------------------------ health
 
     def _mark_connected(self) -> None:
-        if self._problem:
-            self._health("error", self._problem)
-        else:
-            self._health("connected")
+        self._health("connected")
 
     def _health(self, state: SourceState, error: str = "") -> None:
         self._store.set_health(self.name, state, error)
