@@ -113,7 +113,10 @@ async def test_stop_kills_a_server_that_ignores_sigterm(tmp_path: Path) -> None:
     server = ManagedServer("stubborn", tmp_path, lambda port: [], stop_timeout=0.5)
     # never ready (it listens nowhere), so it is started by hand rather than with start()
     server._proc = await asyncio.create_subprocess_exec(
-        sh, "-c", "trap '' TERM; while :; do sleep 0.1; done")
+        sh, "-c", "trap '' TERM; echo trapped; while :; do sleep 0.1; done",
+        stdout=asyncio.subprocess.PIPE)
+    assert server._proc.stdout is not None  # the trap is set before stop() is called:
+    assert await server._proc.stdout.readline() == b"trapped\n"  # else SIGTERM would do
     pid = server.pid
     assert pid is not None and alive(pid)
     proc = server._proc
