@@ -13,7 +13,12 @@ from typing import Final, TypeVar
 
 import msgspec
 
-__all__ = ["DEFAULT_APP_NAMESPACE", "BreakerConfig", "RouteShift"]
+__all__ = ["DEFAULT_APP_NAMESPACE", "MAX_REPLICAS", "MAX_WEIGHT", "BreakerConfig", "RouteShift"]
+
+MAX_WEIGHT: Final = 1_000_000
+"""The largest backend weight the Gateway API allows (``weight`` is 0 to 1,000,000)."""
+MAX_REPLICAS: Final = 2**31 - 1
+"""``spec.replicas`` is an int32: anything larger is refused here, not sent."""
 
 DEFAULT_APP_NAMESPACE: Final = "argocd"
 """Where an app named without a namespace lives (Argo CD's own namespace)."""
@@ -45,6 +50,10 @@ class RouteShift(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         _split_ref(self.route, None, "route")
         if not self.weights:
             raise ValueError(f"route {self.route!r}: weights must name at least one backend")
+        for backend, weight in self.weights.items():
+            if isinstance(weight, bool) or not 0 <= weight <= MAX_WEIGHT:
+                raise ValueError(f"route {self.route!r}: weight of {backend!r} must be 0 to "
+                                 f"{MAX_WEIGHT} (Gateway API), not {weight!r}")
 
     @property
     def ref(self) -> tuple[str, str]:

@@ -76,8 +76,11 @@ def _replicas(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"replicas must be >= 0, got {value}")
+    from backends.breaker_scope import MAX_REPLICAS
+
+    if not 0 <= value <= MAX_REPLICAS:
+        raise argparse.ArgumentTypeError(
+            f"replicas must be 0 to {MAX_REPLICAS} (spec.replicas is an int32), got {value}")
     return value
 
 
@@ -93,10 +96,13 @@ def _route_shift(text: str) -> RouteShift:
             if not eq or not backend.strip():
                 raise ValueError(part)
             weights[backend.strip()] = int(weight)
-        return RouteShift(route=route, weights=weights)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"expected NS/NAME:BACKEND=WEIGHT[,BACKEND=WEIGHT], got {text!r}") from None
+    try:
+        return RouteShift(route=route, weights=weights)
+    except ValueError as exc:  # a bound or a reference the schema refuses: say which
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import quote
 
+from backends.breaker_scope import MAX_WEIGHT
 from backends.ops.argocd import selfheal_notes
 from backends.ops.gate import TargetRef, Verify, WriteGate, WriteRequest
 from backends.ops.plan import (
@@ -47,7 +48,6 @@ from backends.ops.workloads import label_selector
 __all__ = ["MAX_WEIGHT", "plan_backends_restore", "plan_shift", "ready_pods", "route_path"]
 
 GROUP: Final = "gateway.networking.k8s.io"
-MAX_WEIGHT: Final = 1_000_000
 """Gateway API's maximum backend weight."""
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import quote
 
+from backends.breaker_scope import MAX_REPLICAS
 from backends.kube.errors import KubeApiError, KubeError
 from backends.ops.argocd import selfheal_notes
 from backends.ops.gate import TargetRef, WriteGate, WriteRequest
@@ -137,8 +138,10 @@ async def plan_scale(conn: Reader, gate: WriteGate, ns: str, name: str, replicas
                      step: str = "scale-down", title: str = "") -> Plan:
     """Scale a Deployment through its ``scale`` subresource (merge patch of
     ``spec.replicas``); prior = the replicas read from that subresource."""
-    if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
-        raise PlanError(f"replicas must be a whole number >= 0, not {replicas!r}")
+    if isinstance(replicas, bool) or not isinstance(replicas, int) \
+            or not 0 <= replicas <= MAX_REPLICAS:
+        raise PlanError(f"replicas must be a whole number from 0 to {MAX_REPLICAS} (int32), "
+                        f"not {replicas!r}")
     deploy = await _deployment(conn, ns, name)
     scale_path = deploy_path(ns, name) + "/scale"
     scale = await get_json(conn, scale_path, f"the scale of Deployment {ns}/{name}")
