@@ -339,6 +339,55 @@ def test_protected_context_needs_its_name_typed(live: HeadlessDrill, cr: Any,
     assert auto_sync_on(live, "ai-ml")
 
 
+@pytest.mark.parametrize("args", [
+    ("pause-sync", "ai-ml"),
+    ("restore-sync", "ai-ml"),
+    ("scale", "ai-ml/mlflow", "0"),
+    ("rollback", "deployment", "ai-ml/mlflow"),
+    ("rollback", "app", "monitoring"),
+    ("breaker", "engage", "--deployment", "ai-ml/mlflow"),
+], ids=lambda a: " ".join(a))
+def test_an_upper_case_production_context_is_protected_on_every_write_path(
+        live: HeadlessDrill, cr: Any, tmp_path: Path, args: tuple[str, ...]) -> None:
+    """Issue 14 point 10: AKS context names are often upper-case. With the default
+    ``production_patterns = ["prod"]``, ``AKS-PROD-WEU`` was not protected and ``--yes``
+    alone sent the write. Now every write path asks for the context name to be typed and
+    sends nothing without it."""
+    import yaml
+
+    doc = yaml.safe_load(live.kubeconfig.read_text())
+    for ctx in doc["contexts"]:
+        if ctx["name"] == doc["current-context"]:
+            ctx["name"] = "AKS-PROD-WEU"
+    doc["current-context"] = "AKS-PROD-WEU"
+    kubeconfig = tmp_path / "prod-kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(doc))
+    # restore-sync and an Argo CD rollback only write to a paused app: pause it first, on
+    # the drill's own (unprotected) context.
+    paused = {"restore-sync": "ai-ml", "rollback": "monitoring"}.get(args[0]) \
+        if args[:2] != ("rollback", "deployment") else None
+    if paused:
+        ok(cr(*write("pause-sync", paused)))
+
+    def state() -> tuple[Any, ...]:
+        return (auto_sync_on(live, "ai-ml"), auto_sync_on(live, "monitoring"),
+                deployment(live, "ai-ml", "mlflow")["spec"]["replicas"],
+                app(live, "monitoring")["spec"]["source"].get("targetRevision"),
+                app(live, "ai-ml")["metadata"]["resourceVersion"])
+
+    try:
+        before = state()
+        out = cr(*write(*args), kubeconfig=kubeconfig)
+        said = out.stdout + out.stderr
+        assert out.returncode == 1, said
+        assert "Traceback" not in said
+        assert "AKS-PROD-WEU" in said and "protected" in said.lower(), said
+        assert state() == before
+    finally:
+        if paused:
+            ok(cr(*write("restore-sync", paused)))
+
+
 # --------------------------------------------------------------------------- usage
 
 
