@@ -413,3 +413,39 @@ async def test_tls_without_the_cluster_ca_or_a_client_cert_is_unreachable(
     async with await connect(str(no_cert), None) as conn:
         with pytest.raises(KubeUnreachable):
             await conn.get_raw("/api/v1/nodes")
+
+
+async def test_a_hanging_exec_plugin_is_a_clear_error_and_is_stopped(tmp_path: Path) -> None:
+    """Issue 14 point 14: a credential plugin that never answers (a device-code login in a
+    pipeline) hung every command forever. Now it is an error naming the plugin after the
+    timeout, and the plugin process does not live on."""
+    import os
+
+    from backends.kube.errors import KubeconfigError
+
+    script = tmp_path / "hang.py"
+    script.write_text("import time\ntime.sleep(600)\n")
+    user = {"exec": {"apiVersion": "client.authentication.k8s.io/v1",
+                     "command": sys.executable, "args": [str(script)],
+                     "interactiveMode": "Never"}}
+    config = write_kubeconfig(tmp_path / "config", "https://127.0.0.1:1", user)
+
+    def plugins() -> list[str]:
+        out = []
+        for entry in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if str(script).encode() in f.read():
+                        out.append(entry)
+            except OSError:
+                continue
+        return out
+
+    with pytest.raises(KubeconfigError) as info:
+        await connect(str(config), None, exec_timeout=1.0)
+    message = str(info.value)
+    assert "exec credential plugin" in message and "within 1 s" in message, message
+    assert "it was stopped" in message
+    from tests.waiting import await_until
+
+    await await_until(lambda: plugins() == [], "the plugin process to be gone")

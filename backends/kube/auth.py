@@ -17,7 +17,10 @@ needs a reconnect (kubernetes.aio builds the ssl context once).
 This leans on the loader's internals (``exec_plugin_expiry``, the error log it writes instead
 of raising when a plugin fails): pyproject.toml bounds ``kubernetes`` for that reason.
 Exec plugins run as asyncio subprocesses. Interactive exec logins (a device-code prompt)
-cannot work inside the TUI: log in first.
+cannot work inside the TUI: log in first. A plugin that does not answer within
+``exec_timeout`` (60 s by default) is a clear error, not a command that hangs forever, and the
+plugin process is killed: the library keeps no handle on it, so it is found among our own
+children by its exact command line (Linux ``/proc``; elsewhere it is left to end by itself).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import signal
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -35,9 +40,12 @@ from kubernetes.aio.config.kube_config import KubeConfigLoader
 from backends.kube.errors import KubeconfigError
 from backends.kube.kubeconfig import Selected
 
-__all__ = ["Credentials", "load_credentials"]
+__all__ = ["EXEC_TIMEOUT", "Credentials", "load_credentials"]
 
 _EXPIRY_SKEW = timedelta(minutes=5)
+EXEC_TIMEOUT = 60.0
+"""Seconds an exec credential plugin may take (kubelogin with a cached token answers in
+well under a second; one waiting for a device-code login never would)."""
 _KUBE_CONFIG_LOGGER = "kubernetes.aio.config.kube_config"
 
 
@@ -68,12 +76,18 @@ class Credentials:
     """Loads and refreshes the context's credentials into the kubernetes.aio Configuration."""
 
     def __init__(self, loader: KubeConfigLoader, configuration: Configuration,
-                 selected: Selected) -> None:
+                 selected: Selected, *, exec_timeout: float = EXEC_TIMEOUT) -> None:
         self._loader = loader
         self._configuration = configuration
         self._context = selected.context
         user = selected.user
         self._exec = "exec" in user
+        self._exec_timeout = exec_timeout
+        found = user.get("exec")
+        spec: dict[str, object] = found if isinstance(found, dict) else {}
+        args = spec.get("args")
+        self._exec_argv = [str(spec.get("command", "")),
+                           *(map(str, args) if isinstance(args, list) else ())]
         self.refreshable = self._exec or "auth-provider" in user or "tokenFile" in user
         self.generation = 0
         """Bumped by every reload, so concurrent 401s trigger one refresh, not one each."""
@@ -83,7 +97,18 @@ class Credentials:
         """(Re)load credentials; raises :class:`KubeconfigError` with the plugin's complaint."""
         with _kube_config_errors() as problems:
             try:
-                await self._loader.load_and_set(self._configuration)
+                if self._exec:
+                    async with asyncio.timeout(self._exec_timeout):
+                        await self._loader.load_and_set(self._configuration)
+                else:
+                    await self._loader.load_and_set(self._configuration)
+            except TimeoutError:
+                killed = _kill_children(self._exec_argv)
+                raise KubeconfigError(
+                    f"context {self._context!r}: the exec credential plugin "
+                    f"{self._exec_argv[0]!r} gave no credentials within "
+                    f"{self._exec_timeout:g} s (waiting for an interactive login? log in "
+                    f"first){'; it was stopped' if killed else ''}") from None
             except (ConfigException, ValueError, KeyError, OSError) as exc:
                 raise KubeconfigError(f"context {self._context!r}: {exc}") from exc
         if self._exec and problems:
@@ -115,7 +140,33 @@ class Credentials:
             await self.load()
 
 
-async def load_credentials(selected: Selected, configuration: Configuration) -> Credentials:
+def _kill_children(argv: list[str]) -> int:
+    """Kill our own child processes whose command line is exactly ``argv`` (the plugin the
+    library started and no longer waits for); how many. Linux only, best effort."""
+    if not argv or not argv[0] or not os.path.isdir("/proc"):
+        return 0
+    wanted = [a.encode() for a in argv]
+    me, killed = os.getpid(), 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+            if ppid != me:
+                continue
+            with open(f"/proc/{entry.name}/cmdline", "rb") as f:
+                cmdline = f.read().rstrip(b"\0").split(b"\0")
+            if cmdline == wanted:
+                os.kill(int(entry.name), signal.SIGKILL)
+                killed += 1
+        except (OSError, ValueError, IndexError):
+            continue
+    return killed
+
+
+async def load_credentials(selected: Selected, configuration: Configuration, *,
+                           exec_timeout: float = EXEC_TIMEOUT) -> Credentials:
     """Load the context's credentials into ``configuration`` (an exec plugin runs now) and
     install the refresh hook. Raises :class:`KubeconfigError` naming the problem."""
     try:
@@ -126,7 +177,7 @@ async def load_credentials(selected: Selected, configuration: Configuration) -> 
         )
     except (ConfigException, ValueError, KeyError) as exc:
         raise KubeconfigError(f"context {selected.context!r}: {exc}") from exc
-    credentials = Credentials(loader, configuration, selected)
+    credentials = Credentials(loader, configuration, selected, exec_timeout=exec_timeout)
     await credentials.load()
     hook: Callable[[Configuration], Awaitable[None]] = credentials.before_request
     # Typed as None in kubernetes.aio although it is documented as the refresh hook.

@@ -34,7 +34,7 @@ import aiohttp
 from kubernetes.aio.client import ApiClient, Configuration
 from yarl import URL
 
-from backends.kube.auth import Credentials, load_credentials
+from backends.kube.auth import EXEC_TIMEOUT, Credentials, load_credentials
 from backends.kube.errors import (
     TRANSPORT_ERRORS,
     KubeApiError,
@@ -302,6 +302,7 @@ async def connect(
     request_timeout: float = 60.0,
     connect_timeout: float = 10.0,
     trace_configs: list[aiohttp.TraceConfig] | None = None,
+    exec_timeout: float = EXEC_TIMEOUT,
 ) -> KubeConnection:
     """Open a connection for ``context`` (None: the current context) of ``kubeconfig`` (None:
     ``$KUBECONFIG`` or ``~/.kube/config``).
@@ -313,7 +314,7 @@ async def connect(
     """
     selected = await asyncio.to_thread(select, kubeconfig_paths(kubeconfig), context)
     configuration = Configuration(trace_configs=trace_configs)
-    credentials = await load_credentials(selected, configuration)
+    credentials = await load_credentials(selected, configuration, exec_timeout=exec_timeout)
     try:
         api_client = await asyncio.to_thread(ApiClient, configuration)
     except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
