@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 
 import pytest
 
+from backends.kube.connection import KubeConnection, connect
+from backends.ops.journal import Journal
 from drill.runner import DrillCluster, DrillOptions
 from drill.servers import DrillServers, ManagedServer, find_program
 from tests.waiting import StreamReader, wait_until
@@ -65,6 +67,36 @@ async def drill(tmp_path: Path) -> AsyncIterator[DrillCluster]:
         yield cluster
     finally:
         await cluster.stop()
+
+
+@pytest.fixture
+async def sim(tmp_path: Path) -> AsyncIterator[DrillCluster]:
+    """The action tests' drill: scenario time moves only when a test (or a ``sim_poll``
+    verification) advances it, controllers on (tests/ops_support.py ``drill_options``)."""
+    from tests.ops_support import drill_options, started
+
+    cluster = await started(drill_options(tmp_path))
+    try:
+        yield cluster
+    finally:
+        await cluster.stop()
+
+
+@pytest.fixture
+async def conn(sim: DrillCluster) -> AsyncIterator[KubeConnection]:
+    """A connection to ``sim`` through its kubeconfig, as the App and the CLI open one."""
+    async with await connect(str(sim.kubeconfig), None) as connection:
+        yield connection
+
+
+@pytest.fixture
+async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
+    """The test's own journal file."""
+    j = await Journal.open(tmp_path / "journal.sqlite3")
+    try:
+        yield j
+    finally:
+        await j.close()
 
 
 class HeadlessDrill:

@@ -35,15 +35,6 @@ from tests.ops_support import (
 
 
 @pytest.fixture
-async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
-    j = await Journal.open(tmp_path / "journal.sqlite3")
-    try:
-        yield j
-    finally:
-        await j.close()
-
-
-@pytest.fixture
 async def static(tmp_path: Path) -> AsyncIterator[DrillCluster]:
     cluster = await started(drill_options(tmp_path, simulate=False))
     try:

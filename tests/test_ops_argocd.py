@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 
-from backends.kube.connection import KubeConnection, connect
+from backends.kube.connection import KubeConnection
 from backends.ops.argocd import (
     AUTO_SYNC_ON_MESSAGE,
     IN_FLIGHT_MESSAGE,
@@ -41,40 +39,14 @@ from tests.ops_support import (
     CTX,
     REASON,
     app,
-    drill_options,
     gate_for,
     image,
     sim_poll,
-    started,
     writes_seen,
 )
 
 CUSTOM = {"prune": False, "selfHeal": True, "allowEmpty": True}
 """A non-default prior block: restore must bring back exactly this, not a guess."""
-
-
-@pytest.fixture
-async def sim(tmp_path: Path) -> AsyncIterator[DrillCluster]:
-    cluster = await started(drill_options(tmp_path))
-    try:
-        yield cluster
-    finally:
-        await cluster.stop()
-
-
-@pytest.fixture
-async def conn(sim: DrillCluster) -> AsyncIterator[KubeConnection]:
-    async with await connect(str(sim.kubeconfig), None) as connection:
-        yield connection
-
-
-@pytest.fixture
-async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
-    j = await Journal.open(tmp_path / "journal.sqlite3")
-    try:
-        yield j
-    finally:
-        await j.close()
 
 
 @pytest.fixture

@@ -78,15 +78,6 @@ SCALED = (("checkout", "checkout-canary"), ("payments", "payments"))
 
 
 @pytest.fixture
-async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
-    j = await Journal.open(tmp_path / "journal.sqlite3")
-    try:
-        yield j
-    finally:
-        await j.close()
-
-
-@pytest.fixture
 async def calm(tmp_path: Path) -> AsyncIterator[DrillCluster]:
     """The calm drill with the simulated controllers on a manual clock."""
     cluster = await started(drill_options(tmp_path))

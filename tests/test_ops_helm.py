@@ -9,7 +9,6 @@ import os
 import stat
 import sys
 import textwrap
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -98,15 +97,6 @@ def argvs(log: Path) -> list[list[str]]:
     if not log.exists():
         return []
     return [json.loads(line) for line in log.read_text().splitlines()]
-
-
-@pytest.fixture
-async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
-    j = await Journal.open(tmp_path / "journal.sqlite3")
-    try:
-        yield j
-    finally:
-        await j.close()
 
 
 def helm_gate(journal: Journal, *, read_only: bool = False,

@@ -5,13 +5,11 @@ verify at the route's new observedGeneration, and restore the exact previous bac
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from backends.kube.connection import KubeConnection, connect
+from backends.kube.connection import KubeConnection
 from backends.ops.argocd import plan_pause
 from backends.ops.gate import WriteGate
 from backends.ops.journal import Journal
@@ -23,37 +21,11 @@ from tests.ops_support import (
     REASON,
     ROUTES,
     SERVICES,
-    drill_options,
     gate_for,
     sim_poll,
-    started,
 )
 
 SHIFT = {"checkout-stable": 100, "checkout-canary": 0}
-
-
-@pytest.fixture
-async def sim(tmp_path: Path) -> AsyncIterator[DrillCluster]:
-    cluster = await started(drill_options(tmp_path))
-    try:
-        yield cluster
-    finally:
-        await cluster.stop()
-
-
-@pytest.fixture
-async def conn(sim: DrillCluster) -> AsyncIterator[KubeConnection]:
-    async with await connect(str(sim.kubeconfig), None) as connection:
-        yield connection
-
-
-@pytest.fixture
-async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
-    j = await Journal.open(tmp_path / "journal.sqlite3")
-    try:
-        yield j
-    finally:
-        await j.close()
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -37,30 +36,6 @@ from tests.ops_support import (
     started,
     writes_seen,
 )
-
-
-@pytest.fixture
-async def sim(tmp_path: Path) -> AsyncIterator[DrillCluster]:
-    cluster = await started(drill_options(tmp_path))
-    try:
-        yield cluster
-    finally:
-        await cluster.stop()
-
-
-@pytest.fixture
-async def conn(sim: DrillCluster) -> AsyncIterator[KubeConnection]:
-    async with await connect(str(sim.kubeconfig), None) as connection:
-        yield connection
-
-
-@pytest.fixture
-async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
-    j = await Journal.open(tmp_path / "journal.sqlite3")
-    try:
-        yield j
-    finally:
-        await j.close()
 
 
 @pytest.fixture

@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from backends.kube.connection import KubeConnection, connect
+from backends.kube.connection import KubeConnection
 from backends.ops.breaker import BREAKER_ANNOTATION, BreakerConfig, RouteShift
 from backends.ops.gate import Confirmation, GatePolicy, WriteGate
 from backends.ops.journal import Journal
@@ -40,37 +38,11 @@ from tests.ops_support import (
     DEPLOY,
     REASON,
     ROUTES,
-    drill_options,
     replicas,
     sim_poll,
-    started,
 )
 from tests.usecase_support import Recorder, listed, server_writes, watch, workspace
 from tests.waiting import await_until
-
-
-@pytest.fixture
-async def sim(tmp_path: Path) -> AsyncIterator[DrillCluster]:
-    cluster = await started(drill_options(tmp_path))
-    try:
-        yield cluster
-    finally:
-        await cluster.stop()
-
-
-@pytest.fixture
-async def conn(sim: DrillCluster) -> AsyncIterator[KubeConnection]:
-    async with await connect(str(sim.kubeconfig), None) as connection:
-        yield connection
-
-
-@pytest.fixture
-async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
-    j = await Journal.open(tmp_path / "journal.sqlite3")
-    try:
-        yield j
-    finally:
-        await j.close()
 
 
 @pytest.fixture

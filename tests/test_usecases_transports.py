@@ -40,15 +40,6 @@ from tests.test_signals_alertmanager import _states, crashloop, post_alerts, row
 from tests.usecase_support import listed
 
 
-@pytest.fixture
-async def journal(tmp_path: Path) -> AsyncIterator[Journal]:
-    j = await Journal.open(tmp_path / "journal.sqlite3")
-    try:
-        yield j
-    finally:
-        await j.close()
-
-
 class _Conn:
     """Just what the Helm use case reads of a connection (its context and kubeconfig)."""
 
