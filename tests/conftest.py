@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
@@ -19,6 +20,14 @@ from drill.servers import DrillServers, ManagedServer, find_program
 from tests.waiting import StreamReader, wait_until
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# A test run started in the background of a non-interactive shell (``cmd &``, ``nohup``)
+# inherits SIGINT ignored, and every command a test starts inherits that too: Ctrl-C (the
+# tests send SIGINT) would then be ignored and those tests hang until their limit. Give the
+# run the disposition a person at a terminal has; exec resets a handler to the default in
+# each child, where "ignored" would have been inherited.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 ROOT = Path(__file__).resolve().parent.parent
 
 
