@@ -176,8 +176,12 @@ async def test_a_breaker_engaged_with_the_cli_shows_in_a_running_app_and_on_the_
                 app.header._modes), "the header to show the CLI's breaker",  # noqa: SLF001
                 timeout=2.0)
             assert time.monotonic() - ended <= 2.5
-            state = app.actions.breaker_state
-            assert state is not None and state.engaged
+            # The header may first show a read taken while the CLI was still writing
+            # (engaged, half-done: true at that moment); the journal's last commit triggers
+            # another read. Compare with the bus once the App has the whole engage.
+            state = await until(pilot, lambda: (s := app.actions.breaker_state) is not None
+                                and s.engaged and not s.half_done and s,
+                                "the App to read the finished engage from the journal")
         breakers = [m for t, m in seen if t == f"{PREFIX}/breaker/drill"]
         assert breakers and breakers[-1]["engaged"] is True
         assert breakers[-1]["by"] == state.by and breakers[-1]["targets"] == len(state.targets)
