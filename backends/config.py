@@ -40,6 +40,9 @@ class ContextSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     production: bool | None = None
     #: Namespaces to watch on this context (default: all).
     namespaces: list[str] = msgspec.field(default_factory=list)
+    #: Send credentials to this context's plain ``http://`` API server anyway, with a warning
+    #: at every start (off: they are withheld; see backends/cleartext.py).
+    allow_http_credentials: bool = False
 
 
 class ArgoCDSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -53,6 +56,9 @@ class ArgoCDSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     token_env: str = "ARGOCD_AUTH_TOKEN"
     #: Skip TLS certificate verification (self-signed lab servers only).
     insecure: bool = False
+    #: Send credentials to an ``http://`` Argo CD server anyway, with a warning
+    #: at every start (off: they are withheld; see backends/cleartext.py).
+    allow_http_credentials: bool = False
 
 
 class MqttSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -79,6 +85,9 @@ class MqttSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     outbox_limit: int = 1000
     #: Larger incoming payloads are rejected unread, in bytes.
     max_payload: int = 65536
+    #: Send credentials to an ``mqtt://`` broker (the password) anyway, with a warning
+    #: at every start (off: they are withheld; see backends/cleartext.py).
+    allow_http_credentials: bool = False
 
     def __post_init__(self) -> None:
         # msgspec appends " - at `$.mqtt`"; each message names the key inside the table.
@@ -95,6 +104,10 @@ class MqttSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             raise ValueError("cert_file and key_file go together (set both or neither)")
         if (self.cert_file or self.ca_file) and url and not url.startswith("mqtts://"):
             raise ValueError("ca_file/cert_file need an mqtts:// url")
+        if self.username and url.startswith("mqtt://") and not self.allow_http_credentials:
+            raise ValueError("a username (and its password) would be sent in the clear to an"
+                             " mqtt:// broker: use mqtts://, or set allow_http_credentials ="
+                             " true to send it anyway")
         if not 1 <= self.outbox_limit <= 1_000_000:
             raise ValueError(f"outbox_limit must be 1 to 1000000, got {self.outbox_limit}")
         if not 256 <= self.max_payload <= 256 * 1024 * 1024:
@@ -285,6 +298,9 @@ class EndpointSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     headers: dict[str, str] = msgspec.field(default_factory=dict)
     #: HTTP statuses that count as healthy; empty: any 2xx.
     expect_status: list[int] = msgspec.field(default_factory=list)
+    #: Send credentials to an ``http://`` endpoint (the headers) anyway, with a warning
+    #: at every start (off: they are withheld; see backends/cleartext.py).
+    allow_http_credentials: bool = False
 
     def __post_init__(self) -> None:
         # msgspec appends " - at `$.endpoints[N]`"; each message names the key inside the entry.
@@ -311,6 +327,12 @@ class EndpointSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
                 raise ValueError(f"headers of endpoint {self.name!r}: {header} must name an"
                                  " environment variable (the value is read from it, never"
                                  " written in this file)")
+        if self.headers and self.url.strip().lower().startswith("http://") \
+                and not self.allow_http_credentials:
+            raise ValueError(f"headers of endpoint {self.name!r} (credentials, read from the"
+                             " environment) would be sent in the clear to an http:// url: use"
+                             " https://, or set allow_http_credentials = true to send them"
+                             " anyway")
         if any(not 100 <= code <= 599 for code in self.expect_status):
             raise ValueError(f"expect_status of endpoint {self.name!r} must hold HTTP"
                              f" statuses (100 to 599), got {self.expect_status}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,14 +150,20 @@ async def connected(args: argparse.Namespace, context: str, code: int = USAGE
                     ) -> KubeConnection:
     """A connection to ``context`` that answered ``/version``; exit ``code`` when there is
     none (unreachable, or the credentials refused). The caller closes it."""
+    from backends.cleartext import config_warnings
     from backends.kube.connection import connect
     from backends.kube.errors import KubeApiError, KubeconfigError, KubeUnreachable
 
+    settings = settings_of(args)
     try:
         conn = await connect(getattr(args, "kubeconfig", None), context, request_timeout=60.0,
-                             connect_timeout=10.0)
+                             connect_timeout=10.0,
+                             allow_http_credentials=settings.context(context)
+                             .allow_http_credentials)
     except KubeconfigError as exc:
         fail(code, clean(exc, 500))
+    for warning in (*conn.warnings, *config_warnings(settings)):
+        print(f"warning: {clean(warning, 500)}", file=sys.stderr)
     try:
         await conn.get_raw("/version")
     except KubeUnreachable as exc:
@@ -165,6 +172,10 @@ async def connected(args: argparse.Namespace, context: str, code: int = USAGE
     except KubeApiError as exc:
         if exc.status == 401:
             await conn.close()
+            if conn.credentials_withheld:
+                fail(code, f"context {context!r}: the server wants credentials, and they are "
+                     f"not sent to a plain http:// server ({clean(conn.cluster, 200)}); use "
+                     "https://, or allow it explicitly (see the warning above)")
             fail(code, f"context {context!r}: the server refused the credentials: "
                  f"{clean(exc.message, 300)}")
         if exc.status == 404:

@@ -138,9 +138,10 @@ async def test_exec_plugin_failure_is_shown_notified_and_retried_with_the_key(
 
 
 async def test_expired_credentials_mid_session_keep_rows_dimmed_and_say_why(
-        drill: DrillCluster) -> None:
-    assert drill.kubeconfig is not None
-    app = funnel_app(drill.kubeconfig)
+        drill: DrillCluster, tmp_path: Path) -> None:
+    # a token on the wire: the kubeconfig allows it over the drill's plain http
+    app = funnel_app(write_kubeconfig(tmp_path / "config", drill.url,
+                                      {"token": drill.server.token}))
     async with app.run_test(size=(200, 50)) as pilot:
         nodes = panel(app, NodesPanel)
         count = drill.state.count(BY_KEY["nodes"])

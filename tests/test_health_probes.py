@@ -147,7 +147,7 @@ async def test_probes_run_concurrently(server: str) -> None:
 
 async def test_header_value_from_environment_is_sent_and_never_shown(server: str) -> None:
     endpoint = ep("auth", f"{server}/auth", headers={"X-Token": "PROBE_TOKEN"},
-                  expect_status=[200])
+                  expect_status=[200], allow_http_credentials=True)  # a plain-http test server
     [row] = await probe_all([endpoint], env={"PROBE_TOKEN": SECRET})
     # the server saw the right value (it answers 418 only then) and echoed it back
     assert row.status == 418 and not row.ok

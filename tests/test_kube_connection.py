@@ -24,6 +24,7 @@ import pytest
 import yaml
 from aiohttp import web
 
+from backends.cleartext import ALLOW_EXTENSION
 from backends.kube.connection import KubeConnection, connect
 from backends.kube.decode import decode_list
 from backends.kube.errors import KubeApiError, KubeconfigError, KubeUnreachable
@@ -63,10 +64,16 @@ async def conn(drill: DrillCluster) -> AsyncIterator[KubeConnection]:
 
 
 def write_kubeconfig(path: Path, server: str, user: dict[str, Any],
-                     context: str = "drill") -> Path:
+                     context: str = "drill", *, allow_http: bool = True) -> Path:
+    """A one-context kubeconfig. ``allow_http`` (the default, for the tests that judge what
+    credentials do against the plain-http drill) adds the cluster extension that lets them
+    travel in the clear; the cleartext tests turn it off."""
+    cluster: dict[str, Any] = {"server": server}
+    if allow_http:
+        cluster["extensions"] = [{"name": ALLOW_EXTENSION, "extension": {"allow": True}}]
     path.write_text(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config",
-        "clusters": [{"name": "c", "cluster": {"server": server}}],
+        "clusters": [{"name": "c", "cluster": cluster}],
         "users": [{"name": "u", "user": user}],
         "contexts": [{"name": context, "context": {"cluster": "c", "user": "u",
                                                   "namespace": "payments"}}],

@@ -306,7 +306,8 @@ async def test_rest_rollback_is_gated_and_sends_the_documented_body(
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     monkeypatch.setenv("ARGOCD_AUTH_TOKEN", "s3cret")
     try:
-        async with ArgoRestClient(f"http://127.0.0.1:{port}") as client:
+        async with ArgoRestClient(f"http://127.0.0.1:{port}",
+                                  allow_http_credentials=True) as client:
             def argo_gate(read_only: bool) -> WriteGate:
                 return WriteGate(GatePolicy(CTX, read_only, False, "oncall-tester"), client,
                                  journal, dry_run=False, access_reviews=False)

@@ -380,6 +380,8 @@ class ControlRoomApp(App[int]):
         await self.actions.open(session)
         # every journal entry goes out on the team bus
         bus_wiring.attach_journal(session.bus, self.actions.journal)
+        for warning in session.warnings(self.settings):  # plain-http credentials
+            self.notify(warning, title="credentials", severity="warning", timeout=30, markup=False)
 
     @on(PanelRowActivated)
     def open_detail(self, event: PanelRowActivated) -> None:

@@ -109,7 +109,8 @@ def _sources(kubeconfig: Callable[[], str | None], context: str | None,
         connecting = LoadPause(("connect",), limit=10.0)
         connecting.start()
         try:
-            conn = await connect(kubeconfig(), context)
+            conn = await connect(kubeconfig(), context, allow_http_credentials=(
+                settings or Settings()).context(context or "").allow_http_credentials)
             try:
                 sources = await start_all(conn, store, namespaces or None, options=options)
             except BaseException:

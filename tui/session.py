@@ -11,6 +11,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from backends.cleartext import config_warnings
+from backends.config import Settings
+from backends.sanitize import clean
+
 if TYPE_CHECKING:
     from backends.kube.connection import KubeConnection
     from backends.signals.alertmanager import AlertmanagerClient
@@ -33,6 +37,13 @@ class Session:
     """The MQTT team bus, None when not configured."""
     retry: Callable[[], None] | None = None
     """Ends every failing source's backoff wait: they reconnect now (the retry key)."""
+
+    def warnings(self, settings: Settings) -> list[str]:
+        """What the engineer is told once per start (plain text, never markup): credentials
+        withheld from, or sent in the clear to, plain-http servers (backends/cleartext.py)."""
+        found = (*(self.conn.warnings if self.conn is not None else ()),
+                 *config_warnings(settings))
+        return [clean(line, 500) for line in found]
 
 
 #: Starts the sources feeding a store; returns the session.

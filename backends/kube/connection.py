@@ -18,6 +18,10 @@ bytes are inflated and counted by :mod:`backends.kube.wire`.
 On a 401 the credentials are reloaded once and the request retried
 (:meth:`~backends.kube.auth.Credentials.refresh_after_401`).
 
+Credentials (token, basic auth, exec or provider tokens) are not sent to a plain ``http://``
+server unless the kubeconfig's cluster or the config allows it (:mod:`backends.cleartext`):
+kubectl sends none there either. :attr:`KubeConnection.warnings` says which way it went.
+
 Blocking: reading and validating the kubeconfig and building the ssl context (the system CA
 bundle) run in a worker thread. Exec plugins run as asyncio subprocesses. What remains on the
 loop is kubernetes.aio writing embedded ``*-data`` certificates to small temp files.
@@ -34,6 +38,7 @@ import aiohttp
 from kubernetes.aio.client import ApiClient, Configuration
 from yarl import URL
 
+from backends.cleartext import Cleartext, decide
 from backends.kube.auth import EXEC_TIMEOUT, Credentials, load_credentials
 from backends.kube.errors import (
     TRANSPORT_ERRORS,
@@ -54,6 +59,9 @@ __all__ = [
 ]
 
 USER_AGENT = "controlroom/0.1 (kubernetes.aio)"
+_CREDENTIAL_KEYS = frozenset({"token", "tokenFile", "username", "password", "exec",
+                              "auth-provider"})
+"""kubeconfig user fields that put a secret in the Authorization header."""
 STREAM_GRACE = 15.0
 """Seconds a watch may run past its ``timeoutSeconds`` before we call the server dead: the
 server closes the stream at ``timeoutSeconds``, so waiting longer only hides a dead link."""
@@ -71,6 +79,7 @@ class KubeConnection:
         credentials: Credentials,
         request_timeout: float,
         connect_timeout: float,
+        cleartext: Cleartext | None = None,
     ) -> None:
         self.context = selected.context
         """The kubeconfig context name (the header shows it; production ones in red)."""
@@ -87,6 +96,7 @@ class KubeConnection:
         self._configuration = configuration
         self._api_client = api_client
         self._credentials = credentials
+        self._cleartext = cleartext or Cleartext(send=True, warning="")
         self._closed = False
         self._extra: dict[str, Any] = {}
         if configuration.tls_server_name:
@@ -98,6 +108,18 @@ class KubeConnection:
 
     def __repr__(self) -> str:
         return f"KubeConnection(context={self.context!r}, cluster={self.cluster!r})"
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What the engineer must be told about this connection (credentials withheld from,
+        or sent in the clear to, a plain ``http://`` server); the CLI prints them, the App
+        shows them."""
+        return (self._cleartext.warning,) if self._cleartext.warning else ()
+
+    @property
+    def credentials_withheld(self) -> bool:
+        """True when the context has credentials that are not sent (plain ``http://``)."""
+        return not self._cleartext.send
 
     # ------------------------------------------------------------------ public API
 
@@ -200,6 +222,8 @@ class KubeConnection:
         return rest.pool_manager
 
     async def _auth_headers(self) -> dict[str, str]:
+        if not self._cleartext.send:
+            return {}
         try:
             settings = await self._configuration.auth_settings()
         except KubeconfigError as exc:  # the refresh hook could not renew the credentials
@@ -226,7 +250,7 @@ class KubeConnection:
         url = URL(self.cluster + path + (f"?{query}" if query else ""), encoded=True)
         generation = self._credentials.generation
         response = await self._send_once(method, url, body, content_type, timeout)
-        if response.status == 401 and self._credentials.refreshable:
+        if response.status == 401 and self._credentials.refreshable and self._cleartext.send:
             response.release()
             try:
                 await self._credentials.refresh_after_401(generation)
@@ -303,6 +327,7 @@ async def connect(
     connect_timeout: float = 10.0,
     trace_configs: list[aiohttp.TraceConfig] | None = None,
     exec_timeout: float = EXEC_TIMEOUT,
+    allow_http_credentials: bool = False,
 ) -> KubeConnection:
     """Open a connection for ``context`` (None: the current context) of ``kubeconfig`` (None:
     ``$KUBECONFIG`` or ``~/.kube/config``).
@@ -310,7 +335,9 @@ async def connect(
     Nothing is requested from the cluster yet (an unreachable cluster is a source health
     state, not a start-up failure); credentials are loaded, so an exec plugin runs now.
     Raises :class:`KubeconfigError` naming the problem. ``trace_configs`` are handed to the
-    aiohttp session (tests use them to see headers on the wire).
+    aiohttp session (tests use them to see headers on the wire). ``allow_http_credentials``
+    is the config's allowance (``[contexts."<name>"]``) to send credentials to a plain
+    ``http://`` server; the kubeconfig's cluster extension allows it as well.
     """
     selected = await asyncio.to_thread(select, kubeconfig_paths(kubeconfig), context)
     configuration = Configuration(trace_configs=trace_configs)
@@ -322,6 +349,11 @@ async def connect(
             f"context {selected.context!r}: cannot set up TLS for {selected.server}: {exc}"
         ) from exc
     api_client.user_agent = USER_AGENT
+    allowed_by = ("the kubeconfig's cluster extension" if selected.allow_http_credentials
+                  else "the config" if allow_http_credentials else "")
+    cleartext = decide(f"the credentials of user {selected.user_name!r}", selected.server,
+                       has_credential=bool(_CREDENTIAL_KEYS & set(selected.user)),
+                       allowed_by=allowed_by)
     return KubeConnection(
         selected=selected,
         configuration=configuration,
@@ -329,4 +361,5 @@ async def connect(
         credentials=credentials,
         request_timeout=request_timeout,
         connect_timeout=connect_timeout,
+        cleartext=cleartext,
     )

@@ -30,6 +30,7 @@ import yaml
 from kubernetes.aio.config.config_exception import ConfigException
 from kubernetes.aio.config.kube_config import KubeConfigMerger
 
+from backends.cleartext import extension_allows
 from backends.kube.errors import KubeconfigError
 
 __all__ = [
@@ -55,6 +56,9 @@ class Selected:
     user: Mapping[str, Any]
     namespace: str
     merger: KubeConfigMerger = field(compare=False)
+    allow_http_credentials: bool = False
+    """The cluster entry carries :data:`backends.cleartext.ALLOW_EXTENSION` (credentials may
+    go to a plain ``http://`` server)."""
 
 
 def kubeconfig_paths(kubeconfig: str | None) -> list[str]:
@@ -203,6 +207,7 @@ def select(paths: list[str], context: str | None) -> Selected:
         user=user,
         namespace=str(namespace),
         merger=merger,
+        allow_http_credentials=extension_allows(cluster),
     )
 
 

@@ -117,6 +117,7 @@ class ArgoOptions:
     server_url: str = ""
     token: str | None = None
     verify_tls: bool = True
+    allow_http_credentials: bool = False
 
 
 DEFAULTS: Final = ArgoOptions()

@@ -20,6 +20,7 @@ import os
 from typing import TYPE_CHECKING, Final
 from urllib.parse import quote
 
+from backends.cleartext import decide
 from backends.httpclient import JsonHttpClient
 from backends.ops.argocd import (
     REDEPLOY_WARNING,
@@ -52,12 +53,18 @@ class ArgoRestClient(JsonHttpClient):
     answer is ``KubeUnreachable``) so planners and the gate treat both APIs alike."""
 
     def __init__(self, server_url: str, token: str | None = None, *, verify_tls: bool = True,
-                 timeout: float = 30.0, transport: httpx.AsyncBaseTransport | None = None
-                 ) -> None:
+                 timeout: float = 30.0, transport: httpx.AsyncBaseTransport | None = None,
+                 allow_http_credentials: bool = False) -> None:
         token = token or os.environ.get(ENV_TOKEN, "")
         if not server_url or not token:
             raise ValueError(f"the Argo CD API needs a server URL and a token (config, or "
                              f"${ENV_TOKEN})")
+        cleartext = decide("the Argo CD token", server_url, has_credential=True,
+                           allowed_by="[argocd] allow_http_credentials"
+                           if allow_http_credentials else "")
+        if not cleartext.send:
+            raise ValueError(cleartext.warning)
+        self.warnings = (cleartext.warning,) if cleartext.warning else ()
         self.server_url = server_url.rstrip("/")
         super().__init__(self.server_url, name="Argo CD API", timeout=timeout,
                          verify_tls=verify_tls, transport=transport,
@@ -65,7 +72,8 @@ class ArgoRestClient(JsonHttpClient):
 
     @classmethod
     def from_options(cls, options: ArgoOptions) -> ArgoRestClient:
-        return cls(options.server_url, options.token, verify_tls=options.verify_tls)
+        return cls(options.server_url, options.token, verify_tls=options.verify_tls,
+                   allow_http_credentials=options.allow_http_credentials)
 
 
 async def plan_rollback_rest(client: ArgoRestClient, gate: WriteGate, app: AppLike,

@@ -85,7 +85,8 @@ async def plan_rollback_app_rest(ws: Workspace, ns: str, name: str,
     cfg = ws.settings.argocd
     try:
         client = ArgoRestClient(cfg.server, os.environ.get(cfg.token_env) or None,
-                                verify_tls=not cfg.insecure)
+                                verify_tls=not cfg.insecure,
+                                allow_http_credentials=cfg.allow_http_credentials)
     except ValueError as exc:
         raise PlanError(f"{exc} (token from ${cfg.token_env})") from exc
     gate = ws.gate_on(client)
@@ -94,6 +95,7 @@ async def plan_rollback_app_rest(ws: Workspace, ns: str, name: str,
     except BaseException:
         await client.close()
         raise
+    plan.warnings.extend(client.warnings)
     return Action(plan, gate, closer=client.close)
 
 
