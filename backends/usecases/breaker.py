@@ -20,6 +20,7 @@ Scope: the targets given, else the config's ``[breaker]``, else a proposal from 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from backends.breaker_scope import BreakerConfig
@@ -33,8 +34,8 @@ from backends.ops.breaker import (
     ReleasePlan,
 )
 from backends.ops.gate import Confirmation, DryRunResult, WriteGate
-from backends.ops.journal import Journal
-from backends.ops.plan import Plan, PlanError, Poll
+from backends.ops.journal import Journal, OpenOperation
+from backends.ops.plan import Plan, PlanError, Poll, Reader
 from backends.ops.plan import preview as preview_plan
 from backends.sanitize import clean
 from backends.store import Store
@@ -43,6 +44,7 @@ from backends.usecases.workspace import Workspace
 __all__ = [
     "EngageAction",
     "ReleaseAction",
+    "cluster_status",
     "engage",
     "plan_engage",
     "plan_release",
@@ -165,11 +167,21 @@ async def status(ws: Workspace) -> BreakerState:
 
 
 async def live_status(ws: Workspace) -> LiveState:
-    """The journal's breaker checked against the cluster (``breaker status``): a release
-    killed halfway leaves the journal saying engaged while objects are back; this says
-    "partly released: k of n restored" then, per target which. When the cluster cannot
-    be read the result carries why and the journal's state."""
-    return await breaker.live_state(ws.conn, await status(ws))
+    """The breaker as the journal AND the cluster's marks know it, checked against the
+    objects (``breaker status``): a breaker engaged by another operator, or whose journal is
+    gone, shows from its marks; a release killed halfway leaves the journal saying engaged
+    while objects are back, and this says "partly released: k of n restored" then, per
+    target which. When the cluster cannot be read the result carries why and the journal's
+    state."""
+    ops = await ws.journal.open_operations(ws.context) if ws.journal is not None else []
+    return await cluster_status(ws.conn, ops)
+
+
+async def cluster_status(conn: Reader, operations: Sequence[OpenOperation]) -> LiveState:
+    """:func:`live_status` from the journal's open operations (``breaker status`` reads a
+    journal without opening a session)."""
+    marks = await breaker.scan(conn)
+    return await breaker.live_state(conn, breaker.combined_state(operations, marks))
 
 
 def _journal(ws: Workspace) -> Journal:
