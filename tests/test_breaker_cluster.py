@@ -30,6 +30,7 @@ from backends.ops.breaker import (
 )
 from backends.ops.breaker_mark import MAX_MARK_BYTES, MarkError, decode_mark, mark_value
 from backends.ops.journal import Journal
+from backends.usecases import breaker as breaker_uc
 from drill.runner import DrillCluster
 from tests.ops_support import (
     APPS,
@@ -45,6 +46,7 @@ from tests.ops_support import (
     started,
     writes_seen,
 )
+from tests.usecase_support import workspace
 
 CONFIG = BreakerConfig(apps=["payments"],
                        deployments=["checkout/checkout-canary", "payments/payments"],
@@ -234,6 +236,9 @@ async def test_a_second_operator_joins_the_engaged_breaker_and_never_doubles(
         assert second.operation_id == first.operation_id
         assert all("held by breaker " + first.operation_id in o.detail
                    for o in second.outcomes)
+        ws_b, _recorder = workspace(conn, journal_b)  # planning now shows it before engaging
+        shown = (await breaker_uc.plan_engage(ws_b, config)).plan.describe()
+        assert f"carries the mark of breaker {first.operation_id} (by alice" in shown
 
         def by_hand(deploy: dict[str, Any]) -> dict[str, Any]:
             deploy["spec"]["replicas"] = 1

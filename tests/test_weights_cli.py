@@ -77,7 +77,7 @@ def test_weights_remove_a_dangling_backend_and_restore_it(live: HeadlessDrill,
     try:
         removed = ok(run(live, tmp_path, "weights", "checkout/checkout", "--remove",
                          "checkout-cnry", *write))
-        assert "Remove backend checkout-cnry from checkout/checkout" in removed.stdout
+        assert "Remove backend checkout-cnry from HTTPRoute checkout/checkout" in removed.stdout
         assert "Accepted and ResolvedRefs for generation" in removed.stdout
         assert route(live)["spec"]["rules"][0]["backendRefs"] == before[:1]
         assert resolved(live)[0] == "True"

@@ -308,7 +308,7 @@ async def plan_remove_backend(conn: Reader, gate: WriteGate, route_ns: str, rout
     if not hits:
         known = sorted({str(r.get("name")) for rule in rules for r in rule.get("backendRefs") or []})
         raise PlanError(f"not a backend of {where}: {backend} (backends: {', '.join(known)})")
-    plan = Plan(title=f"Remove backend {backend} from {route_ns}/{route_name}")
+    plan = Plan(title=f"Remove backend {backend} from {where}")
     ops: list[dict[str, Any]] = []
     prior: dict[int, list[dict[str, Any]]] = {}
     wanted: dict[int, list[dict[str, Any]]] = {}

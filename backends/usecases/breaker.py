@@ -33,6 +33,7 @@ from backends.ops.breaker import (
     OnProgress,
     ReleasePlan,
 )
+from backends.ops.breaker_mark import read_mark
 from backends.ops.gate import Confirmation, DryRunResult, WriteGate
 from backends.ops.journal import Journal, OpenOperation
 from backends.ops.plan import Plan, PlanError, Poll, Reader
@@ -115,6 +116,12 @@ async def plan_engage(ws: Workspace, scope: BreakerConfig | None = None, *,
         store, notes = await _store_for_proposal(ws)
     plan = await breaker.plan_engage(ws.conn, ws.gate, store, config, poll=poll)
     plan.info[:0] = [f"could not list {clean(n, 300)}" for n in notes]
+    for t in plan.targets:  # as read while planning; engage reads the cluster again
+        mark = read_mark(t.prior_mark, t.kind)
+        if mark is not None:
+            plan.notes.append(f"{t.label} carries the mark of breaker {mark.operation} (by "
+                              f"{clean(mark.by, 60)} since {clean(mark.since, 40)}): engaging "
+                              "joins that breaker and leaves this target to it")
     return EngageAction(plan, ws.gate)
 
 
