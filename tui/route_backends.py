@@ -13,6 +13,7 @@ planned and shown on the plan screen like every other action.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -20,15 +21,15 @@ from backends.usecases import traffic
 from tui.pickers import PickerScreen, PickRow, WeightsScreen
 
 if TYPE_CHECKING:
-    from backends.usecases.workspace import Workspace
-    from tui.actions import ActionBuilder
+    from backends.usecases.workspace import Action, Workspace
     from tui.host import Host
 
 __all__ = ["choose_route_change"]
 
 
-async def choose_route_change(host: Host, ws: Workspace, ns: str,
-                              name: str) -> tuple[str, ActionBuilder] | None:
+async def choose_route_change(
+        host: Host, ws: Workspace, ns: str,
+        name: str) -> tuple[str, Callable[[], Awaitable[Action]]] | None:
     """Ask what to change on HTTPRoute ``ns/name`` (module doc); (title, the use case that
     plans it) or None when the operator cancelled or there is nothing to change."""
     current = traffic.current_weights(ws, ns, name)
