@@ -175,7 +175,12 @@ def _status(args: argparse.Namespace) -> int:
         except JournalError as exc:
             problem = clean(exc, 500)
     live = asyncio.run(_live(args, context, ops))
-    out(render_breaker_state(live.state, live))
+    text = render_breaker_state(live.state, live)
+    if problem and not live.state.engaged:  # never calm when the record cannot be read
+        head = ("breaker: unknown: the journal cannot be read (below), and the cluster "
+                + ("could not be read" if live.error else "carries no breaker mark"))
+        text = "\n".join([head, *text.splitlines()[1:]])
+    out(text)
     if not path.exists() and not problem:
         out(f"  journal: none at {clean(path, 300)}")
     if problem:

@@ -119,8 +119,9 @@ def render_breaker_state(state: BreakerState, live: LiveState | None = None) -> 
         now = seen.get(t.key)
         lines.append(f"  {t.phase:<6} {clean(t.kind, 40)} {clean(t.namespace, 80)}/"
                      f"{clean(t.name, 120)}: "
-                     + (f"{clean(now.describe(), 600)}; journal {t.status}" if now is not None
-                        else t.status)
+                     + (f"{clean(now.describe(), 600)}; " if now is not None else "")
+                     + (f"journal {t.status}" if t.source == "journal"
+                        else "from its mark, not in this journal")
                      + (" (outcome unknown)" if t.unsettled else "")
                      + f"; prior {json_text(t.prior)}")
     if live is not None and live.error and state.engaged:

@@ -115,5 +115,13 @@ def test_a_lost_journal_is_exit_2_naming_it_and_the_breaker_still_shows(
     path.unlink()  # deleted: the cluster still carries the breaker
     status = ok(run(live, a, "breaker", "status"))
     assert status.stdout.startswith("BREAKER ENGAGED 3/3 (breaker-"), status.stdout
+    assert "from its mark, not in this journal" in status.stdout
     ok(run(live, a, "breaker", "release", "--reason", REASON, "--yes"))
     assert snapshot(live) == before
+
+    for extra in (a / "journal.sqlite3-wal", a / "journal.sqlite3-shm"):
+        extra.unlink(missing_ok=True)
+    path.write_bytes(b"")  # nothing engaged now, but the record is unreadable: not "off"
+    unsure = run(live, a, "breaker", "status")
+    assert unsure.returncode == 2, unsure
+    assert unsure.stdout.startswith("breaker: unknown: the journal cannot be read"), unsure
