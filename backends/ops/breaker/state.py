@@ -11,6 +11,10 @@ that says "engaged" while the objects are partly or fully restored. Each target 
 and judged by :func:`judge` (the field the breaker changed against the journaled prior and
 intent, and the ``controlroom.io/breaker`` annotation); release uses the same judgement to
 send only the restores still needed.
+
+A breaker the journal does not know (engaged from another state dir, or whose journal is
+gone) comes from the marks on the objects: :mod:`backends.ops.breaker.cluster` merges them
+into the same :class:`BreakerState` (``source``), with targets whose ``status`` is ``marked``.
 """
 
 from __future__ import annotations
