@@ -34,7 +34,8 @@ from cli.session import (
 
 if TYPE_CHECKING:
     from backends.breaker_scope import BreakerConfig
-    from backends.ops.breaker import BreakerEvent, BreakerResult, BreakerState, LiveState
+    from backends.ops.breaker import BreakerEvent, BreakerResult, LiveState
+    from backends.ops.journal import OpenOperation
     from backends.ops.plan import Plan
     from backends.usecases.breaker import EngageAction
 
@@ -151,43 +152,54 @@ async def _release(s: Session) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    """The journal first (it is known even when the cluster is unreachable; exit 2 when it
-    cannot be read), then, for an engaged breaker, each target read back from the cluster:
-    the journal is only marked released once every restore verified, so after a killed
-    release only the objects tell "partly released". A cluster that cannot be reached is
-    named and the journal's state printed (exit 0)."""
+    """The journal (when there is one) and the breaker marks the cluster carries, then each
+    engaged target read back from the cluster: another operator's breaker, or one whose
+    journal is gone, shows from its marks; the journal is only marked released once every
+    restore verified, so after a killed release only the objects tell "partly released".
+    A journal that cannot be read (empty, cut short, damaged, unreadable) is exit 2 naming
+    it, after what the cluster shows; it is never replaced. A cluster that cannot be reached
+    is named and the journal's state printed (exit 0)."""
     import asyncio
 
-    from backends.ops.breaker import breaker_status_db
     from backends.ops.journal import JournalDB, JournalError
 
     settings_of(args)
     context, _cluster = context_of(args)
     path = journal_path(args)
-    if not path.exists():
-        out(f"breaker: off (no journal at {clean(path, 300)})")
-        return OK
-    try:
-        with JournalDB.open(path) as db:
-            state = breaker_status_db(db, context)
-    except JournalError as exc:
-        fail(USAGE, clean(exc, 500))
-    live: LiveState | None = None
-    if state.engaged:
-        live = asyncio.run(_live(args, context, state))
-    out(render_breaker_state(state, live))
+    ops: list[OpenOperation] = []
+    problem = ""
+    if path.exists() or path.is_symlink():
+        try:
+            with JournalDB.open(path) as db:
+                ops = db.open_operations(context)
+        except JournalError as exc:
+            problem = clean(exc, 500)
+    live = asyncio.run(_live(args, context, ops))
+    text = render_breaker_state(live.state, live)
+    if problem and not live.state.engaged:  # never calm when the record cannot be read
+        head = ("breaker: unknown: the journal cannot be read (below), and the cluster "
+                + ("could not be read" if live.error else "carries no breaker mark"))
+        text = "\n".join([head, *text.splitlines()[1:]])
+    out(text)
+    if not path.exists() and not problem:
+        out(f"  journal: none at {clean(path, 300)}")
+    if problem:
+        fail(USAGE, f"{problem} (the breaker state above is the cluster's alone)")
     return OK
 
 
-async def _live(args: argparse.Namespace, context: str, state: BreakerState) -> LiveState:
-    """``state`` checked against the cluster, or the reason it could not be."""
-    from backends.ops.breaker import LiveState, live_state
+async def _live(args: argparse.Namespace, context: str,
+                ops: list[OpenOperation]) -> LiveState:
+    """The journal's open operations and the cluster's breaker marks, checked against the
+    objects; the journal's state and the reason when the cluster cannot be reached."""
+    from backends.ops.breaker import LiveState, combined_state
+    from backends.usecases.breaker import cluster_status
 
     try:
         conn = await connected(args, context)
     except Exit as exc:
-        return LiveState(state, error=exc.message or "cannot connect")
+        return LiveState(combined_state(ops, None), error=exc.message or "cannot connect")
     try:
-        return await live_state(conn, state)
+        return await cluster_status(conn, ops)
     finally:
         await conn.close()

@@ -1,8 +1,8 @@
 """Headless commands: the control room's actions for pipelines and terminals without a screen.
 
-``controlroom pause-sync|restore-sync|scale|rollback|breaker|journal ...`` run the SAME planners
-(:mod:`backends.ops`) and the SAME write gate as the keys of the control room; only the face
-differs. They exist for the update strategy's "Rollback on Failure" step (a CI job that must
+``controlroom pause-sync|restore-sync|scale|rollback|weights|breaker|journal ...`` run the
+SAME planners (:mod:`backends.ops`) and the SAME write gate as the keys of the control room;
+only the face differs. They exist for the update strategy's "Rollback on Failure" step (a CI job that must
 put production back without a human at a screen) and for an on-call engineer on a jump host.
 
 What every write command does, in this order, and why:
@@ -56,7 +56,8 @@ from cli.session import FAILED, REASON_ENV, USAGE, CommandState, Exit
 
 __all__ = ["COMMANDS", "REASON_ENV", "dispatch", "register"]
 
-COMMANDS: Final = ("pause-sync", "restore-sync", "scale", "rollback", "breaker", "journal")
+COMMANDS: Final = ("pause-sync", "restore-sync", "scale", "rollback", "weights", "breaker",
+                   "journal")
 
 
 def dispatch(args: argparse.Namespace) -> int | None:

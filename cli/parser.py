@@ -1,5 +1,5 @@
 """The headless write commands' parsers: ``pause-sync``, ``restore-sync``, ``scale``,
-``rollback app|deployment``, ``breaker``, ``journal``.
+``rollback app|deployment``, ``weights``, ``breaker``, ``journal``.
 
 Parsing only gathers input (which object, which revision, the reason, the typed context
 name); each subcommand's ``headless`` default is the command function that runs it.
@@ -12,7 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from cli import commands_argocd, commands_breaker, commands_journal, commands_workloads
+from cli import (
+    commands_argocd,
+    commands_breaker,
+    commands_journal,
+    commands_traffic,
+    commands_workloads,
+)
 from cli.session import REASON_ENV
 
 if TYPE_CHECKING:
@@ -82,6 +88,21 @@ def _replicas(text: str) -> int:
         raise argparse.ArgumentTypeError(
             f"replicas must be 0 to {MAX_REPLICAS} (spec.replicas is an int32), got {value}")
     return value
+
+
+def _weight(text: str) -> tuple[str, int]:
+    """``BACKEND=WEIGHT``, the weight within the Gateway API's bounds."""
+    from backends.breaker_scope import MAX_WEIGHT
+
+    backend, eq, weight = text.partition("=")
+    try:
+        value = int(weight)
+    except ValueError:
+        value = -1
+    if not eq or not backend.strip() or not 0 <= value <= MAX_WEIGHT:
+        raise argparse.ArgumentTypeError(
+            f"expected BACKEND=WEIGHT with a whole number from 0 to {MAX_WEIGHT}, got {text!r}")
+    return backend.strip(), value
 
 
 def _route_shift(text: str) -> RouteShift:
@@ -156,6 +177,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="revision (default: the previous one)")
     _flags(r, writes=True)
     r.set_defaults(headless=commands_workloads.rollback_deployment)
+
+    p = sub.add_parser("weights", help="HTTPRoute backends: set weights, remove one, restore",
+                       description="Set the backend weights of an HTTPRoute (verified by its "
+                       "status), remove a backend reference (a backend that does not exist "
+                       "keeps ResolvedRefs False even at weight 0), or put back exactly what "
+                       "the last of those replaced (--restore, from the journal).")
+    p.add_argument("route", type=deploy, metavar="NS/ROUTE")
+    p.add_argument("weights", type=_weight, nargs="*", metavar="BACKEND=WEIGHT",
+                   help="the new weight of each backend named")
+    p.add_argument("--remove", default=None, metavar="BACKEND",
+                   help="remove this backend reference from every rule that has it (refused "
+                   "when it is a rule's last serving backend)")
+    p.add_argument("--restore", action="store_true",
+                   help="restore the backendRefs recorded before the last weights change or "
+                   "removal")
+    _flags(p, writes=True)
+    p.set_defaults(headless=commands_traffic.weights)
 
     p = sub.add_parser("breaker", help="the circuit breaker: plan, engage, release, status",
                        description="Circuit breaker: pause auto-sync, shift traffic to healthy "

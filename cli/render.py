@@ -119,12 +119,21 @@ def render_breaker_state(state: BreakerState, live: LiveState | None = None) -> 
         now = seen.get(t.key)
         lines.append(f"  {t.phase:<6} {clean(t.kind, 40)} {clean(t.namespace, 80)}/"
                      f"{clean(t.name, 120)}: "
-                     + (f"{clean(now.describe(), 600)}; journal {t.status}" if now is not None
-                        else t.status)
+                     + (f"{clean(now.describe(), 600)}; " if now is not None else "")
+                     + (f"journal {t.status}" if t.source == "journal"
+                        else "from its mark, not in this journal")
                      + (" (outcome unknown)" if t.unsettled else "")
                      + f"; prior {json_text(t.prior)}")
     if live is not None and live.error and state.engaged:
         lines.append("  cluster: unknown, the targets above are the journal's word")
+    if live is not None and live.error and not state.engaged:
+        lines.append(f"  cluster: unknown ({clean(live.error, 300)}): the marks breakers "
+                     "leave on the objects were not checked")
+    if state.engaged and state.source != "journal":
+        lines.append("  known from the breaker marks on the objects"
+                     + (" (not in this journal): any operator can release it"
+                        if state.source == "cluster" else " and this journal"))
     for other in state.others:
         lines.append(f"  also engaged: {clean(other, 80)}")
+    lines.extend(f"  ! {clean(note, 600)}" for note in state.notes)
     return "\n".join(lines)

@@ -9,6 +9,7 @@ simulated drill runs, fast, on the test's loop.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from backends.config import parse
+from backends.usecases import traffic as traffic_uc
 from drill.resources import BY_KEY
 from drill.runner import DrillCluster, DrillOptions
 from tests.test_app import _select, make_app, panel, shown, until
@@ -168,6 +170,9 @@ async def test_weights_key_shifts_traffic_verified(live_drill: DrillCluster) -> 
         await until(pilot, lambda: app.actions.gate is not None, "the write gate")
         await _select_route(pilot, app, "checkout/checkout")
         await pilot.press("w")
+        await until(pilot, lambda: screen_name(app) == "PickerScreen", "what to change")
+        assert app.screen.highlighted == "weights"  # type: ignore[attr-defined]
+        await pilot.press("enter")
         await until(pilot, lambda: screen_name(app) == "WeightsScreen", "the weights screen")
         boxes = list(app.screen.query("Input"))
         assert [b.value for b in boxes] == ["90", "10"]  # type: ignore[attr-defined]
@@ -184,6 +189,81 @@ async def test_weights_key_shifts_traffic_verified(live_drill: DrillCluster) -> 
             "the new weights")
         await until(pilot, lambda: "done: 1 step(s)" in notes(app),
                     "the shift verified by the route's status", timeout=30)
+
+
+@pytest.fixture
+async def misconfig_drill(tmp_path: Path) -> AsyncIterator[DrillCluster]:
+    """route-misconfig (20x): a commit sends 10% of checkout to ``checkout-cnry``, a Service
+    that does not exist."""
+    cluster = DrillCluster(DrillOptions(kubeconfig=tmp_path / "kubeconfig",
+                                        bookmark_interval=0.2, simulate=True,
+                                        scenario="route-misconfig", speed=20))
+    await cluster.start()
+    try:
+        yield cluster
+    finally:
+        await cluster.stop()
+
+
+def backend_refs(drill: DrillCluster) -> list[dict[str, Any]]:
+    refs: list[dict[str, Any]] = drill.state.get(ROUTES, "checkout", "checkout")["spec"][
+        "rules"][0]["backendRefs"]
+    return refs
+
+
+def resolved_refs(drill: DrillCluster) -> str:
+    parents = drill.state.get(ROUTES, "checkout", "checkout").get("status", {}).get(
+        "parents") or [{"conditions": []}]
+    return next((c["status"] for c in parents[0]["conditions"]
+                 if c["type"] == "ResolvedRefs"), "Unknown")
+
+
+async def test_weights_key_removes_a_dangling_backend_and_restores_it(
+        misconfig_drill: DrillCluster) -> None:
+    """``w`` offers removing each backend; removing the mistyped one resolves the route
+    (verified), and ``w`` then offers the restore, which puts it back exactly."""
+    drill = misconfig_drill
+    app = make_app(drill)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await until(pilot, lambda: [r["name"] for r in backend_refs(drill)] == [
+            "checkout-stable", "checkout-cnry"] and resolved_refs(drill) == "False",
+            "the mistyped backend committed and synced", timeout=30)
+        before = json.loads(json.dumps(backend_refs(drill)))
+        auto_sync_off(drill, "checkout")  # or selfHeal puts the typo back
+        await until(pilot, lambda: app.actions.gate is not None, "the write gate")
+        await until(pilot, lambda: "BackendNotFound" in traffic_uc.unresolved(
+            app.actions.ws, "checkout", "checkout"), "the route's status in the store")
+        await _select_route(pilot, app, "checkout/checkout")  # once it sorts as a problem
+        await pilot.press("w")
+        await until(pilot, lambda: screen_name(app) == "PickerScreen", "what to change")
+        assert "ResolvedRefs False" in str(app.screen.query_one("#picker-title").render())
+        await pilot.press("down", "down")
+        assert app.screen.highlighted == "remove:1"  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await until(pilot, lambda: screen_name(app) == "PlanScreen", "the removal plan")
+        write = app.screen.plan.writes[0]  # type: ignore[attr-defined]
+        assert write.step == "remove-backend" and write.intent["remove"] == "checkout-cnry"
+        await pilot.press(*"INC-14", "enter")
+        await until(pilot, lambda: [r["name"] for r in backend_refs(drill)] == [
+            "checkout-stable"] and resolved_refs(drill) == "True", "the route resolved")
+        await until(pilot, lambda: "done: 1 step(s)" in notes(app), "the removal verified",
+                    timeout=30)
+
+        await until(pilot, lambda: screen_name(app) != "PlanScreen", "back on the dashboard")
+        await until(pilot, lambda: list(traffic_uc.current_weights(
+            app.actions.ws, "checkout", "checkout")) == ["checkout-stable"], "the store")
+        await pilot.press("w")
+        await until(pilot, lambda: screen_name(app) == "PickerScreen", "what to change")
+        assert "HTTPRoute checkout/checkout" in str(
+            app.screen.query_one("#picker-title").render())
+        await pilot.press("down", "down")  # weights, remove checkout-stable, restore
+        assert app.screen.highlighted == "restore"  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await until(pilot, lambda: screen_name(app) == "PlanScreen", "the restore plan")
+        await pilot.press(*"INC-14", "enter")
+        await until(pilot, lambda: backend_refs(drill) == before, "the backend put back")
+        await until(pilot, lambda: notes(app).count("done: 1 step(s)") == 2,
+                    "the restore verified", timeout=30)
 
 
 async def test_pause_all_shown_respects_the_filter(drill: DrillCluster) -> None:

@@ -224,8 +224,10 @@ async def test_engage_then_release_restores_every_object_exactly(
 
         preview = await plan_release(conn, gate, journal, CTX, poll=poll)
         assert preview.refusals == []
+        # The marks come off after the restore verified: the object keeps its prior state
+        # (for any operator to release) until it is back.
         assert [w.step for w in preview.as_plan().writes] == [
-            "breaker-mark", "scale-restore", "breaker-mark", "scale-restore",
+            "scale-restore", "breaker-mark", "scale-restore", "breaker-mark",
             "restore-traffic", "restore-auto-sync", "restore-auto-sync"]
         assert writes_seen(calm) == []  # a preview sends nothing
         done = await release(gate, journal, conn, CTX, reason=REASON, confirm=CONFIRM,

@@ -440,3 +440,63 @@ def test_journal_since_out_of_range_is_exit_2_with_one_line(
     code = main(["journal", "--since", "99999999999d", "--state-dir", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "too far back" in err, err
+
+
+# --------------------------------------------------------------------------- lost journals
+
+
+def _journal_with_rows(path: Path, rows: int = 400) -> bytes:
+    """A closed (checkpointed) journal with enough rows to span several pages."""
+    with JournalDB.open(path) as db:
+        for i in range(rows):
+            add(db, operation_id=f"breaker-{i:08x}", step="scale-down",
+                prior={"replicas": i, "pad": "x" * 200})
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("cut", ["empty", "mid-page", "whole-pages", "damaged"])
+def test_a_journal_cut_short_or_damaged_is_refused_not_replaced(tmp_path: Path,
+                                                                cut: str) -> None:
+    """A journal that had entries, emptied to 0 bytes (SQLite would take it for a new
+    database and write a fresh schema over it), cut mid-row, cut at a page boundary, or
+    overwritten in the middle: open names the file and the problem, and the file stays as
+    it is (no new journal in its place, no -wal/-shm)."""
+    path = tmp_path / "journal.sqlite3"
+    data = _journal_with_rows(path)
+    page = int.from_bytes(data[16:18], "big")
+    assert len(data) >= 8 * page
+    damaged = {"empty": b"", "mid-page": data[:len(data) // 2 + 123],
+               "whole-pages": data[:(len(data) // page // 2) * page],
+               "damaged": data[:3 * page] + b"\x07" * page + data[4 * page:]}[cut]
+    path.write_bytes(damaged)
+    before = sha(path)
+    with pytest.raises(JournalCorrupt) as info:
+        JournalDB.open(path)
+    message = str(info.value)
+    assert str(path) in message and "left untouched" in message
+    expected = {"empty": "is empty (0 bytes)", "mid-page": "is truncated",
+                "whole-pages": "is truncated", "damaged": "is damaged"}[cut]
+    assert expected in message, message
+    assert path.stat().st_size == len(damaged) and sha(path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["journal.sqlite3"]
+
+
+def test_an_unreadable_journal_path_names_the_problem(tmp_path: Path) -> None:
+    """A directory where the journal file should be (root reads any file, so permissions
+    cannot be taken away from it in a test): an error naming the path, nothing created."""
+    path = tmp_path / "journal.sqlite3"
+    path.mkdir()
+    with pytest.raises(JournalError, match=f"journal {path} is a directory"):
+        JournalDB.open(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["journal.sqlite3"]
+
+
+def test_a_new_journal_appears_complete_or_not_at_all(tmp_path: Path) -> None:
+    """Created through a temporary file linked into place: the journal file is never seen
+    empty (which is what lets an empty one be refused), and no temporary file is left."""
+    path = tmp_path / "state" / "journal.sqlite3"
+    JournalDB.open(path).close()
+    assert path.read_bytes()[:16] == b"SQLite format 3\x00"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["journal.sqlite3"]
+    with JournalDB.open(path) as db:  # and it opens again as ours
+        assert db.pragmas()["user_version"] == SCHEMA_VERSION

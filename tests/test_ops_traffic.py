@@ -5,17 +5,20 @@ verify at the route's new observedGeneration, and restore the exact previous bac
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from backends.kube.connection import KubeConnection
+from backends.kube.connection import KubeConnection, connect
 from backends.ops.argocd import plan_pause
 from backends.ops.gate import WriteGate
 from backends.ops.journal import Journal
 from backends.ops.plan import PlanError, execute, preview
 from backends.ops.traffic import plan_backends_restore, plan_shift
-from drill.runner import DrillCluster
+from backends.usecases import traffic as traffic_uc
+from drill.runner import DrillCluster, DrillOptions
 from tests.ops_support import (
     CONFIRM,
     REASON,
@@ -23,7 +26,9 @@ from tests.ops_support import (
     SERVICES,
     gate_for,
     sim_poll,
+    started,
 )
+from tests.usecase_support import workspace
 
 SHIFT = {"checkout-stable": 100, "checkout-canary": 0}
 
@@ -124,3 +129,81 @@ async def test_shift_fails_verification_when_the_route_does_not_resolve(
     done = await execute(gate, plan, reason=REASON, confirm=CONFIRM)
     assert done.stopped_at == 0
     assert "ResolvedRefs False" in done.error and "BackendNotFound" in done.error
+
+
+# --------------------------------------------------------------------------- remove a backend
+
+
+@pytest.fixture
+async def misconfig(tmp_path: Path) -> AsyncIterator[DrillCluster]:
+    """route-misconfig, advanced until the commit sending 10% of checkout to the mistyped
+    ``checkout-cnry`` has synced and the gateway reports ResolvedRefs False."""
+    cluster = await started(DrillOptions(kubeconfig=tmp_path / "kubeconfig",
+                                         scenario="route-misconfig", manual_clock=True,
+                                         bookmark_interval=0.2))
+    try:
+        for _ in range(120):
+            if resolved_refs(cluster)["status"] == "False":
+                break
+            cluster.sim.advance(1)
+        yield cluster
+    finally:
+        await cluster.stop()
+
+
+def resolved_refs(sim: DrillCluster) -> dict[str, Any]:
+    [parent] = route(sim).get("status", {}).get("parents") or [{"conditions": []}]
+    found = [c for c in parent["conditions"] if c["type"] == "ResolvedRefs"]
+    return found[0] if found else {"status": "Unknown"}
+
+
+async def test_removing_a_dangling_backend_resolves_the_route_and_restore_puts_it_back(
+        misconfig: DrillCluster, journal: Journal) -> None:
+    """Weight 0 would leave ResolvedRefs False; removing the reference makes the drill's
+    gateway report it True for the new generation (verified), journaled with the rule's
+    exact list; the restore puts the reference back at its index with every field."""
+    sim = misconfig
+    before = json.loads(json.dumps(route(sim)["spec"]["rules"][0]["backendRefs"]))
+    assert [r["name"] for r in before] == ["checkout-stable", "checkout-cnry"]
+    assert resolved_refs(sim)["reason"] == "BackendNotFound"
+    async with await connect(str(sim.kubeconfig), None) as conn:
+        ws, _recorder = workspace(conn, journal)
+        gate, poll = ws.gate, sim_poll(sim)
+        with pytest.raises(PlanError, match="checkout-stable is its last serving backend"):
+            await traffic_uc.plan_remove_backend(ws, "checkout", "checkout", "checkout-stable")
+        with pytest.raises(PlanError, match="not a backend of HTTPRoute checkout/checkout: nope"):
+            await traffic_uc.plan_remove_backend(ws, "checkout", "checkout", "nope")
+        with pytest.raises(traffic_uc.NothingToRestore):
+            await traffic_uc.plan_restore_backends(ws, "checkout", "checkout")
+
+        assert (await execute(gate, await plan_pause(conn, gate, "argocd", "checkout"),
+                              reason=REASON, confirm=CONFIRM)).ok  # or selfHeal puts it back
+        action = await traffic_uc.plan_remove_backend(ws, "checkout", "checkout",
+                                                      "checkout-cnry", poll=poll)
+        [write] = action.plan.writes
+        assert write.step == "remove-backend"
+        assert json.loads(write.request.body or b"") == [
+            {"op": "test", "path": "/spec/rules/0/backendRefs", "value": before},
+            {"op": "remove", "path": "/spec/rules/0/backendRefs/1"}]
+        assert write.prior == {"rules": [{"index": 0, "backendRefs": before}],
+                               "resolved": False}
+        generation = route(sim)["metadata"]["generation"]
+        done = await execute(gate, action.plan, reason=REASON, confirm=CONFIRM)
+        assert done.ok, done.summary()
+        assert f"Accepted and ResolvedRefs for generation {generation + 1}" in \
+            done.results[0].detail
+        assert route(sim)["spec"]["rules"][0]["backendRefs"] == before[:1]
+        assert resolved_refs(sim)["status"] == "True"
+        sim.sim.advance(30)
+        assert resolved_refs(sim)["status"] == "True"  # paused: Git's typo stays out
+
+        restore = await traffic_uc.plan_restore_backends(ws, "checkout", "checkout",
+                                                         poll=poll)
+        assert [w.step for w in restore.plan.writes] == ["restore-traffic"]
+        again = await execute(gate, restore.plan, reason=REASON, confirm=CONFIRM)
+        assert again.ok, again.summary()
+        assert "ResolvedRefs False again" in again.results[0].detail
+    assert route(sim)["spec"]["rules"][0]["backendRefs"] == before
+    assert resolved_refs(sim)["reason"] == "BackendNotFound"
+    assert [e.status for e in await journal.entries() if e.kind == "HTTPRoute"] == [
+        "verified", "verified"]

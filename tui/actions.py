@@ -34,7 +34,6 @@ from backends.sanitize import clean
 from backends.usecases.run import StepCancel, run
 from backends.usecases.workspace import Action, Workspace
 from tui.host import Host, start_worker
-from tui.pickers import WeightsScreen
 from tui.plan_screen import Decision, PlanScreen
 
 if TYPE_CHECKING:
@@ -58,7 +57,8 @@ ACTION_BINDINGS = [
             tooltip="Argo CD app: pick a history entry to roll back to; Deployment: pick "
             "a revision to undo to (the previous one is preselected)"),
     Binding("w", "shift_traffic", "Weights", id="shift_traffic",
-            tooltip="HTTPRoute: set backend weights (verified by the route's status)"),
+            tooltip="HTTPRoute: set backend weights, remove a backend reference, or restore "
+            "(verified by the route's status)"),
     Binding("P", "pause_scope", "Pause all shown", id="pause_scope", show=False,
             tooltip="Pause auto-sync of every app the Argo CD panel shows (its filter "
             "applies)"),
@@ -315,24 +315,16 @@ class ActionController:
                      name="_shift_traffic", group=ACTIONS_GROUP, exclusive=True)
 
     async def _shift_traffic(self, ns: str, name: str) -> None:
-        """Ask for the weights (prefilled from the store's row), then plan the shift."""
-        from backends.usecases import traffic
+        """Ask what to change (weights, remove a backend, restore: tui/route_backends.py),
+        then plan it."""
+        from tui.route_backends import choose_route_change
 
         ws = self.workspace()
         if ws is None:
             return
-        current = traffic.current_weights(ws, ns, name)
-        if not current:
-            self._host.notify(f"HTTPRoute {ns}/{name} has no backends to weigh",
-                              severity="warning", markup=False)
-            return
-        weights = await self._host.push_screen_wait(WeightsScreen(
-            f"Backend weights of HTTPRoute {ns}/{name}", list(current.items()),
-            maximum=traffic.MAX_WEIGHT))
-        if not weights:
-            return
-        await self.plan_flow(f"shift traffic of {ns}/{name}",
-                             partial(traffic.plan_shift, ws, ns, name, weights))
+        chosen = await choose_route_change(self._host, ws, ns, name)
+        if chosen is not None:
+            await self.plan_flow(*chosen)
 
     def pause_scope(self) -> None:
         """Pause every app the Argo CD panel shows (what its filter leaves), in one plan."""

@@ -24,7 +24,11 @@ Durability, and why these settings:
 Robustness: a file that is not a readable journal (corrupt, another program's database, a
 newer schema) raises :class:`JournalCorrupt` / :class:`JournalError` naming the file. The file
 is never deleted, truncated or "repaired": it may be the only record of what was changed on
-production. Nothing is written to a file before it has been recognised as ours.
+production. Nothing is written to a file before it has been recognised as ours. A new journal
+is created complete (schema written to a temporary file, then linked into place), so an
+existing journal file is never legitimately empty: one that is 0 bytes, cut short (not whole
+pages, or fewer than its header counts), damaged (SQLite's ``quick_check``) or unreadable is
+refused with what is wrong, instead of SQLite silently starting a new journal over it.
 
 Schema: versioned with ``PRAGMA user_version``; :data:`MIGRATIONS` lists the statements that
 bring a file from version N-1 to N, each applied in its own transaction, so a later release adds
@@ -45,9 +49,11 @@ reasoning above and in the docstrings, which is the point of a journal.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -345,9 +351,10 @@ class JournalDB:
         that is not ours or not readable, :class:`JournalError` for other failures; in both
         cases the file is left as it was."""
         path = Path(path)
-        existed = path.exists()
-        if not existed:
-            _create_private(path)
+        if os.path.lexists(path):
+            _check_file(path)
+        else:
+            _create_journal(path)
         try:
             conn = sqlite3.connect(str(path), timeout=timeout, isolation_level=None,
                                    check_same_thread=False)
@@ -360,8 +367,6 @@ class JournalDB:
         except BaseException:
             conn.close()
             raise
-        if not existed:
-            fsync_dir(path.parent)
         return cls(path, conn, clock)
 
     def close(self) -> None:
@@ -569,18 +574,85 @@ class JournalDB:
                 for op, steps in grouped.items()]
 
 
-def _create_private(path: Path) -> None:
-    """Create the directory (0700) and an empty file (0600): the journal holds prior states of
-    production objects, so it is the operator's alone. SQLite gives the -wal/-shm files the
-    main file's permissions. An empty file is a valid empty SQLite database."""
+def _create_journal(path: Path) -> None:
+    """Create the journal complete or not at all: the schema is written to a private temporary
+    file (0600, in a 0700 directory: the journal holds prior states of production objects, so
+    it is the operator's alone), which is then linked into place. Why: a journal file that
+    exists is then never legitimately empty, so a 0-byte file at ``path`` can only be a
+    journal that was truncated, and :func:`_check_file` refuses it instead of silently
+    starting a new journal over the lost record. When another process created the journal
+    meanwhile, its file is kept and ours discarded."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".new", dir=path.parent)
         os.close(fd)
-    except FileExistsError:
-        pass
     except OSError as exc:
         raise JournalError(f"journal {path}: cannot create: {exc}") from exc
+    tmp = Path(name)
+    try:
+        conn = sqlite3.connect(str(tmp), isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")  # persistent: stored in the header
+            conn.execute("PRAGMA synchronous = FULL")
+            _migrate(conn, path)
+        finally:
+            conn.close()  # checkpoints: the schema is in the main file, the -wal is gone
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process created it first: use theirs
+        except OSError:  # a file system without hard links
+            if not os.path.lexists(path):
+                os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except (sqlite3.Error, OSError) as exc:
+        raise JournalError(f"journal {path}: cannot create: {exc}") from exc
+    finally:
+        for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+
+
+_MAGIC: Final = b"SQLite format 3\x00"
+_UNTOUCHED: Final = ("it was left untouched: move it aside (keep it, it may be the only record "
+                     "of what was changed) and start again, or point --state-dir elsewhere")
+
+
+def _check_file(path: Path) -> None:
+    """Read-only checks of an existing journal file before SQLite opens it, each failure
+    naming the file and the problem: unreadable (permissions, a directory), empty (0 bytes:
+    :func:`_create_journal` never leaves one, so it was truncated), not an SQLite file,
+    or cut short (its size is not whole pages, or smaller than the page count its header
+    records). SQLite would take an empty file for a new database and write a fresh schema
+    over the lost record; a file cut short would fail later, mid-command, or not at all."""
+    try:
+        with open(path, "rb") as f:
+            header = f.read(100)
+            size = os.fstat(f.fileno()).st_size
+    except IsADirectoryError:
+        raise JournalError(f"journal {path} is a directory, not a journal file") from None
+    except OSError as exc:
+        raise JournalError(f"journal {path}: cannot read it: "
+                           f"{exc.strerror or exc}") from None
+    if size == 0:
+        raise JournalCorrupt(f"journal {path} is empty (0 bytes): a journal is never created "
+                             f"empty, so this one was truncated or emptied; {_UNTOUCHED}")
+    if len(header) < 100 or not header.startswith(_MAGIC):
+        what = "cut short inside its header" if _MAGIC.startswith(header[:16]) else \
+            "not an SQLite database (no SQLite header)"
+        raise JournalCorrupt(f"journal {path} is {what} ({size} bytes); {_UNTOUCHED}")
+    page = int.from_bytes(header[16:18], "big")
+    page = 65536 if page == 1 else page
+    if page < 512 or page & (page - 1):
+        return  # a damaged header: SQLite's own checks name it
+    pages = int.from_bytes(header[28:32], "big")
+    counted = header[24:28] == header[92:96]  # the header's page count is current
+    wal = Path(f"{path}-wal")
+    in_wal = wal.exists() and wal.stat().st_size > 0  # a checkpoint may be under way
+    if size % page or (counted and not in_wal and size < pages * page):
+        raise JournalCorrupt(
+            f"journal {path} is truncated: {size} bytes, where its header records {pages} "
+            f"page(s) of {page} bytes ({pages * page} bytes); {_UNTOUCHED}")
 
 
 def _is_corruption(exc: sqlite3.Error) -> bool:
@@ -595,11 +667,10 @@ def _check_ours(conn: sqlite3.Connection, path: Path) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         tables = {r[0] for r in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        damage = [str(r[0]) for r in conn.execute("PRAGMA quick_check(5)")]
     except sqlite3.DatabaseError as exc:
         raise JournalCorrupt(
-            f"journal {path} is not a readable SQLite database ({exc}); it was left untouched:"
-            " move it aside (keep it, it may be the only record of what was changed) and"
-            " start again, or point --state-dir elsewhere") from exc
+            f"journal {path} is not a readable SQLite database ({exc}); {_UNTOUCHED}") from exc
     if version > SCHEMA_VERSION:
         raise JournalError(
             f"journal {path} has schema version {version}, newer than this controlroom"
@@ -609,6 +680,9 @@ def _check_ours(conn: sqlite3.Connection, path: Path) -> None:
         raise JournalCorrupt(
             f"journal {path} is an SQLite database but not a controlroom journal (tables:"
             f" {', '.join(sorted(tables))}); it was left untouched")
+    if damage != ["ok"]:
+        raise JournalCorrupt(f"journal {path} is damaged (SQLite's integrity check: "
+                             f"{clean('; '.join(damage), 300)}); {_UNTOUCHED}")
 
 
 def _configure(conn: sqlite3.Connection, path: Path, timeout: float) -> None:

@@ -20,6 +20,16 @@ Verification waits (``Poll``, with a deadline) for every parent of the route to 
 the data plane may still run the old weights. A condition that is False for the new
 generation fails at once (e.g. BackendNotFound). The prior state journaled is the exact
 previous ``backendRefs`` of each changed rule; :func:`plan_backends_restore` puts it back.
+
+Removing a backend reference (:func:`plan_remove_backend`): weight 0 still leaves a
+reference to a Service that does not exist, and the route then reports ``ResolvedRefs``
+False (BackendNotFound) for as long as it is there. The same guarded JSON patch shape: a
+``test`` of the rule's whole list, then a ``remove`` of the reference; the prior journaled is
+the rule's exact list, so :func:`plan_backends_restore` puts the reference back at its index
+with every field it had. Never worse: refused when it would leave a rule without a backend,
+or take away the last backend that serves (weight > 0 and ready pods behind it). A restore
+of a route that did not resolve before (the prior records ``resolved: false``) is verified
+by the list and the route's Accepted condition, not by a ResolvedRefs it never had.
 """
 
 from __future__ import annotations
@@ -45,7 +55,8 @@ from backends.ops.plan import (
 )
 from backends.ops.workloads import label_selector
 
-__all__ = ["MAX_WEIGHT", "plan_backends_restore", "plan_shift", "ready_pods", "route_path"]
+__all__ = ["MAX_WEIGHT", "plan_backends_restore", "plan_remove_backend", "plan_shift",
+           "ready_pods", "route_path"]
 
 GROUP: Final = "gateway.networking.k8s.io"
 """Gateway API's maximum backend weight."""
@@ -90,9 +101,10 @@ async def ready_pods(conn: Reader, ns: str, service: str) -> tuple[int, str]:
 
 
 def _route_verify(conn: Reader, ns: str, name: str, wanted: dict[int, list[dict[str, Any]]],
-                  timeout: float, poll: Poll | None) -> Verify:
+                  timeout: float, poll: Poll | None, *, resolved: bool = True) -> Verify:
     """Wait until the route has ``wanted`` backendRefs (rule index -> list) and every parent
-    reports Accepted/ResolvedRefs True for the current generation."""
+    reports Accepted/ResolvedRefs True for the current generation (``resolved`` False: a
+    fresh ResolvedRefs False is accepted too, for a restore of a route that had it)."""
     poller = poll or Poll()
 
     async def verify() -> tuple[bool, str]:
@@ -106,7 +118,7 @@ def _route_verify(conn: Reader, ns: str, name: str, wanted: dict[int, list[dict[
                     return False, f"rule {i} does not have the new weights (changed since?)"
             gen = int((route.get("metadata") or {}).get("generation") or 0)
             parents = (route.get("status") or {}).get("parents") or []
-            done, seen = _parents_done(parents, gen)
+            done, seen = _parents_done(parents, gen, resolved=resolved)
             if done is not None:
                 return done, seen
             if poller.now() - start >= timeout:
@@ -116,8 +128,10 @@ def _route_verify(conn: Reader, ns: str, name: str, wanted: dict[int, list[dict[
     return verify
 
 
-def _parents_done(parents: list[dict[str, Any]], gen: int) -> tuple[bool | None, str]:
-    """(True: all confirmed, False: refused for this generation, None: wait; what was seen)."""
+def _parents_done(parents: list[dict[str, Any]], gen: int, *,
+                  resolved: bool = True) -> tuple[bool | None, str]:
+    """(True: all confirmed, False: refused for this generation, None: wait; what was seen).
+    ``resolved`` False: a fresh ResolvedRefs False confirms too (noted)."""
     if not parents:
         return None, "no parent status yet"
     notes: list[str] = []
@@ -128,6 +142,11 @@ def _parents_done(parents: list[dict[str, Any]], gen: int) -> tuple[bool | None,
         for ctype in ("Accepted", "ResolvedRefs"):
             c = conds.get(ctype) or {}
             fresh = int(c.get("observedGeneration") or 0) >= gen
+            if fresh and c.get("status") == "False" and ctype == "ResolvedRefs" \
+                    and not resolved:
+                notes.append(f"parent {pname}: ResolvedRefs False again for generation {gen}, "
+                             f"as before: {c.get('reason', '')}")
+                continue
             if fresh and c.get("status") == "False":
                 return False, (f"parent {pname}: {ctype} False for generation {gen}: "
                                f"{c.get('reason', '')} {c.get('message', '')}".strip())
@@ -136,6 +155,9 @@ def _parents_done(parents: list[dict[str, Any]], gen: int) -> tuple[bool | None,
                 notes.append(f"parent {pname}: {ctype} not yet confirmed for generation {gen}")
     if pending:
         return None, "; ".join(notes)
+    if notes:
+        return True, (f"{len(parents)} parent(s) report Accepted for generation {gen}; "
+                      + "; ".join(notes))
     return True, (f"{len(parents)} parent(s) report Accepted and ResolvedRefs for generation "
                   f"{gen}")
 
@@ -220,6 +242,7 @@ async def plan_backends_restore(conn: Reader, gate: WriteGate, route_ns: str, ro
     """Put back the exact ``backendRefs`` recorded by :func:`plan_shift` (its journal
     ``prior``), replacing each recorded rule's whole list."""
     recorded = [(int(r["index"]), list(r["backendRefs"])) for r in prior.get("rules") or []]
+    resolved = prior.get("resolved") is not False
     route = await get_json(conn, route_path(route_ns, route_name),
                            f"HTTPRoute {route_ns}/{route_name}")
     rules = (route.get("spec") or {}).get("rules") or []
@@ -243,6 +266,81 @@ async def plan_backends_restore(conn: Reader, gate: WriteGate, route_ns: str, ro
         title=plan.title, request=req,
         prior={"rules": [{"index": i, "backendRefs": refs} for i, refs in current.items()]},
         intent={"rules": [{"index": i, "backendRefs": refs} for i, refs in recorded]},
-        verify=_route_verify(conn, route_ns, route_name, dict(recorded), timeout, poll),
+        verify=_route_verify(conn, route_ns, route_name, dict(recorded), timeout, poll,
+                             resolved=resolved),
         step="restore-traffic"))
+    return await finish(gate, plan)
+
+
+def _resolved(route: Mapping[str, Any]) -> bool:
+    """No parent reports ResolvedRefs False (for any generation): what a restore verifies."""
+    return not any(c.get("type") == "ResolvedRefs" and c.get("status") == "False"
+                   for p in (route.get("status") or {}).get("parents") or []
+                   for c in p.get("conditions") or [])
+
+
+async def _serving(conn: Reader, route_ns: str, ref: Mapping[str, Any]) -> tuple[bool, str]:
+    """(does this reference carry traffic that gets answers: weight > 0 and ready pods
+    behind it, what was found). A kind other than Service counts as serving (not checked)."""
+    name = str(ref.get("name"))
+    if not int(ref.get("weight", 1)):
+        return False, f"{name}: weight 0"
+    if not _is_service(ref):
+        return True, f"{name}: a {ref.get('kind')}, readiness not checked"
+    try:
+        ready, note = await ready_pods(conn, str(ref.get("namespace") or route_ns), name)
+    except PlanError as exc:
+        return False, f"{name}: {exc}"
+    return ready != 0, note
+
+
+async def plan_remove_backend(conn: Reader, gate: WriteGate, route_ns: str, route_name: str,
+                              backend: str, *, timeout: float = 60.0,
+                              poll: Poll | None = None) -> Plan:
+    """Remove the backend reference named ``backend`` from every rule of the route that has
+    it (module doc: refusals, patch, prior, verification)."""
+    route = await get_json(conn, route_path(route_ns, route_name),
+                           f"HTTPRoute {route_ns}/{route_name}")
+    rules = (route.get("spec") or {}).get("rules") or []
+    where = f"HTTPRoute {route_ns}/{route_name}"
+    hits = [(i, rule.get("backendRefs") or []) for i, rule in enumerate(rules)
+            if any(r.get("name") == backend for r in rule.get("backendRefs") or [])]
+    if not hits:
+        known = sorted({str(r.get("name")) for rule in rules for r in rule.get("backendRefs") or []})
+        raise PlanError(f"not a backend of {where}: {backend} (backends: {', '.join(known)})")
+    plan = Plan(title=f"Remove backend {backend} from {where}")
+    ops: list[dict[str, Any]] = []
+    prior: dict[int, list[dict[str, Any]]] = {}
+    wanted: dict[int, list[dict[str, Any]]] = {}
+    for i, refs in hits:
+        kept = [r for r in refs if r.get("name") != backend]
+        if not kept:
+            raise PlanError(f"rule {i} of {where} has no other backend: removing {backend} "
+                            "would leave it with none (fix it in Git)")
+        gone = [r for r in refs if r.get("name") == backend]
+        before = [await _serving(conn, route_ns, r) for r in refs]
+        after = [await _serving(conn, route_ns, r) for r in kept]
+        removed = [seen for r, seen in zip(refs, before, strict=True) if r in gone]
+        if any(ok for ok, _ in removed) and not any(ok for ok, _ in after):
+            raise PlanError(f"rule {i} of {where}: {backend} is its last serving backend "
+                            f"({'; '.join(n for _, n in removed)}): removing it would leave "
+                            "no backend with weight > 0 and ready pods")
+        plan.info.append(f"rule {i}: {_split(refs)} -> {_split(kept)} "
+                         f"({'; '.join(n for _, n in removed)})")
+        ops.append({"op": "test", "path": f"/spec/rules/{i}/backendRefs", "value": refs})
+        ops.extend({"op": "remove", "path": f"/spec/rules/{i}/backendRefs/{j}"}
+                   for j in reversed(range(len(refs))) if refs[j].get("name") == backend)
+        prior[i], wanted[i] = refs, kept
+    req = WriteRequest(method="PATCH", path=route_path(route_ns, route_name), verb="patch",
+                       body=json.dumps(ops).encode(), content_type=JSON_PATCH,
+                       target=_target(route_ns, route_name))
+    plan.writes.append(PlannedWrite(
+        title=plan.title, request=req,
+        prior={"rules": [{"index": i, "backendRefs": refs} for i, refs in prior.items()],
+               "resolved": _resolved(route)},
+        intent={"remove": backend,
+                "rules": [{"index": i, "backendRefs": refs} for i, refs in wanted.items()]},
+        verify=_route_verify(conn, route_ns, route_name, wanted, timeout, poll),
+        step="remove-backend"))
+    plan.extend(await selfheal_notes(conn, gate, route, GROUP, "HTTPRoute"))
     return await finish(gate, plan)

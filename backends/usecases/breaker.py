@@ -20,6 +20,7 @@ Scope: the targets given, else the config's ``[breaker]``, else a proposal from 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from backends.breaker_scope import BreakerConfig
@@ -32,9 +33,10 @@ from backends.ops.breaker import (
     OnProgress,
     ReleasePlan,
 )
+from backends.ops.breaker_mark import read_mark
 from backends.ops.gate import Confirmation, DryRunResult, WriteGate
-from backends.ops.journal import Journal
-from backends.ops.plan import Plan, PlanError, Poll
+from backends.ops.journal import Journal, OpenOperation
+from backends.ops.plan import Plan, PlanError, Poll, Reader
 from backends.ops.plan import preview as preview_plan
 from backends.sanitize import clean
 from backends.store import Store
@@ -43,6 +45,7 @@ from backends.usecases.workspace import Workspace
 __all__ = [
     "EngageAction",
     "ReleaseAction",
+    "cluster_status",
     "engage",
     "plan_engage",
     "plan_release",
@@ -113,6 +116,12 @@ async def plan_engage(ws: Workspace, scope: BreakerConfig | None = None, *,
         store, notes = await _store_for_proposal(ws)
     plan = await breaker.plan_engage(ws.conn, ws.gate, store, config, poll=poll)
     plan.info[:0] = [f"could not list {clean(n, 300)}" for n in notes]
+    for t in plan.targets:  # as read while planning; engage reads the cluster again
+        mark = read_mark(t.prior_mark, t.kind)
+        if mark is not None:
+            plan.notes.append(f"{t.label} carries the mark of breaker {mark.operation} (by "
+                              f"{clean(mark.by, 60)} since {clean(mark.since, 40)}): engaging "
+                              "joins that breaker and leaves this target to it")
     return EngageAction(plan, ws.gate)
 
 
@@ -165,11 +174,21 @@ async def status(ws: Workspace) -> BreakerState:
 
 
 async def live_status(ws: Workspace) -> LiveState:
-    """The journal's breaker checked against the cluster (``breaker status``): a release
-    killed halfway leaves the journal saying engaged while objects are back; this says
-    "partly released: k of n restored" then, per target which. When the cluster cannot
-    be read the result carries why and the journal's state."""
-    return await breaker.live_state(ws.conn, await status(ws))
+    """The breaker as the journal AND the cluster's marks know it, checked against the
+    objects (``breaker status``): a breaker engaged by another operator, or whose journal is
+    gone, shows from its marks; a release killed halfway leaves the journal saying engaged
+    while objects are back, and this says "partly released: k of n restored" then, per
+    target which. When the cluster cannot be read the result carries why and the journal's
+    state."""
+    ops = await ws.journal.open_operations(ws.context) if ws.journal is not None else []
+    return await cluster_status(ws.conn, ops)
+
+
+async def cluster_status(conn: Reader, operations: Sequence[OpenOperation]) -> LiveState:
+    """:func:`live_status` from the journal's open operations (``breaker status`` reads a
+    journal without opening a session)."""
+    marks = await breaker.scan(conn)
+    return await breaker.live_state(conn, breaker.combined_state(operations, marks))
 
 
 def _journal(ws: Workspace) -> Journal:

@@ -27,6 +27,11 @@ Engage (:func:`engage`), and why it is shaped so:
   "planned", "annotation"}}``: ``planned`` (how many writes the breaker meant to send) is
   how a later process tells a complete breaker from a half-done one without any other file.
 
+The cluster carries the breaker as well (:mod:`.cluster`, :mod:`backends.ops.breaker_mark`):
+each object's mark holds its prior state and who engaged it when, so ``breaker status`` and
+``release`` see and undo a breaker engaged from any state dir, or whose journal is gone; a
+second engage joins a breaker already in the cluster instead of doubling it.
+
 Release (:func:`release`) reads the journal, not the cluster's current opinion: for every
 target it takes the prior state recorded by the breaker's FIRST write to it (prior
 ``automated`` block, replicas, ``backendRefs``), plans the action modules' own restores
@@ -53,6 +58,7 @@ and :mod:`.marks` (the annotation writes); the plan as a value in
 
 from __future__ import annotations
 
+from backends.ops.breaker.cluster import ClusterMarks, Engaged, combined_state, scan
 from backends.ops.breaker.drift import Drift, detect_drift, watch_drift
 from backends.ops.breaker.engage import engage, engage_writes, new_breaker_id
 from backends.ops.breaker.release import ReleasePlan, Restore, plan_release, release
@@ -86,7 +92,9 @@ __all__ = [
     "BreakerResult",
     "BreakerState",
     "BreakerTarget",
+    "ClusterMarks",
     "Drift",
+    "Engaged",
     "EngagedTarget",
     "LiveState",
     "LiveTarget",
@@ -97,6 +105,7 @@ __all__ = [
     "TargetOutcome",
     "breaker_status",
     "breaker_status_db",
+    "combined_state",
     "detect_drift",
     "engage",
     "engage_writes",
@@ -107,6 +116,7 @@ __all__ = [
     "plan_release",
     "propose",
     "release",
+    "scan",
     "state_of",
     "watch_drift",
 ]

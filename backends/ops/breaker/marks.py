@@ -1,11 +1,14 @@
 """The breaker annotation on the objects it changes: in the same patch, or as its own write.
 
 Each changed object carries :data:`~backends.ops.breaker_model.BREAKER_ANNOTATION`
-(``{"operation", "by", "since"}``), so anyone (kubectl, another operator's control room) sees
-why production looks like this. It goes into the same patch where the patch allows it (the
-Application's merge patch, the route's JSON patch when the object already has annotations) and
-otherwise into a separate journaled write (the ``scale`` subresource has no metadata). Engage
-sets it, release removes it (or sets back an older breaker's).
+(``{"operation", "by", "since", "phase", "targets", "prior", "intent"}``, the schema in
+:mod:`backends.ops.breaker_mark`), so anyone (kubectl, another operator's control room) sees
+why production looks like this and can put it back. It goes into the same patch where the
+patch allows it (the Application's merge patch, the route's JSON patch when the object
+already has annotations) and otherwise into a separate journaled write (the ``scale``
+subresource has no metadata), sent BEFORE the change: the object carries its prior state
+before it changes. Engage sets it, release removes it after the restore verified (or sets
+back an older breaker's).
 """
 
 from __future__ import annotations

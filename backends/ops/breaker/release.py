@@ -1,8 +1,10 @@
 """Release the breaker: put back exactly what it changed, in reverse, from the journal.
 
-Release reads the journal, not the cluster's current opinion: for every target it takes the
+Release reads the journal and the breaker marks on the objects (the cluster carries the
+prior state too, :mod:`backends.ops.breaker.cluster`: any operator, with this journal or
+none, can release), not the cluster's current opinion: for every target it takes the
 prior state recorded by the breaker's FIRST write to it (prior ``automated`` block, replicas,
-``backendRefs``), plans the action modules' own restores
+``backendRefs``; from the object's mark when the journal does not know it), plans the action modules' own restores
 (:func:`~backends.ops.argocd.plan_restore`, :func:`~backends.ops.workloads.plan_scale_restore`,
 :func:`~backends.ops.traffic.plan_backends_restore`), and runs the phases in reverse (scale,
 shift, freeze: auto-sync comes back last, when the objects already match what it will
@@ -25,10 +27,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from backends.ops.argocd import plan_restore
+from backends.ops.breaker.cluster import ClusterMarks, Engaged, engaged, scan
 from backends.ops.breaker.marks import annotated, mark_write
 from backends.ops.breaker.run import BreakerResult, OnProgress, TargetOutcome, run_phases
-from backends.ops.breaker.state import EngagedTarget, judge, read_object, targets_of
-from backends.ops.breaker_model import BREAKER_ANNOTATION, PHASES, is_breaker_operation, parse_mark
+from backends.ops.breaker.state import EngagedTarget, judge, read_object
+from backends.ops.breaker_mark import read_mark
+from backends.ops.breaker_model import BREAKER_ANNOTATION, PHASES
 from backends.ops.gate import Confirmation, WriteGate
 from backends.ops.journal import Journal, JournalError, OpenOperation
 from backends.ops.plan import Plan, PlanError, PlannedWrite, Poll, Reader
@@ -48,7 +52,9 @@ async def _restore_plan(conn: Reader, gate: WriteGate, t: EngagedTarget,
     if t.phase == "shift":
         return await plan_backends_restore(conn, gate, t.namespace, t.name, prior, poll=poll)
     if "replicas" not in prior:
-        raise PlanError(f"no recorded replicas for {t.namespace}/{t.name} in the journal")
+        raise PlanError(f"no recorded replicas for {t.namespace}/{t.name} in the journal "
+                        "or on the object (a mark from before priors were recorded: release "
+                        "with the journal of the operator who engaged it)")
     return await plan_scale_restore(conn, gate, t.namespace, t.name, int(prior["replicas"]))
 
 
@@ -94,15 +100,15 @@ async def _plan_restore(conn: Reader, gate: WriteGate, op_id: str, t: EngagedTar
         return out
     annotations = (live.get("metadata") or {}).get("annotations")
     annotations = annotations if isinstance(annotations, dict) else None
-    ours = (parse_mark((annotations or {}).get(BREAKER_ANNOTATION)) or {}).get("operation")
+    mark = read_mark((annotations or {}).get(BREAKER_ANNOTATION), t.kind)
     writes = list(plan.writes)
-    if ours == op_id:
+    if mark is not None and mark.operation == op_id:
         merged = annotated(writes[-1].request, annotations, t.mark_prior) \
             if writes and t.phase != "scale" else None
         if merged is not None:
             writes[-1] = replace(writes[-1], request=merged)
-        else:  # first: the reverse of engage, where the annotation came last
-            writes.insert(0, mark_write(conn, t.phase, t.namespace, t.name, t.mark_prior,
+        else:  # last: the object keeps its prior state until the restore verified
+            writes.append(mark_write(conn, t.phase, t.namespace, t.name, t.mark_prior,
                                          (annotations or {}).get(BREAKER_ANNOTATION), {},
                                          f"Remove the breaker annotation of "
                                          f"{t.namespace}/{t.name}"))
@@ -119,10 +125,13 @@ async def _plan_restore(conn: Reader, gate: WriteGate, op_id: str, t: EngagedTar
 class ReleasePlan:
     """What releasing would write, per engaged breaker (newest first), for the confirm
     screen. :func:`release` plans again right before each breaker's writes (a stacked
-    older breaker must be planned against the state the newer one's release leaves)."""
+    older breaker must be planned against the state the newer one's release leaves).
+    ``notes``: what the cluster's marks could not tell (malformed marks: never restored
+    from; kinds that could not be listed)."""
 
     context: str
-    operations: list[tuple[OpenOperation, list[Restore]]] = field(default_factory=list)
+    operations: list[tuple[Engaged, list[Restore]]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def refusals(self) -> list[str]:
@@ -132,7 +141,7 @@ class ReleasePlan:
 
     @property
     def warnings(self) -> list[str]:
-        return [w for _, rs in self.operations for r in rs for w in r.warnings]
+        return [*self.notes, *(w for _, rs in self.operations for r in rs for w in r.warnings)]
 
     def as_plan(self) -> Plan:
         """The writes as one :class:`~backends.ops.plan.Plan` in release order, for a
@@ -141,7 +150,9 @@ class ReleasePlan:
         out = Plan(title=f"Release the circuit breaker on {self.context}",
                    warnings=self.warnings, blocked=self.refusals)
         for op, restores in self.operations:
-            out.info.append(f"{op.operation_id}: {len(restores)} target(s)")
+            out.info.append(f"{op.operation_id}: {len(restores)} target(s)"
+                            + ("" if op.journal is not None else
+                               ", known from the marks on the objects (not in this journal)"))
             for phase in reversed(PHASES):
                 for r in restores:
                     if r.target.phase == phase:
@@ -154,48 +165,46 @@ class ReleasePlan:
         return out
 
 
-async def _engaged(journal: Journal, context: str,
-                   operation_id: str | None) -> tuple[list[OpenOperation], list[OpenOperation]]:
-    """(the breakers to release, newest first; every open operation of the context)."""
-    ops = await journal.open_operations(context)
-    breakers = sorted((o for o in ops if is_breaker_operation(o.operation_id)),
-                      key=lambda o: o.started, reverse=True)
-    if operation_id is not None:
-        breakers = [o for o in breakers if o.operation_id == operation_id]
-    return breakers, ops
+async def _engaged(journal: Journal, conn: Reader, context: str, operation_id: str | None
+                   ) -> tuple[list[Engaged], list[OpenOperation], ClusterMarks]:
+    """(the breakers to release, newest first, from the journal and the cluster's marks;
+    every open operation of the journal's context; the marks)."""
+    ops, marks = await asyncio.gather(journal.open_operations(context), scan(conn))
+    return engaged(ops, marks, operation_id), ops, marks
 
 
-def _touched(op: OpenOperation, ops: Sequence[OpenOperation]) -> frozenset[tuple[str, str, str]]:
-    """(kind, namespace, name) an earlier, unfinished release of ``op`` may have written."""
+def _touched(op_id: str, ops: Sequence[OpenOperation]) -> frozenset[tuple[str, str, str]]:
+    """(kind, namespace, name) an earlier, unfinished release of ``op_id`` may have
+    written."""
     return frozenset((e.kind, e.namespace, e.name) for o in ops
-                     if o.operation_id.startswith(op.operation_id + "~")
+                     if o.operation_id.startswith(op_id + "~")
                      for e in o.steps if e.may_have_applied)
 
 
-async def _plan_operation(conn: Reader, gate: WriteGate, op: OpenOperation,
+async def _plan_operation(conn: Reader, gate: WriteGate, op: Engaged,
                           poll: Poll | None, ops: Sequence[OpenOperation]) -> list[Restore]:
-    touched = _touched(op, ops)
+    touched = _touched(op.operation_id, ops)
     return list(await asyncio.gather(*(_plan_restore(conn, gate, op.operation_id, t, poll,
                                                      touched)
-                                       for t in targets_of(op.steps))))
+                                       for t in op.targets)))
 
 
 async def plan_release(conn: Reader, gate: WriteGate, journal: Journal, context: str,
                        operation_id: str | None = None, *,
                        poll: Poll | None = None) -> ReleasePlan:
     """Preview :func:`release`: every restore write, what blocks it. Never writes."""
-    breakers, ops = await _engaged(journal, context, operation_id)
-    plan = ReleasePlan(context)
+    breakers, ops, marks = await _engaged(journal, conn, context, operation_id)
+    plan = ReleasePlan(context, notes=list(marks.notes()))
     for op in breakers:
         plan.operations.append((op, await _plan_operation(conn, gate, op, poll, ops)))
     return plan
 
 
-async def _release_one(gate: WriteGate, journal: Journal, op: OpenOperation,
+async def _release_one(gate: WriteGate, journal: Journal, context: str, op: Engaged,
                        restores: list[Restore], stale: Sequence[str], *, reason: str,
                        confirm: Confirmation, on_progress: OnProgress | None) -> BreakerResult:
     op_id = op.operation_id
-    preview = ReleasePlan(op.context, [(op, restores)])
+    preview = ReleasePlan(context, [(op, restores)])
     warnings = tuple(preview.warnings)
     if preview.refusals:
         return BreakerResult("release", op_id, started=False, ok=False,
@@ -216,7 +225,7 @@ async def _release_one(gate: WriteGate, journal: Journal, op: OpenOperation,
     if not error:
         try:
             for done_id in (op_id, release_id, *stale):
-                await journal.release(done_id, context=op.context,
+                await journal.release(done_id, context=context,
                                       operator=gate.policy.operator, reason=reason)
             released = True
         except JournalError as exc:
@@ -229,29 +238,30 @@ async def release(gate: WriteGate, journal: Journal, conn: Reader, context: str,
                   operation_id: str | None = None, *, reason: str, confirm: Confirmation,
                   on_progress: OnProgress | None = None,
                   poll: Poll | None = None) -> BreakerResult:
-    """Restore everything a breaker changed, in reverse, from the journal (module doc),
-    including a half-done breaker left by a crash. ``operation_id`` None: every engaged
-    breaker on ``context``, newest first (each one's prior state is the previous one's
-    emergency state, so that order ends at the state before the first). Nothing of a
-    breaker is sent when any of its restores is forbidden or cannot be planned: the result
-    names each."""
+    """Restore everything a breaker changed, in reverse, from the journal and the marks on
+    the objects (module doc), including a half-done breaker left by a crash and one
+    engaged by another operator. ``operation_id`` None: every engaged breaker on
+    ``context``, newest first (each one's prior state is the previous one's emergency
+    state, so that order ends at the state before the first). Nothing of a breaker is sent
+    when any of its restores is forbidden or cannot be planned: the result names each."""
     if gate.policy.context != context:
         return BreakerResult("release", operation_id or "", started=False, ok=False,
                              error=f"the gate writes to {gate.policy.context!r}, not "
                                    f"{context!r}")
-    breakers, ops = await _engaged(journal, context, operation_id)
+    breakers, ops, marks = await _engaged(journal, conn, context, operation_id)
+    notes = marks.notes()
     if not breakers:
         what = f"breaker {operation_id} is" if operation_id else "no breaker is"
         return BreakerResult("release", operation_id or "", started=False, ok=True,
-                             error=f"{what} not engaged on {context}")
-    newer = [o.operation_id for o in ops if is_breaker_operation(o.operation_id)
-             and o.started > breakers[0].started]
+                             error=f"{what} not engaged on {context}", warnings=notes)
+    newer = [e.operation_id for e in engaged(ops, marks)
+             if e.started > breakers[0].started]
     results = []
     for op in breakers:
         stale = [o.operation_id for o in ops if o.operation_id.startswith(op.operation_id + "~")]
         restores = await _plan_operation(conn, gate, op, poll, ops)
-        result = await _release_one(gate, journal, op, restores, stale, reason=reason,
-                                    confirm=confirm, on_progress=on_progress)
+        result = await _release_one(gate, journal, context, op, restores, stale,
+                                    reason=reason, confirm=confirm, on_progress=on_progress)
         results.append(result)
         if not result.ok:
             break
@@ -259,6 +269,8 @@ async def release(gate: WriteGate, journal: Journal, conn: Reader, context: str,
         note = (f"breaker(s) {', '.join(newer)} engaged after {breakers[0].operation_id} are "
                 "still engaged: their release puts back the emergency state this one undid")
         results[0] = replace(results[0], warnings=(*results[0].warnings, note))
+    if notes:
+        results[0] = replace(results[0], warnings=(*notes, *results[0].warnings))
     if len(results) == 1:
         return results[0]
     return BreakerResult(

@@ -11,6 +11,10 @@ that says "engaged" while the objects are partly or fully restored. Each target 
 and judged by :func:`judge` (the field the breaker changed against the journaled prior and
 intent, and the ``controlroom.io/breaker`` annotation); release uses the same judgement to
 send only the restores still needed.
+
+A breaker the journal does not know (engaged from another state dir, or whose journal is
+gone) comes from the marks on the objects: :mod:`backends.ops.breaker.cluster` merges them
+into the same :class:`BreakerState` (``source``), with targets whose ``status`` is ``marked``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import Any, Final, Literal, TypeAlias
 
 from backends.kube.errors import KubeApiError, KubeError
 from backends.ops.breaker.marks import OBJECT_PATHS
+from backends.ops.breaker_mark import read_mark
 from backends.ops.breaker_model import (
     BREAKER_ANNOTATION,
     MARK_STEP,
@@ -54,8 +59,9 @@ __all__ = [
     "targets_of",
 ]
 
-APPLIED: Final = frozenset({"done", "verified"})
-"""Journal statuses of a write that went through."""
+APPLIED: Final = frozenset({"done", "verified", "marked"})
+"""Journal statuses of a write that went through (``marked``: a target known from its mark in
+the cluster, which is only written with, or before, the change)."""
 _KIND_PHASE: Final[dict[str, Phase]] = {k: p for p, k in PHASE_KIND.items()}
 
 
@@ -76,6 +82,8 @@ class EngagedTarget:
     marked: bool = False
     """A separate annotation write may have applied (release removes it)."""
     mark_prior: str | None = None
+    source: str = "journal"
+    """Where this target is known from: ``journal``, or ``cluster`` (only its mark)."""
 
     @property
     def key(self) -> str:
@@ -106,6 +114,20 @@ class BreakerState:
     completed: int = 0
     others: tuple[str, ...] = ()
     """Other engaged breakers on the context (older), released together by default."""
+    source: str = "journal"
+    """Where the newest breaker is known from: ``journal``, ``cluster`` (only the marks on
+    the objects: another operator's, or a lost journal's) or ``journal+cluster``."""
+    notes: tuple[str, ...] = ()
+    """What the cluster's marks could not tell: malformed marks, kinds not listed."""
+
+    @property
+    def progress(self) -> str:
+        """``7/7 write(s)`` from the journal; from the marks alone, how many objects carry
+        them of how many the engagement meant to change."""
+        if self.source == "cluster":
+            return (f"marks on {self.completed} object(s) of {self.planned}, not in this "
+                    "journal")
+        return f"{self.completed}/{self.planned} write(s)"
 
     def headline(self) -> str:
         if not self.engaged:
@@ -114,8 +136,7 @@ class BreakerState:
         head = "BREAKER HALF-DONE" if self.half_done else "BREAKER ENGAGED"
         more = f", +{len(self.others)} older" if self.others else ""
         return (f"{head} ({self.operation_id}) by {clean(self.by, 60)}{when}: "
-                f"{len(self.targets)} target(s), {self.completed}/{self.planned} write(s)"
-                f"{more}")
+                f"{len(self.targets)} target(s), {self.progress}{more}")
 
 
 def targets_of(entries: Iterable[JournalEntry]) -> list[EngagedTarget]:
@@ -263,8 +284,7 @@ class LiveState:
         if k:
             return f"breaker partly released: {k} of {n} restored {who}{more}{tail}"
         head = "BREAKER HALF-DONE" if s.half_done else "BREAKER ENGAGED"
-        return (f"{head} {self.count('engaged')}/{n} {who}: {s.completed}/{s.planned} "
-                f"write(s){more}{tail}")
+        return f"{head} {self.count('engaged')}/{n} {who}: {s.progress}{more}{tail}"
 
 
 async def read_object(conn: Reader, t: EngagedTarget) -> dict[str, Any] | None:
@@ -346,9 +366,9 @@ def judge(t: EngagedTarget, obj: Mapping[str, Any] | None, operation_id: str) ->
         return LiveTarget(t, "gone")
     meta = obj.get("metadata")
     notes = (meta or {}).get("annotations") if isinstance(meta, dict) else None
-    text = notes.get(BREAKER_ANNOTATION) if isinstance(notes, dict) else None
-    marked = (parse_mark(text if isinstance(text, str) else None) or {}).get(
-        "operation") == operation_id
+    mark = read_mark(notes.get(BREAKER_ANNOTATION) if isinstance(notes, dict) else None,
+                     t.kind)
+    marked = mark is not None and mark.operation == operation_id
     at_prior, emergency, found, wanted, before = _field(t, obj)
     if at_prior and not marked:
         return LiveTarget(t, "restored" if t.applied else "not applied", found)
