@@ -206,11 +206,17 @@ def _hold_one(routes: Iterable[RouteTraffic], leaving: set[str], allowed: Collec
             elif any(b.healthy_without(leaving) for b in rule):
                 continue  # the weight can move there
             deployment = sorted(lost, key=lambda owner: (-lost[owner], owner))[0]
-            serving = any(b.weight > 0 and (b.ready_without(leaving) > 0 or b.unknown)
+            serving = any(b.weight > 0 and not b.unknown and b.ready_without(leaving) > 0
                           for b in rule)
-            why = (f"would leave {route.key} with no ready backend" if not serving else
-                   f"no healthy backend of {route.key} can take its weight (what is left "
-                   "crash-loops)")
+            unknown = [b.name for b in rule if b.weight > 0 and b.unknown]
+            if serving:
+                why = (f"no healthy backend of {route.key} can take its weight (what is left "
+                       "crash-loops)")
+            elif unknown:
+                why = (f"no backend of {route.key} known to be ready can take its weight "
+                       f"({', '.join(unknown)}: readiness not counted)")
+            else:
+                why = f"would leave {route.key} with no ready backend"
             return deployment, route.key, why
     return None
 

@@ -81,8 +81,9 @@ class BreakerTarget:
     grant ``deployments/scale`` but not ``deployments``; the journal still records all).
     ``held``: why the planner left it out (a scale-down that would leave ``held_routes``
     with no ready backend); it is planned all the same, so the operator can include it.
-    ``protects``: for a shift the planner added, the keys of the scale-downs it moves
-    weight away from (it is included while one of them is).
+    ``protects``: for a target the planner added (a shift moving weight off scale-downs,
+    the freeze of an app tracking other targets), the keys of the targets it is there for:
+    it is included while one of them is.
     """
 
     phase: Phase
@@ -177,16 +178,21 @@ class BreakerPlan:
                        + ", ".join(t.key for t in self.targets))
 
     def include(self, key: str, included: bool = True) -> BreakerTarget:
-        """Include (or exclude) a target; returns it. A shift the planner added to keep a
-        route serving follows the scale-downs it protects: excluded with the last of
-        them, included again with the first."""
+        """Include (or exclude) a target; returns it. A target the planner added only to
+        protect others (the shift that keeps a route serving, the freeze of the app that
+        would revert them) follows them: excluded with the last, included with the first."""
         t = self.target(key)
         t.include = included
-        if t.phase == "scale":
-            for shift in self.targets:
-                if t.key in shift.protects:
-                    shift.include = any(self.target(k).include for k in shift.protects)
+        self._follow(t)
         return t
+
+    def _follow(self, changed: BreakerTarget) -> None:
+        for t in self.targets:
+            if changed.key in t.protects:
+                wanted = any(self.target(k).include for k in t.protects)
+                if t.include != wanted:
+                    t.include = wanted
+                    self._follow(t)
 
     def exclude(self, key: str) -> BreakerTarget:
         return self.include(key, False)

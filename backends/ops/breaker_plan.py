@@ -299,9 +299,9 @@ async def plan_engage(
 def _add_managing_apps(targets: list[BreakerTarget], objs: list[dict[str, Any] | None],
                        apps: list[dict[str, Any]]) -> None:
     """Record the tracking app of each Deployment and route, and put every such app with
-    auto-sync on into the freeze phase (before its first scale or shift target). An app
-    added only for targets that are held back starts excluded too (included with them,
-    the plan warns that it is not frozen)."""
+    auto-sync on into the freeze phase (before its first scale or shift target). Such an
+    app follows the targets it was added for (:attr:`BreakerTarget.protects`): one added
+    only for targets that are held back starts excluded, and is included with them."""
     from backends.ops.argocd import auto_sync_state, find_tracking_app
 
     frozen = {(t.namespace, t.name) for t in targets if t.phase == "freeze"}
@@ -320,11 +320,12 @@ def _add_managing_apps(targets: list[BreakerTarget], objs: list[dict[str, Any] |
         t.managed_auto_sync = auto_sync_state(app) == "on"
         if t.managed_auto_sync and ref in added:
             added[ref].include = added[ref].include or t.include
+            added[ref].protects += (t.key,)
         elif t.managed_auto_sync and ref not in frozen:
             frozen.add(ref)
             added[ref] = BreakerTarget(
                 "freeze", *ref, f"tracks {kind} {t.namespace}/{t.name} ({how}) with auto-sync "
-                "on: it would revert the change", include=t.include)
+                "on: it would revert the change", include=t.include, protects=(t.key,))
     targets[:0] = list(added.values())
 
 

@@ -103,5 +103,7 @@ async def plan_paused_restore(conn: Reader, gate: WriteGate, ns: str, name: str,
     return await _plan_paused(conn, gate, ns, name, value, step=RESUME_STEP,
                               title=f"{verb} the rollout of Deployment {ns}/{name}: "
                               f"spec.paused back to its recorded value ({shown})",
-                              nothing=f"Deployment {ns}/{name} already has its recorded "
-                              f"spec.paused ({shown}): nothing to do")
+                              nothing=f"Deployment {ns}/{name} is not paused: nothing to do"
+                              if verb == "Resume" and not is_paused(value) else
+                              f"Deployment {ns}/{name} already has its recorded spec.paused "
+                              f"({shown}): nothing to do")
