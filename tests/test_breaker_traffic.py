@@ -17,10 +17,19 @@ from typing import Any
 
 import pytest
 
+from backends.config import Settings
 from backends.kube.connection import connect
-from backends.ops.breaker import BREAKER_ANNOTATION, BreakerConfig, engage, plan_engage, release
+from backends.ops.breaker import (
+    BREAKER_ANNOTATION,
+    BreakerConfig,
+    detect_drift,
+    engage,
+    plan_engage,
+    release,
+)
 from backends.ops.journal import Journal
 from backends.usecases import breaker as usecase
+from backends.usecases.baseline import list_cluster
 from drill.runner import DrillCluster, DrillOptions
 from tests.ops_support import (
     APPS,
@@ -174,6 +183,27 @@ async def test_the_proposed_breaker_keeps_every_serving_route_serving(
             assert done.ok or "no breaker is engaged" in done.error, done.summary()
         after = fields(cluster)
         assert after == prior
+    finally:
+        await cluster.stop()
+
+
+async def test_a_paused_rollout_resumed_behind_the_breakers_back_is_drift(
+        tmp_path: Path, journal: Journal) -> None:
+    cluster = await _at(tmp_path, "bad-rollout", 60)
+    try:
+        async with await connect(str(cluster.kubeconfig), None) as conn:
+            ws, _ = workspace(conn, journal)
+            action = await usecase.plan_engage(ws, poll=sim_poll(cluster))
+            assert (await usecase.engage(ws, action, reason=REASON, confirm=CONFIRM)).ok
+            state = await usecase.status(ws)
+            store, _ = await list_cluster(conn, Settings(), probe=False)
+            assert detect_drift(store, state) == []
+            cluster.state.mutate(DEPLOY, "checkout", "checkout-stable", lambda d: {
+                **d, "spec": {**d["spec"], "paused": False}})  # kubectl rollout resume
+            store, _ = await list_cluster(conn, Settings(), probe=False)
+        drifts = detect_drift(store, state)
+        assert [(d.label, d.expected, d.actual) for d in drifts] == [
+            ("pause checkout/checkout-stable", "rollout paused", "rollout resumed")]
     finally:
         await cluster.stop()
 
