@@ -309,9 +309,15 @@ class ActionController:
 
     def rollout_pause(self) -> None:
         """Pause or resume the selected Deployment's rollout (``tui/rollout_actions.py``)."""
-        from tui.rollout_actions import rollout_pause
+        from tui.rollout_actions import rollout_plan
 
-        rollout_pause(self._host, self, self._store)
+        sel = self.selected("deployments")
+        if sel is None:
+            self._host.notify("select a deployment first", severity="warning")
+            return
+        ws = self.workspace()
+        if ws is not None:
+            self.run_plan(*rollout_plan(self._store, ws, sel[1]))
 
     def shift_traffic(self) -> None:
         sel = self.selected("httproutes")
