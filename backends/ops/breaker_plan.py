@@ -356,7 +356,7 @@ async def _keep_routes_serving(conn: Reader, plan: BreakerPlan, targets: list[Br
     deployments = [t for t in targets if t.phase in ("scale", "pause") and not t.error]
     namespaces = {t.namespace for t in deployments}
     fixed = {f"{t.namespace}/{t.name}": t.weights for t in targets if t.phase == "shift"}
-    namespaces |= {ns for ns, _ in (tuple(k.split("/", 1)) for k in fixed)}
+    namespaces |= {route.partition("/")[0] for route in fixed}
     plan.routes, notes = await read_routes(conn, namespaces)
     plan.info += notes
     scale = [f"{t.namespace}/{t.name}" for t in deployments if t.phase == "scale"]

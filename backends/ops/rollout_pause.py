@@ -94,16 +94,18 @@ async def plan_resume_rollout(conn: Reader, gate: WriteGate, ns: str, name: str)
 
 
 async def plan_paused_restore(conn: Reader, gate: WriteGate, ns: str, name: str,
-                              recorded: Any, *, verb: str = "Restore") -> Plan:
+                              recorded: Any, *, resume: bool = False) -> Plan:
     """Put back the ``spec.paused`` a pause recorded (its journal ``prior``): exactly that
-    value, None (the field was absent) as ``null``. ``verb`` heads the title (``Resume``
-    for the resume key)."""
+    value, None (the field was absent) as ``null``. ``resume``: it is the resume action
+    (its title and its "not paused" say so), not a breaker's release."""
     value = recorded if isinstance(recorded, bool) else None
     shown = json.dumps(value) if value is not None else "absent"
     return await _plan_paused(conn, gate, ns, name, value, step=RESUME_STEP,
-                              title=f"{verb} the rollout of Deployment {ns}/{name}: "
-                              f"spec.paused back to its recorded value ({shown})",
+                              title=f"Resume the rollout of Deployment {ns}/{name}: "
+                              f"spec.paused back to its recorded value ({shown})"
+                              if resume else f"Restore spec.paused of Deployment "
+                              f"{ns}/{name} to its recorded value ({shown})",
                               nothing=f"Deployment {ns}/{name} is not paused: nothing to do"
-                              if verb == "Resume" and not is_paused(value) else
+                              if resume and not is_paused(value) else
                               f"Deployment {ns}/{name} already has its recorded spec.paused "
                               f"({shown}): nothing to do")

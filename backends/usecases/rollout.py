@@ -53,7 +53,7 @@ async def plan_resume_rollout(ws: Workspace, ns: str, name: str) -> Action:
         plan = await rollout_pause.plan_resume_rollout(ws.conn, ws.gate, ns, name)
     else:
         plan = await rollout_pause.plan_paused_restore(ws.conn, ws.gate, ns, name, recorded,
-                                                       verb="Resume")
+                                                       resume=True)
         plan.info.append("the journal records the spec.paused from before the last pause: "
                          "that value is put back")
     return Action(plan, ws.gate)
