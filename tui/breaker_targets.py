@@ -119,8 +119,13 @@ class AllowNoBackend(Input):
             out.append(ref)
         return out
 
-    def apply(self, targets: BreakerTargets) -> None:
-        """Allow the typed routes and check exactly the targets the plan now includes.
-        ValueError (nothing changed) when the text is not a list of routes."""
-        self.bplan.allow(self.routes())
+    def apply(self, targets: BreakerTargets) -> bool:
+        """Allow the typed routes and check exactly the targets the plan now includes; True
+        when the accepted routes changed. ValueError (nothing changed) when the text is not
+        a list of routes."""
+        routes = self.routes()
+        if set(routes) == self.bplan.allow_no_backend:
+            return False
+        self.bplan.allow(routes)
         targets.sync()
+        return True

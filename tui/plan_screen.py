@@ -160,14 +160,14 @@ class PlanScreen(ModalScreen[Decision | None]):
         box = self.query_one("#breaker-allow", AllowNoBackend)
         error = self.query("#plan-error")
         try:
-            box.apply(self.query_one("#breaker-targets", BreakerTargets))
+            changed = box.apply(self.query_one("#breaker-targets", BreakerTargets))
         except ValueError as exc:
             if error:
                 error.first(Static).update(Content(f"allow no backend: {exc}"))
             return
         if error:
             error.first(Static).update(Content(""))
-        if self._breaker is not None:
+        if changed and self._breaker is not None:
             self.show_plan(engage_preview(self._breaker))
 
     def show_plan(self, plan: Plan) -> None:
