@@ -64,20 +64,26 @@ class BreakerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """The ``[breaker]`` table of the config: the runbook's scope.
 
     ``apps``: Argo CD Applications to freeze, ``namespace/name`` or ``name`` (in ``argocd``);
-    ``deployments``: ``namespace/name`` to scale to 0; ``routes``: emergency weights. The
-    config module embeds this Struct; validation errors (``must be namespace/name``) surface
-    through msgspec with their path, like every other config error.
+    ``deployments``: ``namespace/name`` to scale to 0; ``routes``: emergency weights;
+    ``allow_no_backend``: HTTPRoutes (``namespace/name``) the runbook accepts leaving with
+    no ready backend (the breaker otherwise holds back a scale-down that would, see
+    :mod:`backends.ops.breaker_capacity`). The config module embeds this Struct; validation
+    errors (``must be namespace/name``) surface through msgspec with their path, like every
+    other config error.
     """
 
     apps: list[str] = msgspec.field(default_factory=list)
     deployments: list[str] = msgspec.field(default_factory=list)
     routes: list[RouteShift] = msgspec.field(default_factory=list)
+    allow_no_backend: list[str] = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
         for ref in self.apps:
             _split_ref(ref, DEFAULT_APP_NAMESPACE, "app")
         for ref in self.deployments:
             _split_ref(ref, None, "deployment")
+        for ref in self.allow_no_backend:
+            _split_ref(ref, None, "allow_no_backend route")
         routes = [r.ref for r in self.routes]
         dupes = sorted({f"{ns}/{n}" for ns, n in routes if routes.count((ns, n)) > 1})
         if dupes:
@@ -89,6 +95,11 @@ class BreakerConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     def deployment_refs(self) -> list[tuple[str, str]]:
         return _unique(_split_ref(r, None, "deployment") for r in self.deployments)
+
+    def allowed_dark_routes(self) -> list[tuple[str, str]]:
+        """The routes of ``allow_no_backend``."""
+        return _unique(_split_ref(r, None, "allow_no_backend route")
+                       for r in self.allow_no_backend)
 
 
 def _unique(items: Iterable[T]) -> list[T]:

@@ -73,7 +73,8 @@ async def _plan(s: Session) -> tuple[EngageAction, list[tuple[str, Plan]]]:
     from backends.ops.plan import PlanError
     from backends.usecases import breaker as usecase
 
-    action = await planned(usecase.plan_engage(s.ws, _scope(s)))
+    action = await planned(usecase.plan_engage(
+        s.ws, _scope(s), allow_no_backend=getattr(s.args, "allow_no_backend", None) or ()))
     plan = action.plan
     out(clean_multiline(plan.describe()))
     try:
@@ -113,7 +114,12 @@ async def _engage(s: Session) -> int:
 
     action, writes = await _plan(s)
     plan = action.plan
-    if not plan.blocked and not plan.errors and plan.writes() == 0:
+    if not plan.blocked and not plan.errors and not plan.dark and plan.writes() == 0:
+        held = [t for t in plan.targets if t.held and not t.include]
+        if held:  # the breaker did not engage: a pipeline must not read success
+            fail(FAILED, "not started: every target that needs a change is held back ("
+                 + "; ".join(clean(f"{t.label}: {t.held}", 300) for t in held)
+                 + "); accept it with --allow-no-backend NS/ROUTE; nothing was sent")
         out("nothing to do: every target is already in the emergency state")
         return OK
     if plan.refusals:

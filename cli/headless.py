@@ -1,8 +1,8 @@
 """Headless commands: the control room's actions for pipelines and terminals without a screen.
 
-``controlroom pause-sync|restore-sync|scale|rollback|weights|breaker|journal ...`` run the
-SAME planners (:mod:`backends.ops`) and the SAME write gate as the keys of the control room;
-only the face differs. They exist for the update strategy's "Rollback on Failure" step (a CI job that must
+``controlroom pause-sync|restore-sync|scale|rollout|rollback|weights|breaker|journal ...`` run
+the SAME planners (:mod:`backends.ops`) and the SAME write gate as the keys of the control
+room; only the face differs. They exist for the update strategy's "Rollback on Failure" step (a CI job that must
 put production back without a human at a screen) and for an on-call engineer on a jump host.
 
 What every write command does, in this order, and why:
@@ -56,7 +56,8 @@ from cli.session import FAILED, REASON_ENV, USAGE, CommandState, Exit
 
 __all__ = ["COMMANDS", "REASON_ENV", "dispatch", "register"]
 
-COMMANDS: Final = ("pause-sync", "restore-sync", "scale", "rollback", "weights", "breaker",
+COMMANDS: Final = ("pause-sync", "restore-sync", "scale", "rollout", "rollback", "weights",
+                   "breaker",
                    "journal")
 
 
@@ -97,7 +98,7 @@ def dispatch(args: argparse.Namespace) -> int | None:
 
 def _command_name(args: argparse.Namespace) -> str:
     parts = ["controlroom", str(args.command)]
-    for extra in ("rollback_kind", "breaker_action"):
+    for extra in ("rollout_action", "rollback_kind", "breaker_action"):
         if getattr(args, extra, None):
             parts.append(str(getattr(args, extra)))
     return " ".join(parts)

@@ -1,5 +1,5 @@
 """The headless write commands' parsers: ``pause-sync``, ``restore-sync``, ``scale``,
-``rollback app|deployment``, ``weights``, ``breaker``, ``journal``.
+``rollout pause|resume``, ``rollback app|deployment``, ``weights``, ``breaker``, ``journal``.
 
 Parsing only gathers input (which object, which revision, the reason, the typed context
 name); each subcommand's ``headless`` default is the command function that runs it.
@@ -16,6 +16,7 @@ from cli import (
     commands_argocd,
     commands_breaker,
     commands_journal,
+    commands_rollout,
     commands_traffic,
     commands_workloads,
 )
@@ -157,6 +158,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _flags(p, writes=True)
     p.set_defaults(headless=commands_workloads.scale)
 
+    p = sub.add_parser("rollout", help="pause or resume a Deployment's rollout (journaled)",
+                       description="Pause or resume a Deployment's rollout (spec.paused), as "
+                       "kubectl rollout pause|resume do; resume puts back the value the "
+                       "journal recorded before the last pause. Pausing a paused Deployment "
+                       "or resuming one that is not paused changes nothing and says so.")
+    p.add_argument("rollout_action", choices=("pause", "resume"), metavar="{pause,resume}")
+    p.add_argument("deployment", type=deploy, metavar="NS/DEPLOY")
+    _flags(p, writes=True)
+    p.set_defaults(headless=commands_rollout.rollout)
+
     p = sub.add_parser("rollback", help="roll back an Argo CD app or a Deployment",
                        description="Roll back an Argo CD Application to a history entry, or a "
                        "Deployment to a rollout revision (kubectl rollout undo).")
@@ -211,6 +222,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     scope.add_argument("--route", action="append", default=[], type=_route_shift,
                        metavar="NS/NAME:BACKEND=W[,BACKEND=W]",
                        help="emergency weights for an HTTPRoute (repeatable)")
+    p.add_argument("--allow-no-backend", action="append", default=[], type=deploy,
+                   metavar="NS/ROUTE",
+                   help="accept leaving this HTTPRoute with no ready backend: a scale-down "
+                   "that would empty it is otherwise held back (repeatable; with or without "
+                   "scope flags)")
     p.add_argument("--operation", default=None, metavar="ID",
                    help="release: only this breaker (default: every engaged one, newest first)")
     _flags(p, writes=True)

@@ -386,7 +386,8 @@ async def test_read_only_sends_no_write_from_any_key(drill: DrillCluster) -> Non
 
 async def test_breaker_key_engages_shows_state_and_release_restores(
         drill: DrillCluster) -> None:
-    settings = parse('[breaker]\napps = ["payments"]\ndeployments = ["payments/payments"]\n')
+    settings = parse('[breaker]\napps = ["payments"]\ndeployments = ["payments/payments"]\n'
+                     'allow_no_backend = ["payments/payments"]\n')
     app = make_app(drill, settings)
     before_app = drill.state.get(APPS, "argocd", "payments")["spec"]["syncPolicy"]
     before_replicas = drill.state.get(DEPLOY, "payments", "payments")["spec"]["replicas"]

@@ -330,7 +330,8 @@ async def test_breaker_targets_toggle_and_blocked_ones_must_be_excluded(
     """A configured deployment that does not exist cannot be planned: the breaker refuses
     to send until it is excluded (Space in the target list); the rest then engages."""
     settings = parse('[breaker]\napps = ["payments"]\n'
-                     'deployments = ["payments/payments", "payments/no-such-thing"]\n')
+                     'deployments = ["payments/payments", "payments/no-such-thing"]\n'
+                     'allow_no_backend = ["payments/payments"]\n')
     app = make_app(drill, settings)
     async with app.run_test(size=(200, 50)) as pilot:
         await until(pilot, lambda: app.actions.gate is not None, "the write gate")

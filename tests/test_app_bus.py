@@ -39,6 +39,7 @@ def text_of(widget: Any) -> str:
 async def test_engage_reaches_the_team_and_a_control_room_started_later(
         drill: DrillCluster, mosquitto: Broker, tmp_path: Path) -> None:
     settings = parse('[breaker]\napps = ["payments"]\ndeployments = ["payments/payments"]\n'
+                     'allow_no_backend = ["payments/payments"]\n'
                      f'[mqtt]\nurl = "{mosquitto.url}"\n')
     team_store = Store()
     teammate = TeamBus(team_store, MqttSettings(url=mosquitto.url, client_id="bob-room"))
@@ -164,7 +165,8 @@ async def test_a_breaker_engaged_with_the_cli_shows_in_a_running_app_and_on_the_
             assert "BREAKER ENGAGED" not in text_of(app.header._modes)  # noqa: SLF001
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "controlroom", "breaker", "engage",
-                "--deployment", "payments/payments", "--yes", "--reason", "INC-CLI",
+                "--deployment", "payments/payments", "--allow-no-backend", "payments/payments",
+                "--yes", "--reason", "INC-CLI",
                 "--kubeconfig", str(drill.kubeconfig), "--config", str(config),
                 "--state-dir", str(state_dir), stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL)

@@ -118,7 +118,8 @@ async def test_breaker_plan_screen_lists_every_write_engage_sends(drill: DrillCl
     """The plan screen of ``ctrl+b`` shows the writes engage sends, the scaled Deployment's
     annotation write included (it used to show the bare planner plans): what the server
     then receives is exactly what was listed."""
-    settings = parse('[breaker]\napps = ["payments"]\ndeployments = ["payments/payments"]\n')
+    settings = parse('[breaker]\napps = ["payments"]\ndeployments = ["payments/payments"]\n'
+                     'allow_no_backend = ["payments/payments"]\n')
     app = make_app(drill, settings)
     async with app.run_test(size=(200, 50)) as pilot:
         await until(pilot, lambda: app.actions.gate is not None, "the write gate")

@@ -67,9 +67,10 @@ SHIFT = RouteShift(route="checkout/checkout",
                    weights={"checkout-stable": 100, "checkout-canary": 0})
 CONFIG = BreakerConfig(apps=["payments"],
                        deployments=["checkout/checkout-canary", "payments/payments"],
-                       routes=[SHIFT])
+                       routes=[SHIFT], allow_no_backend=["payments/payments"])
 """Freeze payments (checkout is added: it tracks the route and the canary), shift checkout's
-traffic to stable, scale the canary and payments to 0."""
+traffic to stable, scale the canary and payments to 0 (payments is the only backend of its
+route: the runbook accepts leaving it dark, else the breaker would hold it back)."""
 APP_NAMES = ("checkout", "payments")
 SCALED = (("checkout", "checkout-canary"), ("payments", "payments"))
 
@@ -252,8 +253,13 @@ async def test_control_scaling_without_the_pause_is_reverted_by_selfheal(
         assert replicas(calm, "payments", "payments") == 2  # Git's value: reverted
 
 
-async def test_no_config_proposes_the_degraded_app_and_its_crash_looping_deployment(
+async def test_no_config_proposes_the_degraded_app_and_pauses_the_stalled_rollout(
         bad: DrillCluster, journal: Journal) -> None:
+    """checkout-stable crash-loops in the middle of a rollout whose old ReplicaSet still
+    serves: the proposal pauses the rollout (it used to scale it to 0, the 90 % backend of
+    checkout/checkout), and release puts spec.paused back exactly (absent)."""
+    spec = bad.state.get(DEPLOY, "checkout", "checkout-stable")["spec"]
+    assert "paused" not in spec
     async with await _conn(bad) as conn:
         store, notes = await list_cluster(conn, Settings(), probe=False)
         assert notes == []
@@ -261,20 +267,26 @@ async def test_no_config_proposes_the_degraded_app_and_its_crash_looping_deploym
         plan = await plan_engage(conn, gate, store, None, poll=sim_poll(bad))
         assert plan.proposed
         assert [t.key for t in plan.targets] == ["freeze:argocd/checkout",
-                                                 "scale:checkout/checkout-stable"]
+                                                 "pause:checkout/checkout-stable"]
         assert "Degraded" in plan.targets[0].why and "CrashLoopBackOff" in plan.targets[1].why
-        assert not any(t.phase == "shift" for t in plan.targets)  # never without config
+        assert "still serves" in plan.targets[1].why
         assert "pause sync first" not in " ".join(plan.warnings)  # the freeze covers it
+        assert "checkout/checkout: 4 ready pod(s) behind weight -> 4" in plan.describe()
         result = await engage(gate, plan, reason=REASON, confirm=CONFIRM)
         assert result.ok, result.summary()
         bad.sim.advance(120)
-        assert replicas(bad, "checkout", "checkout-stable") == 0
+        stable = bad.state.get(DEPLOY, "checkout", "checkout-stable")
+        assert stable["spec"]["paused"] is True and replicas(bad, "checkout",
+                                                              "checkout-stable") == 3
+        assert stable["status"]["readyReplicas"] == 3  # the old ReplicaSet still serves
         assert auto_sync(bad, "checkout") == {"prune": True, "selfHeal": True,
                                               "enabled": False}
         done = await release(gate, journal, conn, CTX, reason=REASON, confirm=CONFIRM)
         assert done.ok, done.summary()
     assert auto_sync(bad, "checkout") == {"prune": True, "selfHeal": True}
-    assert replicas(bad, "checkout", "checkout-stable") == 3
+    stable = bad.state.get(DEPLOY, "checkout", "checkout-stable")
+    assert "paused" not in stable["spec"] and replicas(bad, "checkout", "checkout-stable") == 3
+    assert BREAKER_ANNOTATION not in (stable["metadata"].get("annotations") or {})
 
 
 async def test_excluding_a_managing_app_warns_that_selfheal_will_revert(
@@ -282,10 +294,12 @@ async def test_excluding_a_managing_app_warns_that_selfheal_will_revert(
     async with await _conn(calm) as conn:
         gate = gate_for(conn, journal)
         plan = await plan_engage(conn, gate, None,
-                                 BreakerConfig(deployments=["payments/payments"]))
+                                 BreakerConfig(deployments=["payments/payments"],
+                                               allow_no_backend=["payments/payments"]))
         assert [t.key for t in plan.targets] == ["freeze:argocd/payments",
                                                  "scale:payments/payments"]
-        assert plan.warnings == []
+        assert plan.warnings == ["payments/payments: accepted to be left with no ready "
+                                 "backend (--allow-no-backend)"]
         plan.exclude("freeze:argocd/payments")
         assert any("argocd/payments has auto-sync on and is not frozen" in w
                    for w in plan.warnings)
@@ -368,7 +382,8 @@ async def test_status_says_released_when_every_object_is_back_and_the_journal_la
     journal. A target that cannot be read is named, the others still judged."""
     async with await _conn(calm) as conn:
         gate = gate_for(conn, journal)
-        config = BreakerConfig(deployments=["payments/payments"])
+        config = BreakerConfig(deployments=["payments/payments"],
+                               allow_no_backend=["payments/payments"])
         plan = await plan_engage(conn, gate, None, config, poll=sim_poll(calm))
         plan.exclude("freeze:argocd/payments")
         assert (await engage(gate, plan, reason=REASON, confirm=CONFIRM)).ok
@@ -480,9 +495,12 @@ async def test_rbac_blocked_step_is_named_and_refused_until_excluded(
         assert writes_seen(denying) == [] and await journal.entries() == []
 
         plan.exclude("scale:checkout/checkout-stable")
+        # The shift added to keep checkout/checkout serving follows the scale it protects.
+        assert not plan.target("shift:checkout/checkout").include
         assert plan.ready and plan.blocked == []
         result = await engage(gate, plan, reason=REASON, confirm=CONFIRM)
-        assert result.ok and [o.state for o in result.outcomes] == ["done", "excluded"]
+        assert result.ok and [o.state for o in result.outcomes] == ["done", "excluded",
+                                                                    "excluded"]
         assert auto_sync(denying, "checkout")["enabled"] is False
 
 
@@ -557,7 +575,8 @@ CRASH_SCRIPT = textwrap.dedent("""
             config = BreakerConfig(
                 apps=["payments"], deployments=["checkout/checkout-canary", "payments/payments"],
                 routes=[RouteShift(route="checkout/checkout",
-                                   weights={"checkout-stable": 100, "checkout-canary": 0})])
+                                   weights={"checkout-stable": 100, "checkout-canary": 0})],
+                allow_no_backend=["payments/payments"])
             plan = await plan_engage(conn, gate, None, config, poll=Poll(interval=0.05))
             print("PLANNED", plan.writes(), flush=True)
             await engage(gate, plan, reason="INC-9", confirm=Confirmation(),

@@ -53,6 +53,9 @@ ACTION_BINDINGS = [
             tooltip="Deployment: scale to 0 through the scale subresource"),
     Binding("S", "scale_restore", "Restore scale", id="scale_restore", show=False,
             tooltip="Deployment: restore the replicas recorded before the last scale"),
+    Binding("u", "rollout_pause", "Pause/resume rollout", id="rollout_pause", show=False,
+            tooltip="Deployment: pause its rollout (spec.paused, the old ReplicaSet keeps "
+            "serving), or resume it (the value recorded before the pause)"),
     Binding("r", "rollback", "Rollback", id="rollback",
             tooltip="Argo CD app: pick a history entry to roll back to; Deployment: pick "
             "a revision to undo to (the previous one is preselected)"),
@@ -303,6 +306,18 @@ class ActionController:
         if ws is not None:
             self.run_plan(f"restore the scale of {ns}/{name}",
                           partial(workloads.plan_scale_restore, ws, ns, name))
+
+    def rollout_pause(self) -> None:
+        """Pause or resume the selected Deployment's rollout (``tui/rollout_actions.py``)."""
+        from tui.rollout_actions import rollout_plan
+
+        sel = self.selected("deployments")
+        if sel is None:
+            self._host.notify("select a deployment first", severity="warning")
+            return
+        ws = self.workspace()
+        if ws is not None:
+            self.run_plan(*rollout_plan(self._store, ws, sel[1]))
 
     def shift_traffic(self) -> None:
         sel = self.selected("httproutes")

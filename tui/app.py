@@ -414,6 +414,9 @@ class ControlRoomApp(App[int]):
     def action_scale_restore(self) -> None:
         self.actions.scale_restore()
 
+    def action_rollout_pause(self) -> None:
+        self.actions.rollout_pause()
+
     def action_rollback(self) -> None:
         self.rollbacks.rollback()
 

@@ -10,6 +10,12 @@ Target text comes from the cluster and the config: it is shown as plain content.
 The plan shown next to the list is :func:`engage_preview`: the writes engage sends (the
 breaker annotation merged into each patch, or its own write for a scaled Deployment), the
 very list ``controlroom breaker engage --dry-run`` previews.
+
+A scale-down that would leave an HTTPRoute with no ready backend is held back (listed
+unchecked, "HELD: would leave ... with no ready backend") and including it is refused; the
+operator who knows better types the route into :class:`AllowNoBackend` (the dialog's
+``--allow-no-backend``): the targets held for that route are then included, and the plan
+shows the route left dark as accepted.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from textual.content import Content
-from textual.widgets import SelectionList
+from textual.widgets import Input, SelectionList
 from textual.widgets.selection_list import Selection
 
 from backends.ops.breaker_model import BreakerPlan, BreakerTarget
@@ -43,7 +49,9 @@ def engage_preview(action: EngageAction) -> Plan:
 
 def target_prompt(target: BreakerTarget) -> Content:
     """``scale payments/payments (configured): Scale payments/payments to 0``."""
-    if target.error:
+    if target.held and not target.include:
+        state, style = f"HELD: {target.held}", "$text-warning"
+    elif target.error:
         state, style = f"cannot plan: {target.error}", "$text-error"
     elif target.blocked:
         state, style = "BLOCKED: " + "; ".join(target.blocked), "$text-error"
@@ -69,11 +77,55 @@ class BreakerTargets(SelectionList[str]):
         self.bplan = bplan
 
     def apply(self) -> bool:
-        """Include exactly the checked targets; True when something changed."""
+        """Include exactly the checked targets; True when something changed. A toggle may
+        carry others along (a shift added to protect a scale-down follows it): the check
+        boxes are then set to what the plan includes."""
         chosen = set(self.selected)
         changed = False
         for target in self.bplan.targets:
             if target.include != (target.key in chosen):
                 self.bplan.include(target.key, target.key in chosen)
                 changed = True
+        if changed:
+            self.sync()
         return changed
+
+    def sync(self) -> None:
+        """Check exactly the targets the plan includes."""
+        for t in self.bplan.targets:
+            if t.include and t.key not in self.selected:
+                self.select(t.key)
+            elif not t.include and t.key in self.selected:
+                self.deselect(t.key)
+
+
+class AllowNoBackend(Input):
+    """The routes (``ns/name``, comma or space separated) the operator accepts leaving with
+    no ready backend: :meth:`~backends.ops.breaker_model.BreakerPlan.allow`."""
+
+    def __init__(self, bplan: BreakerPlan, *, id: str | None = None) -> None:  # noqa: A002
+        super().__init__(value=", ".join(sorted(bplan.allow_no_backend)),
+                         placeholder="allow no backend: NS/ROUTE the breaker may leave with no "
+                         "ready backend (empty: none)", id=id)
+        self.bplan = bplan
+
+    def routes(self) -> list[str]:
+        """The typed routes; ValueError naming the first that is not ``ns/name``."""
+        out = []
+        for ref in self.value.replace(",", " ").split():
+            ns, sep, name = ref.partition("/")
+            if not sep or not ns or not name or "/" in name:
+                raise ValueError(f"{ref!r} is not NAMESPACE/ROUTE")
+            out.append(ref)
+        return out
+
+    def apply(self, targets: BreakerTargets) -> bool:
+        """Allow the typed routes and check exactly the targets the plan now includes; True
+        when the accepted routes changed. ValueError (nothing changed) when the text is not
+        a list of routes."""
+        routes = self.routes()
+        if set(routes) == self.bplan.allow_no_backend:
+            return False
+        self.bplan.allow(routes)
+        targets.sync()
+        return True

@@ -58,6 +58,7 @@ NEEDS: Mapping[str, Need] = {
     "pause_sync": Need.WRITE_GATE,
     "scale_down": Need.WRITE_GATE,
     "scale_restore": Need.WRITE_GATE,
+    "rollout_pause": Need.WRITE_GATE,
     "rollback": Need.WRITE_GATE,
     "shift_traffic": Need.WRITE_GATE,
     "pause_scope": Need.WRITE_GATE,

@@ -40,7 +40,7 @@ from backends.ops.plan import Offer, Plan
 from backends.sanitize import clean
 from backends.usecases.run import preview
 from backends.usecases.workspace import Action
-from tui.breaker_targets import BreakerTargets, engage_preview
+from tui.breaker_targets import AllowNoBackend, BreakerTargets, engage_preview
 
 if TYPE_CHECKING:
     from backends.usecases.breaker import EngageAction
@@ -153,6 +153,23 @@ class PlanScreen(ModalScreen[Decision | None]):
         if targets.apply() and self._breaker is not None:
             self.show_plan(engage_preview(self._breaker))
 
+    @on(Input.Changed, "#breaker-allow")
+    def allow_changed(self, event: Input.Changed) -> None:
+        """The routes accepted to be left with no ready backend: the plan follows."""
+        event.stop()
+        box = self.query_one("#breaker-allow", AllowNoBackend)
+        error = self.query("#plan-error")
+        try:
+            changed = box.apply(self.query_one("#breaker-targets", BreakerTargets))
+        except ValueError as exc:
+            if error:
+                error.first(Static).update(Content(f"allow no backend: {exc}"))
+            return
+        if error:
+            error.first(Static).update(Content(""))
+        if changed and self._breaker is not None:
+            self.show_plan(engage_preview(self._breaker))
+
     def show_plan(self, plan: Plan) -> None:
         """Show ``plan`` instead (an editor changed it) and dry-run it again."""
         self.plan = plan
@@ -186,6 +203,9 @@ class PlanScreen(ModalScreen[Decision | None]):
                                 f"({self._kube_context}) to confirm", id="plan-confirm")
                 yield Static(Content("Enter to send, Escape to cancel"), classes="plan--hint")
                 yield Static(id="plan-error", classes="plan--error")
+                if self._breaker is not None:
+                    # After the reason, so Tab from the targets still reaches the reason first.
+                    yield AllowNoBackend(self._breaker.plan, id="breaker-allow")
 
     @property
     def offers(self) -> list[Offer]:
@@ -237,6 +257,9 @@ class PlanScreen(ModalScreen[Decision | None]):
 
     @on(Input.Submitted)
     def submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "breaker-allow":
+            self.query_one("#plan-reason", Input).focus()  # Enter here goes back, sends nothing
+            return
         reason = self.query_one("#plan-reason", Input).value.strip()
         error = self.query_one("#plan-error", Static)
         if self.plan.blocked:

@@ -11,10 +11,20 @@ Scope, and why each rule:
 - From the config (``[breaker]``, :class:`BreakerConfig`) when there is one: an incident
   runbook decided in calm times beats a guess made during the incident.
 - Without a config, a *proposal* from the store: Applications whose health is Degraded and
-  Deployments that crash-loop or have fewer ready replicas than desired. No traffic shift is
-  ever proposed: sending traffic somewhere is a decision about capacity that only a human (or
-  the runbook) can make. :func:`fill_store` lists what the proposal reads when no watch
-  sources run (the CLI); it stays here until the baseline collector replaces it.
+  Deployments that crash-loop or have fewer ready replicas than desired. A Deployment in the
+  middle of a rollout whose old ReplicaSet still serves is proposed for a rollout *pause*
+  (``spec.paused``), not a scale to 0: scaling it would take away the pods that still serve
+  (:func:`~backends.ops.breaker_traffic.stalled_rollout`).
+- Traffic-aware, config or not: every HTTPRoute backed by a Deployment to scale down is read
+  live down to its ready pods (:mod:`backends.ops.breaker_traffic`). Before a scale-down
+  empties a weighted backend, the weight moves to a healthy backend of the same rule (a
+  shift target, verified by the route's status, engaged before the scale phase); where none
+  exists and the scale would take away serving pods, that Deployment is held back, unchecked,
+  with why ("would leave checkout/checkout with no ready backend"), unless the route is
+  accepted as a loss (``allow_no_backend``: the config, ``--allow-no-backend``, the plan
+  screen). Routes the config shifts keep the config's weights. The plan carries the routes,
+  so the capacity before/after and the refusal of a dark route follow every edit
+  (:mod:`backends.ops.breaker_model`).
 - Every Argo CD app that tracks a Deployment to scale or a route to shift, and has auto-sync
   on, is added to the freeze phase even when nobody listed it: with selfHeal on, a scale-down
   without the pause is reverted within seconds (operations.md section 1), which is the trap
@@ -46,6 +56,7 @@ from backends.breaker_scope import (
 )
 from backends.kube.errors import KubeError
 from backends.model import AppRow, DeploymentRow
+from backends.ops.breaker_capacity import protect
 from backends.ops.breaker_model import (
     BREAKER_ANNOTATION,
     MARK_STEP,
@@ -159,8 +170,8 @@ async def _read(conn: Reader, target: BreakerTarget) -> dict[str, Any] | None:
     from backends.ops.traffic import route_path
     from backends.ops.workloads import deploy_path
 
-    path = {"freeze": app_path, "shift": route_path, "scale": deploy_path}[target.phase](
-        target.namespace, target.name)
+    path = {"freeze": app_path, "pause": deploy_path, "shift": route_path,
+            "scale": deploy_path}[target.phase](target.namespace, target.name)
     try:
         obj: dict[str, Any] = await get_json(conn, path,
                                              f"{target.kind} {target.namespace}/{target.name}")
@@ -176,6 +187,7 @@ async def _plan_one(conn: Reader, gate: WriteGate, target: BreakerTarget, *,
                     options: ArgoOptions, poll: Poll | None, shift_timeout: float) -> None:
     from backends.ops.argocd import plan_pause
     from backends.ops.plan import PlanError
+    from backends.ops.rollout_pause import plan_pause_rollout
     from backends.ops.traffic import plan_shift
     from backends.ops.workloads import plan_scale
 
@@ -183,6 +195,10 @@ async def _plan_one(conn: Reader, gate: WriteGate, target: BreakerTarget, *,
         if target.phase == "freeze":
             target.plan = await plan_pause(conn, gate, target.namespace, target.name,
                                            options=options)
+        elif target.phase == "pause":
+            target.plan = await plan_pause_rollout(
+                conn, gate, target.namespace, target.name,
+                title=f"Pause the rollout of {target.namespace}/{target.name}")
         elif target.phase == "shift":
             target.plan = await plan_shift(conn, gate, target.namespace, target.name,
                                            target.weights, timeout=shift_timeout, poll=poll)
@@ -217,19 +233,24 @@ async def plan_engage(
     options: ArgoOptions | None = None,
     poll: Poll | None = None,
     shift_timeout: float = 60.0,
+    allow_no_backend: Iterable[tuple[str, str]] = (),
 ) -> BreakerPlan:
     """Plan a circuit breaker (module doc): read every target live, plan each write with
     the action modules' planners (concurrently), check RBAC. Never writes.
 
     ``poll`` paces the route verifications (tests on a manual clock pass one that advances
     scenario time); ``shift_timeout`` bounds each route's wait for its new
-    ``observedGeneration`` to be Accepted and ResolvedRefs.
+    ``observedGeneration`` to be Accepted and ResolvedRefs. ``allow_no_backend``: routes the
+    operator accepts leaving with no ready backend (with the config's own).
     """
     from backends.ops.argocd import DEFAULTS, list_applications
 
     options = options or DEFAULTS
+    allowed = {f"{ns}/{n}" for ns, n in allow_no_backend}
+    if config is not None:
+        allowed |= {f"{ns}/{n}" for ns, n in config.allowed_dark_routes()}
     plan = BreakerPlan(context=gate.policy.context, proposed=config is None, poll=poll,
-                       reader=conn)
+                       reader=conn, allow_no_backend=allowed)
     targets: list[BreakerTarget] = []
     if config is None:
         if store is None:
@@ -239,8 +260,8 @@ async def plan_engage(
             targets += [BreakerTarget("freeze", ns, n, why) for ns, n, why in apps]
             targets += [BreakerTarget("scale", ns, n, why) for ns, n, why in deployments]
             plan.info.append("targets proposed from the live state (Degraded apps, "
-                             "crash-looping or mismatched Deployments); no traffic shift "
-                             "without a [breaker] config")
+                             "crash-looping or mismatched Deployments; a stalled rollout "
+                             "whose old ReplicaSet serves is paused, not scaled)")
     else:
         targets += [BreakerTarget("freeze", ns, n, "configured") for ns, n in config.app_refs()]
         for shift in config.routes:
@@ -251,6 +272,12 @@ async def plan_engage(
                     for ns, n in config.deployment_refs()]
 
     objs = await _gather([_read(conn, t) for t in targets])
+    if config is None:
+        await _gather([_pause_stalled(conn, t, obj) for t, obj in zip(targets, objs, strict=True)
+                       if t.phase == "scale" and obj is not None])
+    added = await _keep_routes_serving(conn, plan, targets, config)
+    targets += added
+    objs += await _gather([_read(conn, t) for t in added])
     listed, why_not = await list_applications(conn)
     if listed is None:
         plan.info.append(f"{why_not}: the apps tracking the targets were not looked up")
@@ -272,16 +299,18 @@ async def plan_engage(
 def _add_managing_apps(targets: list[BreakerTarget], objs: list[dict[str, Any] | None],
                        apps: list[dict[str, Any]]) -> None:
     """Record the tracking app of each Deployment and route, and put every such app with
-    auto-sync on into the freeze phase (before its first scale or shift target)."""
+    auto-sync on into the freeze phase (before its first scale or shift target). Such an
+    app follows the targets it was added for (:attr:`BreakerTarget.protects`): one added
+    only for targets that are held back starts excluded, and is included with them."""
     from backends.ops.argocd import auto_sync_state, find_tracking_app
 
     frozen = {(t.namespace, t.name) for t in targets if t.phase == "freeze"}
-    added: list[BreakerTarget] = []
+    added: dict[tuple[str, str], BreakerTarget] = {}
     for t, obj in zip(list(targets), objs, strict=True):
         if obj is None or t.phase == "freeze":
             continue
-        group, kind = (("apps", "Deployment") if t.phase == "scale"
-                       else ("gateway.networking.k8s.io", "HTTPRoute"))
+        group, kind = (("gateway.networking.k8s.io", "HTTPRoute") if t.phase == "shift"
+                       else ("apps", "Deployment"))
         app, how = find_tracking_app(apps, obj, group, kind)
         if app is None:
             continue
@@ -289,12 +318,66 @@ def _add_managing_apps(targets: list[BreakerTarget], objs: list[dict[str, Any] |
         ref = (str(meta.get("namespace", "")), str(meta.get("name", "")))
         t.managed_by = ref
         t.managed_auto_sync = auto_sync_state(app) == "on"
-        if t.managed_auto_sync and ref not in frozen:
+        if t.managed_auto_sync and ref in added:
+            added[ref].include = added[ref].include or t.include
+            added[ref].protects += (t.key,)
+        elif t.managed_auto_sync and ref not in frozen:
             frozen.add(ref)
-            added.append(BreakerTarget(
+            added[ref] = BreakerTarget(
                 "freeze", *ref, f"tracks {kind} {t.namespace}/{t.name} ({how}) with auto-sync "
-                "on: it would revert the change"))
-    targets[:0] = added
+                "on: it would revert the change", include=t.include, protects=(t.key,))
+    targets[:0] = list(added.values())
+
+
+async def _pause_stalled(conn: Reader, target: BreakerTarget, deploy: dict[str, Any]) -> None:
+    """A proposed scale-down of a Deployment whose rollout stalled while its old
+    ReplicaSet still serves becomes a rollout pause (module doc)."""
+    from backends.ops.breaker_traffic import stalled_rollout
+    from backends.ops.plan import PlanError
+    from backends.ops.workloads import _owned_replicasets
+
+    try:
+        why = stalled_rollout(deploy, await _owned_replicasets(conn, deploy))
+    except (PlanError, KubeError) as exc:
+        target.why += f" (its ReplicaSets could not be read: {clean(exc, 200)})"
+        return
+    if why:
+        target.phase = "pause"
+        target.why = f"{why}; {target.why}"
+
+
+async def _keep_routes_serving(conn: Reader, plan: BreakerPlan, targets: list[BreakerTarget],
+                               config: BreakerConfig | None) -> list[BreakerTarget]:
+    """Read the routes behind the Deployment targets into the plan, hold back the
+    scale-downs that would leave a route dark, and return the shift targets that move
+    weight off the backends the others empty (module doc)."""
+    from backends.ops.breaker_traffic import read_routes
+
+    deployments = [t for t in targets if t.phase in ("scale", "pause") and not t.error]
+    namespaces = {t.namespace for t in deployments}
+    fixed = {f"{t.namespace}/{t.name}": t.weights for t in targets if t.phase == "shift"}
+    namespaces |= {route.partition("/")[0] for route in fixed}
+    plan.routes, notes = await read_routes(conn, namespaces)
+    plan.info += notes
+    scale = [f"{t.namespace}/{t.name}" for t in deployments if t.phase == "scale"]
+    answer = protect(plan.routes, scale, allowed=plan.allow_no_backend, fixed=fixed)
+    plan.info += answer.notes
+    for t in deployments:
+        held = answer.held.get(f"{t.namespace}/{t.name}")
+        if held is not None and t.phase == "scale":
+            t.held, t.held_routes = held[0], held[1]
+            t.include = False
+    added = []
+    for route, weights in answer.shifts.items():
+        ns, _, name = route.partition("/")
+        backing = next(r for r in plan.routes if r.key == route)
+        protects = tuple(t.key for t in deployments if t.phase == "scale"
+                         and backing.backed_by([f"{t.namespace}/{t.name}"]))
+        added.append(BreakerTarget("shift", ns, name, answer.why[route], weights=weights,
+                                   protects=protects,
+                                   include=any(t.include for t in deployments
+                                               if t.key in protects)))
+    return added
 
 
 async def _note_engaged(gate: WriteGate, plan: BreakerPlan) -> None:

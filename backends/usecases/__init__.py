@@ -16,7 +16,7 @@ Shape, and why:
   gate, journal, settings, the App's store when there is one, the Alertmanager client). A
   frozen value, not the App or argparse's namespace, so both faces can build one.
 - ``plan_<action>(ws, ...) -> Action`` in one module per family (:mod:`.argocd`,
-  :mod:`.workloads`, :mod:`.traffic`, :mod:`.helm`, :mod:`.alerts`): GETs only. An
+  :mod:`.workloads`, :mod:`.rollout`, :mod:`.traffic`, :mod:`.helm`, :mod:`.alerts`): GETs only. An
   :class:`~backends.usecases.workspace.Action` carries its plan AND the gate that previews
   and sends it (Helm, Argo CD REST and Alertmanager plans need a gate on their own
   transport), so the dry-run and the execution cannot go through different doors.

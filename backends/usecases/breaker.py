@@ -20,7 +20,7 @@ Scope: the targets given, else the config's ``[breaker]``, else a proposal from 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from backends.breaker_scope import BreakerConfig
@@ -105,16 +105,20 @@ async def _store_for_proposal(ws: Workspace) -> tuple[Store, list[str]]:
 
 
 async def plan_engage(ws: Workspace, scope: BreakerConfig | None = None, *,
-                      poll: Poll | None = None) -> EngageAction:
+                      poll: Poll | None = None,
+                      allow_no_backend: Iterable[tuple[str, str]] = ()) -> EngageAction:
     """Plan the breaker (module doc for the scope). Never writes. Notes on what could not
     be listed for a proposal are in ``plan.info``. The face renders ``plan.describe()``,
-    the writes of :meth:`EngageAction.preview_plans`, warnings and refusals."""
+    the writes of :meth:`EngageAction.preview_plans`, warnings and refusals.
+    ``allow_no_backend``: HTTPRoutes the operator accepts leaving with no ready backend
+    (added to the config's; the breaker otherwise holds back what would empty them)."""
     config = scope if scope is not None else getattr(ws.settings, "breaker", None)
     store: Store | None = None
     notes: list[str] = []
     if config is None:
         store, notes = await _store_for_proposal(ws)
-    plan = await breaker.plan_engage(ws.conn, ws.gate, store, config, poll=poll)
+    plan = await breaker.plan_engage(ws.conn, ws.gate, store, config, poll=poll,
+                                     allow_no_backend=allow_no_backend)
     plan.info[:0] = [f"could not list {clean(n, 300)}" for n in notes]
     for t in plan.targets:  # as read while planning; engage reads the cluster again
         mark = read_mark(t.prior_mark, t.kind)

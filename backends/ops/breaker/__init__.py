@@ -8,9 +8,11 @@ journaled operation and undoes it from the journal alone.
 
 Engage (:func:`engage`), and why it is shaped so:
 
-- phases strictly in order: freeze (pause auto-sync), shift (emergency weights), scale (to
-  0). Freeze comes first because every later change to a Git-tracked field is reverted by
-  selfHeal while auto-sync is on (operations.md section 1);
+- phases strictly in order: freeze (pause auto-sync), pause (``spec.paused`` of a rollout
+  that stalled while its old ReplicaSet serves), shift (emergency weights), scale (to 0).
+  Freeze comes first because every later change to a Git-tracked field is reverted by
+  selfHeal while auto-sync is on (operations.md section 1); weights move before the
+  backends they point away from are scaled down;
 - within a phase the targets are independent, so their writes go out concurrently (20
   pauses cost one round trip, not twenty); each target's own writes stay in order;
 - every write goes through the gate via :func:`~backends.ops.plan.execute` (journal before

@@ -45,7 +45,8 @@ def _app_by_name(store: Store, name: str) -> AppRow | None:
 
 def _drift_of(store: Store, t: EngagedTarget) -> Drift | None:
     key = f"{t.namespace}/{t.name}"
-    kind = {"freeze": "applications", "shift": "httproutes", "scale": "deployments"}[t.phase]
+    kind = {"freeze": "applications", "shift": "httproutes", "scale": "deployments",
+            "pause": "deployments"}[t.phase]
     row = store.get(kind, key)
     intent = t.intent if isinstance(t.intent, dict) else {}
     if row is None:
@@ -59,6 +60,12 @@ def _drift_of(store: Store, t: EngagedTarget) -> Drift | None:
                  if row.owner_kind == "ApplicationSet" else
                  "re-enabled by a parent app-of-apps (selfHeal) or by hand")
         return Drift(t.key, t.label, "auto-sync paused", "auto-sync on", cause)
+    if isinstance(row, DeploymentRow) and t.phase == "pause":
+        if row.paused:
+            return None
+        return Drift(t.key, t.label, "rollout paused", "rollout resumed",
+                     "resumed by hand (kubectl rollout resume) or by a sync that set "
+                     "spec.paused")
     if isinstance(row, DeploymentRow):
         want = intent.get("replicas", 0)
         if row.desired == want:

@@ -29,10 +29,10 @@ __all__ = ["OBJECT_GROUPS", "OBJECT_PATHS", "annotated", "mark_write"]
 
 OBJECT_GROUPS: Final[dict[Phase, tuple[str, str]]] = {
     "freeze": ("argoproj.io", "applications"), "shift": ("gateway.networking.k8s.io", "httproutes"),
-    "scale": ("apps", "deployments")}
+    "scale": ("apps", "deployments"), "pause": ("apps", "deployments")}
 """(API group, resource) of each phase's objects."""
 OBJECT_PATHS: Final[dict[Phase, Callable[[str, str], str]]] = {
-    "freeze": app_path, "shift": route_path, "scale": deploy_path}
+    "freeze": app_path, "shift": route_path, "scale": deploy_path, "pause": deploy_path}
 """The API path of a phase's object, from namespace and name."""
 
 

@@ -36,6 +36,7 @@ from backends.ops.breaker_model import BREAKER_ANNOTATION, PHASES
 from backends.ops.gate import Confirmation, WriteGate
 from backends.ops.journal import Journal, JournalError, OpenOperation
 from backends.ops.plan import Plan, PlanError, PlannedWrite, Poll, Reader
+from backends.ops.rollout_pause import plan_paused_restore
 from backends.ops.traffic import plan_backends_restore
 from backends.ops.workloads import plan_scale_restore
 
@@ -51,6 +52,10 @@ async def _restore_plan(conn: Reader, gate: WriteGate, t: EngagedTarget,
                                   automated if isinstance(automated, dict) else None)
     if t.phase == "shift":
         return await plan_backends_restore(conn, gate, t.namespace, t.name, prior, poll=poll)
+    if t.phase == "pause":
+        if "paused" not in prior:
+            raise PlanError(f"no recorded spec.paused for {t.namespace}/{t.name} in the journal")
+        return await plan_paused_restore(conn, gate, t.namespace, t.name, prior["paused"])
     if "replicas" not in prior:
         raise PlanError(f"no recorded replicas for {t.namespace}/{t.name} in the journal "
                         "or on the object (a mark from before priors were recorded: release "

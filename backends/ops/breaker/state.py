@@ -62,7 +62,9 @@ __all__ = [
 APPLIED: Final = frozenset({"done", "verified", "marked"})
 """Journal statuses of a write that went through (``marked``: a target known from its mark in
 the cluster, which is only written with, or before, the change)."""
-_KIND_PHASE: Final[dict[str, Phase]] = {k: p for p, k in PHASE_KIND.items()}
+_KIND_PHASE: Final[dict[str, Phase]] = {k: p for p, k in PHASE_KIND.items() if p != "pause"}
+"""The phase of a separate annotation write, by kind: only a scaled Deployment gets one (a
+paused one carries the annotation in its own merge patch)."""
 
 
 @dataclass(frozen=True)
@@ -351,6 +353,10 @@ def _field(t: EngagedTarget, obj: Mapping[str, Any]) -> tuple[bool, bool, str, s
                            for b in r.get("backendRefs") or [] if isinstance(b, dict))
         return (at_prior, shifted, f"weights {clean(found, 200) or 'unknown'}",
                 clean(wanted, 200), clean(before, 200))
+    if t.phase == "pause":
+        held = spec.get("paused")
+        return ((held is True) == (prior.get("paused") is True), held is True,
+                f"spec.paused {_short(held)}", "true", _short(prior.get("paused")))
     replicas = spec.get("replicas", 1)
     return (replicas == prior.get("replicas"), replicas == intent.get("replicas", 0),
             f"replicas {_short(replicas)}", _short(intent.get("replicas", 0)),
