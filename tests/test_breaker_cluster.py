@@ -31,7 +31,8 @@ from backends.ops.breaker import (
 from backends.ops.breaker_mark import MAX_MARK_BYTES, MarkError, decode_mark, mark_value
 from backends.ops.journal import Journal
 from backends.usecases import breaker as breaker_uc
-from drill.runner import DrillCluster
+from backends.usecases import breaker as usecase
+from drill.runner import DrillCluster, DrillOptions
 from tests.ops_support import (
     APPS,
     CONFIRM,
@@ -52,7 +53,9 @@ CONFIG = BreakerConfig(apps=["payments"],
                        deployments=["checkout/checkout-canary", "payments/payments"],
                        routes=[RouteShift(route="checkout/checkout",
                                           weights={"checkout-stable": 100,
-                                                   "checkout-canary": 0})])
+                                                   "checkout-canary": 0})],
+                       # payments/payments is its route's only backend: dark on purpose here
+                       allow_no_backend=["payments/payments"])
 OBJECTS = [(APPS, "argocd", "checkout"), (APPS, "argocd", "payments"),
            (ROUTES, "checkout", "checkout"), (DEPLOY, "checkout", "checkout-canary"),
            (DEPLOY, "payments", "payments")]
@@ -221,7 +224,8 @@ async def test_a_second_operator_joins_the_engaged_breaker_and_never_doubles(
     1 as its "prior"), catalog is engaged under A's operation id. One release from B's
     journal puts everything back to the state before A."""
     before = objects(calm)
-    config = BreakerConfig(deployments=["payments/payments"])
+    config = BreakerConfig(deployments=["payments/payments"],
+                           allow_no_backend=["payments/payments"])
     async with await _conn(calm) as conn:
         gate_a, gate_b = gate_for(conn, journal), gate_for(conn, journal_b)
         poll = sim_poll(calm)
@@ -245,7 +249,8 @@ async def test_a_second_operator_joins_the_engaged_breaker_and_never_doubles(
             return deploy
 
         calm.state.mutate(DEPLOY, "payments", "payments", by_hand)
-        both = BreakerConfig(deployments=["payments/payments", "catalog/catalog"])
+        both = BreakerConfig(deployments=["payments/payments", "catalog/catalog"],
+                             allow_no_backend=["payments/payments", "catalog/catalog"])
         plan_c = await plan_engage(conn, gate_b, None, both, poll=poll)
         assert [t.key for t in plan_c.targets] == [  # payments' app is frozen already
             "freeze:argocd/catalog", "scale:payments/payments", "scale:catalog/catalog"]
@@ -272,3 +277,35 @@ async def test_a_second_operator_joins_the_engaged_breaker_and_never_doubles(
     assert replicas(calm, "payments", "payments") == 2  # A's prior, not the drifted 1
     assert replicas(calm, "catalog", "catalog") == catalog_before
     assert objects(calm) == before
+
+
+async def test_a_paused_rollout_is_released_exactly_from_its_mark_alone(
+        tmp_path: Path, journal: Journal, journal_b: Journal) -> None:
+    """The proposal on bad-rollout pauses checkout-stable's rollout (the traffic-aware
+    breaker); operator B, whose journal never saw it, releases it from the marks: spec.paused
+    goes back to what it was (absent), every object as before."""
+    cluster = await started(DrillOptions(kubeconfig=tmp_path / "kubeconfig",
+                                         scenario="bad-rollout", manual_clock=True,
+                                         bookmark_interval=0.2))
+    cluster.sim.advance(60)
+    stable = (DEPLOY, "checkout", "checkout-stable")
+    try:
+        before = copy.deepcopy(cluster.state.get(*stable)["spec"])
+        async with await _conn(cluster) as conn:
+            ws_a, _ = workspace(conn, journal)
+            poll = sim_poll(cluster)
+            action = await usecase.plan_engage(ws_a, poll=poll)  # proposed from the cluster
+            assert "pause:checkout/checkout-stable" in [t.key for t in action.plan.included()]
+            assert (await usecase.engage(ws_a, action, reason=REASON, confirm=CONFIRM)).ok
+            assert cluster.state.get(*stable)["spec"]["paused"] is True
+            mark = mark_on(cluster, *stable)
+            assert (mark["phase"], mark["prior"], mark["intent"]) == (
+                "pause", {"paused": before.get("paused")}, {"paused": True})
+            done = await release(gate_for(conn, journal_b), journal_b, conn, CTX,
+                                 reason=REASON, confirm=CONFIRM, poll=poll)
+            assert done.ok and done.released, done.summary()
+        after = cluster.state.get(*stable)
+        assert after["spec"].get("paused") == before.get("paused")
+        assert BREAKER_ANNOTATION not in (after["metadata"].get("annotations") or {})
+    finally:
+        await cluster.stop()

@@ -106,8 +106,12 @@ class _FreezePrior(msgspec.Struct):
     automated: dict[str, Any] | None
 
 
+class _PausePrior(msgspec.Struct):
+    paused: bool | None  # None: the field was absent, and is removed again on release
+
+
 _PRIORS: Final[dict[str, type[msgspec.Struct]]] = {
-    "scale": _ScalePrior, "shift": _ShiftPrior, "freeze": _FreezePrior}
+    "scale": _ScalePrior, "shift": _ShiftPrior, "freeze": _FreezePrior, "pause": _PausePrior}
 
 
 def _check_prior(phase: str, prior: dict[str, Any]) -> None:
