@@ -73,7 +73,8 @@ async def test_pause_with_enabled_false_is_verified_and_restore_is_exact(
     history = app(sim, "payments")["status"]["history"]
     # the prior keeps what the app ran, and how healthy it was, when it was paused
     assert plan.writes[0].prior == {"automated": CUSTOM, "annotation": None,
-                                    "revision": history[-1]["revision"], "health": "Healthy"}
+                                    "revision": history[-1]["revision"], "health": "Healthy",
+                                    "sync": "Synced"}
     assert all(r.ok and r.performed for r in await preview(gate, plan))
 
     done = await execute(gate, plan, reason=REASON, confirm=CONFIRM)
@@ -241,7 +242,7 @@ async def test_rollback_brings_back_the_previous_revision(
     [held] = restore.held
     assert held.startswith(f"auto-sync of argocd/frontend kept paused: restoring it would "
                            f"sync {history[-1]['revision'][:12]}")
-    assert "rolled back from it" in held and "rolled back away from at" in held  # + journal
+    assert "rolled back from it" in held and "rolled back away from it at" in held  # + journal
     [anyway] = restore.offers
     forced = await anyway.build()
     assert [w.step for w in forced.writes] == ["restore-auto-sync"]

@@ -99,7 +99,7 @@ async def test_after_an_argo_rollback_the_incident_is_marked_never_default_and_n
     entries, known = await argocd.rollback_choices(ws, "argocd", "checkout")
     assert known.incident == current and known.default == str(entries[-1].id)
     assert "rolled back from it" in known.why(current)
-    assert "rolled back away from at" in known.why(current)  # the journal's record
+    assert "rolled back away from it at" in known.why(current)  # the journal's record
     assert (await argocd.plan_rollback_app(ws, "argocd", "checkout")).plan.empty
 
     # Restoring auto-sync would sync Git's head, the bad commit: held back, offered anyway.

@@ -15,12 +15,14 @@ and the app is OutOfSync (the drill reports the running revision there, as do so
 Git's revision is not visible: it is then taken to be the revision the rollback moved away
 from, and the plan says that this is an assumption. Never calm when unsure.
 
-The health-transition events (``Updated health status: Healthy -> Degraded``, reason
-``ResourceUpdated`` on the Application) are the controller's only record of health over time:
-Argo CD keeps no health per history entry. An entry is bad when such an event says the app
-went Degraded while it was the deployed one; good when the app was Healthy when the next entry
-was deployed (the first transition within :data:`NEXT_DEPLOY_SLACK` seconds after it starts
-says what the health was before).
+The status-transition events (``Updated health status: Healthy -> Degraded``, ``Updated sync
+status: Synced -> OutOfSync``, reason ``ResourceUpdated`` on the Application) are the
+controller's only record of health over time: Argo CD keeps no health per history entry. An
+entry is bad when such an event says the app went Degraded while it was the deployed one and
+in sync with Git (a Degraded that a hand change caused, while OutOfSync, is not the
+revision's); good when the app was Healthy when the next entry was deployed (the first
+transition within :data:`NEXT_DEPLOY_SLACK` seconds after it starts says what the health was
+before).
 """
 
 from __future__ import annotations
@@ -46,19 +48,20 @@ __all__ = [
     "RedeployRisk",
     "app_knowledge",
     "history_evidence",
+    "transitions",
     "journal_evidence",
     "redeploy_risk",
     "sync_target",
 ]
 
 NEXT_DEPLOY_SLACK: Final = 300.0
-HEALTH_MESSAGE: Final = re.compile(r"Updated health status: (\w+) -> (\w+)")
+STATUS_MESSAGE: Final = re.compile(r"Updated (health|sync) status: (\w+) -> (\w+)")
 EVENT_LIMIT: Final = 500
 BAD_AT_PAUSE: Final = frozenset({"Degraded", "Missing"})
 """App health at a pause that marks the running revision bad (any pause)."""
 
 Point = tuple[float, str, str]
-"""(when, health before, health after) of one transition."""
+"""(when, status before, status after) of one health or sync transition."""
 
 
 def _history(app: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -84,32 +87,47 @@ def _rolled_back_from(history: Sequence[Mapping[str, Any]], j: int) -> bool:
         and rev in {entry_revision(h) for h in history[: j - 1]}
 
 
-def health_points(events: Sequence[EventRow]) -> list[Point]:
-    """The app's health transitions the events still hold, oldest first (an aggregated
-    event counts at its first and its last time)."""
+def transitions(events: Sequence[EventRow], which: str) -> list[Point]:
+    """The app's ``health`` or ``sync`` transitions the events still hold, oldest first
+    (an aggregated event counts at its first and its last time)."""
     points: set[Point] = set()
     for e in events:
-        found = HEALTH_MESSAGE.search(e.message)
-        if not found:
+        found = STATUS_MESSAGE.search(e.message)
+        if not found or found.group(1) != which:
             continue
         for when in {e.first_seen, e.last_seen}:
             if when is not None:
-                points.add((when, found.group(1), found.group(2)))
+                points.add((when, found.group(2), found.group(3)))
     return sorted(points)
 
 
-def history_evidence(app: Mapping[str, Any], points: Sequence[Point]) -> list[Evidence]:
+def _synced_at(sync: Sequence[Point], moment: float) -> bool:
+    """Whether the app was in sync with Git at ``moment`` (a tie counts as out of sync:
+    a hand change and the health it breaks are recorded in the same second); True when
+    the events do not say (never calm when unsure)."""
+    before = [p for p in sync if p[0] <= moment]
+    if before:
+        return before[-1][2] == "Synced"
+    after = [p for p in sync if p[0] > moment]
+    return not after or after[0][1] == "Synced"
+
+
+def history_evidence(app: Mapping[str, Any], points: Sequence[Point],
+                     sync: Sequence[Point] = ()) -> list[Evidence]:
     """Evidence per Git revision (``key`` is the revision) from the history, the app's
-    health now and the health transitions (module doc)."""
+    health now and its health transitions (module doc). A Degraded that began while the
+    app was out of sync with Git (``sync`` transitions) is blamed on the hand changes
+    that put it there (a rollout undo, a scale), not on the revision."""
     history = _history(app)
     out: list[Evidence] = []
     if not history:
         return out
     rev_now, health = running(app)
+    in_sync = (app_status(app).get("sync") or {}).get("status") in ("Synced", None)
     if health == "Healthy":
-        out.append(Evidence(rev_now, "good", "deployed now and the app is Healthy"))
-    elif health == "Degraded":
-        out.append(Evidence(rev_now, "bad", "deployed now and the app is Degraded"))
+        out.append(Evidence(rev_now, "good", "deployed now and the app is Healthy", live=True))
+    elif health == "Degraded" and in_sync:
+        out.append(Evidence(rev_now, "bad", "deployed now and the app is Degraded", live=True))
     starts = [_start(h) for h in history]
     for i, entry in enumerate(history):
         rev = entry_revision(entry)
@@ -124,10 +142,11 @@ def history_evidence(app: Mapping[str, Any], points: Sequence[Point]) -> list[Ev
         if begin is None:
             continue
         inside = [p for p in points if p[0] >= begin and (end is None or p[0] < end)]
-        degraded = [p for p in inside if p[2] == "Degraded"]
+        degraded = [p for p in inside if p[2] == "Degraded" and _synced_at(sync, p[0])]
         if degraded:
             out.append(Evidence(rev, "bad", f"the app went Degraded at {stamp(degraded[0][0])}"
-                                            f" while history {entry.get('id')} was deployed"))
+                                            f" while history {entry.get('id')} was deployed "
+                                            "and in sync"))
         if end is None:
             continue
         after = [p for p in points if end <= p[0] <= end + NEXT_DEPLOY_SLACK]
@@ -145,17 +164,18 @@ def journal_evidence(entries: Sequence[JournalEntry]) -> list[Evidence]:
     for e in entries:
         if not e.may_have_applied or not isinstance(e.prior, dict):
             continue
-        by = f" by {e.operator}" if e.operator else ""
-        reason = f": {e.reason}" if e.reason else ""
-        when = f"{stamp(e.ts)}{by}{reason} (journal)"
+        said = "; ".join(x for x in (e.operator, e.reason, "journal") if x)
+        when = f"{stamp(e.ts)} ({said})"
         if e.step == ROLLBACK_STEP:
             left = (e.prior.get("history") or {}).get("revision")
             if left:
-                out.append(Evidence(str(left), "bad", f"rolled back away from at {when}"))
+                out.append(Evidence(str(left), "bad", f"rolled back away from it at {when}"))
         elif e.step == PAUSE_STEP:
             rev, health = str(e.prior.get("revision") or ""), str(e.prior.get("health") or "")
             breaker = is_breaker_operation(e.operation_id)
-            if rev and (health in BAD_AT_PAUSE or (breaker and health != "Healthy")):
+            in_sync = e.prior.get("sync") in ("Synced", None, "")
+            if rev and in_sync and (health in BAD_AT_PAUSE
+                                    or (breaker and health != "Healthy")):
                 who = "the circuit breaker froze the app" if breaker else "auto-sync was paused"
                 state = health or "of unknown health"
                 out.append(Evidence(rev, "bad", f"{who} while it ran {state} at {when}"))
@@ -186,13 +206,14 @@ async def app_knowledge(conn: Reader, app: Mapping[str, Any], journal: Journal |
     ns, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
     history = _history(app)
     events, note = await _health_events(conn, app)
-    per_revision = history_evidence(app, health_points(events))
+    per_revision = history_evidence(app, transitions(events, "health"),
+                                    transitions(events, "sync"))
     if journal is not None:
         per_revision += journal_evidence(
             [e for e in await journal.entries(context=context or None)
              if (e.kind, e.namespace, e.name) == ("Application", ns, name)])
     keys = [str(h.get("id")) for h in history]
-    evidence = [Evidence(str(h.get("id")), item.verdict, item.why)
+    evidence = [Evidence(str(h.get("id")), item.verdict, item.why, item.live)
                 for h in history for item in per_revision if item.key == entry_revision(h)]
     return judge("history", keys, keys[-1] if keys else "", evidence,
                  [note] if note else [])
@@ -207,13 +228,13 @@ def sync_target(app: Mapping[str, Any]) -> tuple[str, str]:
     sync = status.get("sync") or {}
     compared = str(sync.get("revision") or ",".join(sync.get("revisions") or []))
     if compared and compared != rev_now:
-        return compared, "Git's revision (status.sync.revision)"
+        return compared, "Git's revision, status.sync.revision"
     if history and sync.get("status") == "OutOfSync" \
             and _rolled_back_from(history, len(history) - 1):
         return (entry_revision(history[-2]),
-                "Git's revision, taken to be the one the last rollback moved away from "
-                "(status.sync.revision names the running revision, not Git's)")
-    return rev_now, "the running revision (in sync with Git)"
+                "taken as Git's revision: the commit the last rollback moved away from; "
+                "status.sync.revision shows the running one")
+    return rev_now, "the running revision, in sync with Git"
 
 
 @dataclass(frozen=True)

@@ -172,8 +172,8 @@ def entry_revision(entry: Mapping[str, Any]) -> str:
 
 def running(app: Mapping[str, Any]) -> tuple[str, str]:
     """(the revision deployed now, the app's health now): the newest ``status.history``
-    entry and ``status.health``, "" where unknown. Every pause journals them, so a revision
-    an app ran sick when it was frozen is known as bad later
+    entry and ``status.health``, "" where unknown. Every pause journals them (and the sync
+    status), so a revision an app ran sick when it was frozen is known as bad later
     (:mod:`backends.ops.argo_revisions`)."""
     status = app_status(app)
     history = [h for h in status.get("history") or [] if isinstance(h, dict)]
@@ -275,7 +275,7 @@ async def selfheal_notes(conn: Reader, gate: WriteGate, obj: Mapping[str, Any], 
 
 def _pause_write(conn: Reader, ns: str, name: str, prior: dict[str, Any],
                  annotation_before: str | None, *, flag: bool,
-                 ran: tuple[str, str] = ("", "")) -> PlannedWrite:
+                 ran: tuple[str, str, str] = ("", "", "")) -> PlannedWrite:
     text = json.dumps(prior, separators=(",", ":"))
     automated: Any = {"enabled": False} if flag else None
     body = {"metadata": {"annotations": {PAUSE_ANNOTATION: text}},
@@ -301,7 +301,7 @@ def _pause_write(conn: Reader, ns: str, name: str, prior: dict[str, Any],
     return PlannedWrite(
         title=f"Pause auto-sync of {ns}/{name} ({how})", request=req,
         prior={"automated": prior, "annotation": annotation_before, "revision": ran[0],
-               "health": ran[1]},
+               "health": ran[1], "sync": ran[2]},
         intent={"automated": automated, "annotation": text}, verify=verify, step=PAUSE_STEP)
 
 
@@ -363,7 +363,7 @@ async def _pause_plan(conn: Reader, gate: WriteGate, app: dict[str, Any],
         return plan
     prior = copy.deepcopy(_automated(app))
     before = _meta(app, "annotations").get(PAUSE_ANNOTATION)
-    ran = running(app)
+    ran = (*running(app), str((app_status(app).get("sync") or {}).get("status") or ""))
     null = _pause_write(conn, ns, name, prior, before, flag=False, ran=ran)
     if options.prefer_enabled_flag:
         flag = _pause_write(conn, ns, name, prior, before, flag=True, ran=ran)
@@ -484,9 +484,6 @@ async def plan_restore(conn: Reader, gate: WriteGate, app: AppLike,
     # argo_revisions reads this module's helpers: imported here, not at the top
     from backends.ops.argo_revisions import redeploy_risk, sync_target
 
-    target, how = sync_target(live)
-    if target and target != running(live)[0]:
-        plan.info.append(f"restoring auto-sync syncs {ns}/{name} to {target[:12]} ({how})")
     risk = await redeploy_risk(conn, live, journal, context)
     if risk is not None and not restore_bad:
         plan.held.append(risk.held(ns, name))
@@ -501,6 +498,9 @@ async def plan_restore(conn: Reader, gate: WriteGate, app: AppLike,
         return plan
     if risk is not None:
         plan.warnings.append(risk.anyway(ns, name))
+    target, how = sync_target(live)
+    if risk is None and target and target != running(live)[0]:
+        plan.info.append(f"restoring auto-sync syncs {ns}/{name} to {target[:12]} ({how})")
     if (app_status(live).get("sync") or {}).get("status") == "OutOfSync":
         plan.info.append("the app is OutOfSync: restoring auto-sync syncs it to Git, and with "
                          "selfHeal hand changes made during the pause are reverted")

@@ -34,8 +34,10 @@ Argo CD history entries (``status.history``), judged per Git revision:
 - good: it is deployed now and the app is Healthy; or the app was Healthy when the next entry
   was deployed (the ``Healthy -> ...`` transition at that moment).
 
-A revision with evidence both ways is bad (never calm when unsure); one with neither is
-unknown and carries no mark (its evidence has expired, or it never ran here).
+What the cluster shows now decides over records of the past (a revision deployed again
+since, Healthy now, is good; one crash-looping now is bad); among records, a revision with
+evidence both ways is bad (never calm when unsure). One with neither is unknown and carries no
+mark (its evidence has expired, or it never ran here).
 
 What the faces show: the current revision, the *incident* (the newest bad one), the *last
 known good* (the newest good one, the current one included). The default target is the last
@@ -72,6 +74,9 @@ class Evidence:
     key: str
     verdict: Literal["good", "bad"]
     why: str
+    live: bool = False
+    """What the cluster shows now (pods crash-looping, every replica available, the app
+    Healthy on it), as opposed to a record of the past (events, history, the journal)."""
 
 
 @dataclass(frozen=True)
@@ -161,26 +166,26 @@ class Knowledge:
 
 def judge(noun: str, keys: Sequence[str], current: str, evidence: Iterable[Evidence],
           notes: Iterable[str] = ()) -> Knowledge:
-    """Weigh ``evidence`` per key: bad wins over good (module doc). Evidence about a key
-    that is not in ``keys`` is ignored; the reasons kept are those of the verdict."""
-    good: dict[str, list[str]] = {}
-    bad: dict[str, list[str]] = {}
+    """Weigh ``evidence`` per key (module doc): what the cluster shows now decides (bad
+    before good), else the records (bad before good). Evidence about a key that is not in
+    ``keys`` is ignored; the reasons kept are those of the deciding kind."""
+    said: dict[tuple[str, bool, str], list[str]] = {}
     known = set(keys)
     for item in evidence:
         if item.key not in known:
             continue
-        bucket = bad if item.verdict == "bad" else good
-        said = bucket.setdefault(item.key, [])
-        if item.why not in said:
-            said.append(item.why)
+        reasons = said.setdefault((item.key, item.live, item.verdict), [])
+        if item.why not in reasons:
+            reasons.append(item.why)
     verdicts: dict[str, Verdict] = {}
-    reasons: dict[str, tuple[str, ...]] = {}
+    why: dict[str, tuple[str, ...]] = {}
     for key in keys:
-        if key in bad:
-            verdicts[key], reasons[key] = "bad", tuple(bad[key])
-        elif key in good:
-            verdicts[key], reasons[key] = "good", tuple(good[key])
-    return Knowledge(noun, tuple(keys), current, verdicts, reasons, tuple(notes))
+        for live, verdict in ((True, "bad"), (True, "good"), (False, "bad"), (False, "good")):
+            if (key, live, verdict) in said:
+                verdicts[key] = "bad" if verdict == "bad" else "good"
+                why[key] = tuple(said[(key, live, verdict)])
+                break
+    return Knowledge(noun, tuple(keys), current, verdicts, why, tuple(notes))
 
 
 def annotate(plan: Plan, knowledge: Knowledge, key: str, *, defaulted: bool) -> Plan:

@@ -65,7 +65,7 @@ async def _rows(conn: Reader, kind: str, path: str, params: dict[str, str],
 
 def _pod_evidence(number: int, uid: str, pods: Sequence[PodRow]) -> list[Evidence]:
     return [Evidence(str(number), "bad", f"its pod {p.name} is {p.status}"
-                     + (f" (restarts {p.restarts})" if p.restarts else ""))
+                     + (f" (restarts {p.restarts})" if p.restarts else ""), live=True)
             for p in pods if p.owner_uid == uid and p.status in FAILING_STATES]
 
 
@@ -85,7 +85,7 @@ def _deadline_evidence(deploy: Mapping[str, Any], number: int, rs_name: str) -> 
         if cond.get("type") == "Progressing" and cond.get("reason") == \
                 "ProgressDeadlineExceeded" and f'"{rs_name}"' in str(cond.get("message", "")):
             return [Evidence(str(number), "bad", "it exceeded the rollout's progress deadline "
-                                                 "(never became available)")]
+                                                 "(never became available)", live=True)]
     return []
 
 
@@ -95,7 +95,7 @@ def _available_evidence(rs: Mapping[str, Any], number: int) -> list[Evidence]:
     ready = int(status.get("readyReplicas") or 0)
     available = int(status.get("availableReplicas") or 0)
     if want > 0 and min(ready, available) >= want:
-        return [Evidence(str(number), "good", f"all {want} replicas available")]
+        return [Evidence(str(number), "good", f"all {want} replicas available", live=True)]
     return []
 
 
@@ -112,11 +112,9 @@ def _journal_evidence(entries: Sequence[JournalEntry], replicasets: Sequence[dic
             number = revision_of(rs)
             if number is not None and same_template((rs.get("spec") or {}).get("template"),
                                                     left):
-                who = f" by {entry.operator}" if entry.operator else ""
-                why = f": {entry.reason}" if entry.reason else ""
-                out.append(Evidence(str(number), "bad",
-                                    f"rolled back away from{who} at {stamp(entry.ts)}"
-                                    f"{why} (journal)"))
+                said = "; ".join(x for x in (entry.operator, entry.reason, "journal") if x)
+                out.append(Evidence(str(number), "bad", f"rolled back away from it at "
+                                                        f"{stamp(entry.ts)} ({said})"))
     return out
 
 
