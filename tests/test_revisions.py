@@ -66,7 +66,7 @@ async def test_after_an_argo_rollback_the_incident_is_marked_never_default_and_n
     assert [e.id for e in entries] == [h["id"] for h in history]
     current, previous = str(history[-1]["id"]), str(history[-2]["id"])
     assert (known.incident, known.default) == (current, previous)
-    assert "the app is Degraded" in known.why(current)
+    assert known.why(current) == "deployed now, in sync and Degraded"
     assert known.why(previous).startswith("the app was Healthy when history")
 
     assert (await run(await argocd.plan_pause_sync(ws, "argocd", "checkout"), reason=REASON,

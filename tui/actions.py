@@ -56,7 +56,8 @@ ACTION_BINDINGS = [
             tooltip="Deployment: restore the replicas recorded before the last scale"),
     Binding("r", "rollback", "Rollback", id="rollback",
             tooltip="Argo CD app: pick a history entry to roll back to; Deployment: pick "
-            "a revision to undo to (the previous one is preselected)"),
+            "a revision to undo to (the last known good is preselected, the incident's "
+            "revision marked)"),
     Binding("w", "shift_traffic", "Weights", id="shift_traffic",
             tooltip="HTTPRoute: set backend weights (verified by the route's status)"),
     Binding("P", "pause_scope", "Pause all shown", id="pause_scope", show=False,

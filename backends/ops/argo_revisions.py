@@ -36,7 +36,7 @@ from urllib.parse import quote
 from backends.kube.decode import DecodeError, decode_list, parse_time
 from backends.kube.errors import KubeApiError, KubeError
 from backends.model import EventRow
-from backends.ops.argocd import PAUSE_STEP, ROLLBACK_STEP, app_status, entry_revision, running
+from backends.ops.argo_status import PAUSE_STEP, ROLLBACK_STEP, app_status, entry_revision, running
 from backends.ops.breaker_model import is_breaker_operation
 from backends.ops.journal import Journal, JournalEntry
 from backends.ops.plan import Reader
@@ -123,11 +123,14 @@ def history_evidence(app: Mapping[str, Any], points: Sequence[Point],
     if not history:
         return out
     rev_now, health = running(app)
-    in_sync = (app_status(app).get("sync") or {}).get("status") in ("Synced", None)
-    if health == "Healthy":
-        out.append(Evidence(rev_now, "good", "deployed now and the app is Healthy", live=True))
-    elif health == "Degraded" and in_sync:
-        out.append(Evidence(rev_now, "bad", "deployed now and the app is Degraded", live=True))
+    if (app_status(app).get("sync") or {}).get("status") == "Synced":
+        # out of sync, the health is that of the hand changes (a scale to 0 is Healthy)
+        if health == "Healthy":
+            out.append(Evidence(rev_now, "good", "deployed now, in sync and Healthy",
+                                live=True))
+        elif health == "Degraded":
+            out.append(Evidence(rev_now, "bad", "deployed now, in sync and Degraded",
+                                live=True))
     starts = [_start(h) for h in history]
     for i, entry in enumerate(history):
         rev = entry_revision(entry)
@@ -167,7 +170,9 @@ def journal_evidence(entries: Sequence[JournalEntry]) -> list[Evidence]:
         said = "; ".join(x for x in (e.operator, e.reason, "journal") if x)
         when = f"{stamp(e.ts)} ({said})"
         if e.step == ROLLBACK_STEP:
-            left = (e.prior.get("history") or {}).get("revision")
+            left = e.prior.get("history")  # the REST transport journals [entry]
+            left = left[-1] if isinstance(left, list) and left else left
+            left = left.get("revision") if isinstance(left, dict) else None
             if left:
                 out.append(Evidence(str(left), "bad", f"rolled back away from it at {when}"))
         elif e.step == PAUSE_STEP:
@@ -182,12 +187,19 @@ def journal_evidence(entries: Sequence[JournalEntry]) -> list[Evidence]:
     return out
 
 
-async def _health_events(conn: Reader, app: Mapping[str, Any]) -> tuple[list[EventRow], str]:
+async def _health_events(conn: Reader, app: Mapping[str, Any],
+                         rest: bool) -> tuple[list[EventRow], str]:
+    """The app's status-transition events, through the Kubernetes API or (``rest``) the
+    Argo CD API's ``/api/v1/applications/{name}/events``."""
     meta = app.get("metadata") or {}
     ns, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
-    path = f"/api/v1/namespaces/{quote(ns, safe='')}/events"
-    params = {"fieldSelector": f"involvedObject.kind=Application,involvedObject.name={name},"
-                               "reason=ResourceUpdated", "limit": str(EVENT_LIMIT)}
+    if rest:
+        path = f"/api/v1/applications/{quote(name, safe='')}/events"
+        params = {"appNamespace": ns}
+    else:
+        path = f"/api/v1/namespaces/{quote(ns, safe='')}/events"
+        params = {"fieldSelector": f"involvedObject.kind=Application,involvedObject.name="
+                                   f"{name},reason=ResourceUpdated", "limit": str(EVENT_LIMIT)}
     try:
         page = decode_list("events", await conn.get_raw(path, params))
     except KubeApiError as exc:
@@ -195,17 +207,19 @@ async def _health_events(conn: Reader, app: Mapping[str, Any]) -> tuple[list[Eve
                     f"{clean(exc.reason, 80)}): its health history not checked")
     except (KubeError, DecodeError) as exc:
         return [], f"could not list the events of {ns}/{name} ({clean(exc, 200)})"
-    return [r for r in page.rows if isinstance(r, EventRow)], ""
+    return [r for r in page.rows if isinstance(r, EventRow) and r.object_kind == "Application"
+            and r.object_name == name], ""
 
 
 async def app_knowledge(conn: Reader, app: Mapping[str, Any], journal: Journal | None = None,
-                        context: str = "") -> Knowledge:
+                        context: str = "", *, rest: bool = False) -> Knowledge:
     """What is known about each history entry of the Application ``app`` (as read): keys
-    are history ids, the verdict that of the entry's Git revision."""
+    are history ids, the verdict that of the entry's Git revision. ``conn`` reads the
+    app's events: the Kubernetes API, or (``rest``) the Argo CD API."""
     meta = app.get("metadata") or {}
     ns, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
     history = _history(app)
-    events, note = await _health_events(conn, app)
+    events, note = await _health_events(conn, app, rest)
     per_revision = history_evidence(app, transitions(events, "health"),
                                     transitions(events, "sync"))
     if journal is not None:

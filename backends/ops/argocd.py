@@ -47,6 +47,15 @@ from urllib.parse import quote
 
 from backends.kube.errors import KubeApiError, KubeError
 from backends.model import AppRow, AutoSync
+from backends.ops.argo_revisions import redeploy_risk, sync_target
+from backends.ops.argo_status import (
+    PAUSE_STEP,
+    RESTORE_STEP,
+    ROLLBACK_STEP,
+    app_status,
+    entry_revision,
+    running,
+)
 from backends.ops.gate import TargetRef, WriteGate, WriteRequest
 from backends.ops.journal import Journal
 from backends.ops.plan import (
@@ -101,7 +110,6 @@ INSTANCE_LABEL: Final = "app.kubernetes.io/instance"
 AUTO_SYNC_ON_MESSAGE: Final = "rollback cannot be initiated when auto-sync is enabled"
 IN_FLIGHT_MESSAGE: Final = "another operation is already in progress"
 REDEPLOY_WARNING: Final = "restoring auto-sync redeploys the bad commit: revert in Git first"
-PAUSE_STEP, RESTORE_STEP, ROLLBACK_STEP = "pause-auto-sync", "restore-auto-sync", "rollback"
 FINAL_PHASES: Final = frozenset({"Succeeded", "Failed", "Error"})
 
 AppLike = AppRow | tuple[str, str]
@@ -158,27 +166,6 @@ def auto_sync_state(app: Mapping[str, Any]) -> AutoSync:
     if not isinstance(block, dict):
         return "off"
     return "paused" if block.get("enabled") is False else "on"
-
-
-def app_status(app: Mapping[str, Any]) -> dict[str, Any]:
-    status = app.get("status")
-    return status if isinstance(status, dict) else {}
-
-
-def entry_revision(entry: Mapping[str, Any]) -> str:
-    """The Git revision of a history entry (multi-source: the revisions, comma-joined)."""
-    return str(entry.get("revision") or ",".join(entry.get("revisions") or []))
-
-
-def running(app: Mapping[str, Any]) -> tuple[str, str]:
-    """(the revision deployed now, the app's health now): the newest ``status.history``
-    entry and ``status.health``, "" where unknown. Every pause journals them (and the sync
-    status), so a revision an app ran sick when it was frozen is known as bad later
-    (:mod:`backends.ops.argo_revisions`)."""
-    status = app_status(app)
-    history = [h for h in status.get("history") or [] if isinstance(h, dict)]
-    health = str((status.get("health") or {}).get("status") or "")
-    return (entry_revision(history[-1]) if history else ""), health
 
 
 async def _get_app(conn: Reader, ns: str, name: str) -> dict[str, Any]:
@@ -480,9 +467,6 @@ async def plan_restore(conn: Reader, gate: WriteGate, app: AppLike,
         if PAUSE_ANNOTATION in _meta(now, "annotations"):
             return False, f"the annotation {PAUSE_ANNOTATION} is still there"
         return True, f"automated={json.dumps(block, separators=(',', ':'))}"
-
-    # argo_revisions reads this module's helpers: imported here, not at the top
-    from backends.ops.argo_revisions import redeploy_risk, sync_target
 
     risk = await redeploy_risk(conn, live, journal, context)
     if risk is not None and not restore_bad:

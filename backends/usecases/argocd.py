@@ -19,17 +19,20 @@ import json
 import os
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backends.kube.errors import KubeError
 from backends.model import HistoryEntry
 from backends.ops import argocd
 from backends.ops.argo_revisions import app_knowledge
 from backends.ops.argocd import OperationState, entry_revision
-from backends.ops.plan import Plan, PlanError, Poll
+from backends.ops.plan import Plan, PlanError, Poll, Reader
 from backends.ops.revisions import Knowledge, annotate
 from backends.sanitize import clean
 from backends.usecases.workspace import Action, Workspace
+
+if TYPE_CHECKING:
+    from backends.ops.argocd_rest import ArgoRestClient
 
 __all__ = [
     "follow_rollback",
@@ -77,9 +80,36 @@ async def rollback_choices(ws: Workspace, ns: str, name: str
                            ) -> tuple[list[HistoryEntry], Knowledge]:
     """The app's ``status.history`` entries as read now, oldest first, and what is known
     about each (current, incident, last known good, and why): what the history picker
-    shows and preselects."""
-    app = await argocd.read_app(ws.conn, ns, name)
-    return _entries(app), await app_knowledge(ws.conn, app, ws.journal, ws.context)
+    shows and preselects. Read through the Argo CD API when rollbacks go that way
+    (:func:`rollback_via_rest`), else through the Kubernetes API."""
+    if not rollback_via_rest(ws):
+        return await _read_choices(ws, ws.conn, ns, name, rest=False)
+    client = _rest_client(ws)
+    try:
+        return await _read_choices(ws, client, ns, name, rest=True)
+    finally:
+        await client.close()
+
+
+async def _read_choices(ws: Workspace, reader: Reader, ns: str, name: str, *,
+                        rest: bool) -> tuple[list[HistoryEntry], Knowledge]:
+    from backends.ops.argocd_rest import read_app_rest
+
+    app = await (read_app_rest(reader, ns, name) if rest else argocd.read_app(reader, ns, name))
+    return _entries(app), await app_knowledge(reader, app, ws.journal, ws.context, rest=rest)
+
+
+def _rest_client(ws: Workspace) -> ArgoRestClient:
+    """A client of the Argo CD API from ``[argocd]`` (the token from ``$[argocd] token_env``);
+    PlanError when it cannot be made."""
+    from backends.ops.argocd_rest import ArgoRestClient
+
+    cfg = ws.settings.argocd
+    try:
+        return ArgoRestClient(cfg.server, os.environ.get(cfg.token_env) or None,
+                              verify_tls=not cfg.insecure)
+    except ValueError as exc:
+        raise PlanError(f"{exc} (token from ${cfg.token_env})") from exc
 
 
 def _entries(app: dict[str, Any]) -> list[HistoryEntry]:
@@ -116,11 +146,13 @@ class _Choice:
         return plan
 
 
-async def _choose(ws: Workspace, ns: str, name: str, to_id: int | None) -> _Choice:
-    """Judge the history (best effort: when it cannot be read, an explicit ``to_id``
-    stands and the plan says what is not known; without one the error is raised)."""
+async def _choose(ws: Workspace, ns: str, name: str, to_id: int | None,
+                  reader: Reader | None = None, *, rest: bool = False) -> _Choice:
+    """Judge the history, read through ``reader`` (default: the Kubernetes API); best
+    effort: when it cannot be read, an explicit ``to_id`` stands and the plan says what
+    is not known; without one the error is raised."""
     try:
-        history, knowledge = await rollback_choices(ws, ns, name)
+        history, knowledge = await _read_choices(ws, reader or ws.conn, ns, name, rest=rest)
     except (PlanError, KubeError) as exc:
         if to_id is None:
             raise
@@ -165,19 +197,15 @@ async def plan_rollback_app_rest(ws: Workspace, ns: str, name: str,
     """The rollback through ``POST /api/v1/applications/{name}/rollback`` behind a gate on
     the REST client with this session's policy and journal (no server dry-run, no access
     reviews: Argo CD's RBAC decides). The entry is chosen and judged as for
-    :func:`plan_rollback_app` (the history is read through the Kubernetes API). The action holds the client open: the face must
-    ``await action.close()`` when done. The token comes from ``$[argocd] token_env``."""
-    from backends.ops.argocd_rest import ArgoRestClient, plan_rollback_rest
+    :func:`plan_rollback_app`, from what the Argo CD API says. The action holds the client
+    open: the face must ``await action.close()`` when done. The token comes from
+    ``$[argocd] token_env``."""
+    from backends.ops.argocd_rest import plan_rollback_rest
 
-    cfg = ws.settings.argocd
-    try:
-        client = ArgoRestClient(cfg.server, os.environ.get(cfg.token_env) or None,
-                                verify_tls=not cfg.insecure)
-    except ValueError as exc:
-        raise PlanError(f"{exc} (token from ${cfg.token_env})") from exc
+    client = _rest_client(ws)
     gate = ws.gate_on(client)
     try:
-        choice = await _choose(ws, ns, name, to_id)
+        choice = await _choose(ws, ns, name, to_id, client, rest=True)
         if choice.nothing is not None:
             await client.close()
             return Action(choice.nothing, ws.gate)
