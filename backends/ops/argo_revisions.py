@@ -13,7 +13,9 @@ upstream Argo CD reports it as ``status.sync.revision`` (the revision compared w
 that field names the running revision although the newest history entry is a rollback by hand
 and the app is OutOfSync (the drill reports the running revision there, as do some setups),
 Git's revision is not visible: it is then taken to be the revision the rollback moved away
-from, and the plan says that this is an assumption. Never calm when unsure.
+from, and the plan says that this is an assumption. Never calm when unsure. Revisions, names
+and reasons that come from the cluster or the journal are cleaned as they go into the
+evidence's words (:func:`~backends.sanitize.clean`).
 
 The status-transition events (``Updated health status: Healthy -> Degraded``, ``Updated sync
 status: Synced -> OutOfSync``, reason ``ResourceUpdated`` on the Application) are the
@@ -48,10 +50,10 @@ __all__ = [
     "RedeployRisk",
     "app_knowledge",
     "history_evidence",
-    "transitions",
     "journal_evidence",
     "redeploy_risk",
     "sync_target",
+    "transitions",
 ]
 
 NEXT_DEPLOY_SLACK: Final = 300.0
@@ -140,7 +142,7 @@ def history_evidence(app: Mapping[str, Any], points: Sequence[Point],
         if nxt is not None and _rolled_back_from(history, i + 1):
             who = (nxt.get("initiatedBy") or {}).get("username") or "a user"
             out.append(Evidence(rev, "bad", f"history {nxt.get('id')}: {clean(who, 80)} "
-                                            f"rolled back from it to {entry_revision(nxt)[:12]}"))
+                                            f"rolled back from it to {clean(entry_revision(nxt)[:12])}"))
         begin, end = starts[i], starts[i + 1] if i + 1 < len(history) else None
         if begin is None:
             continue
@@ -167,7 +169,7 @@ def journal_evidence(entries: Sequence[JournalEntry]) -> list[Evidence]:
     for e in entries:
         if not e.may_have_applied or not isinstance(e.prior, dict):
             continue
-        said = "; ".join(x for x in (e.operator, e.reason, "journal") if x)
+        said = clean("; ".join(x for x in (e.operator, e.reason, "journal") if x), 300)
         when = f"{stamp(e.ts)} ({said})"
         if e.step == ROLLBACK_STEP:
             left = e.prior.get("history")  # the REST transport journals [entry]
@@ -259,16 +261,21 @@ class RedeployRisk:
     how: str
     why: str
 
+    @property
+    def short(self) -> str:
+        """The revision as the plan says it (12 characters, cleaned)."""
+        return clean(self.revision[:12])
+
     def held(self, ns: str, name: str) -> str:
         """The plan's red line when the restore is held back."""
         return (f"auto-sync of {ns}/{name} kept paused: restoring it would sync "
-                f"{self.revision[:12]} ({self.how}), recorded as bad: {self.why}. Revert "
+                f"{self.short} ({self.how}), recorded as bad: {self.why}. Revert "
                 "in Git first, or choose to restore it anyway")
 
     def anyway(self, ns: str, name: str) -> str:
         """The plan's warning when the operator chose to restore anyway."""
         return (f"restoring auto-sync of {ns}/{name} anyway, as chosen: Argo CD will sync "
-                f"{self.revision[:12]} ({self.how}), recorded as bad: {self.why}")
+                f"{self.short} ({self.how}), recorded as bad: {self.why}")
 
 
 async def redeploy_risk(conn: Reader, app: Mapping[str, Any], journal: Journal | None = None,

@@ -478,13 +478,14 @@ async def plan_restore(conn: Reader, gate: WriteGate, app: AppLike,
 
         plan.title += ": kept paused"
         plan.offers.append(Offer(f"Restore auto-sync of {ns}/{name} anyway (syncs "
-                                 f"{risk.revision[:12]}, recorded as bad)", anyway))
+                                 f"{risk.short}, recorded as bad)", anyway))
         return plan
     if risk is not None:
         plan.warnings.append(risk.anyway(ns, name))
     target, how = sync_target(live)
     if risk is None and target and target != running(live)[0]:
-        plan.info.append(f"restoring auto-sync syncs {ns}/{name} to {target[:12]} ({how})")
+        plan.info.append(f"restoring auto-sync syncs {ns}/{name} to {clean(target[:12])} "
+                         f"({how})")
     if (app_status(live).get("sync") or {}).get("status") == "OutOfSync":
         plan.info.append("the app is OutOfSync: restoring auto-sync syncs it to Git, and with "
                          "selfHeal hand changes made during the pause are reverted")

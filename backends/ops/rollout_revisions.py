@@ -112,7 +112,8 @@ def _journal_evidence(entries: Sequence[JournalEntry], replicasets: Sequence[dic
             number = revision_of(rs)
             if number is not None and same_template((rs.get("spec") or {}).get("template"),
                                                     left):
-                said = "; ".join(x for x in (entry.operator, entry.reason, "journal") if x)
+                said = clean("; ".join(x for x in (entry.operator, entry.reason, "journal")
+                                   if x), 300)
                 out.append(Evidence(str(number), "bad", f"rolled back away from it at "
                                                         f"{stamp(entry.ts)} ({said})"))
     return out
