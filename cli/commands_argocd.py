@@ -33,7 +33,12 @@ def restore_sync(args: argparse.Namespace, state: CommandState) -> int:
         from backends.usecases import argocd
 
         ns, name = args.app
-        await run_action(s, await planned(argocd.plan_restore_sync(s.ws, ns, name)))
+        action = await planned(argocd.plan_restore_sync(s.ws, ns, name,
+                                                        restore_bad=args.restore_bad_sync))
+        await run_action(s, action)
+        if action.plan.held:
+            fail(FAILED, "; ".join(clean(h, 2000) for h in action.plan.held)
+                 + " (--restore-bad-sync restores it anyway); nothing was sent")
         return OK
 
     return run_session(args, state, body)

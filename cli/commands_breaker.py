@@ -144,10 +144,13 @@ async def _release(s: Session) -> int:
     out(render_breaker_state(state, live))
     if not state.engaged:
         return OK
-    action = await planned(usecase.plan_release(s.ws, s.args.operation))
+    action = await planned(usecase.plan_release(s.ws, s.args.operation,
+                                                restore_bad=s.args.restore_bad_sync))
     plan = action.preview_plan()
     out("Release restores, scale first and auto-sync last:")
     out(render_plan(plan))
+    if plan.held:
+        out("  (--restore-bad-sync restores auto-sync anyway)")
     if s.args.dry_run:
         return report_previews(s, [("", plan, await usecase.preview_release(action))])
     confirm = Confirmation(s.args.confirm_context, emergency=True)

@@ -106,6 +106,27 @@ def _weight(text: str) -> tuple[str, int]:
     return backend.strip(), value
 
 
+def _to(text: str) -> int | None:
+    """``--to``: ``previous`` (None: the last known good, :mod:`backends.ops.revisions`)
+    or a whole number from 0."""
+    if text.strip().lower() == "previous":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected 'previous' or a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 'previous' or a number from 0, got {value}")
+    return value
+
+
+def _revision(text: str) -> int | None:
+    """A rollout revision for ``rollback deployment --to``: 0 is kubectl's "previous",
+    which here is the last known good too."""
+    return _to(text) or None
+
+
 def _route_shift(text: str) -> RouteShift:
     """``NS/NAME:BACKEND=W[,BACKEND=W]`` into a :class:`~backends.breaker_scope.RouteShift`."""
     from backends.breaker_scope import RouteShift
@@ -143,6 +164,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                        description="Put back exactly the automated block recorded by the last "
                        "pause (from the journal, else from the app's annotation).")
     p.add_argument("app", type=app, metavar="APP", help=f"NAME (in {ARGOCD_NAMESPACE}) or NS/NAME")
+    p.add_argument("--restore-bad-sync", action="store_true",
+                   help="restore auto-sync even when Argo CD would then sync a revision "
+                   "recorded as bad (by default it stays paused and the command exits 1)")
     _flags(p, writes=True)
     p.set_defaults(headless=commands_argocd.restore_sync)
 
@@ -174,18 +198,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     kinds = p.add_subparsers(dest="rollback_kind", metavar="{app,deployment}", required=True)
     r = kinds.add_parser("app", help="Argo CD rollback (auto-sync must be paused first)")
     r.add_argument("app", type=app, metavar="NAME", help=f"NAME (in {ARGOCD_NAMESPACE}) or NS/NAME")
-    r.add_argument("--to", type=int, default=None, metavar="ID",
-                   help="history id (default: the previous entry)")
+    r.add_argument("--to", type=_to, default=None, metavar="ID|previous",
+                   help="history id; 'previous' (the default) is the last known good entry, "
+                   "never one recorded as bad (the plan says which and why)")
     r.add_argument("--no-wait", action="store_true",
                    help="do not wait for the rollback operation to finish")
     r.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS",
                    help="how long to wait for the operation (default: 300)")
     _flags(r, writes=True)
     r.set_defaults(headless=commands_argocd.rollback_app)
-    r = kinds.add_parser("deployment", help="rollout undo (to the previous revision)")
+    r = kinds.add_parser("deployment", help="rollout undo (to the last known good revision)")
     r.add_argument("deployment", type=deploy, metavar="NS/NAME")
-    r.add_argument("--to", type=int, default=None, metavar="REV",
-                   help="revision (default: the previous one)")
+    r.add_argument("--to", type=_revision, default=None, metavar="REV|previous",
+                   help="revision; 'previous' (the default, or 0) is the last known good "
+                   "one, never one recorded as bad (the plan says which and why)")
     _flags(r, writes=True)
     r.set_defaults(headless=commands_workloads.rollback_deployment)
 
@@ -229,6 +255,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    "scope flags)")
     p.add_argument("--operation", default=None, metavar="ID",
                    help="release: only this breaker (default: every engaged one, newest first)")
+    p.add_argument("--restore-bad-sync", action="store_true",
+                   help="release: restore auto-sync even of apps Argo CD would then sync to a "
+                   "revision recorded as bad (by default they stay paused, said in the plan)")
     _flags(p, writes=True)
     p.set_defaults(headless=commands_breaker.breaker)
 

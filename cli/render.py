@@ -7,6 +7,8 @@ Every string that came from the cluster (names, messages, annotations) goes thro
 from __future__ import annotations
 
 import json
+import os
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "json_text",
     "out",
+    "red",
     "render_breaker_event",
     "render_breaker_state",
     "render_exec",
@@ -39,8 +42,9 @@ def json_text(value: Any) -> str:
 def render_plan(plan: Plan, *, context: str = "", protected: bool = False,
                 read_only: bool = False) -> str:
     """The plan as the terminal shows it before anything is sent: every write (method, path,
-    prior state, intent, its own warnings), then the plan's warnings, blocked steps and
-    notes. Every string is sanitized (names and messages come from the cluster)."""
+    prior state, intent, its own warnings), then what it holds back on purpose (auto-sync
+    kept paused), the plan's warnings, blocked steps and notes. Every string is sanitized
+    (names and messages come from the cluster)."""
     lines = [f"Plan: {clean(plan.title, 200)}"]
     if context:
         flags = [f for f, on in (("PROTECTED (production)", protected),
@@ -65,6 +69,9 @@ def render_plan(plan: Plan, *, context: str = "", protected: bool = False,
             lines.append(f"     if it does not hold: {clean(fb.title, 200)} "
                          f"({fb.request.method} {clean(fb.request.path, 300)}, "
                          f"intent {json_text(fb.intent)})")
+    if plan.held:
+        lines.append(red("HELD BACK (not done, on purpose):"))
+        lines.extend(red(f"  x {clean(item, 800)}") for item in plan.held)
     for title, items, mark in (("warnings", plan.warnings, "!"),
                                ("blocked (RBAC forbids)", plan.blocked, "x"),
                                ("notes", plan.info, "-")):
@@ -72,6 +79,14 @@ def render_plan(plan: Plan, *, context: str = "", protected: bool = False,
             lines.append(f"{title}:")
             lines.extend(f"  {mark} {clean(item, 800)}" for item in items)
     return "\n".join(lines)
+
+
+def red(line: str) -> str:
+    """``line`` in red on a terminal (not when piped, nor with ``$NO_COLOR`` set): what a
+    plan holds back on purpose must not read like a note."""
+    if sys.stdout.isatty() and not os.environ.get("NO_COLOR"):
+        return f"\x1b[31m{line}\x1b[0m"
+    return line
 
 
 def render_previews(plan: Plan, results: Sequence[DryRunResult]) -> str:

@@ -92,6 +92,20 @@ async def sim(tmp_path: Path) -> AsyncIterator[DrillCluster]:
 
 
 @pytest.fixture
+async def rollout(tmp_path: Path) -> AsyncIterator[DrillCluster]:
+    """``bad-rollout`` served on the test's loop, moving only when the test advances it
+    (the bad commit lands at t+15 s; checkout is Degraded by t+150 s)."""
+    cluster = DrillCluster(DrillOptions(kubeconfig=tmp_path / "kubeconfig",
+                                        bookmark_interval=0.2, scenario="bad-rollout",
+                                        manual_clock=True))
+    await cluster.start()
+    try:
+        yield cluster
+    finally:
+        await cluster.stop()
+
+
+@pytest.fixture
 async def conn(sim: DrillCluster) -> AsyncIterator[KubeConnection]:
     """A connection to ``sim`` through its kubeconfig, as the App and the CLI open one."""
     async with await connect(str(sim.kubeconfig), None) as connection:
@@ -217,6 +231,18 @@ class ThreadedDrill:
         self.run(self.cluster.stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(5)
+
+
+@pytest.fixture
+def bad_rollout(tmp_path: Path) -> Iterator[ThreadedDrill]:
+    """``bad-rollout`` in a thread on a manual clock, for commands run as child processes
+    (``tests/test_baseline_drill.py``'s ``advance`` moves it)."""
+    drill = ThreadedDrill(tmp_path, scenario="bad-rollout", manual_clock=True,
+                          bookmark_interval=0.2)
+    try:
+        yield drill
+    finally:
+        drill.close()
 
 
 @pytest.fixture

@@ -63,7 +63,7 @@ def notes(app: ControlRoomApp) -> str:
     return "\n".join(str(n.message) for n in app._notifications)  # noqa: SLF001
 
 
-async def test_deployment_rollback_picks_a_revision_previous_by_default(
+async def test_deployment_rollback_picks_a_revision_last_known_good_by_default(
         drill: DrillCluster) -> None:
     app = make_app(drill)
     async with app.run_test(size=(200, 50)) as pilot:
@@ -73,7 +73,12 @@ async def test_deployment_rollback_picks_a_revision_previous_by_default(
         await pilot.press("r")
         await until(pilot, lambda: screen_name(app) == "PickerScreen", "the revision picker")
         picker: Any = app.screen
-        assert picker.highlighted == "1"  # the previous revision, preselected
+        # payments is healthy: its current revision is the last known good, preselected
+        assert picker.highlighted == "2"
+        assert picker.note.startswith("revision 2: current, last known good (all ")
+        await pilot.press("down")
+        await until(pilot, lambda: picker.highlighted == "1", "revision 1")
+        assert picker.note == "revision 1: nothing recorded about it"
         await pilot.press("enter")
         await until(pilot, lambda: screen_name(app) == "PlanScreen", "the plan")
         plan = app.screen.plan  # type: ignore[attr-defined]
@@ -111,7 +116,11 @@ async def test_argo_rollback_picks_history_and_follows_the_operation(
         await pilot.press("r")
         await until(pilot, lambda: screen_name(app) == "PickerScreen", "the history picker")
         picker: Any = app.screen
-        assert picker.highlighted == str(history[-2]["id"])
+        # payments is Healthy: the entry deployed now is the last known good, preselected
+        assert picker.highlighted == str(history[-1]["id"])
+        await pilot.press("down")
+        await until(pilot, lambda: picker.highlighted == str(history[-2]["id"]),
+                    "the previous entry")
         await pilot.press("enter")
         await until(pilot, lambda: screen_name(app) == "PlanScreen", "the plan")
         assert app.screen.plan.writes[0].step == "rollback"  # type: ignore[attr-defined]
@@ -319,10 +328,9 @@ async def test_argo_rollback_over_rest_without_token_is_refused_before_sending(
                     and row.auto_sync == "off", "auto-sync off in the store")
         await _select(pilot, app, AppsPanel, "argocd/payments")
         await pilot.press("r")
-        await until(pilot, lambda: screen_name(app) == "PickerScreen", "the history picker")
-        await pilot.press("enter")
+        # the history is read through the Argo CD API too: refused before the picker
         await until(pilot, lambda: "NO_SUCH_TOKEN" in notes(app), "the refusal")
-        assert screen_name(app) != "PlanScreen"
+        assert screen_name(app) not in ("PickerScreen", "PlanScreen")
 
 
 async def test_breaker_targets_toggle_and_blocked_ones_must_be_excluded(

@@ -11,12 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import msgspec
-import pytest
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -34,19 +32,6 @@ from tui.baseline_screens import ChangeIdScreen, DiffScreen, ValidationScreen
 HOSTILE_CHANGE = "[bold red]x[/]\x1b[31mRED\x1b[0m"
 HOSTILE_WORKLOAD = "[bold red]gone[/]\x1b]8;;http://evil\x07"
 HOSTILE_POD = "[/]pod\x1b[2J"
-
-
-@pytest.fixture
-async def rollout(tmp_path: Path) -> AsyncIterator[DrillCluster]:
-    """``bad-rollout`` served on the test's loop, moving only when the test advances it."""
-    cluster = DrillCluster(DrillOptions(kubeconfig=tmp_path / "kubeconfig",
-                                        bookmark_interval=0.2, scenario="bad-rollout",
-                                        manual_clock=True))
-    await cluster.start()
-    try:
-        yield cluster
-    finally:
-        await cluster.stop()
 
 
 def app_on(drill: DrillCluster, snapshots: Path) -> ControlRoomApp:

@@ -19,7 +19,7 @@ import stat
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,16 +29,6 @@ from tests.conftest import ROOT, PromStack, ThreadedDrill
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 REASON = "INC-7 drill rollback"
-
-
-@pytest.fixture
-def bad_rollout(tmp_path: Path) -> Iterator[ThreadedDrill]:
-    drill = ThreadedDrill(tmp_path, scenario="bad-rollout", manual_clock=True,
-                          bookmark_interval=0.2)
-    try:
-        yield drill
-    finally:
-        drill.close()
 
 
 def runner(tmp_path: Path, kubeconfig: Path) -> Run:

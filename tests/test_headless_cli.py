@@ -166,7 +166,7 @@ def test_pause_then_restore_puts_back_the_exact_prior_block(live: HeadlessDrill,
 def test_rollback_app_waits_for_the_operation(live: HeadlessDrill, cr: Any) -> None:
     history = app(live, "monitoring")["status"]["history"]
     assert len(history) >= 2
-    refused = cr(*write("rollback", "app", "monitoring"))
+    refused = cr(*write("rollback", "app", "monitoring", "--to", str(history[-2]["id"])))
     assert refused.returncode == 1
     assert "auto-sync is enabled" in refused.stderr and "monitoring" in refused.stderr
 
@@ -175,7 +175,11 @@ def test_rollback_app_waits_for_the_operation(live: HeadlessDrill, cr: Any) -> N
     assert "operation: Succeeded" in out.stdout
     assert app(live, "monitoring")["status"]["history"][-1]["revision"] == \
         history[-2]["revision"]
-    ok(cr(*write("restore-sync", "monitoring")))
+    # Git's head is the revision the rollback moved away from: restore-sync holds it back
+    held = cr(*write("restore-sync", "monitoring"))
+    assert held.returncode == 1 and "kept paused" in held.stderr
+    assert not auto_sync_on(live, "monitoring")
+    ok(cr(*write("restore-sync", "monitoring", "--restore-bad-sync")))
     assert auto_sync_on(live, "monitoring")
 
 
@@ -220,11 +224,16 @@ def test_rollback_deployment_takes_the_previous_revisions_template(live: Headles
                     for o in rs["metadata"].get("ownerReferences") or [])]
     by_rev = {int(rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"]): rs
               for rs in owned}
-    previous = by_rev[max(r for r in by_rev if r < revision)]
-    wanted = previous["spec"]["template"]
+    older = max(r for r in by_rev if r < revision)
+    wanted = by_rev[older]["spec"]["template"]
     assert wanted["spec"] != current["spec"]["template"]["spec"]
 
-    ok(cr(*write("rollback", "deployment", "frontend/web")))
+    # web is healthy: "previous" is its last known good, the current revision: no change
+    idle = ok(cr(*write("rollback", "deployment", "frontend/web")))
+    assert f"took revision {revision}, the last known good" in idle.stdout
+    assert deployment(live, "frontend", "web")["spec"]["template"] == \
+        current["spec"]["template"]
+    ok(cr(*write("rollback", "deployment", "frontend/web", "--to", str(older))))
     after = deployment(live, "frontend", "web")["spec"]["template"]
     assert after["spec"] == wanted["spec"]
     labels = dict(wanted["metadata"]["labels"])
@@ -343,8 +352,10 @@ def test_protected_context_needs_its_name_typed(live: HeadlessDrill, cr: Any,
     ("pause-sync", "ai-ml"),
     ("restore-sync", "ai-ml"),
     ("scale", "ai-ml/mlflow", "0"),
-    ("rollback", "deployment", "ai-ml/mlflow"),
-    ("rollback", "app", "monitoring"),
+    # explicit targets: without one, a healthy app's last known good is its current
+    # revision, and that plans nothing to protect
+    ("rollback", "deployment", "ai-ml/mlflow", "--to", "1"),
+    ("rollback", "app", "monitoring", "--to", "0"),
     ("breaker", "engage", "--deployment", "ai-ml/mlflow"),
 ], ids=lambda a: " ".join(a))
 def test_an_upper_case_production_context_is_protected_on_every_write_path(

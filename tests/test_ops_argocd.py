@@ -70,7 +70,11 @@ async def test_pause_with_enabled_false_is_verified_and_restore_is_exact(
     set_automated(sim, "payments", CUSTOM)
     plan = await plan_pause(conn, gate, "argocd", "payments")
     assert [w.step for w in plan.writes] == ["pause-auto-sync"] and not plan.blocked
-    assert plan.writes[0].prior == {"automated": CUSTOM, "annotation": None}
+    history = app(sim, "payments")["status"]["history"]
+    # the prior keeps what the app ran, and how healthy it was, when it was paused
+    assert plan.writes[0].prior == {"automated": CUSTOM, "annotation": None,
+                                    "revision": history[-1]["revision"], "health": "Healthy",
+                                    "sync": "Synced"}
     assert all(r.ok and r.performed for r in await preview(gate, plan))
 
     done = await execute(gate, plan, reason=REASON, confirm=CONFIRM)
@@ -229,10 +233,20 @@ async def test_rollback_brings_back_the_previous_revision(
     assert a["status"]["operationState"]["operation"]["info"][0]["value"] == "CHG-9 bad release"
     assert image(sim, "frontend", "web") == "ghcr.io/drill/web:2.7.3"
 
-    # Restoring auto-sync now would redeploy the bad commit: the plan says so.
-    restore = await plan_restore(conn, gate, ("argocd", "frontend"),
-                                 await prior_from_journal(journal, CTX, "argocd", "frontend"))
-    assert any(w.startswith(REDEPLOY_WARNING) for w in restore.warnings)
+    # Restoring auto-sync now would redeploy the commit the rollback moved away from: the
+    # restore is held back (no write, said in red) and offered anyway as a choice.
+    prior = await prior_from_journal(journal, CTX, "argocd", "frontend")
+    restore = await plan_restore(conn, gate, ("argocd", "frontend"), prior, journal=journal,
+                                 context=CTX)
+    assert restore.empty and restore.title.endswith("kept paused")
+    [held] = restore.held
+    assert held.startswith(f"auto-sync of argocd/frontend kept paused: restoring it would "
+                           f"sync {history[-1]['revision'][:12]}")
+    assert "rolled back from it" in held and "rolled back away from it at" in held  # + journal
+    [anyway] = restore.offers
+    forced = await anyway.build()
+    assert [w.step for w in forced.writes] == ["restore-auto-sync"]
+    assert any("anyway, as chosen" in w for w in forced.warnings)
 
 
 async def test_rollback_update_carries_the_read_resource_version(

@@ -21,6 +21,7 @@ import pytest
 
 from backends.config import Settings
 from backends.kube.connection import KubeConnection, connect
+from backends.ops.argocd import plan_rollback
 from backends.ops.breaker import (
     BREAKER_ANNOTATION,
     BreakerConfig,
@@ -282,11 +283,51 @@ async def test_no_config_proposes_the_degraded_app_and_pauses_the_stalled_rollou
         assert auto_sync(bad, "checkout") == {"prune": True, "selfHeal": True,
                                               "enabled": False}
         done = await release(gate, journal, conn, CTX, reason=REASON, confirm=CONFIRM)
-        assert done.ok, done.summary()
-    assert auto_sync(bad, "checkout") == {"prune": True, "selfHeal": True}
+        assert done.ok and done.released, done.summary()
+        # Git's revision is the crash-looping release: its auto-sync stays paused, said so
+        assert "auto-sync of argocd/checkout kept paused" in done.summary()
+    assert auto_sync(bad, "checkout") == {"prune": True, "selfHeal": True, "enabled": False}
+    assert BREAKER_ANNOTATION not in annotations_of(bad, APPS, "argocd", "checkout")
     stable = bad.state.get(DEPLOY, "checkout", "checkout-stable")
     assert "paused" not in stable["spec"] and replicas(bad, "checkout", "checkout-stable") == 3
     assert BREAKER_ANNOTATION not in (stable["metadata"].get("annotations") or {})
+
+
+async def test_release_after_an_argo_rollback_keeps_the_bad_head_paused_unless_chosen(
+        bad: DrillCluster, journal: Journal) -> None:
+    """The breaker froze checkout mid-incident, then the engineer rolled it back through
+    Argo CD: Git still holds the crash-looping commit. Release keeps checkout's auto-sync
+    paused (held, not refused: the rest of the release goes out); restoring it anyway is an
+    explicit choice (``restore_bad``), which then restores exactly."""
+    async with await _conn(bad) as conn:
+        gate = gate_for(conn, journal)
+        plan = await plan_engage(conn, gate, None, BreakerConfig(apps=["checkout"]))
+        assert (await engage(gate, plan, reason=REASON, confirm=CONFIRM)).ok
+        history = bad.state.get(APPS, "argocd", "checkout")["status"]["history"]
+        bad_commit = history[-1]["revision"]
+        back = await plan_rollback(conn, gate, ("argocd", "checkout"), history[-2]["id"])
+        assert (await execute(gate, back, reason=REASON, confirm=CONFIRM)).ok
+        bad.sim.advance(120)
+        assert bad.state.get(APPS, "argocd", "checkout")["status"]["health"][
+            "status"] == "Healthy"
+
+        held = await plan_release(conn, gate, journal, CTX)
+        shown = held.as_plan()
+        [line] = shown.held
+        assert line.startswith(f"auto-sync of argocd/checkout kept paused: restoring it would "
+                               f"sync {bad_commit[:12]}")
+        assert "restore-auto-sync" not in [w.step for w in shown.writes]
+        assert not shown.blocked  # held back, not refused
+
+        chosen = await plan_release(conn, gate, journal, CTX, restore_bad=True)
+        assert chosen.held == [] and "restore-auto-sync" in [w.step for w in
+                                                             chosen.as_plan().writes]
+        assert any("anyway, as chosen" in w for w in chosen.warnings)
+        done = await release(gate, journal, conn, CTX, reason=REASON, confirm=CONFIRM,
+                             restore_bad=True)
+        assert done.ok and done.released and not done.held, done.summary()
+    assert auto_sync(bad, "checkout") == {"prune": True, "selfHeal": True}
+    assert BREAKER_ANNOTATION not in annotations_of(bad, APPS, "argocd", "checkout")
 
 
 async def test_excluding_a_managing_app_warns_that_selfheal_will_revert(

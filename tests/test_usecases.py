@@ -184,7 +184,12 @@ async def test_rollout_undo(sim: DrillCluster, armed: tuple[Workspace, Recorder]
     revisions = await workloads.rollout_history(ws, "frontend", "web")
     assert len(revisions) >= 2
     before = sim.state.get(DEPLOY, "frontend", "web")["spec"]["template"]["spec"]
-    await dry_then_run(sim, rec, await workloads.plan_rollout_undo(ws, "frontend", "web"))
+    # web is healthy: its current revision is the last known good, which the default takes
+    idle = await workloads.plan_rollout_undo(ws, "frontend", "web")
+    assert idle.plan.empty and idle.plan.info[0].startswith(
+        f"no revision given: took revision {revisions[-1].number}, the last known good")
+    await dry_then_run(sim, rec, await workloads.plan_rollout_undo(
+        ws, "frontend", "web", revisions[-2].number))
     assert sim.state.get(DEPLOY, "frontend", "web")["spec"]["template"]["spec"] != before
 
 

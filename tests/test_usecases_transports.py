@@ -74,7 +74,8 @@ async def test_argocd_rollback_through_the_rest_api(
     ws = workspace(journal, settings)
     try:
         assert argocd.rollback_via_rest(ws)
-        action = await argocd.plan_rollback_app_rest(ws, "argocd", "frontend")
+        previous = frontend["status"]["history"][-2]["id"]
+        action = await argocd.plan_rollback_app_rest(ws, "argocd", "frontend", previous)
         try:
             assert action.gate is not ws.gate  # a gate on the REST client
             assert [a.performed for a in await preview(action)] == [False]

@@ -58,7 +58,8 @@ ACTION_BINDINGS = [
             "serving), or resume it (the value recorded before the pause)"),
     Binding("r", "rollback", "Rollback", id="rollback",
             tooltip="Argo CD app: pick a history entry to roll back to; Deployment: pick "
-            "a revision to undo to (the previous one is preselected)"),
+            "a revision to undo to (the last known good is preselected, the incident's "
+            "revision marked)"),
     Binding("w", "shift_traffic", "Weights", id="shift_traffic",
             tooltip="HTTPRoute: set backend weights, remove a backend reference, or restore "
             "(verified by the route's status)"),
@@ -392,13 +393,25 @@ class ActionController:
             host.notify(f"breaker: {clean(exc, 300)}", severity="error", markup=False,
                         timeout=10)
             return
-        # engaging: the targets are listed on the plan screen to include or exclude
-        screen = PlanScreen(shown, gate, context=ws.context, protected=gate.policy.protected,
-                            read_only=gate.policy.read_only, emergency=True,
-                            breaker=engage if engaging else None)
-        decision: Decision | None = await host.push_screen_wait(screen)
-        if decision is None or decision.offer is not None:
-            return
+        while True:
+            # engaging: the targets are listed on the plan screen to include or exclude
+            screen = PlanScreen(shown, gate, context=ws.context,
+                                protected=gate.policy.protected,
+                                read_only=gate.policy.read_only, emergency=True,
+                                breaker=engage if engaging else None)
+            decision: Decision | None = await host.push_screen_wait(screen)
+            if decision is None or (decision.offer is not None and engaging):
+                return
+            if decision.offer is None:
+                break
+            # release's one offer: restore the held apps' auto-sync anyway, planned again
+            try:
+                release = await usecase.plan_release(ws, restore_bad=True)
+            except (PlanError, KubeError) as exc:
+                host.notify(f"breaker: {clean(exc, 300)}", severity="error", markup=False,
+                            timeout=10)
+                return
+            shown = release.preview_plan()
 
         def progress(event: BreakerEvent) -> None:
             host.notify(event.text, markup=False, timeout=4)

@@ -1,7 +1,8 @@
 """Small modal screens that ask one question before an action is planned.
 
 :class:`PickerScreen` picks one row of a table (a rollout revision, an Argo CD history entry,
-a Helm revision); :class:`WeightsScreen` asks for the backend weights of a route. Neither
+a Helm revision), showing under it why the highlighted row is marked (a revision recorded as
+bad is shown as a warning before it is picked); :class:`WeightsScreen` asks for the backend weights of a route. Neither
 sends anything: they return the operator's answer, and the action is then planned and shown
 on the plan screen like every other one. Cell text may come from the cluster, so every cell
 is plain :class:`~rich.text.Text` (cleaned), never markup. Row keys are the caller's values
@@ -28,10 +29,14 @@ from backends.sanitize import clean
 
 @dataclass(frozen=True)
 class PickRow:
-    """One choice: ``key`` is returned when picked, ``cells`` are shown (any text)."""
+    """One choice: ``key`` is returned when picked, ``cells`` are shown (any text).
+    ``note`` is shown under the table while the row is highlighted (why it is marked
+    good or bad); ``warning`` shows it as a warning (a revision recorded as bad)."""
 
     key: str
     cells: tuple[str, ...]
+    note: str = ""
+    warning: bool = False
 
 
 class PickerScreen(ModalScreen[str | None]):
@@ -52,6 +57,8 @@ class PickerScreen(ModalScreen[str | None]):
                               border: round $primary; background: $surface; padding: 0 1; }
     PickerScreen DataTable { height: auto; max-height: 20; }
     PickerScreen .picker--hint { color: $text-muted; }
+    PickerScreen #picker-note { color: $text-muted; }
+    PickerScreen #picker-note.picker--warning { color: $text-error; text-style: bold; }
     """
 
     def __init__(self, title: str, columns: Sequence[str], rows: Sequence[PickRow], *,
@@ -63,12 +70,15 @@ class PickerScreen(ModalScreen[str | None]):
         self._rows = list(rows)
         self._default = default
         self._hint = hint
+        self.note = ""
+        """The note shown for the highlighted row ("! ..." for a warning)."""
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(Content.styled(clean(self._title), "bold"), id="picker-title")
             table: DataTable[Text] = DataTable(cursor_type="row", id="picker-table")
             yield table
+            yield Static(id="picker-note")
             yield Static(Content(self._hint), classes="picker--hint")
 
     def on_mount(self) -> None:
@@ -88,6 +98,18 @@ class PickerScreen(ModalScreen[str | None]):
         if not self._rows:
             return None
         return self._rows[table.cursor_row].key
+
+    @on(DataTable.RowHighlighted, "#picker-table")
+    def highlighted_changed(self, event: DataTable.RowHighlighted) -> None:
+        """Show why the highlighted row is marked; a revision recorded as bad as a
+        warning, before it is picked."""
+        event.stop()
+        row = next((r for r in self._rows if r.key == event.row_key.value), None)
+        warn = row is not None and row.warning
+        self.note = ("! " if warn else "") + clean(row.note if row is not None else "", 600)
+        note = self.query_one("#picker-note", Static)
+        note.update(Content(self.note))
+        note.set_class(warn, "picker--warning")
 
     @on(DataTable.RowSelected, "#picker-table")
     def picked(self, event: DataTable.RowSelected) -> None:

@@ -85,6 +85,8 @@ def plan_content(plan: Plan, dry: list[DryRunResult] | None) -> Content:
                                            "$text-error"), "\n"]
     if not plan.writes:
         parts += [("Nothing to do.", "$foreground-muted"), "\n"]
+    for held in plan.held:
+        parts += [("held back: " + clean(held), "bold $text-error"), "\n"]
     for warning in plan.warnings:
         parts += [("! " + clean(warning), "$text-warning"), "\n"]
     for blocked in plan.blocked:

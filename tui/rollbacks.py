@@ -1,6 +1,6 @@
 """The rollback keys: ``r`` (Argo CD history entry or Deployment revision) and ``H`` (Helm).
 
-Each asks the operator to pick what to roll back to (the previous entry preselected), then
+Each asks the operator to pick what to roll back to, then
 hands the use case that plans it (:mod:`backends.usecases.workloads`, :mod:`~backends.usecases
 .argocd`, :mod:`~backends.usecases.helm`, the CLI's own) to the session's plan flow
 (:meth:`tui.actions.ActionController.plan_flow`). Argo CD rollbacks go through the Kubernetes
@@ -8,6 +8,13 @@ API, or the Argo CD REST API when ``[argocd] server`` is set; Helm rollbacks thr
 ``helm`` CLI. The use cases give those two transports their own write gate with the session's
 policy and journal, so read-only mode, protected contexts and the journal hold for them
 exactly as for a scale.
+
+The ``r`` pickers know the bad revision (:mod:`backends.ops.revisions`): each row is marked
+(current, the incident, the last known good), the last known good is preselected (never the
+revision the incident came from: after an Argo CD rollback that is the Deployment's
+"previous" revision), and highlighting a revision recorded as bad shows why, as a warning,
+before it is picked; its plan warns again. Helm revisions carry no such knowledge (the
+previous one is preselected).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from typing import TYPE_CHECKING
 from backends.kube.errors import KubeError
 from backends.model import AppRow, DeploymentRow
 from backends.ops.plan import PlanError
+from backends.ops.revisions import Knowledge
 from backends.sanitize import clean
 from tui.actions import ACTIONS_GROUP, ActionController, split_key
 from tui.host import Host, start_worker
@@ -29,6 +37,13 @@ if TYPE_CHECKING:
     from backends.usecases.workspace import Action
 
 __all__ = ["RollbackActions"]
+
+
+def _note(known: Knowledge, key: str) -> str:
+    """What the picker says under a highlighted row: a bad one's warning, else what is
+    known, else that nothing is."""
+    return known.warning(key) or (known.explain(key) if known.why(key) else
+                                  f"{known.noun} {key}: nothing recorded about it")
 
 
 class RollbackActions:
@@ -56,9 +71,10 @@ class RollbackActions:
                      group=ACTIONS_GROUP, exclusive=True)
 
     async def _rollback_deployment(self, ns: str, name: str) -> None:
-        """Pick a revision of ``rollout_history`` (the previous one preselected), then plan
-        ``rollout undo --to-revision``. Read-only: no picker (nothing can be sent), the plan
-        for the previous revision is shown for reading."""
+        """Pick a revision (each marked: current, the incident, the last known good, from
+        :func:`~backends.usecases.workloads.rollout_choices`; the last known good
+        preselected, never a bad one), then plan ``rollout undo --to-revision``. Read-only:
+        no picker (nothing can be sent), the plan for the default is shown for reading."""
         from backends.kube.decode import parse_time
         from backends.usecases import workloads
         from widgets.formatting import age
@@ -68,7 +84,7 @@ class RollbackActions:
         if ws is None:
             return
         try:
-            revisions = await workloads.rollout_history(ws, ns, name)
+            revisions, known = await workloads.rollout_choices(ws, ns, name)
         except PlanError as exc:
             host.notify(f"rollout history of {ns}/{name}: {exc}", severity="error",
                         markup=False, timeout=10)
@@ -81,7 +97,7 @@ class RollbackActions:
             host.notify(f"no rollout history found for {ns}/{name}", severity="warning",
                         markup=False)
             return
-        now, current = self._actions.now(), revisions[-1].number
+        now = self._actions.now()
 
         def when(created: str) -> str:
             try:
@@ -89,16 +105,15 @@ class RollbackActions:
             except ValueError:
                 return "?"
 
-        rows = [PickRow(str(r.number), (str(r.number) + (" (current)" if r.number == current
-                                                         else ""),
-                                        r.rs_name, ", ".join(r.images), when(r.created),
-                                        r.change_cause))
+        rows = [PickRow(str(r.number), (str(r.number), known.label(str(r.number)), r.rs_name,
+                                        ", ".join(r.images), when(r.created), r.change_cause),
+                        note=_note(known, str(r.number)),
+                        warning=known.verdict(str(r.number)) == "bad")
                 for r in reversed(revisions)]
-        default = str(revisions[-2].number if len(revisions) > 1 else current)
-        chosen = default if ws.gate.policy.read_only else await host.push_screen_wait(
+        chosen = known.default if ws.gate.policy.read_only else await host.push_screen_wait(
             PickerScreen(f"Roll back Deployment {ns}/{name} to revision",
-                         ("REVISION", "REPLICASET", "IMAGES", "AGE", "CHANGE-CAUSE"), rows,
-                         default=default))
+                         ("REVISION", "KNOWN", "REPLICASET", "IMAGES", "AGE", "CHANGE-CAUSE"),
+                         rows, default=known.default))
         if chosen is None:
             return
         to = int(chosen)
@@ -106,9 +121,10 @@ class RollbackActions:
                                       partial(workloads.plan_rollout_undo, ws, ns, name, to))
 
     async def _rollback_app(self, ns: str, name: str) -> None:
-        """Pick a ``status.history`` entry (the previous one preselected), plan the
-        rollback (Kubernetes API, or the Argo CD REST API when ``[argocd] server`` is set),
-        then follow the operation until it ends. Read-only: no picker, as for Deployments."""
+        """Pick a ``status.history`` entry (marked and preselected as for Deployments, from
+        :func:`~backends.usecases.argocd.rollback_choices`), plan the rollback (Kubernetes
+        API, or the Argo CD REST API when ``[argocd] server`` is set), then follow the
+        operation until it ends. Read-only: no picker, as for Deployments."""
         from backends.usecases import argocd
         from widgets.formatting import age, short_revision
 
@@ -116,20 +132,24 @@ class RollbackActions:
         ws = self._actions.workspace()
         if ws is None:
             return
-        row = self._store.get("applications", f"{ns}/{name}")
-        history = list(row.history) if isinstance(row, AppRow) else []
+        try:
+            history, known = await argocd.rollback_choices(ws, ns, name)
+        except (PlanError, KubeError) as exc:
+            host.notify(f"history of Argo CD app {ns}/{name}: {clean(exc, 300)}",
+                        severity="error", markup=False, timeout=10)
+            return
         if not history:
             host.notify(f"Argo CD app {ns}/{name} has no deployment history to roll back to",
                         severity="warning", markup=False)
             return
-        now, current = self._actions.now(), history[-1].id
-        rows = [PickRow(str(h.id), (str(h.id) + (" (current)" if h.id == current else ""),
-                                    short_revision(h.revision), age(h.deployed_at, now)))
+        now = self._actions.now()
+        rows = [PickRow(str(h.id), (str(h.id), known.label(str(h.id)),
+                                    short_revision(h.revision), age(h.deployed_at, now)),
+                        note=_note(known, str(h.id)), warning=known.verdict(str(h.id)) == "bad")
                 for h in reversed(history)]
-        default = str(history[-2].id if len(history) > 1 else current)
-        chosen = default if ws.gate.policy.read_only else await host.push_screen_wait(
+        chosen = known.default if ws.gate.policy.read_only else await host.push_screen_wait(
             PickerScreen(f"Roll back Argo CD app {ns}/{name} to history entry",
-                         ("ID", "REVISION", "DEPLOYED"), rows, default=default))
+                         ("ID", "KNOWN", "REVISION", "DEPLOYED"), rows, default=known.default))
         if chosen is None:
             return
         to_id = int(chosen)

@@ -18,7 +18,8 @@ Contract: reference/operations.md sections 1 and 2. The traps this module exists
   Through the Kubernetes API the server's checks are ours: auto-sync off, no operation in
   flight, a valid history id, and the write is an update carrying the read
   ``resourceVersion`` (never a blind patch). After a rollback, restoring auto-sync
-  redeploys the bad commit: :func:`plan_restore` says so.
+  redeploys the bad commit: :func:`plan_restore` keeps auto-sync paused then, unless told
+  to restore it anyway (:mod:`backends.ops.argo_revisions` judges what Git would deploy).
 
 Two transports for rollback, both gated: the Kubernetes API (kubeconfig credentials, the
 default) and the Argo CD REST API (:mod:`backends.ops.argocd_rest`, a bearer token), whose
@@ -46,6 +47,15 @@ from urllib.parse import quote
 
 from backends.kube.errors import KubeApiError, KubeError
 from backends.model import AppRow, AutoSync
+from backends.ops.argo_revisions import redeploy_risk, sync_target
+from backends.ops.argo_status import (
+    PAUSE_STEP,
+    RESTORE_STEP,
+    ROLLBACK_STEP,
+    app_status,
+    entry_revision,
+    running,
+)
 from backends.ops.gate import TargetRef, WriteGate, WriteRequest
 from backends.ops.journal import Journal
 from backends.ops.plan import (
@@ -75,6 +85,7 @@ __all__ = [
     "app_status",
     "app_target",
     "auto_sync_state",
+    "entry_revision",
     "find_tracking_app",
     "follow_operation",
     "list_applications",
@@ -83,9 +94,10 @@ __all__ = [
     "plan_restore",
     "plan_rollback",
     "prior_from_journal",
+    "read_app",
     "rollback_entry",
     "rollback_operation",
-    "rolled_back",
+    "running",
     "same_sync",
     "selfheal_notes",
 ]
@@ -98,7 +110,6 @@ INSTANCE_LABEL: Final = "app.kubernetes.io/instance"
 AUTO_SYNC_ON_MESSAGE: Final = "rollback cannot be initiated when auto-sync is enabled"
 IN_FLIGHT_MESSAGE: Final = "another operation is already in progress"
 REDEPLOY_WARNING: Final = "restoring auto-sync redeploys the bad commit: revert in Git first"
-PAUSE_STEP, RESTORE_STEP, ROLLBACK_STEP = "pause-auto-sync", "restore-auto-sync", "rollback"
 FINAL_PHASES: Final = frozenset({"Succeeded", "Failed", "Error"})
 
 AppLike = AppRow | tuple[str, str]
@@ -158,14 +169,14 @@ def auto_sync_state(app: Mapping[str, Any]) -> AutoSync:
     return "paused" if block.get("enabled") is False else "on"
 
 
-def app_status(app: Mapping[str, Any]) -> dict[str, Any]:
-    status = app.get("status")
-    return status if isinstance(status, dict) else {}
-
-
 async def _get_app(conn: Reader, ns: str, name: str) -> dict[str, Any]:
     app: dict[str, Any] = await get_json(conn, app_path(ns, name), f"Application {ns}/{name}")
     return app
+
+
+async def read_app(conn: Reader, ns: str, name: str) -> dict[str, Any]:
+    """The Application as it is now (PlanError when it cannot be read)."""
+    return await _get_app(conn, ns, name)
 
 
 async def list_applications(conn: Reader) -> tuple[list[dict[str, Any]] | None, str]:
@@ -251,7 +262,8 @@ async def selfheal_notes(conn: Reader, gate: WriteGate, obj: Mapping[str, Any], 
 
 
 def _pause_write(conn: Reader, ns: str, name: str, prior: dict[str, Any],
-                 annotation_before: str | None, *, flag: bool) -> PlannedWrite:
+                 annotation_before: str | None, *, flag: bool,
+                 ran: tuple[str, str, str] = ("", "", "")) -> PlannedWrite:
     text = json.dumps(prior, separators=(",", ":"))
     automated: Any = {"enabled": False} if flag else None
     body = {"metadata": {"annotations": {PAUSE_ANNOTATION: text}},
@@ -276,7 +288,8 @@ def _pause_write(conn: Reader, ns: str, name: str, prior: dict[str, Any],
     how = "automated.enabled=false" if flag else "automated=null"
     return PlannedWrite(
         title=f"Pause auto-sync of {ns}/{name} ({how})", request=req,
-        prior={"automated": prior, "annotation": annotation_before},
+        prior={"automated": prior, "annotation": annotation_before, "revision": ran[0],
+               "health": ran[1], "sync": ran[2]},
         intent={"automated": automated, "annotation": text}, verify=verify, step=PAUSE_STEP)
 
 
@@ -338,9 +351,10 @@ async def _pause_plan(conn: Reader, gate: WriteGate, app: dict[str, Any],
         return plan
     prior = copy.deepcopy(_automated(app))
     before = _meta(app, "annotations").get(PAUSE_ANNOTATION)
-    null = _pause_write(conn, ns, name, prior, before, flag=False)
+    ran = (*running(app), str((app_status(app).get("sync") or {}).get("status") or ""))
+    null = _pause_write(conn, ns, name, prior, before, flag=False, ran=ran)
     if options.prefer_enabled_flag:
-        flag = _pause_write(conn, ns, name, prior, before, flag=True)
+        flag = _pause_write(conn, ns, name, prior, before, flag=True, ran=ran)
         plan.writes.append(replace(flag, fallback=null))
         plan.info.append("if automated.enabled does not stick (Argo CD < 3.1), the pause "
                          "falls back to automated=null; restore puts the exact block back")
@@ -384,31 +398,6 @@ async def plan_pause_scope(conn: Reader, gate: WriteGate, apps: Iterable[AppLike
 # --------------------------------------------------------------------------- restore
 
 
-def rolled_back(app: Mapping[str, Any]) -> str:
-    """Evidence that the app runs an older revision than Git (a rollback), or "".
-    Upstream's ``status.sync.revision`` is the compared (Git) revision; a rollback also
-    leaves a history entry re-deploying an older revision, and an operation with the apply
-    strategy initiated by a user."""
-    status = app_status(app)
-    history = [h for h in status.get("history") or [] if isinstance(h, dict)]
-    if not history:
-        return ""
-    last = history[-1]
-    rev = str(last.get("revision") or ",".join(last.get("revisions") or []))
-    target = str((status.get("sync") or {}).get("revision") or "")
-    if target and rev and target != rev:
-        return f"running revision {rev[:12]} while Git is at {target[:12]}"
-    older = [str(h.get("revision") or "") for h in history[:-1]]
-    if rev and rev in older and older[-1] != rev:
-        return f"history entry {last.get('id')} re-deployed the older revision {rev[:12]}"
-    op = (status.get("operationState") or {}).get("operation") or {}
-    sync = op.get("sync") or {}
-    if (op.get("initiatedBy") or {}).get("username") and "apply" in (
-            sync.get("syncStrategy") or {}) and sync.get("revision"):
-        return f"the last operation synced revision {str(sync['revision'])[:12]} by hand"
-    return ""
-
-
 async def prior_from_journal(journal: Journal, context: str, app_ns: str,
                              app_name: str) -> dict[str, Any] | None:
     """The ``automated`` block recorded by the newest pause of this app that may have
@@ -423,9 +412,17 @@ async def prior_from_journal(journal: Journal, context: str, app_ns: str,
 
 
 async def plan_restore(conn: Reader, gate: WriteGate, app: AppLike,
-                       prior_automated: Mapping[str, Any] | None = None) -> Plan:
+                       prior_automated: Mapping[str, Any] | None = None, *,
+                       journal: Journal | None = None, context: str = "",
+                       restore_bad: bool = False) -> Plan:
     """Put back EXACTLY ``prior_automated`` (from the journal; None: from the annotation)
-    and remove the annotation, in one JSON patch guarded by a ``test`` of what it replaces."""
+    and remove the annotation, in one JSON patch guarded by a ``test`` of what it replaces.
+
+    Unless ``restore_bad``, the restore is held back when auto-sync would sync the app to a
+    revision recorded as bad (:func:`backends.ops.argo_revisions.redeploy_risk`, the one
+    check for ``restore-sync``, the App's restore and the breaker's release; ``journal`` and
+    ``context`` add our own rollbacks and pauses to its evidence): the plan then has no write,
+    ``held`` says why, and an offer plans the restore anyway."""
     ns, name = app_ref(app)
     live = await _get_app(conn, ns, name)
     plan = Plan(title=f"Restore auto-sync of {ns}/{name}")
@@ -472,9 +469,24 @@ async def plan_restore(conn: Reader, gate: WriteGate, app: AppLike,
             return False, f"the annotation {PAUSE_ANNOTATION} is still there"
         return True, f"automated={json.dumps(block, separators=(',', ':'))}"
 
-    evidence = rolled_back(live)
-    if evidence:
-        plan.warnings.append(f"{REDEPLOY_WARNING} ({evidence})")
+    risk = await redeploy_risk(conn, live, journal, context)
+    if risk is not None and not restore_bad:
+        plan.held.append(risk.held(ns, name))
+
+        async def anyway() -> Plan:
+            return await plan_restore(conn, gate, app, prior_automated, journal=journal,
+                                      context=context, restore_bad=True)
+
+        plan.title += ": kept paused"
+        plan.offers.append(Offer(f"Restore auto-sync of {ns}/{name} anyway (syncs "
+                                 f"{risk.short}, recorded as bad)", anyway))
+        return plan
+    if risk is not None:
+        plan.warnings.append(risk.anyway(ns, name))
+    target, how = sync_target(live)
+    if risk is None and target and target != running(live)[0]:
+        plan.info.append(f"restoring auto-sync syncs {ns}/{name} to {clean(target[:12])} "
+                         f"({how})")
     if (app_status(live).get("sync") or {}).get("status") == "OutOfSync":
         plan.info.append("the app is OutOfSync: restoring auto-sync syncs it to Git, and with "
                          "selfHeal hand changes made during the pause are reverted")

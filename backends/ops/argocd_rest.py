@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote
 
 from backends.cleartext import decide
@@ -34,12 +34,12 @@ from backends.ops.argocd import (
     same_sync,
 )
 from backends.ops.gate import WriteGate, WriteRequest
-from backends.ops.plan import Plan, PlannedWrite, finish, get_json
+from backends.ops.plan import Plan, PlannedWrite, Reader, finish, get_json
 
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["ENV_TOKEN", "ArgoRestClient", "plan_rollback_rest"]
+__all__ = ["ENV_TOKEN", "ArgoRestClient", "plan_rollback_rest", "read_app_rest"]
 
 ENV_TOKEN: Final = "ARGOCD_AUTH_TOKEN"
 
@@ -74,6 +74,14 @@ class ArgoRestClient(JsonHttpClient):
     def from_options(cls, options: ArgoOptions) -> ArgoRestClient:
         return cls(options.server_url, options.token, verify_tls=options.verify_tls,
                    allow_http_credentials=options.allow_http_credentials)
+
+
+async def read_app_rest(client: Reader, ns: str, name: str) -> dict[str, Any]:
+    """The Application as the Argo CD API serves it (the same object as in Kubernetes)."""
+    path = f"/api/v1/applications/{quote(name, safe='')}"
+    app: dict[str, Any] = await get_json(client, path, f"Application {ns}/{name}",
+                                         {"appNamespace": ns} if ns else None)
+    return app
 
 
 async def plan_rollback_rest(client: ArgoRestClient, gate: WriteGate, app: AppLike,

@@ -137,7 +137,7 @@ class Plan:
     """What an action will do. ``warnings`` are shown prominently (the action may not hold,
     or may hurt); ``blocked`` names steps the operator's RBAC forbids (from
     :meth:`WriteGate.can`), and a blocked plan is not executed; ``info`` is context (what was
-    checked, what could not be, what is offered)."""
+    checked, what could not be, what is offered); ``held`` what is left undone on purpose."""
 
     title: str
     writes: list[PlannedWrite] = field(default_factory=list)
@@ -145,6 +145,11 @@ class Plan:
     blocked: list[str] = field(default_factory=list)
     info: list[str] = field(default_factory=list)
     offers: list[Offer] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)
+    """What this plan deliberately does NOT do because doing it would hurt (auto-sync of an
+    app whose Git revision is recorded as bad stays paused), shown in the error colour like
+    ``blocked`` but not a refusal: the rest of the plan is sent. An offer usually does it
+    anyway, as an explicit choice."""
 
     @property
     def empty(self) -> bool:
@@ -155,7 +160,7 @@ class Plan:
         """Append ``other``'s writes and notes (the breaker chains plans)."""
         self.writes.extend(other.writes)
         for mine, theirs in ((self.warnings, other.warnings), (self.blocked, other.blocked),
-                             (self.info, other.info)):
+                             (self.info, other.info), (self.held, other.held)):
             mine.extend(x for x in theirs if x not in mine)
         self.offers.extend(other.offers)
         return self

@@ -54,7 +54,11 @@ __all__ = [
     "plan_rollout_undo",
     "plan_scale",
     "plan_scale_restore",
+    "read_rollout",
+    "revision_of",
+    "revisions_of",
     "rollout_history",
+    "same_template",
     "semantic",
 ]
 
@@ -202,7 +206,8 @@ def label_selector(selector: Mapping[str, Any]) -> str:
     return ",".join(parts)
 
 
-def _revision_of(obj: Mapping[str, Any]) -> int | None:
+def revision_of(obj: Mapping[str, Any]) -> int | None:
+    """``deployment.kubernetes.io/revision`` of a Deployment or ReplicaSet, or None."""
     try:
         return int(((obj.get("metadata") or {}).get("annotations") or {})[REVISION])
     except (KeyError, TypeError, ValueError):
@@ -227,12 +232,20 @@ def _images(template: Mapping[str, Any]) -> tuple[str, ...]:
         "containers") or [])
 
 
-async def rollout_history(conn: Reader, ns: str, name: str) -> list[Revision]:
-    """The Deployment's revisions, oldest first (``kubectl rollout history``)."""
+async def read_rollout(conn: Reader, ns: str,
+                       name: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The Deployment and the ReplicaSets it owns (kubectl's ``ListReplicaSets``), as read
+    now: what the history and the revision knowledge
+    (:mod:`backends.ops.rollout_revisions`) are made of."""
     deploy = await _deployment(conn, ns, name)
+    return deploy, await _owned_replicasets(conn, deploy)
+
+
+def revisions_of(replicasets: list[dict[str, Any]]) -> list[Revision]:
+    """The revisions of these ReplicaSets, oldest first (``kubectl rollout history``)."""
     out = []
-    for rs in await _owned_replicasets(conn, deploy):
-        number = _revision_of(rs)
+    for rs in replicasets:
+        number = revision_of(rs)
         if number is None:
             continue
         meta = rs.get("metadata") or {}
@@ -241,6 +254,12 @@ async def rollout_history(conn: Reader, ns: str, name: str) -> list[Revision]:
                             str(meta.get("creationTimestamp", "")),
                             str((meta.get("annotations") or {}).get(CHANGE_CAUSE, ""))))
     return sorted(out, key=lambda r: r.number)
+
+
+async def rollout_history(conn: Reader, ns: str, name: str) -> list[Revision]:
+    """The Deployment's revisions, oldest first (``kubectl rollout history``)."""
+    _deploy, replicasets = await read_rollout(conn, ns, name)
+    return revisions_of(replicasets)
 
 
 # --------------------------------------------------------------------------- undo
@@ -258,6 +277,12 @@ def semantic(value: Any) -> Any:
     return value
 
 
+def same_template(a: Any, b: Any) -> bool:
+    """Pod templates equal as the Deployment controller compares them (ignoring
+    ``pod-template-hash``, null/empty equal to absent)."""
+    return bool(semantic(_without_hash(a)) == semantic(_without_hash(b)))
+
+
 def _without_hash(template: Any) -> dict[str, Any]:
     out: dict[str, Any] = copy.deepcopy(template) if isinstance(template, dict) else {}
     labels = (out.get("metadata") or {}).get("labels")
@@ -272,7 +297,7 @@ def _pick(replicasets: list[dict[str, Any]], to_revision: int, name: str) -> dic
     """kubectl's ``deploymentRevision``: the given revision, or the second-highest."""
     if to_revision < 0:
         raise PlanError(f"unable to find specified revision {to_revision} in history")
-    ranked = sorted(((n, rs) for rs in replicasets if (n := _revision_of(rs)) is not None),
+    ranked = sorted(((n, rs) for rs in replicasets if (n := revision_of(rs)) is not None),
                     key=lambda pair: pair[0], reverse=True)
     if to_revision > 0:
         for number, rs in ranked:
@@ -293,7 +318,7 @@ async def plan_rollout_undo(conn: Reader, gate: WriteGate, ns: str, name: str,
         raise PlanError("you cannot rollback a paused deployment; resume it first with "
                         "'kubectl rollout resume' and try again")
     rs = _pick(await _owned_replicasets(conn, deploy), to_revision or 0, name)
-    number = _revision_of(rs)
+    number = revision_of(rs)
     rs_meta = rs.get("metadata") or {}
     rs_template = (rs.get("spec") or {}).get("template") or {}
     current = spec.get("template") or {}
@@ -332,7 +357,7 @@ async def plan_rollout_undo(conn: Reader, gate: WriteGate, ns: str, name: str,
                                 else ""))
     plan.writes.append(PlannedWrite(
         title=plan.title, request=req,
-        prior={"template": current, "annotations": own, "revision": _revision_of(deploy)},
+        prior={"template": current, "annotations": own, "revision": revision_of(deploy)},
         intent={"to_revision": number, "replicaset": rs_meta.get("name"),
                 "images": list(_images(template))},
         verify=verify, step="rollout-undo"))

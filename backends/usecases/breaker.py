@@ -36,7 +36,7 @@ from backends.ops.breaker import (
 from backends.ops.breaker_mark import read_mark
 from backends.ops.gate import Confirmation, DryRunResult, WriteGate
 from backends.ops.journal import Journal, OpenOperation
-from backends.ops.plan import Plan, PlanError, Poll, Reader
+from backends.ops.plan import Offer, Plan, PlanError, Poll, Reader
 from backends.ops.plan import preview as preview_plan
 from backends.sanitize import clean
 from backends.store import Store
@@ -84,16 +84,30 @@ class EngageAction:
 
 @dataclass
 class ReleaseAction:
-    """What releasing would write (per engaged breaker, newest first)."""
+    """What releasing would write (per engaged breaker, newest first). ``restore_bad``:
+    auto-sync is restored even where it would sync a revision recorded as bad (the plan's
+    ``held`` lists where it is not, and :attr:`anyway` offers it)."""
 
     plan: ReleasePlan
     gate: WriteGate
     operation_id: str | None = None
+    anyway: Offer | None = None
+    """The explicit choice to restore the held apps' auto-sync anyway: its plan is the
+    preview of :func:`plan_release` with ``restore_bad`` (a face plans that action again
+    when the operator takes it)."""
+
+    @property
+    def restore_bad(self) -> bool:
+        return self.plan.restore_bad
 
     def preview_plan(self) -> Plan:
         """Every restore write in release order (annotation removals included), the
-        refusals as ``blocked``."""
-        return self.plan.as_plan()
+        refusals as ``blocked``, the apps kept paused as ``held`` and the offer to restore
+        them anyway."""
+        out = self.plan.as_plan()
+        if self.anyway is not None:
+            out.offers.append(self.anyway)
+        return out
 
 
 async def _store_for_proposal(ws: Workspace) -> tuple[Store, list[str]]:
@@ -145,13 +159,23 @@ async def engage(ws: Workspace, action: EngageAction, *, reason: str, confirm: C
 
 
 async def plan_release(ws: Workspace, operation_id: str | None = None, *,
-                       poll: Poll | None = None) -> ReleaseAction:
+                       poll: Poll | None = None, restore_bad: bool = False) -> ReleaseAction:
     """Plan the release of ``operation_id`` (None: every engaged breaker, newest first) from
-    the journal. Needs a journal (PlanError otherwise). Never writes."""
+    the journal. Needs a journal (PlanError otherwise). Never writes. Auto-sync that would
+    sync a revision recorded as bad stays paused unless ``restore_bad``."""
     journal = _journal(ws)
     rplan = await breaker.plan_release(ws.conn, ws.gate, journal, ws.context, operation_id,
-                                       poll=poll)
-    return ReleaseAction(rplan, ws.gate, operation_id)
+                                       poll=poll, restore_bad=restore_bad)
+    action = ReleaseAction(rplan, ws.gate, operation_id)
+    if rplan.held and not restore_bad:
+        async def anyway() -> Plan:
+            again = await plan_release(ws, operation_id, poll=poll, restore_bad=True)
+            return again.preview_plan()
+
+        apps = len(rplan.held)
+        action.anyway = Offer(f"Release and restore auto-sync anyway ({apps} app(s) onto a "
+                              "revision recorded as bad)", anyway)
+    return action
 
 
 async def preview_release(action: ReleaseAction) -> list[DryRunResult]:
@@ -169,7 +193,8 @@ async def release(ws: Workspace, action: ReleaseAction, *, reason: str, confirm:
     return await breaker.release(action.gate, _journal(ws), ws.conn, ws.context,
                                  action.operation_id, reason=reason,
                                  confirm=replace(confirm, emergency=True),
-                                 on_progress=on_progress, poll=poll)
+                                 on_progress=on_progress, poll=poll,
+                                 restore_bad=action.restore_bad)
 
 
 async def status(ws: Workspace) -> BreakerState:

@@ -1,5 +1,10 @@
 """Deployment use cases: scale (down, to N, back), rollout history and rollout undo.
 
+Rollout undo knows the bad revision (:mod:`backends.ops.revisions`): without a revision it
+takes the last known good, not kubectl's "previous" (after an Argo CD rollback that is the
+bad release), and a revision recorded as bad gets a warning on the plan. Keys and CLI share
+:func:`rollout_choices` and :func:`plan_rollout_undo`.
+
 ``scale --restore`` and the App's "restore scale" key read the replicas to put back with ONE
 rule, :func:`recorded_replicas` (they had two): the prior replicas of the newest scale of the
 Deployment (a ``scale-down`` of the key or the breaker's, or a ``scale`` of the CLI) whose
@@ -14,6 +19,8 @@ from typing import Final
 from backends.ops import workloads
 from backends.ops.journal import Journal
 from backends.ops.plan import PlanError
+from backends.ops.revisions import Knowledge, annotate
+from backends.ops.rollout_revisions import rollout_knowledge
 from backends.ops.workloads import Revision
 from backends.usecases.workspace import Action, Workspace
 
@@ -25,6 +32,7 @@ __all__ = [
     "plan_scale_down",
     "plan_scale_restore",
     "recorded_replicas",
+    "rollout_choices",
     "rollout_history",
 ]
 
@@ -81,9 +89,23 @@ async def rollout_history(ws: Workspace, ns: str, name: str) -> list[Revision]:
     return await workloads.rollout_history(ws.conn, ns, name)
 
 
+async def rollout_choices(ws: Workspace, ns: str, name: str) -> tuple[list[Revision], Knowledge]:
+    """The Deployment's revisions, oldest first, and what is known about each (current,
+    incident, last known good, and why): what the revision picker shows and preselects."""
+    return await rollout_knowledge(ws.conn, ns, name, ws.journal, ws.context)
+
+
 async def plan_rollout_undo(ws: Workspace, ns: str, name: str,
                             to_revision: int | None = None) -> Action:
-    """``kubectl rollout undo`` of Deployment ``ns/name`` to ``to_revision`` (None: the
-    previous one): the revision's pod template, conditional on the object as read."""
-    return Action(await workloads.plan_rollout_undo(ws.conn, ws.gate, ns, name, to_revision),
-                  ws.gate)
+    """``kubectl rollout undo`` of Deployment ``ns/name`` to ``to_revision``: the revision's
+    pod template, conditional on the object as read. None takes the last known good (module
+    doc; the plan says which and why); the current one plans nothing. A revision recorded
+    as bad is planned, with a warning first."""
+    revisions, knowledge = await rollout_choices(ws, ns, name)
+    chosen = to_revision
+    if chosen is None and revisions:
+        chosen = int(knowledge.default)
+    plan = await workloads.plan_rollout_undo(ws.conn, ws.gate, ns, name, chosen)
+    if revisions and chosen is not None:
+        annotate(plan, knowledge, str(chosen), defaulted=to_revision is None)
+    return Action(plan, ws.gate)

@@ -13,7 +13,11 @@ too: the restore planners compare with the live object and skip what never happe
 target the cluster shows already restored (a release killed halfway, or put back by hand) is
 not restored again, and one changed since by someone else after an earlier release attempt
 restored it (without this breaker's annotation) is left as it is: :func:`~backends.ops.breaker.state.judge`, the same
-judgement ``breaker status`` prints. The
+judgement ``breaker status`` prints. Auto-sync is not restored where it would sync the app to a
+revision recorded as bad (the guard of :func:`~backends.ops.argocd.plan_restore`: Git's head is
+still the commit a rollback or the breaker moved away from): the app stays paused, its
+breaker annotation is removed, and the plan and the result say so; ``restore_bad`` restores
+it anyway. The
 restore writes use their own operation id (``<breaker>~release-xxxxxx``) so a failed release
 never mixes with the breaker's own steps; only when every restore verified are both marked
 released in the journal.
@@ -43,13 +47,26 @@ from backends.ops.workloads import plan_scale_restore
 __all__ = ["ReleasePlan", "Restore", "plan_release", "release"]
 
 
+@dataclass(frozen=True)
+class _Guard:
+    """What the auto-sync guard of :func:`~backends.ops.argocd.plan_restore` reads (the
+    journal: our rollbacks and pauses) and whether the operator chose to restore auto-sync
+    even onto a revision recorded as bad."""
+
+    journal: Journal | None = None
+    context: str = ""
+    restore_bad: bool = False
+
+
 async def _restore_plan(conn: Reader, gate: WriteGate, t: EngagedTarget,
-                        poll: Poll | None) -> Plan:
+                        poll: Poll | None, guard: _Guard) -> Plan:
     prior = t.prior if isinstance(t.prior, dict) else {}
     if t.phase == "freeze":
         automated = prior.get("automated")
         return await plan_restore(conn, gate, (t.namespace, t.name),
-                                  automated if isinstance(automated, dict) else None)
+                                  automated if isinstance(automated, dict) else None,
+                                  journal=guard.journal, context=guard.context,
+                                  restore_bad=guard.restore_bad)
     if t.phase == "shift":
         return await plan_backends_restore(conn, gate, t.namespace, t.name, prior, poll=poll)
     if t.phase == "pause":
@@ -73,6 +90,9 @@ class Restore:
     blocked: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     info: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)
+    """Left undone on purpose: auto-sync kept paused because it would sync the app to a
+    revision recorded as bad (only the breaker annotation is removed)."""
     error: str = ""
     gone: bool = False
     settled: str = ""
@@ -81,7 +101,8 @@ class Restore:
 
 
 async def _plan_restore(conn: Reader, gate: WriteGate, op_id: str, t: EngagedTarget,
-                        poll: Poll | None, touched: frozenset[tuple[str, str, str]]) -> Restore:
+                        poll: Poll | None, touched: frozenset[tuple[str, str, str]],
+                        guard: _Guard) -> Restore:
     """The writes that put one target back, with the annotation removed (or set back to
     what it was) in the same patch where possible."""
     out = Restore(t)
@@ -99,7 +120,7 @@ async def _plan_restore(conn: Reader, gate: WriteGate, op_id: str, t: EngagedTar
                            f"it, left as it is ({seen.detail})")
             out.info = [f"{t.label}: {out.settled}: nothing to send"]
             return out
-        plan = await _restore_plan(conn, gate, t, poll)
+        plan = await _restore_plan(conn, gate, t, poll, guard)
     except PlanError as exc:
         out.error = str(exc)
         return out
@@ -123,6 +144,9 @@ async def _plan_restore(conn: Reader, gate: WriteGate, op_id: str, t: EngagedTar
     out.blocked = [f"{t.label}: forbidden: {b.partition(': ')[2] or b}" for b in plan.blocked]
     out.warnings = [f"{t.label}: {w}" for w in plan.warnings]
     out.info = [f"{t.label}: {i}" for i in plan.info]
+    out.held = list(plan.held)
+    if out.held and not out.settled:
+        out.settled = "auto-sync kept paused: its Git revision is recorded as bad"
     return out
 
 
@@ -137,6 +161,8 @@ class ReleasePlan:
     context: str
     operations: list[tuple[Engaged, list[Restore]]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    restore_bad: bool = False
+    """Auto-sync is restored even where it would sync a revision recorded as bad."""
 
     @property
     def refusals(self) -> list[str]:
@@ -148,12 +174,17 @@ class ReleasePlan:
     def warnings(self) -> list[str]:
         return [*self.notes, *(w for _, rs in self.operations for r in rs for w in r.warnings)]
 
+    @property
+    def held(self) -> list[str]:
+        """Apps whose auto-sync release keeps paused, and why (red on the plan)."""
+        return [h for _, rs in self.operations for r in rs for h in r.held]
+
     def as_plan(self) -> Plan:
         """The writes as one :class:`~backends.ops.plan.Plan` in release order, for a
         generic plan screen. Preview only: run it with :func:`release`, which restores
         phase by phase and marks the journal."""
         out = Plan(title=f"Release the circuit breaker on {self.context}",
-                   warnings=self.warnings, blocked=self.refusals)
+                   warnings=self.warnings, blocked=self.refusals, held=self.held)
         for op, restores in self.operations:
             out.info.append(f"{op.operation_id}: {len(restores)} target(s)"
                             + ("" if op.journal is not None else
@@ -187,21 +218,24 @@ def _touched(op_id: str, ops: Sequence[OpenOperation]) -> frozenset[tuple[str, s
 
 
 async def _plan_operation(conn: Reader, gate: WriteGate, op: Engaged,
-                          poll: Poll | None, ops: Sequence[OpenOperation]) -> list[Restore]:
+                          poll: Poll | None, ops: Sequence[OpenOperation],
+                          guard: _Guard) -> list[Restore]:
     touched = _touched(op.operation_id, ops)
     return list(await asyncio.gather(*(_plan_restore(conn, gate, op.operation_id, t, poll,
-                                                     touched)
+                                                     touched, guard)
                                        for t in op.targets)))
 
 
 async def plan_release(conn: Reader, gate: WriteGate, journal: Journal, context: str,
-                       operation_id: str | None = None, *,
-                       poll: Poll | None = None) -> ReleasePlan:
-    """Preview :func:`release`: every restore write, what blocks it. Never writes."""
+                       operation_id: str | None = None, *, poll: Poll | None = None,
+                       restore_bad: bool = False) -> ReleasePlan:
+    """Preview :func:`release`: every restore write, what blocks it, whose auto-sync stays
+    paused (``held``; ``restore_bad`` restores it anyway). Never writes."""
     breakers, ops, marks = await _engaged(journal, conn, context, operation_id)
-    plan = ReleasePlan(context, notes=list(marks.notes()))
+    plan = ReleasePlan(context, notes=list(marks.notes()), restore_bad=restore_bad)
+    guard = _Guard(journal, context, restore_bad)
     for op in breakers:
-        plan.operations.append((op, await _plan_operation(conn, gate, op, poll, ops)))
+        plan.operations.append((op, await _plan_operation(conn, gate, op, poll, ops, guard)))
     return plan
 
 
@@ -236,19 +270,22 @@ async def _release_one(gate: WriteGate, journal: Journal, context: str, op: Enga
         except JournalError as exc:
             error = f"restored, but the journal could not mark it released: {exc}"
     return BreakerResult("release", op_id, started=True, ok=not error, error=error,
-                         outcomes=(*outcomes, *quiet), warnings=warnings, released=released)
+                         outcomes=(*outcomes, *quiet), warnings=warnings, released=released,
+                         held=tuple(preview.held))
 
 
 async def release(gate: WriteGate, journal: Journal, conn: Reader, context: str,
                   operation_id: str | None = None, *, reason: str, confirm: Confirmation,
-                  on_progress: OnProgress | None = None,
-                  poll: Poll | None = None) -> BreakerResult:
+                  on_progress: OnProgress | None = None, poll: Poll | None = None,
+                  restore_bad: bool = False) -> BreakerResult:
     """Restore everything a breaker changed, in reverse, from the journal and the marks on
     the objects (module doc), including a half-done breaker left by a crash and one
     engaged by another operator. ``operation_id`` None: every engaged breaker on
     ``context``, newest first (each one's prior state is the previous one's emergency
     state, so that order ends at the state before the first). Nothing of a breaker is sent
-    when any of its restores is forbidden or cannot be planned: the result names each."""
+    when any of its restores is forbidden or cannot be planned: the result names each. An
+    app whose auto-sync would sync a revision recorded as bad keeps it paused (only the
+    breaker annotation goes; ``result.held`` says why) unless ``restore_bad``."""
     if gate.policy.context != context:
         return BreakerResult("release", operation_id or "", started=False, ok=False,
                              error=f"the gate writes to {gate.policy.context!r}, not "
@@ -264,7 +301,8 @@ async def release(gate: WriteGate, journal: Journal, conn: Reader, context: str,
     results = []
     for op in breakers:
         stale = [o.operation_id for o in ops if o.operation_id.startswith(op.operation_id + "~")]
-        restores = await _plan_operation(conn, gate, op, poll, ops)
+        restores = await _plan_operation(conn, gate, op, poll, ops,
+                                         _Guard(journal, context, restore_bad))
         result = await _release_one(gate, journal, context, op, restores, stale,
                                     reason=reason, confirm=confirm, on_progress=on_progress)
         results.append(result)
@@ -284,4 +322,5 @@ async def release(gate: WriteGate, journal: Journal, conn: Reader, context: str,
         error="; ".join(f"{r.operation_id}: {r.error}" for r in results if r.error),
         outcomes=tuple(o for r in results for o in r.outcomes),
         warnings=tuple(w for r in results for w in r.warnings),
-        released=all(r.released for r in results))
+        released=all(r.released for r in results),
+        held=tuple(h for r in results for h in r.held))

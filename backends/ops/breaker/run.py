@@ -78,6 +78,8 @@ class BreakerResult:
     outcomes: tuple[TargetOutcome, ...] = ()
     warnings: tuple[str, ...] = ()
     released: bool = False
+    held: tuple[str, ...] = ()
+    """What release left undone on purpose (auto-sync kept paused, and why)."""
 
     def by_state(self, state: OutcomeState) -> list[TargetOutcome]:
         return [o for o in self.outcomes if o.state == state]
@@ -94,6 +96,7 @@ class BreakerResult:
                 parts.append(f"{state}: {', '.join(labels)}")
         if self.error:
             parts.append(f"error: {self.error}")
+        parts.extend(self.held)
         return "; ".join(parts)
 
 
