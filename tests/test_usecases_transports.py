@@ -70,7 +70,8 @@ async def test_argocd_rollback_through_the_rest_api(
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     monkeypatch.setenv("ARGOCD_AUTH_TOKEN", "s3cret")
     settings = Settings(production_patterns=[],
-                        argocd=ArgoCDSettings(server=f"http://127.0.0.1:{port}"))
+                        argocd=ArgoCDSettings(server=f"http://127.0.0.1:{port}",
+                                              allow_http_credentials=True))
     ws = workspace(journal, settings)
     try:
         assert argocd.rollback_via_rest(ws)

@@ -89,6 +89,9 @@ def test_weights_remove_a_dangling_backend_and_restore_it(live: HeadlessDrill,
         journal = ok(run(live, tmp_path, "journal")).stdout
         assert "remove-backend" in journal and "restore-traffic" in journal
     finally:
-        ok(run(live, tmp_path, "restore-sync", "checkout", *write))
+        # Git's head is the misconfigured commit: restore-sync holds it back unless told
+        held = run(live, tmp_path, "restore-sync", "checkout", *write)
+        assert held.returncode == 1 and "HELD BACK" in held.stdout, held.stdout
+        ok(run(live, tmp_path, "restore-sync", "checkout", "--restore-bad-sync", *write))
     usage = run(live, tmp_path, "weights", "checkout/checkout", "checkout-stable=-5", *write)
     assert usage.returncode == 2 and "0 to 1000000" in usage.stderr
