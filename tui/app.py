@@ -374,7 +374,8 @@ class ControlRoomApp(App[int]):
     def action_detail(self) -> None:
         panel = self.focused_panel()
         if panel is not None and panel.selected_key is not None:
-            self.push_screen(DetailScreen(self.store, panel.selected_kind, panel.selected_key))
+            self.push_screen(DetailScreen(self.store, panel.selected_kind, panel.selected_key,
+                                          self.settings.argocd))
 
     @on(SessionStarted)
     async def arm_actions(self) -> None:
@@ -391,7 +392,7 @@ class ControlRoomApp(App[int]):
 
     @on(PanelRowActivated)
     def open_detail(self, event: PanelRowActivated) -> None:
-        self.push_screen(DetailScreen(self.store, event.kind, event.key))
+        self.push_screen(DetailScreen(self.store, event.kind, event.key, self.settings.argocd))
 
     def action_toggle_all_pods(self) -> None:
         for panel in self.panels:
