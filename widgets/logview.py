@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from itertools import accumulate
+from collections.abc import Callable
 from typing import ClassVar
 
 from rich.cells import cell_len
@@ -76,9 +76,8 @@ class LogView(ScrollView, can_focus=True):
         self._widest = 0
         self._measured = 0
         """Lines measured for :attr:`_widest` (absolute numbers below it are done)."""
-        self._rows: list[int] = []
-        """Wrap on: the first screen row of each held line, plus the total at the end."""
-        self._rows_for: tuple[int, int, int, bool] = (-1, -1, -1, False)
+        self._wrapped = _WrappedRows()
+        """Wrap on: which screen rows each held line takes."""
         self._seen: tuple[int, int] = (0, 0)
         """(first, total) of the buffer when the view last laid out."""
 
@@ -178,13 +177,8 @@ class LogView(ScrollView, can_focus=True):
         self._seen = (buf.first, buf.total)
         width = max(1, self.scrollable_content_region.width)
         if self._wrap:
-            key = (buf.first, buf.total, width, self._stamps)
-            if key != self._rows_for:
-                counts = (max(1, -(-self._line_width(line.text) // width))
-                          for _, line in buf.lines())
-                self._rows = [0, *accumulate(counts)]
-                self._rows_for = key
-            self.virtual_size = Size(width, self._rows[-1] if self._rows else 0)
+            self._wrapped.update(buf, width, self._stamps, self._line_width)
+            self.virtual_size = Size(width, self._wrapped.rows)
         else:
             self._measure()
             extra = _STAMP_WIDTH if self._stamps else 0
@@ -210,19 +204,15 @@ class LogView(ScrollView, can_focus=True):
     # ------------------------------------------------------------------ drawing
 
     def _row_of(self, number: int) -> int:
-        index = number - self.buffer.first
-        if self._wrap and self._rows:
-            return self._rows[max(0, min(index, len(self._rows) - 1))]
-        return max(0, index)
+        if self._wrap:
+            return self._wrapped.row_of(number)
+        return max(0, number - self.buffer.first)
 
     def _line_at_row(self, row: int) -> tuple[int, int] | None:
         """(absolute line number, piece of it) shown on screen row ``row``."""
         buf = self.buffer
         if self._wrap:
-            if not self._rows or not 0 <= row < self._rows[-1]:
-                return None
-            index = bisect_right(self._rows, row) - 1
-            return buf.first + index, row - self._rows[index]
+            return self._wrapped.line_at(row)
         if not 0 <= row < len(buf):
             return None
         return buf.first + row, 0
@@ -275,4 +265,62 @@ class LogView(ScrollView, can_focus=True):
 
     def rendered_rows(self) -> list[str]:
         """The text of the rows on screen (tests and copy-out)."""
-        return [self.render_line(y).text for y in range(self.size.height)]
+        return [self.render_line(y).text
+                for y in range(self.scrollable_content_region.height)]
+
+
+class _WrappedRows:
+    """Where each held line starts, in screen rows, with wrap on, kept up to date as lines
+    come and go: appending costs per new line, dropping old lines costs nothing (an offset;
+    the list is compacted now and then), so a full 10,000-line ring that gets a batch every
+    50 ms is not re-measured each time. A new width, timestamps on or off, or a cleared
+    buffer measure everything again."""
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        """Cumulative row at which line ``first + i - offset`` starts."""
+        self.offset = 0
+        self.first = 0
+        """Absolute number of the line at ``starts[offset]``."""
+        self.end = 0
+        """Cumulative row just after the last line."""
+        self.measured = 0
+        """Absolute number of the next line to measure."""
+        self.key: tuple[int, bool] = (-1, False)
+
+    @property
+    def rows(self) -> int:
+        return self.end - self.starts[self.offset] if self.offset < len(self.starts) else 0
+
+    def update(self, buf: LogBuffer, width: int, stamps: bool,
+               measure: Callable[[str], int]) -> None:
+        if (width, stamps) != self.key or buf.total < self.measured or buf.first < self.first:
+            self.starts, self.offset, self.end = [], 0, 0
+            self.first = self.measured = buf.first
+            self.key = (width, stamps)
+        if buf.first > self.first:  # old lines dropped out of the ring
+            gone = min(buf.first - self.first, len(self.starts) - self.offset)
+            self.offset += gone
+            self.first = buf.first
+            self.measured = max(self.measured, buf.first)
+            if self.offset > 4096 and self.offset * 2 > len(self.starts):
+                del self.starts[:self.offset]
+                self.offset = 0
+        for _, line in buf.lines(self.measured):
+            self.starts.append(self.end)
+            self.end += max(1, -(-measure(line.text) // width))
+        self.measured = buf.total
+
+    def row_of(self, number: int) -> int:
+        index = self.offset + max(0, number - self.first)
+        if index >= len(self.starts):
+            return self.rows
+        return self.starts[index] - self.starts[self.offset]
+
+    def line_at(self, row: int) -> tuple[int, int] | None:
+        """(absolute line number, piece of it) at screen row ``row``."""
+        if not 0 <= row < self.rows:
+            return None
+        base = self.starts[self.offset]
+        index = bisect_right(self.starts, base + row, lo=self.offset) - 1
+        return self.first + index - self.offset, base + row - self.starts[index]
