@@ -29,17 +29,21 @@ from typing import Literal, TypeAlias
 
 import msgspec
 
+from backends.model_parts import AppResource, ContainerInfo
+
 __all__ = [
     "breaker_hold",
     "AUTO_SYNC_STATES",
     "CLUSTER_SCOPED_KINDS",
     "KINDS",
     "AlbRow",
+    "AppResource",
     "AppRow",
     "AutoSync",
     "BackendRef",
     "BreakerHold",
     "Condition",
+    "ContainerInfo",
     "DeploymentRow",
     "EventRow",
     "GatewayRow",
@@ -186,6 +190,7 @@ class PodRow(Row, frozen=True):
     problem: bool = False
     """Bad regardless of time: failing status, or running but not ready. Pending-too-long
     and restarts-rising depend on time and history, so the store decides those."""
+    containers: tuple[ContainerInfo, ...] = ()  # init containers first, each in spec order
 
 
 class DeploymentRow(Row, frozen=True):
@@ -349,6 +354,7 @@ class AppRow(Row, frozen=True):
     """``destination.name`` or ``destination.server``."""
     images: tuple[str, ...] = ()
     created: float = 0.0
+    resources: tuple[AppResource, ...] = ()
 
 
 # ---------------------------------------------------------------- traffic

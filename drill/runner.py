@@ -28,6 +28,7 @@ from drill.controllers.exporter import Exporter
 from drill.controllers.gateway import GatewayController
 from drill.controllers.gitrepo import GitRepo
 from drill.controllers.workloads import controllers as workload_controllers
+from drill.logs import DrillLogs
 from drill.policy import Policy
 from drill.seed import seed_objects
 from drill.server import DrillApiServer
@@ -96,7 +97,8 @@ class DrillCluster:
         self.clock = SimClock(start, speed=opts.speed, manual=opts.manual_clock)
         self.state = ClusterState(window=opts.window, clock=self.clock.now)
         self.server = DrillApiServer(self.state, policy=opts.policy,
-                                     bookmark_interval=opts.bookmark_interval)
+                                     bookmark_interval=opts.bookmark_interval,
+                                     logs=DrillLogs(self.state, opts.sim_config))
         self.config = opts.sim_config
         self.exporter = Exporter(self.state)
         self.server.extra_routes["/metrics"] = self._metrics

@@ -31,6 +31,7 @@ import msgspec
 from aiohttp import web
 
 from drill import errors, openapi, tables
+from drill.logs import DrillLogs
 from drill.policy import USER, Policy
 from drill.resources import (
     BY_GVR,
@@ -72,20 +73,6 @@ class Target:
     subresource: str
 
 
-LogSource = Callable[[Obj, str, bool], list[str]]
-
-
-def default_logs(pod: Obj, container: str, previous: bool) -> list[str]:
-    """Plausible log lines for a pod's container (scenarios install richer sources)."""
-    name = pod["metadata"]["name"]
-    started = pod.get("status", {}).get("startTime", pod["metadata"].get("creationTimestamp"))
-    return [
-        f"{started} INFO starting {container} in pod {name}",
-        f"{started} INFO listening on :8080",
-        f"{started} INFO ready",
-    ]
-
-
 class DrillApiServer:
     """An aiohttp application serving a :class:`ClusterState` as a Kubernetes API."""
 
@@ -96,13 +83,14 @@ class DrillApiServer:
         token: str | None = None,
         policy: Policy | None = None,
         bookmark_interval: float = 5.0,
-        logs: LogSource = default_logs,
+        logs: DrillLogs | None = None,
     ) -> None:
         self.state = state
         self.token = token if token is not None else secrets.token_hex(16)
         self.policy = policy or Policy()
         self.bookmark_interval = bookmark_interval
-        self.logs = logs
+        #: The ``log`` subresource (drill/logs.py); the runner hands it the scenario's faults.
+        self.logs = logs or DrillLogs(state)
         #: (method, path, query) of every request, for tests that must prove what was sent.
         self.requests: list[tuple[str, str, str]] = []
         self.record_requests = False
@@ -264,7 +252,7 @@ class DrillApiServer:
             return await self._access_review(request, dry_run)
         if verb == "get":
             if t.subresource == "log":
-                return self._log(request, t)
+                return await self._log(request, t)
             obj = self.state.get(t.rt, t.namespace, t.name)
             if t.subresource == "scale":
                 return _json(_scale_of(t.rt, obj))
@@ -481,23 +469,16 @@ class DrillApiServer:
                 self._watches.discard(task)
         return resp
 
-    def _log(self, request: web.Request, t: Target) -> web.StreamResponse:
+    async def _log(self, request: web.Request, t: Target) -> web.StreamResponse:
         pod = self.state.get(t.rt, t.namespace, t.name)
-        containers = [c.get("name", "") for c in pod.get("spec", {}).get("containers", [])]
-        container = request.query.get("container") or (containers[0] if containers else "")
-        if container not in containers:
-            raise errors.bad_request(
-                f"container {container} is not valid for pod {t.name}")
-        lines = self.logs(pod, container, request.query.get("previous") == "true")
-        tail = request.query.get("tailLines")
-        if tail is not None:
-            try:
-                n = int(tail)
-            except ValueError as exc:
-                raise errors.bad_request(f"invalid tailLines: {tail}") from exc
-            lines = lines[-n:] if n > 0 else []
-        text = "".join(line + "\n" for line in lines)
-        return web.Response(text=text, content_type="text/plain")
+        task = asyncio.current_task()
+        if task is not None:  # a follow stream is cancelled on stop, like a watch
+            self._watches.add(task)
+        try:
+            return await self.logs.serve(request, pod)
+        finally:
+            if task is not None:
+                self._watches.discard(task)
 
     async def _access_review(self, request: web.Request, dry_run: bool) -> web.StreamResponse:
         body = await _read_json(request)
@@ -693,4 +674,4 @@ def _status_response(exc: errors.ApiError) -> web.Response:
     return _json(exc.status(), status=exc.code)
 
 
-__all__ = ["DrillApiServer", "Entry", "default_logs"]
+__all__ = ["DrillApiServer", "Entry"]

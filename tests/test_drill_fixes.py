@@ -298,3 +298,17 @@ async def test_node_loss_turns_green_after_cordon_drain_and_removing_the_dead_no
     await d.green_within("checkout")
     await d.validated_within(calm)
     assert d.c.sim.errors == []
+
+
+async def test_oom_turns_green_after_pause_and_argocd_rollback(make: Any, tmp_path: Path) -> None:
+    """MLflow v3.4.0 is OOMKilled in a loop; rolling the ai-ml app back to v3.3.2 (after
+    pausing auto-sync, which would redeploy the commit) ends it."""
+    d = await make("oom")
+    calm = await calm_baseline(d, tmp_path)
+    await broken(d, "ai-ml", 90)
+    assert (await d.validate("validate", "--baseline", str(calm)))[0] == 1
+    await d.pause_sync("ai-ml")
+    await d.rollback("ai-ml")
+    await d.green_within("ai-ml")
+    await d.validated_within(calm)
+    assert d.c.sim.errors == []

@@ -200,7 +200,8 @@ def test_scale_to_zero_and_back() -> None:
     assert len(pods) == 3 and all(ready(p) for p in pods)
 
 
-@pytest.mark.parametrize("scenario", ["calm", "bad-rollout", "node-loss", "route-misconfig"])
+@pytest.mark.parametrize("scenario", ["calm", "bad-rollout", "node-loss", "route-misconfig",
+                                      "oom"])
 def test_every_scenario_runs_ten_minutes_without_controller_errors(scenario: str) -> None:
     c = drill(scenario)
     c.sim.advance(600)

@@ -9,9 +9,12 @@ The keys are owned by collaborators the App builds in ``__init__`` and reaches b
 gets exactly what it needs (the store, the settings, the target, the App as a
 :class:`~tui.host.Host`): ``actions`` (the write side: journal, gate, plan flow, the cluster
 keys and the breaker), ``rollbacks`` (``r``, ``H``), ``alerts`` (silence), ``runbook`` (the
-change record and ``k``) and ``baselines`` (``b``, ``d``, ``v``). The App's ``action_*``
-methods are one-line hand-overs (Textual looks actions up on the App), and which of them are
-enabled is decided in one place, :func:`tui.enabled.action_state`.
+change record and ``k``), ``baselines`` (``b``, ``d``, ``v``) and ``logs`` (``l``). The App's
+``action_*`` methods are one-line hand-overs (Textual looks actions up on the App), and which
+of them are enabled is decided in one place, :func:`tui.enabled.action_state`.
+
+Over 500 lines because Textual finds every key's action on the App: each key adds its
+one-line hand-over here, while the work stays in the collaborators.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from tui.actions import ACTION_BINDINGS, ActionController
 from tui.alert_actions import ALERT_BINDINGS, AlertActions
 from tui.baseline_actions import BASELINE_BINDINGS, BaselineActions
 from tui.enabled import Readiness, action_state
+from tui.log_actions import LOG_BINDINGS, LogActions
 from tui.rollbacks import RollbackActions
 from tui.runbook_actions import RUNBOOK_BINDINGS, RunbookActions
 from tui.screens import DetailScreen, HelpScreen
@@ -102,6 +106,7 @@ class ControlRoomApp(App[int]):
         *ALERT_BINDINGS,
         *RUNBOOK_BINDINGS,
         *BASELINE_BINDINGS,
+        *LOG_BINDINGS,
     ]
 
     def __init__(self, settings: Settings, settings_path: Path | None, target: Target,
@@ -140,6 +145,7 @@ class ControlRoomApp(App[int]):
         self.baselines = BaselineActions(self, self.store, settings, target, self.runbook,
                                          started=lambda: self.session is not None,
                                          clock=clock, breakers=self.actions.engaged_breakers)
+        self.logs = LogActions(self, self.store, lambda: self.session)
 
     # ----------------------------------------------------------------- layout
 
@@ -368,7 +374,8 @@ class ControlRoomApp(App[int]):
     def action_detail(self) -> None:
         panel = self.focused_panel()
         if panel is not None and panel.selected_key is not None:
-            self.push_screen(DetailScreen(self.store, panel.selected_kind, panel.selected_key))
+            self.push_screen(DetailScreen(self.store, panel.selected_kind, panel.selected_key,
+                                          self.settings.argocd))
 
     @on(SessionStarted)
     async def arm_actions(self) -> None:
@@ -385,7 +392,7 @@ class ControlRoomApp(App[int]):
 
     @on(PanelRowActivated)
     def open_detail(self, event: PanelRowActivated) -> None:
-        self.push_screen(DetailScreen(self.store, event.kind, event.key))
+        self.push_screen(DetailScreen(self.store, event.kind, event.key, self.settings.argocd))
 
     def action_toggle_all_pods(self) -> None:
         for panel in self.panels:
@@ -455,6 +462,9 @@ class ControlRoomApp(App[int]):
 
     def action_runbook(self) -> None:
         self.runbook.open_screen()
+
+    def action_logs(self) -> None:
+        self.logs.open()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Which actions are enabled: decided in :func:`tui.enabled.action_state` alone."""

@@ -54,6 +54,7 @@ NEEDS: Mapping[str, Need] = {
     "focus_next": Need.NOTHING,
     "focus_previous": Need.NOTHING,
     "detail": Need.NOTHING,
+    "logs": Need.NOTHING,  # says itself when there is no connection yet (tui/log_actions.py)
     # cluster actions (tui/actions.py, tui/rollbacks.py)
     "pause_sync": Need.WRITE_GATE,
     "scale_down": Need.WRITE_GATE,

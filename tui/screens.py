@@ -1,4 +1,5 @@
-"""Modal screens: the help screen (every key, what it does) and the detail view of one object."""
+"""Modal screens: the help screen (every key, what it does) and the detail view of one object
+(for an Argo CD app, with the commit behind each history entry when the REST API is set)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
+from backends.config import ArgoCDSettings
+from backends.model import AppRow
+from backends.ops.argocd_revisions import fetch_history_metadata
+from backends.sanitize import clean
 from backends.store import Store
 from widgets.panels import DetailView
 
@@ -60,11 +65,36 @@ class DetailScreen(ModalScreen[None]):
                                 background: $surface; }
     """
 
-    def __init__(self, store: Store, kind: str | None, key: str | None) -> None:
+    def __init__(self, store: Store, kind: str | None, key: str | None,
+                 argocd: ArgoCDSettings | None = None) -> None:
         super().__init__()
         self._store = store
         self._kind = kind
         self._key = key
+        self._argocd = argocd
 
     def compose(self) -> ComposeResult:
         yield DetailView(self._store, self._kind, self._key)
+
+    def on_mount(self) -> None:
+        app = self._store.get("applications", self._key or "")
+        if self._kind != "applications" or not isinstance(app, AppRow):
+            return
+        view = self.query_one(DetailView)
+        if self._argocd is None or not self._argocd.server:
+            view.set_revisions(None, "commit author and message: set [argocd] server (and "
+                                     "its token) in the config")
+            return
+        view.set_revisions(None, f"reading commit details from {self._argocd.server}...")
+        self.run_worker(self._commits(app, self._argocd, view), group="detail-commits",
+                        exclusive=True, exit_on_error=False)
+
+    async def _commits(self, app: AppRow, argocd: ArgoCDSettings, view: DetailView) -> None:
+        """Author and subject of each history revision, from Argo CD's REST API."""
+        revisions = [e.revision for e in app.history[-10:]]
+        try:
+            found = await fetch_history_metadata(argocd, app.namespace, app.name, revisions)
+        except ValueError as exc:
+            view.set_revisions(None, f"commit details unavailable: {clean(exc, 300)}")
+            return
+        view.set_revisions(found, f"commits from the Argo CD API at {argocd.server}")

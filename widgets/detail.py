@@ -9,7 +9,7 @@ are theme variables resolved at render time, so a theme switch needs no re-rende
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 import msgspec
@@ -32,6 +32,7 @@ from backends.model import (
     Row,
 )
 from backends.store import ChangeSet, Store
+from widgets.detail_sections import Revision, app_sections, container_lines
 from widgets.events import last_seen
 from widgets.formatting import age, ago, describe_condition, iec_bytes, is_failing, weights
 
@@ -39,6 +40,8 @@ __all__ = ["DetailView", "describe"]
 
 Part = str | tuple[str, str]
 Line = list[Part]
+Revisions = tuple[Mapping[str, Revision] | None, str]
+"""Commit metadata per revision of an app's history, and a note on where it came from."""
 
 _OBJECT_KIND = {
     "nodes": "Node",
@@ -63,7 +66,7 @@ _CPU_FIELDS = frozenset({"cpu_m", "cpu_allocatable_m"})
 #: restores and is not sanitized: it must not reach the terminal).
 _SPECIAL_FIELDS = frozenset({
     "key", "conditions", "listeners", "parents", "parent_refs", "rules", "history",
-    "automated_json",
+    "automated_json", "containers", "resources",
 })
 _EVENT_LIMIT = 20
 _POD_LIMIT = 30
@@ -120,8 +123,10 @@ def _fields(row: Row, now: float) -> list[Line]:
     return lines
 
 
-def _kind_sections(store: Store, kind: str, row: Row, now: float) -> list[Line]:
-    """Sections only some kinds have: listeners, parents and weights, history, pods."""
+def _kind_sections(store: Store, kind: str, row: Row, now: float,
+                   revisions: Revisions | None = None) -> list[Line]:
+    """Sections only some kinds have: listeners, parents and weights, an app's resources
+    and history, a pod's containers, pods."""
     lines: list[Line] = []
     if isinstance(row, GatewayRow):
         lines.append([("Listeners", _HEADING)])
@@ -144,16 +149,14 @@ def _kind_sections(store: Store, kind: str, row: Row, now: float) -> list[Line]:
             lines.append([f"  {rule.name or index}: {match} -> ",
                           (weights(rule.backends, row.namespace) or "no backends", "bold")])
     elif isinstance(row, AppRow):
-        lines.append([("History", _HEADING)])
-        for entry in row.history[-10:]:
-            lines.append([f"  {entry.id}  {entry.revision}  ", (_time(entry.deployed_at, now),
-                                                                 _LABEL)])
+        lines.extend(app_sections(store, row, now, *(revisions or (None, ""))))
     pods: frozenset[str] = frozenset()
     if isinstance(row, NodeRow):
         pods = store.pods_on_node(row.name)
     elif isinstance(row, DeploymentRow):
         pods = store.pods_of_deployment(row.key)
     elif isinstance(row, PodRow):
+        lines.extend(container_lines(row, now))
         deployment = store.deployment_of_pod(row.key)
         base = store.restart_baseline(row.uid or row.key)
         lines.append([("Owner", _HEADING)])
@@ -206,7 +209,8 @@ def _events(store: Store, kind: str, row: Row, now: float) -> list[Line]:
     return lines
 
 
-def describe(store: Store, kind: str, key: str, now: float) -> list[Line]:
+def describe(store: Store, kind: str, key: str, now: float,
+             revisions: Revisions | None = None) -> list[Line]:
     """The detail of one object as lines of (text, style) parts."""
     row = store.get(kind, key)
     title = f"{_OBJECT_KIND.get(kind, kind)} {key}"
@@ -218,7 +222,7 @@ def describe(store: Store, kind: str, key: str, now: float) -> list[Line]:
     if conditions is not None:
         lines.append([("Conditions", _HEADING)])
         lines.extend(_conditions(conditions, now))
-    lines.extend(_kind_sections(store, kind, row, now))
+    lines.extend(_kind_sections(store, kind, row, now, revisions))
     if kind != "events":
         lines.extend(_events(store, kind, row, now))
     return lines
@@ -258,6 +262,8 @@ class DetailView(VerticalScroll):
         self._filter = ""
         self._lines: list[Line] = []
         self._row: Row | None = None
+        self._store = store
+        self._revisions: Revisions | None = None
         if store is not None and kind is not None and key is not None:
             self._read(store, now if now is not None else time.time())
 
@@ -290,6 +296,14 @@ class DetailView(VerticalScroll):
             self._read(store, now)
             self._show()
 
+    def set_revisions(self, revisions: Mapping[str, Revision] | None, note: str = "") -> None:
+        """Commit author and subject per revision of the app's history (or a note saying why
+        there are none); re-renders."""
+        self._revisions = (revisions, note)
+        if self._store is not None and self._kind is not None and self._key is not None:
+            self._read(self._store, time.time())
+            self._show()
+
     def set_filter(self, text: str) -> None:
         """Show only the lines containing ``text`` (case-insensitive)."""
         self._filter = text.strip().lower()
@@ -320,8 +334,9 @@ class DetailView(VerticalScroll):
 
     def _read(self, store: Store, now: float) -> None:
         assert self._kind is not None and self._key is not None
+        self._store = store
         self._row = store.get(self._kind, self._key)
-        self._lines = describe(store, self._kind, self._key, now)
+        self._lines = describe(store, self._kind, self._key, now, self._revisions)
 
     def _show(self) -> None:
         if self.is_attached:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from backends import model as m
 from backends.kube import schema as s
+from backends.kube.containers import container_infos
 from backends.quantity import cpu_millicores, memory_bytes
 from backends.sanitize import clean, plain_line
 
@@ -327,6 +328,7 @@ def pod_row(pod: s.PodIn) -> m.PodRow:
         created=created_at(meta),
         deleted=epoch(meta.deletion_timestamp),
         problem=_is_problem(status, ready, total),
+        containers=container_infos(pod),
     )
 
 

@@ -84,7 +84,18 @@ def app_row(app: s.AppIn) -> m.AppRow:
         destination=clean(dest.name or dest.server),
         images=tuple(clean(i) for i in status.summary.images or ()) if status.summary else (),
         created=created_at(meta),
+        resources=tuple(_resource(r) for r in status.resources or ()),
     )
+
+
+def _resource(r: s.AppResourceIn) -> m.AppResource:
+    health = r.health
+    return m.AppResource(
+        kind=clean(r.kind), name=clean(r.name), namespace=clean(r.namespace),
+        group=clean(r.group), version=clean(r.version), sync_status=clean(r.status),
+        health_status=clean(health.status) if health else "",
+        health_message=clean(health.message, MSG_MAX) if health else "",
+        requires_pruning=r.requires_pruning)
 
 
 # ---------------------------------------------------------------- traffic

@@ -161,6 +161,7 @@ class TerminatedIn(_In):
     message: str = ""
     exit_code: int = 0
     signal: int = 0
+    started_at: datetime | None = None
     finished_at: datetime | None = None
 
 
@@ -340,6 +341,17 @@ class AppSummaryIn(_In):
     images: list[str] | None = None
 
 
+class AppResourceIn(_In):
+    group: str = ""
+    version: str = ""
+    kind: str = ""
+    namespace: str = ""
+    name: str = ""
+    status: str = ""
+    health: AppHealthIn | None = None
+    requires_pruning: bool = False
+
+
 class AppStatusIn(_In):
     sync: AppSyncIn = msgspec.field(default_factory=AppSyncIn)
     health: AppHealthIn = msgspec.field(default_factory=AppHealthIn)
@@ -347,6 +359,7 @@ class AppStatusIn(_In):
     operation_state: OperationStateIn | None = None
     conditions: list[AppConditionIn] | None = None
     summary: AppSummaryIn | None = None
+    resources: list[AppResourceIn] | None = None
 
 
 class AppIn(_In):

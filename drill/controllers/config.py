@@ -22,6 +22,8 @@ class SimConfig:
 
     #: Images whose containers exit 1 shortly after starting (a bad rollout).
     bad_images: set[str] = field(default_factory=set)
+    #: Images whose containers outgrow their memory limit and are OOMKilled (exit 137).
+    oom_images: set[str] = field(default_factory=set)
     #: Nodes whose kubelet has stopped: no heartbeats, then Unknown, then pod eviction.
     down_nodes: set[str] = field(default_factory=set)
     #: Pull and create time of a container (``ContainerCreating``).
@@ -30,6 +32,9 @@ class SimConfig:
     readiness_seconds: float = 3.0
     #: How long a container of a bad image runs before it exits 1.
     crash_after_seconds: float = 2.0
+    #: How long a container of an ``oom_images`` image runs (ready after
+    #: ``readiness_seconds``) before the kernel kills it.
+    oom_after_seconds: float = 6.0
     #: First CrashLoopBackOff delay; doubles per restart up to ``backoff_cap`` (kubelet: 10s, 5m).
     backoff_base: float = 10.0
     backoff_cap: float = 300.0
@@ -47,3 +52,12 @@ class SimConfig:
     self_heal_delay: float = 5.0
     #: Seed of every pseudo-random choice (metrics random walks, interference in tests).
     seed: int = 1
+
+    def crash_of(self, image: str) -> tuple[float, int, str] | None:
+        """How a container of ``image`` dies: (seconds it runs, exit code, reason), or None
+        for a healthy image. The kubelet and the drill's container logs agree through this."""
+        if image in self.bad_images:
+            return self.crash_after_seconds, 1, "Error"
+        if image in self.oom_images:
+            return self.oom_after_seconds, 137, "OOMKilled"
+        return None

@@ -7,6 +7,7 @@ controller keeps no state that interference could make stale:
 
     ContainerCreating -> Running (started, not ready) -> Ready
     bad image:  Running -> Error (exit 1) -> CrashLoopBackOff (10s, 20s, ... 5m) -> Running ...
+    OOM image:  Running -> Ready -> OOMKilled (exit 137) -> CrashLoopBackOff -> Running ...
     deleted:    Terminating (containers not ready) -> gone after the grace period
 
 Status is written only when it changed, and the fast path for a healthy Running pod does no
@@ -250,8 +251,9 @@ class Kubelet:
         containers = (pod.get("spec") or {}).get("containers") or []
         if len(statuses) != len(containers):
             return False
-        bad = self.config.bad_images
-        return all(cs.get("ready") and cs.get("image") not in bad for cs in statuses)
+        cfg = self.config
+        return all(cs.get("ready") and cfg.crash_of(str(cs.get("image"))) is None
+                   for cs in statuses)
 
     def _advance(self, pod: Obj, node: Obj, now: datetime) -> tuple[Obj, list[Event]]:
         """The pod's next status, and the events of the transitions that lead to it."""
@@ -314,20 +316,21 @@ class Kubelet:
             restarts = int(cs.get("restartCount") or 0)
             if "running" in state:
                 ran = seconds_since(state["running"].get("startedAt"), now)
-                if image in cfg.bad_images:
-                    if ran < cfg.crash_after_seconds:
-                        return
-                    ip = (pod.get("status") or {}).get("podIP") or "10.244.0.2"
-                    port = next((p.get("containerPort") for p in c.get("ports") or ()), 8080)
-                    probe = ((c.get("readinessProbe") or {}).get("httpGet") or {}).get(
-                        "path", "/healthz")
-                    events.append(("Warning", "Unhealthy",
-                                   f'Readiness probe failed: Get "http://{ip}:{port}{probe}": '
-                                   f"dial tcp {ip}:{port}: connect: connection refused"))
+                crash = cfg.crash_of(image)
+                if crash is not None and ran >= crash[0]:
+                    _, exit_code, reason = crash
+                    if exit_code == 1:  # it never came up: the readiness probe says so
+                        ip = (pod.get("status") or {}).get("podIP") or "10.244.0.2"
+                        port = next((p.get("containerPort") for p in c.get("ports") or ()), 8080)
+                        probe = ((c.get("readinessProbe") or {}).get("httpGet") or {}).get(
+                            "path", "/healthz")
+                        events.append(("Warning", "Unhealthy",
+                                       f'Readiness probe failed: Get "http://{ip}:{port}{probe}'
+                                       f'": dial tcp {ip}:{port}: connect: connection refused'))
                     restarts += 1
                     delay = self.backoff(restarts)
                     cs["lastState"] = {"terminated": {
-                        "exitCode": 1, "reason": "Error",
+                        "exitCode": exit_code, "reason": reason,
                         "startedAt": state["running"].get("startedAt"), "finishedAt": ts,
                         "containerID": cs.get("containerID", "")}}
                     cs.update(restartCount=restarts, ready=False, started=False, state={
@@ -337,6 +340,8 @@ class Kubelet:
                     events.append(("Warning", "BackOff", f"Back-off restarting failed container "
                                    f"{name} in pod {pod_ref}"))
                     continue
+                if crash is not None and crash[1] == 1:
+                    return  # a bad image never passes its readiness probe
                 if not cs.get("ready") and ran >= cfg.readiness_seconds:
                     cs["ready"] = True
                 return

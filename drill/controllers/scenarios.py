@@ -25,6 +25,7 @@ DEPLOYMENTS = BY_KEY["deployments.apps"]
 NODES = BY_KEY["nodes"]
 
 BAD_CHECKOUT_IMAGE = "ghcr.io/drill/checkout:1.5.0"
+OOM_MLFLOW_IMAGE = "ghcr.io/mlflow/mlflow:v3.4.0"
 
 
 @dataclass
@@ -88,6 +89,13 @@ def _bad_release(ctx: ScenarioContext) -> None:
                    author="release-bot <release-bot@drill.example.com>")
 
 
+def _memory_hungry_release(ctx: ScenarioContext) -> None:
+    ctx.config.oom_images.add(OOM_MLFLOW_IMAGE)
+    ctx.git.commit("ai-ml", "MLflow v3.4.0: keep loaded models in an in-memory cache",
+                   {"deployments": {"mlflow": {"image": OOM_MLFLOW_IMAGE}}},
+                   author="ml-platform <ml-platform@drill.example.com>")
+
+
 def _route_typo(ctx: ScenarioContext) -> None:
     ctx.git.commit("checkout", "Shift 10% of checkout to the canary",
                    {"routes": {"checkout": {"checkout-stable": 90, "checkout-cnry": 10}}},
@@ -126,6 +134,11 @@ SCENARIOS: dict[str, Scenario] = {
                  "a commit sends 10% of checkout traffic to a backend that does not exist "
                  "(ResolvedRefs False, BackendNotFound, 500s)",
                  [(15.0, "commit a checkout route with a mistyped backend", _route_typo)]),
+        Scenario("oom",
+                 "MLflow v3.4.0 is committed and auto-synced; its new pods outgrow their "
+                 "memory limit, are OOMKilled (exit 137) and crash-loop",
+                 [(15.0, "commit MLflow v3.4.0 (runs out of memory) to Git",
+                   _memory_hungry_release)]),
         Scenario("calm", "nothing goes wrong: a healthy platform to explore and rehearse on"),
     )
 }
