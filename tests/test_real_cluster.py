@@ -28,7 +28,7 @@ from backends.kube.connection import connect
 from backends.kube.source_set import SourceOptions, SourceSet
 from backends.store import Store
 from tests.conftest import IN_CI, ROOT, require_program
-from tests.realcluster import NotBuilt, RealCluster, is_write, running
+from tests.realcluster import NotBuilt, RealCluster, binaries, is_write, running
 from tests.waiting import await_until, wait_until
 
 pytestmark = pytest.mark.real
@@ -42,16 +42,13 @@ def real() -> Iterator[RealCluster]:
     """The session's control plane (binaries from ``make realcluster``)."""
     openssl = require_program("openssl")
     try:
-        cm = running(openssl)
-        cluster = cm.__enter__()
+        bin_dir = binaries()
     except NotBuilt as exc:
         if IN_CI:
             pytest.fail(f"under CI=true the real-cluster tests must run: {exc}")
         pytest.skip(str(exc))
-    try:
+    with running(openssl, bin_dir=bin_dir) as cluster:
         yield cluster
-    finally:
-        cm.__exit__(None, None, None)
 
 
 # --------------------------------------------------------------------------- objects
