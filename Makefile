@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
+# Go builds the real-cluster tier's binaries: on PATH, else where its installer puts it.
+GO     ?= $(shell command -v go 2>/dev/null || { test -x /usr/local/go/bin/go && echo /usr/local/go/bin/go; })
 
-.PHONY: demo test lint typecheck unit bench tools clean
+.PHONY: demo test test-real realcluster lint typecheck unit bench tools clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,20 +18,23 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/controlroom demo
 
-## Lint, type-check, check the layering and run every test.
-test: $(STAMP) tools
+## Lint, type-check, check the layering and run every test (the real-cluster tier too,
+## whenever Go is present: see realcluster).
+test: $(STAMP) tools realcluster
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest
 
-## External programs the tests use (kubectl, prometheus, prometheus-alertmanager, mosquitto).
-tools:
-	@bash scripts/install-tools.sh
+## The real-cluster tier alone: controlroom against a real kube-apiserver, etcd and
+## kube-controller-manager (tests/test_real_cluster.py).
+test-real: $(STAMP) tools realcluster
+	$(BIN)/pytest -m real
 
-## Benchmarks (numbers, not pass/fail): see bench/README.md.
-bench: $(STAMP)
-	$(BIN)/python bench/run_all.py
-
-clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+## Build etcd, kube-apiserver and kube-controller-manager (tools/realcluster/go.mod pins them)
+## once into ~/.cache/controlroom/realcluster/; a no-op when built. Without Go it says so and
+## the real-cluster tests skip (under CI=true they fail instead).
+realcluster:
+	@if [ -z "$(GO)" ]; then echo "realcluster: no Go found: the real-cluster tests cannot run" >&2; \
+	else GO="$(GO)" bash scripts/build-realcluster.sh >/dev/null \
+	  || echo "realcluster: the build failed (above); the real-cluster tests will say so" >&2; fi

@@ -160,7 +160,9 @@ async def plan_scale(conn: Reader, gate: WriteGate, ns: str, name: str, replicas
 
     async def verify() -> tuple[bool, str]:
         now = await get_json(conn, scale_path, f"the scale of Deployment {ns}/{name}")
-        got = (now.get("spec") or {}).get("replicas")
+        # autoscaling/v1 Scale's spec.replicas is omitempty: the real API server leaves it
+        # out at 0, so absent means 0 (the first test against a real kube-apiserver found it).
+        got = (now.get("spec") or {}).get("replicas", 0)
         return got == replicas, f"spec.replicas={got}"
 
     plan.writes.append(PlannedWrite(
