@@ -322,7 +322,7 @@ def test_protected_context_needs_its_name_typed(live: HeadlessDrill, cr: Any,
     # The cancel window is the product's 5 s: the signal follows the line within moments.
     out, errors = StreamReader(proc.stdout, "stdout"), StreamReader(proc.stderr, "stderr")
     try:
-        out.wait_for("Ctrl-C calls it off", timeout=120)
+        waiting = out.wait_for("Ctrl-C calls it off", timeout=120)
         proc.send_signal(signal.SIGINT)
         proc.wait(120)
     finally:
@@ -331,6 +331,8 @@ def test_protected_context_needs_its_name_typed(live: HeadlessDrill, cr: Any,
     err = errors.finish()
     assert proc.returncode == 1 and "cancelled" in err, err
     assert app(live, "ai-ml")["metadata"]["resourceVersion"] == before
+    # Issue 14 point 5: nothing that looks like sending before the gate let the write through.
+    assert "sending" not in waiting.lower(), waiting
 
     out = ok(cr(*write("pause-sync", "ai-ml", "--confirm-context", "drill"), config_file=prod))
     assert "PROTECTED" in out.stdout
@@ -352,7 +354,7 @@ def test_an_upper_case_production_context_is_protected_on_every_write_path(
     """Issue 14 point 10: AKS context names are often upper-case. With the default
     ``production_patterns = ["prod"]``, ``AKS-PROD-WEU`` was not protected and ``--yes``
     alone sent the write. Now every write path asks for the context name to be typed and
-    sends nothing without it."""
+    sends nothing without it. Point 5: and it never says "sending" before refusing."""
     import yaml
 
     doc = yaml.safe_load(live.kubeconfig.read_text())
@@ -382,6 +384,7 @@ def test_an_upper_case_production_context_is_protected_on_every_write_path(
         assert out.returncode == 1, said
         assert "Traceback" not in said
         assert "AKS-PROD-WEU" in said and "protected" in said.lower(), said
+        assert "sending" not in said.lower(), said
         assert state() == before
     finally:
         if paused:
