@@ -27,12 +27,13 @@ from textual.binding import Binding
 
 from backends.kube.errors import KubeError
 from backends.model import AppRow
-from backends.ops.gate import WriteGate, policy_for
+from backends.ops.gate import CancelToken, WriteGate, policy_for
 from backends.ops.journal import Journal, JournalError, default_journal_path
 from backends.ops.plan import ExecResult, PlanError
 from backends.sanitize import clean
-from backends.usecases.run import StepCancel, run
+from backends.usecases.run import StepCancel, cancel_window, run
 from backends.usecases.workspace import Action, Workspace
+from tui.countdown import CountdownScreen, WatchedCancel
 from tui.host import Host, start_worker
 from tui.pickers import WeightsScreen
 from tui.plan_screen import Decision, PlanScreen
@@ -111,6 +112,9 @@ class ActionController:
         """The per-step cancel tokens of the plan being executed now (None when none is):
         its ``stop()`` calls off the write whose cancel window is open, and every later
         step. Held here so a key can reach it while the worker runs the plan."""
+        self.reason = ""
+        """The reason of the session's incident: the last one confirmed on a plan, prefilled
+        in every later plan (one incident, one change id: retyping it invites typos)."""
         self.breaker_state: BreakerState | None = None
         """The breaker on this context as the journal tells it (the header shows it)."""
         self._drift_seen: set[str] = set()
@@ -223,23 +227,33 @@ class ActionController:
         host, plan, gate = self._host, action.plan, action.gate
         screen = PlanScreen(plan, gate, context=self._target.context,
                             protected=gate.policy.protected, read_only=gate.policy.read_only,
-                            emergency=action.emergency)
+                            emergency=action.emergency, default_reason=self.reason)
         decision: Decision | None = await host.push_screen_wait(screen)
         if decision is not None and decision.offer is not None:
             offer = decision.offer
             return await self.plan_flow(offer.title, partial(self._offered, offer))
         if decision is None or not plan.writes:
             return None
+        self.reason = decision.reason
+        window = cancel_window(action, decision.confirm)
 
         def progress(index: int, text: str) -> None:
+            if window and text.startswith("sending: "):
+                return  # the countdown shows it; "sending" before the window passed is untrue
             host.notify(f"{index + 1}/{len(plan.writes)} {text}", markup=False, timeout=4)
 
-        self.step_cancel = cancel = StepCancel()
+        def countdown(token: CancelToken, index: int) -> None:
+            host.push_screen(CountdownScreen(
+                token, cancel.stop, title=plan.writes[index].title,
+                step=f"write {index + 1} of {len(plan.writes)}", context=self._target.context))
+
+        self.step_cancel = cancel = WatchedCancel(countdown)
         try:
             result = await run(action, reason=decision.reason, confirm=decision.confirm,
                                cancel_token_for=cancel, on_progress=progress)
         finally:
             self.step_cancel = None
+            await cancel.close()
         host.notify(result.summary(), title=title,
                     severity="information" if result.ok else "error", markup=False, timeout=12)
         await self.refresh_breaker()
@@ -388,10 +402,11 @@ class ActionController:
         # engaging: the targets are listed on the plan screen to include or exclude
         screen = PlanScreen(shown, gate, context=ws.context, protected=gate.policy.protected,
                             read_only=gate.policy.read_only, emergency=True,
-                            breaker=engage if engaging else None)
+                            default_reason=self.reason, breaker=engage if engaging else None)
         decision: Decision | None = await host.push_screen_wait(screen)
         if decision is None or decision.offer is not None:
             return
+        self.reason = decision.reason
 
         def progress(event: BreakerEvent) -> None:
             host.notify(event.text, markup=False, timeout=4)
