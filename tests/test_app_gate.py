@@ -93,10 +93,13 @@ async def countdown_then_escape(pilot: Any, app: ControlRoomApp, drill: DrillClu
                          "the countdown of the cancel window")
     await until(pilot, lambda: screen.query(TargetBanner), "the target line on the countdown")
     assert "PRODUCTION" in banner(screen) and PROD in banner(screen)
-    shown = str(screen.query_one("#countdown-left", Static).render())
-    assert shown.endswith(" s") and 0 < screen.seconds_left <= LONG_WINDOW
-    await until(pilot, lambda: str(screen.query_one("#countdown-left", Static).render())
-                != shown, "the countdown to move")
+    def left() -> str:
+        return str(screen.query_one("#countdown-left", Static).render())
+
+    shown = await until(pilot, lambda: left().endswith(" s") and left(), "the seconds left")
+    assert 0 < screen.seconds_left <= LONG_WINDOW
+    assert PROD in str(screen.query_one("#countdown-what", Static).render())
+    await until(pilot, lambda: left() != shown, "the countdown to move")
     await pilot.press("escape")
     await until(pilot, lambda: not isinstance(app.screen, CountdownScreen), "the countdown to go")
     await app.workers.wait_for_complete()

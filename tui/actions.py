@@ -27,13 +27,13 @@ from textual.binding import Binding
 
 from backends.kube.errors import KubeError
 from backends.model import AppRow
-from backends.ops.gate import CancelToken, WriteGate, policy_for
+from backends.ops.gate import WriteGate, policy_for
 from backends.ops.journal import Journal, JournalError, default_journal_path
 from backends.ops.plan import ExecResult, PlanError
 from backends.sanitize import clean
 from backends.usecases.run import StepCancel, cancel_window, run
 from backends.usecases.workspace import Action, Workspace
-from tui.countdown import CountdownScreen, WatchedCancel
+from tui.countdown import CountedRun
 from tui.host import Host, start_worker
 from tui.pickers import WeightsScreen
 from tui.plan_screen import Decision, PlanScreen
@@ -242,18 +242,14 @@ class ActionController:
                 return  # the countdown shows it; "sending" before the window passed is untrue
             host.notify(f"{index + 1}/{len(plan.writes)} {text}", markup=False, timeout=4)
 
-        def countdown(token: CancelToken, index: int) -> None:
-            host.push_screen(CountdownScreen(
-                token, cancel.stop, title=plan.writes[index].title,
-                step=f"write {index + 1} of {len(plan.writes)}", context=self._target.context))
-
-        self.step_cancel = cancel = WatchedCancel(countdown)
+        counted = CountedRun(host, [w.title for w in plan.writes], self._target.context)
+        self.step_cancel = counted.cancel
         try:
             result = await run(action, reason=decision.reason, confirm=decision.confirm,
-                               cancel_token_for=cancel, on_progress=progress)
+                               cancel_token_for=counted.cancel, on_progress=progress)
         finally:
+            await counted.close()
             self.step_cancel = None
-            await cancel.close()
         host.notify(result.summary(), title=title,
                     severity="information" if result.ok else "error", markup=False, timeout=12)
         await self.refresh_breaker()
