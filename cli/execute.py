@@ -3,7 +3,9 @@
 The planning, the dry-run and the execution are the use cases' (:mod:`backends.usecases.run`);
 this module renders them and maps the outcome to exit codes. Ctrl-C during a protected
 context's cancel window calls the write off; after a write has gone it stops the plan before
-the next one (:class:`~backends.usecases.run.StepCancel`).
+the next one (:class:`~backends.usecases.run.StepCancel`). Nothing printed before the gate
+has let a write through says it is being sent (:func:`~cli.render.step_text`): the gate may
+still refuse it, or the operator call it off.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from backends.sanitize import clean
 from cli.confirm import confirmed, sigint
-from cli.render import out, render_exec, render_plan, render_previews
+from cli.render import STEP_START, out, render_exec, render_plan, render_previews, step_text
 from cli.session import FAILED, Session, fail
 
 if TYPE_CHECKING:
@@ -79,9 +81,10 @@ async def run_action(s: Session, action: Action) -> ExecResult | None:
             print("a write is on its way: stopping after it", file=sys.stderr, flush=True)
 
     def progress(index: int, text: str) -> None:
-        out(f"  [{index + 1}/{len(plan.writes)}] {clean(text, 800)}")
-        if text.startswith("sending") and window > 0:
-            out(f"      protected context: sending in {window:g} s (Ctrl-C calls it off)")
+        out(f"  [{index + 1}/{len(plan.writes)}] {clean(step_text(text), 800)}")
+        if text.startswith(STEP_START) and window > 0:
+            out(f"      protected context: the write waits {window:g} s first "
+                "(Ctrl-C calls it off)")
 
     s.state.sending = True
     with sigint(on_sigint):

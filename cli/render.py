@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from backends.ops.plan import ExecResult, Plan
 
 __all__ = [
+    "STEP_START",
     "json_text",
     "out",
     "red",
@@ -28,7 +29,19 @@ __all__ = [
     "render_exec",
     "render_plan",
     "render_previews",
+    "step_text",
 ]
+
+
+STEP_START = "sending: "
+"""How :func:`backends.ops.plan.execute` announces a step, before the gate has decided."""
+
+
+def step_text(text: str) -> str:
+    """A step's progress line as the terminal prints it: the step's start is named without
+    "sending" (the gate has not let it through yet: it may refuse it, or wait out a cancel
+    window); what follows (``verified``, ``done``, ``refused``...) is printed as is."""
+    return text[len(STEP_START):] if text.startswith(STEP_START) else text
 
 
 def out(text: str) -> None:
@@ -117,7 +130,7 @@ def render_breaker_event(event: BreakerEvent) -> str:
         return f"  [{event.phase}] phase {event.state}: {clean(event.text, 800)}"
     where = clean(event.label, 200).partition(" ")[2] or clean(event.label, 200)
     state = "" if event.state == "progress" else f"{event.state}: "
-    return f"  [{event.phase}] {where}: {state}{clean(event.text, 800)}"
+    return f"  [{event.phase}] {where}: {state}{clean(step_text(event.text), 800)}"
 
 
 def render_breaker_state(state: BreakerState, live: LiveState | None = None) -> str:

@@ -352,36 +352,47 @@ async def test_pause_key_plans_confirms_and_writes_through_the_gate(
         await until(pilot, lambda: type(app.screen).__name__ == "JournalScreen", "journal")
 
 
-async def test_read_only_sends_no_write_from_any_key(drill: DrillCluster) -> None:
-    """Every action key, confirmed where a plan is shown: not one write verb reaches the
-    server (a refused plan, e.g. rollback while auto-sync is on, shows a notice instead)."""
-    app = make_app(drill, read_only=True)
-    async with app.run_test(size=(200, 50)) as pilot:
-        await until(pilot, lambda: app.actions.gate is not None, "the write gate")
-        drill.server.record_requests = True
+async def test_read_only_dims_every_write_key_and_a_pressed_one_says_why(
+        drill: DrillCluster) -> None:
+    """Issue 14 point 8: in read-only mode the key bar dims every key that writes (as the
+    README says disabled keys are), the looking keys stay lit, and a write key pressed
+    anyway says why (read-only, and how to change that) and plans nothing: not one write
+    verb, not even a dry-run, reaches the server."""
+    from tui.actions import ACTION_BINDINGS
+    from tui.alert_actions import ALERT_BINDINGS
+    from tui.enabled import NEEDS, Need
+    from widgets.footer import KeyFooter
 
-        async def press_and_confirm(key: str) -> None:
+    app = make_app(drill, read_only=True)
+    async with app.run_test(size=(240, 50)) as pilot:
+        await until(pilot, lambda: app.actions.gate is not None, "the write gate")
+        await _select(pilot, app, AppsPanel, "argocd/payments")
+        footer = app.query_one(KeyFooter)
+        writes = {b.key for b in (*ACTION_BINDINGS, *ALERT_BINDINGS)
+                  if NEEDS[b.action] is not Need.NOTHING}
+        shown_writes = writes & set(footer.keys_shown)
+        assert shown_writes >= {"p", "s", "r", "w", "ctrl+b", "m"}, footer.keys_shown
+        await until(pilot, lambda: shown_writes <= set(footer.keys_dimmed),
+                    "every write key on the bar dimmed")
+        assert not {"j", "q", "question_mark", "slash"} & set(footer.keys_dimmed)
+        for action in {b.action for b in (*ACTION_BINDINGS, *ALERT_BINDINGS)}:
+            expected = True if NEEDS[action] is Need.NOTHING else None
+            assert app.check_action(action, ()) is expected, action
+
+        drill.server.record_requests = True
+        for key in sorted(writes):
             shown_before = len(app._notifications)  # noqa: SLF001
             await pilot.press(key)
-            await until(pilot, lambda: type(app.screen).__name__ == "PlanScreen" or len(
-                app._notifications) > shown_before, f"a plan or a notice for {key}")  # noqa: SLF001
-            if type(app.screen).__name__ == "PlanScreen":
-                await pilot.press(*"INC-1", "enter")
-                await pilot.press("escape")
-
-        await _select(pilot, app, AppsPanel, "argocd/payments")
-        for key in ("p", "r"):
-            await press_and_confirm(key)
-        await _select(pilot, app, WorkloadsPanel, "payments/payments")
-        for key in ("s", "r", "S"):
-            await press_and_confirm(key)
-        await until(pilot, lambda: type(app.screen).__name__ != "PlanScreen",
-                    "the last plan to close")
-    writes = [(m, p) for m, p, _ in drill.server.requests
-              if m in ("PUT", "PATCH", "DELETE") or (
-                  m == "POST" and "selfsubjectaccessreviews" not in p)]
-    assert writes == []
-    assert any(m == "GET" for m, _, _ in drill.server.requests)  # the keys did plan
+            await until(pilot, lambda n=shown_before: len(app._notifications) > n,  # noqa: SLF001
+                        f"the notice for {key}")
+            said = str(list(app._notifications)[-1].message)  # noqa: SLF001
+            assert "read-only" in said and "--read-only" in said and "drill" in said, said
+            assert type(app.screen).__name__ == "Screen", (key, app.screen)  # nothing opened
+        await app.workers.wait_for_complete()
+    sent = [(m, p, q) for m, p, q in drill.server.requests
+            if m in ("PUT", "PATCH", "DELETE") or (
+                m == "POST" and "selfsubjectaccessreviews" not in p)]
+    assert sent == []
 
 
 async def test_breaker_key_engages_shows_state_and_release_restores(

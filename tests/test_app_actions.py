@@ -165,11 +165,11 @@ async def _select_route(pilot: Any, app: ControlRoomApp, key: str) -> Any:
     routes = panel(app, RoutesPanel)
     await until(pilot, lambda: key in shown(routes), f"{key} in the traffic panel")
     routes.focus()
-    for _ in range(len(shown(routes)) + 1):
-        if (routes.selected_kind, routes.selected_key) == ("httproutes", key):
-            return routes
-        await pilot.press("down")
-    raise AssertionError(f"could not select route {key}")
+    # select the object, not a row index: rows reorder as the route turns into a problem
+    await until(pilot, lambda: routes.select_row(("httproutes", key)) and (
+        routes.selected_kind, routes.selected_key) == ("httproutes", key),
+        f"{key} selected")
+    return routes
 
 
 async def test_weights_key_shifts_traffic_verified(live_drill: DrillCluster) -> None:
@@ -336,7 +336,7 @@ async def test_argo_rollback_over_rest_without_token_is_refused_before_sending(
 async def test_breaker_targets_toggle_and_blocked_ones_must_be_excluded(
         drill: DrillCluster) -> None:
     """A configured deployment that does not exist cannot be planned: the breaker refuses
-    to send until it is excluded (Space in the target list); the rest then engages."""
+    to send until it is excluded (Enter in the target list); the rest then engages."""
     settings = parse('[breaker]\napps = ["payments"]\n'
                      'deployments = ["payments/payments", "payments/no-such-thing"]\n'
                      'allow_no_backend = ["payments/payments"]\n')
@@ -348,28 +348,28 @@ async def test_breaker_targets_toggle_and_blocked_ones_must_be_excluded(
         await until(pilot, lambda: screen_name(app) == "PlanScreen", "breaker plan")
         screen: Any = app.screen
         targets = screen.query_one("#breaker-targets")
-        assert app.focused is targets  # blocked: the list has the focus
+        assert app.focused is screen.query_one("#plan-reason")  # the reason first, always
         assert any("no-such-thing" in b for b in screen.plan.blocked)
         keys = [t.key for t in targets.bplan.targets]
         bad = keys.index("scale:payments/no-such-thing")
-        await pilot.press("tab")  # to the reason: Enter is refused while blocked
-        await pilot.press(*"INC-16", "enter")
+        await pilot.press(*"INC-16", "enter")  # refused while blocked
         await until(pilot, lambda: "must be excluded" in str(
             screen.query_one("#plan-error").render()), "the refusal")
         assert drill.state.get(DEPLOY, "payments", "payments")["spec"]["replicas"] > 0
         targets.focus()
         targets.highlighted = bad
-        await pilot.press("space")
+        await pilot.press("enter")
         await until(pilot, lambda: not screen.plan.blocked, "the plan without the blocked one")
         assert not targets.bplan.target("scale:payments/no-such-thing").include
         assert "no-such-thing" not in str(screen.query_one("#plan-body").render())
         # and a toggle can take a good target out and put it back
         good = keys.index("scale:payments/payments")
+        targets.focus()
         targets.highlighted = good
-        await pilot.press("space")
+        await pilot.press("enter")
         await until(pilot, lambda: not targets.bplan.target("scale:payments/payments").include,
                     "excluded")
-        await pilot.press("space")
+        await pilot.press("enter")
         await until(pilot, lambda: targets.bplan.target("scale:payments/payments").include,
                     "included again")
         screen.query_one("#plan-reason").focus()

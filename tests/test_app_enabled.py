@@ -9,7 +9,7 @@ from textual.binding import Binding
 from tui.actions import ACTION_BINDINGS
 from tui.alert_actions import ALERT_BINDINGS
 from tui.app import ControlRoomApp
-from tui.enabled import NEEDS, Need, Readiness, action_state
+from tui.enabled import NEEDS, Need, Readiness, action_state, why_disabled
 
 NOTHING_YET = Readiness(gate=False, alertmanager=False)
 GATE_ONLY = Readiness(gate=True, alertmanager=False)
@@ -43,3 +43,45 @@ def test_looking_keys_and_textuals_own_actions_are_always_enabled() -> None:
     for action in ("help", "filter", "freeze", "baseline", "diff", "validate", "runbook",
                    "command_palette", "quit", "no_such_action"):
         assert action_state(action, NOTHING_YET) is True, action
+
+
+def test_read_only_dims_every_write_key_and_says_why() -> None:
+    """Issue 14 point 8: read-only disables (dims) every key that writes, once connected
+    as before, and :func:`why_disabled` names read-only and how to change it; the keys that
+    only look stay enabled."""
+    read_only = Readiness(gate=True, alertmanager=True, read_only=True)
+    for action, need in NEEDS.items():
+        why = why_disabled(action, read_only, "aks-prod-weu")
+        if need is Need.NOTHING:
+            assert action_state(action, read_only) is True and why == "", action
+        else:
+            assert action_state(action, read_only) is None, action
+            assert "read-only" in why and "--read-only" in why and "aks-prod-weu" in why
+    assert why_disabled("pause_sync", NOTHING_YET).startswith("not connected yet")
+    assert "Alertmanager" in why_disabled("silence", GATE_ONLY)
+    assert why_disabled("pause_sync", EVERYTHING) == ""
+
+
+def test_every_modal_screen_carries_the_target_line() -> None:
+    """Issue 14 point 5: every modal of the App derives from ContextModal, which docks the
+    context (and PRODUCTION, READ-ONLY) on its top row."""
+    import importlib
+    import pkgutil
+
+    from textual.screen import ModalScreen
+
+    import tui
+    from tui.modal import ContextModal
+
+    for info in pkgutil.iter_modules(tui.__path__):
+        importlib.import_module(f"tui.{info.name}")
+
+    def subclasses(cls: type) -> set[type]:
+        out = set(cls.__subclasses__())
+        for sub in list(out):
+            out |= subclasses(sub)
+        return out
+
+    ours = {c for c in subclasses(ModalScreen) if c.__module__.startswith("tui.")}
+    assert len(ours) >= 10, ours
+    assert {c for c in ours if not issubclass(c, ContextModal)} == set()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import signal
 import subprocess
 import sys
@@ -29,6 +30,9 @@ from tests.waiting import StreamReader, wait_until
 pytestmark = pytest.mark.kubectl
 
 COMMAND = [sys.executable, "-m", "controlroom"]
+SENDING = re.compile(r"sending(:| in )", re.IGNORECASE)
+"""How a step used to be announced before the gate decided ("[1/1] sending: ...",
+"sending in 5 s"); a plan's own notes may still say "before sending"."""
 REASON = "INC-4711 headless drill"
 
 
@@ -331,7 +335,7 @@ def test_protected_context_needs_its_name_typed(live: HeadlessDrill, cr: Any,
     # The cancel window is the product's 5 s: the signal follows the line within moments.
     out, errors = StreamReader(proc.stdout, "stdout"), StreamReader(proc.stderr, "stderr")
     try:
-        out.wait_for("Ctrl-C calls it off", timeout=120)
+        waiting = out.wait_for("Ctrl-C calls it off", timeout=120)
         proc.send_signal(signal.SIGINT)
         proc.wait(120)
     finally:
@@ -340,6 +344,8 @@ def test_protected_context_needs_its_name_typed(live: HeadlessDrill, cr: Any,
     err = errors.finish()
     assert proc.returncode == 1 and "cancelled" in err, err
     assert app(live, "ai-ml")["metadata"]["resourceVersion"] == before
+    # Issue 14 point 5: nothing that looks like sending before the gate let the write through.
+    assert not SENDING.search(waiting), waiting
 
     out = ok(cr(*write("pause-sync", "ai-ml", "--confirm-context", "drill"), config_file=prod))
     assert "PROTECTED" in out.stdout
@@ -363,7 +369,7 @@ def test_an_upper_case_production_context_is_protected_on_every_write_path(
     """Issue 14 point 10: AKS context names are often upper-case. With the default
     ``production_patterns = ["prod"]``, ``AKS-PROD-WEU`` was not protected and ``--yes``
     alone sent the write. Now every write path asks for the context name to be typed and
-    sends nothing without it."""
+    sends nothing without it. Point 5: and it never says "sending" before refusing."""
     import yaml
 
     doc = yaml.safe_load(live.kubeconfig.read_text())
@@ -393,6 +399,7 @@ def test_an_upper_case_production_context_is_protected_on_every_write_path(
         assert out.returncode == 1, said
         assert "Traceback" not in said
         assert "AKS-PROD-WEU" in said and "protected" in said.lower(), said
+        assert not SENDING.search(said), said
         assert state() == before
     finally:
         if paused:

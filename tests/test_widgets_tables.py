@@ -126,6 +126,57 @@ async def test_selection_survives_resort_and_enter_activates() -> None:
         assert app.activated == [("nodes", "aks-2")]
 
 
+@pytest.mark.parametrize("kind", ["virtual", "datatable"])
+async def test_an_untouched_cursor_rests_on_the_worst_row_a_moved_one_follows_its_row(
+        kind: str) -> None:
+    """Issue 14 point 6, on both tables: rows stream in and problem rows sort to the top.
+    Before the engineer moves the cursor it rests on the top row (the worst), not on the
+    row that arrived first; once moved it follows its object, key by key, as rows reorder.
+    ``worst_row`` and ``select_row`` are what the ``g``/``G`` keys use."""
+    if kind == "virtual":
+        panel: Panel = NodesPanel()
+        feed = Feed().add("nodes", *(node(f"aks-{i}") for i in range(5)))
+        kind_, first = "nodes", "aks-0"
+
+        def break_(name: str) -> None:
+            feed.add("nodes", node(name, ready="False"))
+    else:
+        panel = AppsPanel()
+        feed = Feed().add("applications", *(app_row(f"app-{i}") for i in range(5)))
+        kind_, first = "applications", "argocd/app-0"
+
+        def break_(name: str) -> None:
+            feed.add("applications", app_row(name.rpartition("/")[2], health="Degraded"))
+    keys = [f"aks-{i}" for i in range(5)] if kind == "virtual" else \
+        [f"argocd/app-{i}" for i in range(5)]
+    app = PanelApp(panel)
+    async with app.run_test(size=SIZE) as pilot:
+        feed.tick(panel)
+        await pilot.pause()
+        assert panel.selected_key == first
+        assert panel.worst_row() == ((kind_, first), 0)  # nothing bad: the top row
+        break_(keys[3])
+        feed.tick(panel)
+        await pilot.pause()
+        assert panel.visible_keys()[0] == keys[3]
+        assert panel.selected_key == keys[3], "the untouched cursor rests on the worst row"
+        assert panel.worst_row() == ((kind_, keys[3]), 2)
+
+        panel.focus()
+        await pilot.press("down", "down")
+        chosen = panel.selected_key
+        assert chosen is not None and chosen != keys[3]
+        break_(keys[4])
+        feed.tick(panel)
+        await pilot.pause()
+        assert panel.visible_keys()[0] in (keys[3], keys[4])
+        assert panel.selected_key == chosen, "a chosen row is followed"
+        assert panel.select_row((kind_, keys[4]))
+        await pilot.pause()
+        assert panel.selected_key == keys[4]
+        assert not panel.select_row((kind_, "no-such-row"))
+
+
 async def test_filter_narrows_rows_case_insensitively() -> None:
     feed = Feed().add("nodes", node("aks-sys-0", pool="system"), node("aks-user-0"),
                       node("aks-user-1"))

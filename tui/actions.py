@@ -16,13 +16,13 @@ the journal) and the plan flow that every other action collaborator (``tui/rollb
 
 from __future__ import annotations
 
-import asyncio
-import os
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from textual.app import ScreenStackError
 from textual.binding import Binding
 
 from backends.kube.errors import KubeError
@@ -31,8 +31,10 @@ from backends.ops.gate import WriteGate, policy_for
 from backends.ops.journal import Journal, JournalError, default_journal_path
 from backends.ops.plan import ExecResult, PlanError
 from backends.sanitize import clean
-from backends.usecases.run import StepCancel, run
+from backends.usecases.run import StepCancel, cancel_window, run
 from backends.usecases.workspace import Action, Workspace
+from tui.breaker_watch import BreakerWatch
+from tui.countdown import CountedRun
 from tui.host import Host, start_worker
 from tui.plan_screen import Decision, PlanScreen
 
@@ -115,10 +117,10 @@ class ActionController:
         """The per-step cancel tokens of the plan being executed now (None when none is):
         its ``stop()`` calls off the write whose cancel window is open, and every later
         step. Held here so a key can reach it while the worker runs the plan."""
-        self.breaker_state: BreakerState | None = None
-        """The breaker on this context as the journal tells it (the header shows it)."""
-        self._drift_seen: set[str] = set()
-        self._breaker_watch: asyncio.Task[None] | None = None
+        self.reason = ""
+        """The reason of the session's incident: the last one confirmed on a plan, prefilled
+        in every later plan (one incident, one change id: retyping it invites typos)."""
+        self.breakers = BreakerWatch(host, store, lambda: self.ws, lambda: self.journal)
 
     # ------------------------------------------------------------------ session
 
@@ -137,19 +139,13 @@ class ActionController:
         self.ws = Workspace(session.conn, WriteGate(policy, session.conn, self.journal),
                             self.journal, self._settings, store=self._store,
                             alertmanager=session.alertmanager)
-        self._host.refresh_bindings()  # the action keys are live now
-        await self.refresh_breaker()
-        if self.journal is not None and self._breaker_watch is None:
-            # A plain task, not an App worker: it never ends, and tests (and the App) wait
-            # for the workers to complete.
-            self._breaker_watch = asyncio.get_running_loop().create_task(
-                self._watch_breaker(), name="breaker watch")
+        with contextlib.suppress(ScreenStackError):  # the App closed while we opened
+            self._host.refresh_bindings()  # the action keys are live now
+        await self.breakers.refresh()
+        self.breakers.start()
 
     async def close(self) -> None:
-        if self._breaker_watch is not None:
-            watch, self._breaker_watch = self._breaker_watch, None
-            watch.cancel()
-            await asyncio.gather(watch, return_exceptions=True)
+        await self.breakers.stop()
         if self.journal is not None:
             journal, self.journal = self.journal, None
             await journal.close()
@@ -227,22 +223,28 @@ class ActionController:
         host, plan, gate = self._host, action.plan, action.gate
         screen = PlanScreen(plan, gate, context=self._target.context,
                             protected=gate.policy.protected, read_only=gate.policy.read_only,
-                            emergency=action.emergency)
+                            emergency=action.emergency, default_reason=self.reason)
         decision: Decision | None = await host.push_screen_wait(screen)
         if decision is not None and decision.offer is not None:
             offer = decision.offer
             return await self.plan_flow(offer.title, partial(self._offered, offer))
         if decision is None or not plan.writes:
             return None
+        self.reason = decision.reason
+        window = cancel_window(action, decision.confirm)
 
         def progress(index: int, text: str) -> None:
+            if window and text.startswith("sending: "):
+                return  # the countdown shows it; "sending" before the window passed is untrue
             host.notify(f"{index + 1}/{len(plan.writes)} {text}", markup=False, timeout=4)
 
-        self.step_cancel = cancel = StepCancel()
+        counted = CountedRun(host, [w.title for w in plan.writes], self._target.context)
+        self.step_cancel = counted.cancel
         try:
             result = await run(action, reason=decision.reason, confirm=decision.confirm,
-                               cancel_token_for=cancel, on_progress=progress)
+                               cancel_token_for=counted.cancel, on_progress=progress)
         finally:
+            await counted.close()
             self.step_cancel = None
         host.notify(result.summary(), title=title,
                     severity="information" if result.ok else "error", markup=False, timeout=12)
@@ -398,10 +400,12 @@ class ActionController:
             screen = PlanScreen(shown, gate, context=ws.context,
                                 protected=gate.policy.protected,
                                 read_only=gate.policy.read_only, emergency=True,
+                                default_reason=self.reason,
                                 breaker=engage if engaging else None)
             decision: Decision | None = await host.push_screen_wait(screen)
             if decision is None or (decision.offer is not None and engaging):
                 return
+            self.reason = decision.reason
             if decision.offer is None:
                 break
             # release's one offer: restore the held apps' auto-sync anyway, planned again
@@ -426,77 +430,16 @@ class ActionController:
                     severity="information" if result.ok else "error")
         await self.refresh_breaker()
 
+    @property
+    def breaker_state(self) -> BreakerState | None:
+        """The breaker on this context as the journal and the cluster's marks tell it."""
+        return self.breakers.state
+
     async def refresh_breaker(self) -> None:
-        """Read the breaker state from the journal for the header (who, since when); not
-        once the journal is closed (the App is ending)."""
-        from backends.usecases import breaker as usecase
-
-        ws = self.ws
-        if ws is None or ws.journal is None or self.journal is None:
-            return
-        try:
-            self.breaker_state = await usecase.status(ws)
-        except JournalError as exc:
-            self._host.notify(f"journal: {exc}", severity="error", markup=False)
-
-    BREAKER_POLL_S = 0.5
-    """How often the journal file is looked at for writes by others (two ``stat`` calls)."""
-
-    async def _watch_breaker(self) -> None:
-        """Show a breaker engaged or released on this context by anyone sharing the journal
-        (the CLI, another App, a pipeline) within about a second, not at our next ``ctrl+r``
-        (issue 13). Cheap: the journal (SQLite in WAL mode) is re-read only when its files
-        changed; the header shows :attr:`breaker_state` at its once-a-second refresh."""
-        seen = self._journal_signature()
-        while self.journal is not None:
-            await asyncio.sleep(self.BREAKER_POLL_S)
-            now = self._journal_signature()
-            if now != seen:
-                seen = now
-                try:
-                    await self.refresh_breaker()
-                except Exception as exc:  # noqa: BLE001 - the watch must outlive a bad read
-                    self._host.notify(f"breaker watch: {clean(exc, 300)}", severity="error",
-                                      markup=False)
-
-    def _journal_signature(self) -> tuple[tuple[int, int], ...]:
-        """(mtime, size) of the journal and its write-ahead log: a commit by any process
-        changes one of them."""
-        if self.journal is None:
-            return ()
-        out = []
-        for path in (self.journal.path, self.journal.path.with_name(
-                self.journal.path.name + "-wal")):
-            try:
-                st = os.stat(path)
-            except OSError:
-                out.append((0, 0))
-            else:
-                out.append((st.st_mtime_ns, st.st_size))
-        return tuple(out)
+        await self.breakers.refresh()
 
     async def engaged_breakers(self) -> tuple[list[str], str]:
-        """The headlines of the breakers engaged on this context, read afresh from the
-        journal (a teammate's CLI may have engaged one a moment ago), and why that could not
-        be known ("" when it could): validation fails on the first, cannot check on the
-        second, exactly as ``controlroom validate`` does."""
-        await self.refresh_breaker()
-        if self.ws is None or self.journal is None:
-            return [], "the journal is not open (writes and breakers unknown)"
-        state = self.breaker_state
-        if state is None:
-            return [], "the journal could not be read"
-        return ([state.headline()] if state.engaged else []), ""
+        return await self.breakers.engaged()
 
     def check_drift(self) -> None:
-        """The drift watchdog: tell the operator when something reverts an emergency change
-        (selfHeal, an ApplicationSet, an HPA) while the breaker is engaged."""
-        from backends.ops import breaker
-
-        state = self.breaker_state
-        if state is None or not state.engaged:
-            return
-        drifts = {d.describe() for d in breaker.detect_drift(self._store, state)}
-        for text in sorted(drifts - self._drift_seen):
-            self._host.notify(f"DRIFT: {text}", severity="error", markup=False, timeout=20)
-        self._drift_seen = drifts
+        self.breakers.check_drift()

@@ -9,9 +9,10 @@ The keys are owned by collaborators the App builds in ``__init__`` and reaches b
 gets exactly what it needs (the store, the settings, the target, the App as a
 :class:`~tui.host.Host`): ``actions`` (the write side: journal, gate, plan flow, the cluster
 keys and the breaker), ``rollbacks`` (``r``, ``H``), ``alerts`` (silence), ``runbook`` (the
-change record and ``k``), ``baselines`` (``b``, ``d``, ``v``) and ``logs`` (``l``). The App's
-``action_*`` methods are one-line hand-overs (Textual looks actions up on the App), and which
-of them are enabled is decided in one place, :func:`tui.enabled.action_state`.
+change record and ``k``), ``baselines`` (``b``, ``d``, ``v``), ``logs`` (``l``) and
+``navigator`` (``g``, ``G``: the worst row). The App's ``action_*`` methods are one-line
+hand-overs (Textual looks actions up on the App), and which of them are enabled is decided in
+one place, :func:`tui.enabled.action_state`.
 
 Over 500 lines because Textual finds every key's action on the App: each key adds its
 one-line hand-over here, while the work stays in the collaborators.
@@ -23,18 +24,19 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import events, on, work
+from textual import on, work
+from textual.actions import ActionParseResult
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Grid
+from textual.dom import DOMNode
 from textual.message import Message
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Input
 
 from backends.backoff import Backoff
 from backends.config import Settings, remember_theme
@@ -48,12 +50,14 @@ from tui import bus_wiring
 from tui.actions import ACTION_BINDINGS, ActionController
 from tui.alert_actions import ALERT_BINDINGS, AlertActions
 from tui.baseline_actions import BASELINE_BINDINGS, BaselineActions
-from tui.enabled import Readiness, action_state
+from tui.enabled import NEEDS, Readiness, action_state, why_disabled
 from tui.log_actions import LOG_BINDINGS, LogActions
+from tui.navigation import NAVIGATION_BINDINGS, Navigator
 from tui.rollbacks import RollbackActions
 from tui.runbook_actions import RUNBOOK_BINDINGS, RunbookActions
-from tui.screens import DetailScreen, HelpScreen
+from tui.screens import DetailScreen, HelpScreen, binding_commands, help_rows
 from tui.session import Session, SourceStarter, Target
+from widgets.filter_box import FilterBox
 from widgets.footer import KeyFooter
 from widgets.header import HeaderBar
 from widgets.messages import PanelRowActivated
@@ -83,6 +87,8 @@ class ControlRoomApp(App[int]):
     CSS_PATH = str(Path(__file__).resolve().parent.parent / "themes" / "controlroom.tcss")
     TITLE = "controlroom"
     ENABLE_COMMAND_PALETTE = True
+    ALLOW_IN_MAXIMIZED_VIEW = "HeaderBar, KeyFooter"
+    """A maximised panel keeps the header (context, PRODUCTION, modes) and the key bar."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit_clean", "Quit", id="quit",
@@ -102,6 +108,7 @@ class ControlRoomApp(App[int]):
                 tooltip="Focus the next panel"),
         Binding("shift+tab", "focus_previous", "Previous panel", id="focus_previous",
                 show=False, tooltip="Focus the previous panel"),
+        *NAVIGATION_BINDINGS,
         *ACTION_BINDINGS,
         *ALERT_BINDINGS,
         *RUNBOOK_BINDINGS,
@@ -127,8 +134,9 @@ class ControlRoomApp(App[int]):
         self._clock = clock
         self._initial_theme = theme or settings.theme
         self.panels: list[Panel] = []
-        self._panel_for_filter: Panel | None = None
-        """The panel the filter box filters: the last one that had the focus."""
+        self._last_panel: Panel | None = None
+        """The last dashboard panel that had the focus (the keys act on it while the focus is
+        in the filter box)."""
         self._handed_rows = False
         self._last_handover = 0.0
         self._retry_start = asyncio.Event()
@@ -142,6 +150,7 @@ class ControlRoomApp(App[int]):
         self.alerts = AlertActions(self, settings, self.actions)
         self.runbook = RunbookActions(self, self.store, settings, clock, context=target.context,
                                       state_dir=journal_path.parent if journal_path else None)
+        self.navigator = Navigator(self, self.panels)
         self.baselines = BaselineActions(self, self.store, settings, target, self.runbook,
                                          started=lambda: self.session is not None,
                                          clock=clock, breakers=self.actions.engaged_breakers)
@@ -154,11 +163,10 @@ class ControlRoomApp(App[int]):
         yield self.header
         self.pipeline_strip = PipelineStrip(id="pipeline")
         yield self.pipeline_strip
-        self.panels = list(dashboard_panels([s.name for s in self.settings.signals]))
+        self.panels[:] = dashboard_panels([s.name for s in self.settings.signals])
         with Grid(id="dashboard"):
             yield from self.panels
-        self.filter_box = Input(placeholder="filter the focused panel (Esc to close)",
-                                id="filter")
+        self.filter_box = FilterBox(id="filter")
         yield self.filter_box
         yield KeyFooter()
 
@@ -170,7 +178,6 @@ class ControlRoomApp(App[int]):
             else names[0]
         if self.settings.keys:
             self.set_keymap(self.settings.keys)
-        self.filter_box.display = False
         self.header.show_target(self.target.cluster, self.target.context, self.target.production)
         self._show_modes()
         self.set_interval(self.settings.refresh_ms / 1000, self.refresh_tick)
@@ -325,7 +332,7 @@ class ControlRoomApp(App[int]):
         self.exit(0)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self._binding_rows()))
+        self.push_screen(HelpScreen(help_rows(self)))
 
     def action_retry_now(self) -> None:
         """Reconnect now: start the sources again if they never started, else end every
@@ -344,32 +351,13 @@ class ControlRoomApp(App[int]):
             self.refresh_tick()
 
     def action_filter(self) -> None:
-        box = self.filter_box
-        box.display = True
-        panel = self.focused_panel()
-        box.value = panel.filter_text if panel is not None else ""
-        box.focus()
+        self.filter_box.open(self.focused_panel())
 
-    @on(Input.Changed, "#filter")
-    def apply_filter(self, event: Input.Changed) -> None:
-        panel = self._panel_for_filter
-        if panel is not None:
-            panel.set_filter(event.value)
+    def action_worst_row(self) -> None:
+        self.navigator.worst_row()
 
-    @on(Input.Submitted, "#filter")
-    def close_filter(self, event: Input.Submitted) -> None:
-        self._hide_filter()
-
-    def _hide_filter(self) -> None:
-        box = self.filter_box
-        box.display = False
-        if self._panel_for_filter is not None:
-            self._panel_for_filter.focus()
-
-    def on_key(self, event: events.Key) -> None:
-        if event.key == "escape" and self.filter_box.has_focus:
-            self._hide_filter()
-            event.stop()
+    def action_worst_anywhere(self) -> None:
+        self.navigator.worst_anywhere()
 
     def action_detail(self) -> None:
         panel = self.focused_panel()
@@ -466,10 +454,27 @@ class ControlRoomApp(App[int]):
     def action_logs(self) -> None:
         self.logs.open()
 
+    def _readiness(self) -> Readiness:
+        return Readiness(gate=self.actions.gate is not None,
+                         alertmanager=self.alerts.client is not None,
+                         read_only=self.target.read_only)
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Which actions are enabled: decided in :func:`tui.enabled.action_state` alone."""
-        return action_state(action, Readiness(gate=self.actions.gate is not None,
-                                              alertmanager=self.alerts.client is not None))
+        return action_state(action, self._readiness())
+
+    async def run_action(self, action: str | ActionParseResult,
+                         default_namespace: DOMNode | None = None,
+                         namespaces: Mapping[str, DOMNode] | None = None) -> bool:
+        """A dimmed key of ours pressed anyway (or chosen in the palette) says why it is
+        dimmed (:func:`tui.enabled.why_disabled`) instead of doing nothing in silence."""
+        if isinstance(action, str) and default_namespace in (None, self) and action in NEEDS:
+            why = why_disabled(action, self._readiness(), self.target.context)
+            if why:
+                self.notify(why, title="key disabled", severity="warning", markup=False,
+                            timeout=8)
+                return True
+        return await super().run_action(action, default_namespace, namespaces)
 
     # ----------------------------------------------------------------- helpers (the Host)
 
@@ -478,35 +483,19 @@ class ControlRoomApp(App[int]):
         node: Widget | None = self.focused
         while node is not None:
             if isinstance(node, Panel) and node in self.panels:
-                self._panel_for_filter = node
+                self._last_panel = node
                 return node
             parent = node.parent
             node = parent if isinstance(parent, Widget) else None
-        return self._panel_for_filter
+        return self._last_panel
 
     def panel_for(self, kind: str) -> Panel | None:
         return next((p for p in self.panels if kind in p.KINDS), None)
-
-    def _binding_rows(self) -> list[tuple[str, str, str]]:
-        """(keys, description, tooltip) of every active binding, for the help screen."""
-        rows = []
-        for key, active in self.active_bindings.items():
-            b = active.binding
-            rows.append((self.get_key_display(b) or key, b.description or b.action,
-                         b.tooltip or ""))
-        return sorted(set(rows))
 
     # Screen[Any]: Textual's own signature of this hook.
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Every action of the control room in the command palette."""
         yield from super().get_system_commands(screen)
-        for binding in self.BINDINGS:
-            if isinstance(binding, Binding) and binding.tooltip:
-                action = binding.action
-
-                def run(action: str = action) -> None:
-                    self.call_later(self.run_action, action)
-
-                yield SystemCommand(binding.description, binding.tooltip, run)
+        yield from binding_commands(self, self.BINDINGS)
         yield SystemCommand("Detail", "Details of the selected object (Enter on a row)",
                             self.action_detail)

@@ -33,7 +33,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from backends.baseline.diff import Diff, DiffItem
@@ -41,6 +40,7 @@ from backends.baseline.model import Baseline
 from backends.baseline.report import utc
 from backends.baseline.validate import Check, Validation
 from backends.sanitize import clean
+from tui.modal import ContextModal
 
 __all__ = [
     "EVIDENCE_PER_CHECK",
@@ -93,7 +93,7 @@ def _count(n: int, label: str, style: str) -> tuple[str, str]:
 # --------------------------------------------------------------------------- change id
 
 
-class ChangeIdScreen(ModalScreen[str | None]):
+class ChangeIdScreen(ContextModal[str | None]):
     """Ask which change a baseline is for; dismissed with the (possibly empty) id, or None.
 
     | Key(s) | Description |
@@ -174,7 +174,7 @@ def _items_block(items: Sequence[DiffItem]) -> Content:
     return Content("\n").join(lines)
 
 
-class DiffScreen(ModalScreen[None]):
+class DiffScreen(ContextModal[None]):
     """What got worse, better or changed since a baseline, grouped by kind, worst first.
 
     | Key(s) | Description |
@@ -292,7 +292,7 @@ def check_block(check: Check) -> Content:
     return Content("\n").join(lines)
 
 
-class ValidationScreen(ModalScreen[None]):
+class ValidationScreen(ContextModal[None]):
     """The post-update validation: the verdict, then every check with its evidence.
 
     | Key(s) | Description |

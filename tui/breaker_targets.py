@@ -1,8 +1,9 @@
 """The circuit breaker's targets on its plan screen: which objects it includes.
 
 Every target the breaker would touch (apps to freeze, routes to shift, deployments to scale)
-is listed with a check box; Space toggles it (``BreakerPlan.include``/``exclude``) and the
-plan screen recomputes the plan, its warnings and the dry-run from what is included. A
+is listed with a check box; Enter toggles it (``BreakerPlan.include``/``exclude``; Space
+types into the reason, see :class:`BreakerTargets`) and the plan screen recomputes the
+plan, its warnings and the dry-run from what is included. A
 target RBAC forbids, or one that could not be planned, blocks the breaker until it is
 excluded: a breaker that stops halfway at a 403 is worse than a smaller one that holds.
 Target text comes from the cluster and the config: it is shown as plain content.
@@ -20,9 +21,12 @@ shows the route left dark as accepted.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
+from textual import events
+from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.message import Message
 from textual.widgets import Input, SelectionList
 from textual.widgets.selection_list import Selection
 
@@ -65,16 +69,53 @@ def target_prompt(target: BreakerTarget) -> Content:
 
 
 class BreakerTargets(SelectionList[str]):
-    """The breaker's targets, checked when included; the values are the target keys."""
+    """The breaker's targets, checked when included; the values are the target keys.
 
+    Enter toggles the highlighted target. Space and every other printable key are not
+    the list's: an operator typing the reason ("INC 42 checkout") while the list happens
+    to have the focus would otherwise toggle targets with each space. Such keys are
+    posted as :class:`Typed` and the plan screen puts them into the reason field.
+
+    | Key(s) | Description |
+    | :- | :- |
+    | enter | Include or exclude the highlighted target. |
+    | up / down | Move between targets. |
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "typed(' ')", "Type into the reason", show=False,
+                id="breaker_targets_space",
+                tooltip="Space is typed into the reason field; Enter toggles a target"),
+    ]
     DEFAULT_CSS = """
     BreakerTargets { height: auto; max-height: 12; }
     """
+
+    class Typed(Message):
+        """A printable key was typed while the list had the focus."""
+
+        def __init__(self, targets: BreakerTargets, character: str) -> None:
+            super().__init__()
+            self.targets = targets
+            self.character = character
+
+        @property
+        def control(self) -> BreakerTargets:
+            return self.targets
 
     def __init__(self, bplan: BreakerPlan, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(*(Selection(target_prompt(t), t.key, t.include)
                            for t in bplan.targets), id=id)
         self.bplan = bplan
+
+    def action_typed(self, character: str) -> None:
+        self.post_message(self.Typed(self, character))
+
+    def on_key(self, event: events.Key) -> None:
+        if event.is_printable and event.character:
+            event.stop()
+            event.prevent_default()
+            self.action_typed(event.character)
 
     def apply(self) -> bool:
         """Include exactly the checked targets; True when something changed. A toggle may

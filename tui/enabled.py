@@ -10,9 +10,12 @@ every binding of the App is listed, so a new key must say what it needs):
 - ``WRITE_GATE``: a connection and the session's write gate (the cluster actions);
 - ``ALERTMANAGER``: the write gate (its policy and journal) and an Alertmanager client.
 
-Read-only mode does not disable a key: the plan is still shown, for reading, and the gate
-refuses every write (``backends/ops/gate.py``). A disabled key answers ``None`` (shown dimmed),
-as it always did; Textual's own actions (palette, focus...) are not ours to disable.
+Read-only mode disables every key that writes (``WRITE_GATE`` and ``ALERTMANAGER``): the key
+bar dims them, as the README promises, and a dimmed key pressed anyway is answered with
+:func:`why_disabled` (the App's ``run_action``): read-only, and how to start writable. The
+gate refuses every write in that mode whatever a caller does (``backends/ops/gate.py``); the
+dimming is so the engineer is told before, not after. A disabled key answers ``None`` (shown
+dimmed); Textual's own actions (palette, focus...) are not ours to disable.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 
-__all__ = ["NEEDS", "Need", "Readiness", "action_state"]
+__all__ = ["NEEDS", "Need", "Readiness", "action_state", "why_disabled"]
 
 
 class Need(Enum):
@@ -40,6 +43,9 @@ class Readiness:
     """The write gate is built (the sources are up and a connection can be written to)."""
     alertmanager: bool
     """An Alertmanager client is configured for this session."""
+    read_only: bool = False
+    """The session is read-only (``--read-only`` or ``read_only`` in the config): no key
+    that writes is enabled."""
 
 
 NEEDS: Mapping[str, Need] = {
@@ -55,6 +61,8 @@ NEEDS: Mapping[str, Need] = {
     "focus_previous": Need.NOTHING,
     "detail": Need.NOTHING,
     "logs": Need.NOTHING,  # says itself when there is no connection yet (tui/log_actions.py)
+    "worst_row": Need.NOTHING,
+    "worst_anywhere": Need.NOTHING,
     # cluster actions (tui/actions.py, tui/rollbacks.py)
     "pause_sync": Need.WRITE_GATE,
     "scale_down": Need.WRITE_GATE,
@@ -80,9 +88,23 @@ NEEDS: Mapping[str, Need] = {
 
 def action_state(action: str, ready: Readiness) -> bool | None:
     """Textual's ``check_action`` answer: True (enabled) or None (shown, dimmed)."""
+    return None if why_disabled(action, ready) else True
+
+
+def why_disabled(action: str, ready: Readiness, context: str = "") -> str:
+    """Why ``action`` is disabled now, in words for the operator ("" when it is enabled).
+
+    Read-only comes first: a read-only session stays read-only once connected, so "not
+    connected yet" would promise a key that will never light up."""
     need = NEEDS.get(action, Need.NOTHING)
-    if need is Need.WRITE_GATE:
-        return True if ready.gate else None
-    if need is Need.ALERTMANAGER:
-        return True if ready.gate and ready.alertmanager else None
-    return True
+    if need is Need.NOTHING:
+        return ""
+    if ready.read_only:
+        where = f"context {context!r}" if context else "this session"
+        return (f"read-only mode: {where} gets no write (--read-only, or read_only in the "
+                "config); start the control room again without them to act")
+    if not ready.gate:
+        return "not connected yet: the write keys light up once the sources are up"
+    if need is Need.ALERTMANAGER and not ready.alertmanager:
+        return "no Alertmanager configured ([alertmanager] url) or not connected yet"
+    return ""

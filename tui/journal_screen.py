@@ -15,16 +15,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from backends.ops.journal import Journal, JournalError
 from backends.sanitize import clean
+from tui.modal import ContextModal
 
 COLUMNS = ("time", "operator", "action", "target", "status", "reason", "operation")
 
 
-class JournalScreen(ModalScreen[None]):
+class JournalScreen(ContextModal[None]):
     """The journal of the current context."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

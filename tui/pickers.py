@@ -21,10 +21,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Label, Static
 
 from backends.sanitize import clean
+from tui.modal import ContextModal
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class PickRow:
     warning: bool = False
 
 
-class PickerScreen(ModalScreen[str | None]):
+class PickerScreen(ContextModal[str | None]):
     """Pick one row; dismissed with its key, or None when cancelled.
 
     | Key(s) | Description |
@@ -120,7 +120,7 @@ class PickerScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class WeightsScreen(ModalScreen[dict[str, int] | None]):
+class WeightsScreen(ContextModal[dict[str, int] | None]):
     """One Input per backend of a route, prefilled with its current weight; dismissed with
     the weights that changed (backend name -> weight) or None when cancelled.
 
@@ -197,7 +197,7 @@ class WeightsScreen(ModalScreen[dict[str, int] | None]):
         self.dismiss(None)
 
 
-class ExplainScreen(ModalScreen[None]):
+class ExplainScreen(ContextModal[None]):
     """A paragraph the operator must read instead of an action (why there is no Helm
     rollback for an app Argo CD renders, and what to do instead)."""
 

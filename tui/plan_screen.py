@@ -1,9 +1,12 @@
 """The plan screen: every write an action will send, before anything is sent.
 
-It lists each write (method, path, the change and the prior state undo will restore), the
+Its first line names what the plan acts on, by kind, namespace and name (``target:
+Application argocd/checkout``). It lists each write (method, path, the change and the prior
+state undo will restore), the
 warnings (selfHeal will revert this, an ApplicationSet will undo the pause), the steps RBAC
 blocks, and the server's dry-run answer for each write. The operator gives a reason (journaled
-with every write) and, on a production context, types the context name. Dismissed with a
+with every write; prefilled with the session's last one, see ``ActionController.reason``)
+and, on a production context, types the context name. Dismissed with a
 :class:`Decision`, or None when cancelled. All text that came from the cluster is rendered as
 plain content, never as markup.
 
@@ -15,9 +18,10 @@ When there are offers they have the focus first, because they are the safer path
 on to the reason field. Read-only mode shows none (nothing could be sent).
 
 For the circuit breaker the screen also lists the breaker's targets
-(:class:`~tui.breaker_targets.BreakerTargets`): Space includes or excludes one and the plan
-shown (and its dry-run) follows; a blocked plan is refused at Enter until the blocked
-targets are excluded.
+(:class:`~tui.breaker_targets.BreakerTargets`): the reason field has the focus first, the
+list is one Tab away and Enter there includes or excludes a target, and the plan shown (and
+its dry-run) follows; a key typed on the list goes to the reason, never toggles a target. A
+blocked plan is refused at Enter until the blocked targets are excluded.
 """
 
 from __future__ import annotations
@@ -31,7 +35,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, SelectionList, Static
 from textual.widgets.option_list import Option
 
@@ -41,6 +44,7 @@ from backends.sanitize import clean
 from backends.usecases.run import preview
 from backends.usecases.workspace import Action
 from tui.breaker_targets import AllowNoBackend, BreakerTargets, engage_preview
+from tui.modal import ContextModal
 
 if TYPE_CHECKING:
     from backends.usecases.breaker import EngageAction
@@ -60,6 +64,34 @@ class Decision:
 def _short(value: object, limit: int = 160) -> str:
     text = json.dumps(value, sort_keys=True, default=str)
     return clean(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+TARGETS_SHOWN = 6
+"""Targets named in the plan's title line; more are counted."""
+
+
+def target_names(plan: Plan) -> list[str]:
+    """``Application argocd/checkout``: each object the plan writes to, once, in order."""
+    names: list[str] = []
+    for w in plan.writes:
+        ref = w.request.target
+        where = f"{ref.namespace}/{ref.name}" if ref.namespace else ref.name
+        name = clean(f"{ref.kind} {where}", 200)
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def targets_content(plan: Plan) -> Content:
+    """The plan's title line: what it acts on, by kind, namespace and name, so a plan for
+    the row the cursor rests on is never mistaken for one for the row the eye is on."""
+    names = target_names(plan)
+    if not names:
+        return Content.styled("no target: nothing to send", "$foreground-muted")
+    label = "target: " if len(names) == 1 else f"{len(names)} targets: "
+    shown = ", ".join(names[:TARGETS_SHOWN])
+    more = f" (+{len(names) - TARGETS_SHOWN} more)" if len(names) > TARGETS_SHOWN else ""
+    return Content.assemble((label, "bold"), (shown, "bold $text-accent"), more)
 
 
 def plan_content(plan: Plan, dry: list[DryRunResult] | None) -> Content:
@@ -96,7 +128,7 @@ def plan_content(plan: Plan, dry: list[DryRunResult] | None) -> Content:
     return Content.assemble(*parts)
 
 
-class PlanScreen(ModalScreen[Decision | None]):
+class PlanScreen(ContextModal[Decision | None]):
     """Shows a plan; Enter in the last field confirms, Escape cancels.
 
     | Key(s) | Description |
@@ -120,6 +152,7 @@ class PlanScreen(ModalScreen[Decision | None]):
     PlanScreen .plan--hint { color: $text-muted; }
     PlanScreen .plan--error { color: $text-error; }
     PlanScreen #plan-offers { height: auto; max-height: 6; border: none; }
+    PlanScreen #plan-target { background: $boost; padding: 0 1; }
     """
 
     def __init__(self, plan: Plan, gate: WriteGate | None, *, context: str, protected: bool,
@@ -143,9 +176,10 @@ class PlanScreen(ModalScreen[Decision | None]):
     def compose_controls(self) -> ComposeResult:
         """The breaker's target list, between the plan and the reason field."""
         if self._breaker is not None:
-            yield Static(Content.styled("Targets (Space toggles; blocked ones must be "
-                                        "excluded; Tab moves between the list and the "
-                                        "reason)", "bold"), classes="plan--hint")
+            yield Static(Content.styled("Targets (Tab to the list, then Enter toggles the "
+                                        "highlighted one; blocked ones must be excluded; "
+                                        "typing goes to the reason)", "bold"),
+                         classes="plan--hint")
             yield BreakerTargets(self._breaker.plan, id="breaker-targets")
 
     @on(SelectionList.SelectedChanged, "#breaker-targets")
@@ -177,10 +211,12 @@ class PlanScreen(ModalScreen[Decision | None]):
         self.plan = plan
         self._dry = None
         self.query_one("#plan-body", Static).update(plan_content(plan, None))
+        self.query_one("#plan-target", Static).update(targets_content(plan))
         self.run_preview()
 
     def compose(self) -> ComposeResult:
         with Vertical():
+            yield Static(targets_content(self.plan), id="plan-target")
             with VerticalScroll():
                 yield Static(plan_content(self.plan, None), id="plan-body")
             if self.offers:
@@ -219,15 +255,30 @@ class PlanScreen(ModalScreen[Decision | None]):
         self.focus_first()
 
     def focus_first(self) -> None:
-        """Blocked breaker targets first (nothing can be sent until the operator excludes
-        them), then offers (the safer path), else the reason field."""
+        """The breaker's reason field first (what the operator types goes where they
+        look; the target list is one Tab away), offers first on other plans (the safer
+        path), else the reason field."""
         inputs = self.query(Input)
-        if self._breaker is not None and self.plan.blocked:
-            self.query_one("#breaker-targets", BreakerTargets).focus()
-        elif self.offers:
+        if self.offers and self._breaker is None:
             self.query_one("#plan-offers", OptionList).focus()
         elif inputs:
             inputs.first().focus()
+        elif self._breaker is not None:
+            self.query_one("#breaker-targets", BreakerTargets).focus()
+
+    def on_breaker_targets_typed(self, event: BreakerTargets.Typed) -> None:
+        """A key typed on the target list belongs to the reason: it goes there (and the
+        focus with it, the text not selected, so the next keys add to it), it never
+        toggles a target. A prefilled reason nobody edited is replaced, as typing into the
+        focused field would."""
+        box = next(iter(self.query("#plan-reason").results(Input)), None)
+        if box is None:
+            return
+        if box.value == self._default_reason:
+            box.value = ""
+        box.select_on_focus = False
+        box.focus()
+        box.insert_text_at_cursor(event.character)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "take_offer":

@@ -22,10 +22,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.coordinate import Coordinate
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from backends.baseline.runbook import PHASES, Checklist, ChecklistItem, Phase
+from tui.modal import ContextModal
 
 if TYPE_CHECKING:
     from textual.widgets.data_table import ColumnKey
@@ -62,7 +62,7 @@ def item_cells(item: ChecklistItem) -> tuple[Text, ...]:
             Text((item.at or "").replace("T", " ").rstrip("Z")), Text(item.evidence))
 
 
-class RunbookScreen(ModalScreen[None]):
+class RunbookScreen(ContextModal[None]):
     """The session's update checklist, grouped by phase."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

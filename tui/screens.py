@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Iterable, Iterator
+from typing import Any, ClassVar
 
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from backends.config import ArgoCDSettings
@@ -18,10 +18,11 @@ from backends.model import AppRow
 from backends.ops.argocd_revisions import fetch_history_metadata
 from backends.sanitize import clean
 from backends.store import Store
+from tui.modal import ContextModal
 from widgets.panels import DetailView
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(ContextModal[None]):
     """Every active key with its description and tooltip (Escape or ? closes)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -52,7 +53,7 @@ class HelpScreen(ModalScreen[None]):
             table.add_row(Text(key), Text(description), Text(tooltip))
 
 
-class DetailScreen(ModalScreen[None]):
+class DetailScreen(ContextModal[None]):
     """Everything about one object: fields, conditions, recent events."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -98,3 +99,25 @@ class DetailScreen(ModalScreen[None]):
             view.set_revisions(None, f"commit details unavailable: {clean(exc, 300)}")
             return
         view.set_revisions(found, f"commits from the Argo CD API at {argocd.server}")
+
+
+def help_rows(app: App[Any]) -> list[tuple[str, str, str]]:
+    """(keys, description, tooltip) of every active binding, for the help screen."""
+    rows = []
+    for key, active in app.active_bindings.items():
+        b = active.binding
+        rows.append((app.get_key_display(b) or key, b.description or b.action, b.tooltip or ""))
+    return sorted(set(rows))
+
+
+def binding_commands(app: App[Any], bindings: Iterable[BindingType]) -> Iterator[SystemCommand]:
+    """A command palette entry per binding with a tooltip (the palette runs the action as
+    the key would, so a disabled one says why)."""
+    for binding in bindings:
+        if isinstance(binding, Binding) and binding.tooltip:
+            action = binding.action
+
+            def run(action: str = action) -> None:
+                app.call_later(app.run_action, action)
+
+            yield SystemCommand(binding.description, binding.tooltip, run)

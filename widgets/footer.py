@@ -78,6 +78,11 @@ class KeyFooter(Widget, can_focus=False):
         keys = tuple(k.key for k in self._keys)
         return keys + ((self._palette.key,) if self._palette else ())
 
+    @property
+    def keys_dimmed(self) -> tuple[str, ...]:
+        """The keys on the bar drawn dimmed (disabled), in order; for tests."""
+        return tuple(k.key for k in self._keys if not k.enabled)
+
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
         self._read_bindings()

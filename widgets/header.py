@@ -91,6 +91,35 @@ def problems_text(health: Mapping[str, SourceHealth]) -> Content:
     return Content.assemble(*parts)
 
 
+def target_text(cluster: str, context: str, production: bool) -> Content:
+    """``PRODUCTION context aks-prod-weu  cluster ...``: the line that says where a write
+    would go, on the header and on every modal screen (:class:`TargetBanner`). The names
+    come from a kubeconfig: cleaned, assembled as plain parts."""
+    banner: list[str | tuple[str, str]] = [(" PRODUCTION ", "bold reverse"), " "] \
+        if production else []
+    return Content.assemble(*banner, "context ", (clean(context), "bold"),
+                            "  cluster ", clean(cluster))
+
+
+class TargetBanner(Static):
+    """The target line alone, docked at the top of a modal screen: a plan, a picker or the
+    journal covers the header, and the operator must still see which context (and whether
+    production) the keys they press act on. Red on a production context, as the header."""
+
+    DEFAULT_CSS = """
+    TargetBanner { dock: top; width: 100%; height: 1; padding: 0 1; text-style: bold;
+                   background: $panel; }
+    TargetBanner.-production { background: $error; color: $text; }
+    """
+
+    def __init__(self, cluster: str, context: str, production: bool, *,
+                 read_only: bool = False, id: str | None = None) -> None:  # noqa: A002
+        text = target_text(cluster, context, production)
+        if read_only:
+            text = Content.assemble(text, ("  READ-ONLY", "bold"))
+        super().__init__(text, id=id, classes="-production" if production else None)
+
+
 class HeaderBar(Vertical):
     """Cluster, context, modes and the per-source health strip."""
 
@@ -135,10 +164,7 @@ class HeaderBar(Vertical):
     def show_target(self, cluster: str, context: str, production: bool) -> None:
         """Set the cluster and context line (both sanitized: they come from a kubeconfig)."""
         self.production = production
-        banner: list[str | tuple[str, str]] = [(" PRODUCTION ", "bold reverse"), " "] \
-            if production else []
-        self._title.update(Content.assemble(
-            *banner, "context ", (clean(context), "bold"), "  cluster ", clean(cluster)))
+        self._title.update(target_text(cluster, context, production))
 
     def show_modes(self, *modes: str) -> None:
         """Mode flags such as READ-ONLY or FROZEN (our own words, never cluster text)."""

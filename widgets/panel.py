@@ -48,17 +48,21 @@ from textual.widgets import Static
 from backends.model import KINDS as CLUSTER_KINDS
 from backends.model import Row
 from backends.store import ChangeSet, Store
-from widgets.formatting import PROBLEM, plain
+from widgets.formatting import PROBLEM, WARNING, plain
 from widgets.messages import PanelRowActivated, PanelRowHighlighted
 from widgets.rowmodel import Cell
 from widgets.sourcestate import failing_sources, panel_status, unreadable_status
 
-__all__ = ["Panel", "RowId", "RowView"]
+__all__ = ["SEVERITY", "Panel", "RowId", "RowView"]
 
 RowId = tuple[str, str]
 """``(kind, key)`` of a row in the store."""
 
 _NOTHING: frozenset[str] = frozenset()
+
+SEVERITY: dict[str, int] = {PROBLEM: 2, WARNING: 1}
+"""How bad a row's tone is, for the jump to the worst row (other tones: 0)."""
+MAX_SEVERITY = max(SEVERITY.values())
 
 
 class RowView(msgspec.Struct, frozen=True, gc=False):
@@ -244,6 +248,31 @@ class Panel(Widget):
     def selected_row(self) -> RowId | None:
         """``(kind, key)`` under the cursor, or None when the panel shows nothing."""
         raise NotImplementedError
+
+    def select_row(self, rid: RowId) -> bool:
+        """Put the cursor on a shown row (it then follows that row as rows move); False
+        when the row is not shown."""
+        raise NotImplementedError
+
+    def rows_in_order(self) -> Iterator[RowId]:
+        """The shown rows in display order, lazily (a search can stop early)."""
+        raise NotImplementedError
+
+    def worst_row(self) -> tuple[RowId, int] | None:
+        """The first shown row of the worst tone (``problem`` before ``warning`` before
+        the rest) and how bad it is (:data:`SEVERITY`; 0: nothing to see), or None when
+        the panel shows no row. The panels sort the worst rows first, so the search
+        usually stops at the top; it reads the rows only when a key asks."""
+        worst: tuple[RowId, int] | None = None
+        views = self._views
+        for rid in self.rows_in_order():
+            view = views.get(rid)
+            rank = SEVERITY.get(view.tone or "", 0) if view is not None else 0
+            if worst is None or rank > worst[1]:
+                worst = (rid, rank)
+                if rank == MAX_SEVERITY:
+                    break
+        return worst
 
     def refresh_ages(self, now: float, *, budget: int = 2000) -> None:
         """Bring the time-dependent cells (ages, "5m ago") up to ``now``.

@@ -14,13 +14,13 @@ Anything that can grow to thousands of rows belongs on a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from heapq import heappop, heappush
 from typing import ClassVar, Self
 
 from rich.style import Style
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.coordinate import Coordinate
 from textual.geometry import Region
@@ -48,6 +48,37 @@ class QuietDataTable(DataTable[Text]):
     """
 
     _quiet_size = False
+    cursor_chosen = False
+    """The engineer moved the cursor (keys, a click, :meth:`TablePanel.select_row`): it then
+    follows its row when the table is sorted; before, it rests on the top row."""
+
+    def action_cursor_up(self) -> None:
+        self.cursor_chosen = True
+        super().action_cursor_up()
+
+    def action_cursor_down(self) -> None:
+        self.cursor_chosen = True
+        super().action_cursor_down()
+
+    def action_page_up(self) -> None:
+        self.cursor_chosen = True
+        super().action_page_up()
+
+    def action_page_down(self) -> None:
+        self.cursor_chosen = True
+        super().action_page_down()
+
+    def action_scroll_top(self) -> None:
+        self.cursor_chosen = True
+        super().action_scroll_top()
+
+    def action_scroll_bottom(self) -> None:
+        self.cursor_chosen = True
+        super().action_scroll_bottom()
+
+    async def _on_click(self, event: events.Click) -> None:
+        self.cursor_chosen = True
+        await super()._on_click(event)
 
     def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
         before = self.virtual_size
@@ -99,7 +130,7 @@ class TablePanel(Panel):
         disabled: bool = False,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes, disabled=disabled)
-        self.table: DataTable[Text] = QuietDataTable(cursor_type="row", zebra_stripes=False)
+        self.table = QuietDataTable(cursor_type="row", zebra_stripes=False)
         """The table (exposed for tests and for the App's focus handling)."""
         self._shown: dict[RowId, tuple[Text, ...]] = {}
         self._column_keys: list[ColumnKey] = []
@@ -154,6 +185,18 @@ class TablePanel(Panel):
         row = min(table.cursor_row, table.row_count - 1)
         value = table.coordinate_to_cell_key(Coordinate(row, 0)).row_key.value
         return None if value is None else self.row_id(value)
+
+    def select_row(self, rid: RowId) -> bool:
+        if not self._ready or rid not in self._shown:
+            return False
+        self.table.cursor_chosen = True
+        self.table.move_cursor(row=self.table.get_row_index(self.table_key(rid)))
+        return True
+
+    def rows_in_order(self) -> Iterator[RowId]:
+        if self._ready:
+            for row in self.table.ordered_rows:
+                yield self.row_id(str(row.key.value))
 
     def visible_count(self) -> int:
         return len(self._shown) if self._ready else 0
@@ -286,7 +329,8 @@ class TablePanel(Panel):
         return text
 
     def _sort(self, selected: RowId | None) -> None:
-        """Order the table by the views' sort keys, keeping the cursor on its row.
+        """Order the table by the views' sort keys, keeping the cursor on its row (on the
+        top row while the engineer has not moved it: ``QuietDataTable.cursor_chosen``).
 
         ``DataTable.sort`` hands the key function a row's cells only; the first cell objects
         are ours (we keep them in ``_shown``), so their identity leads back to the row.
@@ -297,7 +341,10 @@ class TablePanel(Panel):
             id(texts[0]): (self._views[rid].sort_key, rid) for rid, texts in self._shown.items()
         }
         self.table.sort(key=lambda cells: ranks[id(cells[0])])
-        if selected is not None and selected in self._shown:
+        if not self.table.cursor_chosen:
+            if self.table.cursor_row != 0:
+                self.table.move_cursor(row=0)
+        elif selected is not None and selected in self._shown:
             index = self.table.get_row_index(self.table_key(selected))
             if index != self.table.cursor_row:
                 self.table.move_cursor(row=index)

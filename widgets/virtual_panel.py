@@ -10,7 +10,7 @@ the row said then; what :meth:`~widgets.panel.Panel.cells_of` returns is what is
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import ClassVar, Self
 
 from textual import on
@@ -98,6 +98,14 @@ class VirtualPanel(Panel):
     def selected_row(self) -> RowId | None:
         key = self.table.cursor_key
         return None if key is None else self.row_id(key)
+
+    def select_row(self, rid: RowId) -> bool:
+        return self.table.select_key(self.table_key(rid))
+
+    def rows_in_order(self) -> Iterator[RowId]:
+        table = self.table
+        for index in range(table.row_count):
+            yield self.row_id(table.key_at(index))
 
     def visible_count(self) -> int:
         return self.table.row_count

@@ -9,7 +9,8 @@ This table is built for the big panels (nodes, workloads, pods, events) instead:
   rows that moved and lets column widths grow lazily (see there).
 - Only visible lines are drawn (``render_line``); :mod:`widgets.rowstrips` builds each row's
   strip and caches it by (key, row version, layout, cursor), so repaints reuse work.
-- The cursor belongs to a key, not an index: when rows move, the same object stays selected.
+- The cursor belongs to a key, not an index: when rows move, the same object stays selected;
+  until first moved it rests on the top row (the worst), not on whichever row came first.
 - Cells are ``Text`` or ``str``; a ``str`` is shown as is, never parsed as markup.
 - Row tones (``problem``, ``warning``, ``dim``) map to component classes, so themes decide the
   colours.
@@ -122,16 +123,9 @@ class VirtualTable(ScrollView, can_focus=True):
             """Alias for :attr:`table`."""
             return self.table
 
-    def __init__(
-        self,
-        columns: Sequence[Column | str] = (),
-        *,
-        timed: TimedCells | None = None,
-        name: str | None = None,
-        id: str | None = None,
-        classes: str | None = None,
-        disabled: bool = False,
-    ) -> None:
+    def __init__(self, columns: Sequence[Column | str] = (), *, timed: TimedCells | None = None,
+                 name: str | None = None, id: str | None = None, classes: str | None = None,
+                 disabled: bool = False) -> None:
         """``timed(key, now)`` gives the time-dependent cells of a row by column index; they
         replace the stored ones when drawn and in :meth:`get_cells` (see :meth:`set_now`,
         which also widens a column for them)."""
@@ -144,6 +138,7 @@ class VirtualTable(ScrollView, can_focus=True):
         """:meth:`_on_screen` as of the last commit."""
         self._cursor_key: str | None = None
         self._cursor_index = 0
+        self._chosen = False  # moved by the engineer: it follows its row, else rests on top
         self._strips = RowStrips(self, self.model)
         """The header and row strips, and the cache of recent ones."""
         self.lines_rendered = 0
@@ -352,7 +347,7 @@ class VirtualTable(ScrollView, can_focus=True):
         self._update_virtual_size()
         model = self.model
         if moved:
-            index = model.index_of(self._cursor_key)
+            index = model.index_of(self._cursor_key) if self._chosen else 0
             if index is None:  # gone or filtered out: stay at the same height
                 index = min(self._cursor_index, max(model.row_count - 1, 0))
             self._cursor_index = index
@@ -379,10 +374,11 @@ class VirtualTable(ScrollView, can_focus=True):
         return self._cursor_index
 
     def move_cursor(self, index: int, *, scroll: bool = True) -> None:
-        """Put the cursor on the shown row at ``index`` (clamped)."""
+        """Put the cursor on the shown row at ``index`` (clamped); it then follows it."""
         count = self.model.row_count
         if not count:
             return
+        self._chosen = True
         index = max(0, min(index, count - 1))
         old = self._cursor_index
         self._cursor_index = index
