@@ -77,8 +77,12 @@ async def test_engage_reaches_the_team_and_a_control_room_started_later(
                     in text_of(later.header._team), "the team line")  # noqa: SLF001
         since = state.since.astimezone().strftime("%H:%M:%S")
         assert f"since {since}" in text_of(later.header._team)  # noqa: SLF001
-        # it knows nothing of the breaker itself, so it must not overwrite the retained state
-        assert not (later.actions.breaker_state and later.actions.breaker_state.engaged)
+        # its journal knows nothing of the breaker; the cluster's marks do (issue 14,
+        # point 11), and it must not publish another operator's breaker as its own
+        seen = await until(pilot, lambda: (s := later.actions.breaker_state) is not None
+                           and s.engaged and s, "the breaker from the cluster's marks")
+        assert (seen.source, seen.operation_id, seen.by) == ("cluster", state.operation_id,
+                                                             state.by)
         assert later.session.bus.outbox.pending() == []
 
 

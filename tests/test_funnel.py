@@ -36,6 +36,7 @@ from tests.test_app import panel, shown, until
 from tests.test_kube_connection import exec_plugin, pki, tls_url, write_kubeconfig
 from tui.app import ControlRoomApp, Session, Target
 from tui.run import _sources
+from tui.screens import help_rows
 from widgets.header import health_text
 from widgets.panels import NodesPanel, PodsPanel, RoutesPanel, WorkloadsPanel
 
@@ -483,7 +484,7 @@ async def test_the_retry_key_reaches_the_running_sources(tmp_path: Path) -> None
         await until(pilot, lambda: app.session is not None, "the session")
         await pilot.press("R")
         await until(pilot, lambda: retried, "the sources told to retry now")
-        assert any(row[1] == "Retry" for row in app._binding_rows())  # noqa: SLF001 - help
+        assert any(row[1] == "Retry" for row in help_rows(app))  # the help lists it
 
 
 async def test_a_failed_start_leaves_no_calm_alerts_panel(tmp_path: Path) -> None:

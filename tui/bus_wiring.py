@@ -73,7 +73,8 @@ def sync_team(bus: TeamBus | None, store: Store, context: str, state: BreakerSta
               header: HeaderBar, strip: PipelineStrip) -> None:
     """Publish our breaker state if it changed, and show the team's: the header's team line
     (other instances' breakers, bus trouble) and the pipeline strip."""
-    if bus is not None:
+    if bus is not None and (state is None or state.source != "cluster"):
+        # a breaker known only from the cluster's marks is another operator's to publish
         bus.publish_breaker_state(context, state)
     breakers = [r for r in store.rows(TEAMBREAKER).values() if isinstance(r, TeamBreakerRow)]
     status = store.get(TEAMBUS, "bus")
