@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -64,6 +65,20 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
     if IN_CI and report.skipped:
         report.outcome = "failed"
         report.longrepr = f"module skipped under CI=true (nothing may skip in CI): {report.longrepr}"
+
+
+@pytest.fixture
+async def calm(tmp_path: Path) -> AsyncIterator[DrillCluster]:
+    """The calm drill with the simulated controllers on a manual clock (the breaker and
+    action tests' cluster)."""
+    from tests.ops_support import drill_options, started
+
+    cluster = await started(drill_options(tmp_path))
+    cluster.sim.advance(2)
+    try:
+        yield cluster
+    finally:
+        await cluster.stop()
 
 
 @pytest.fixture
@@ -141,6 +156,23 @@ class HeadlessDrill:
             raise AssertionError(f"kubectl {' '.join(args)} failed ({out.returncode}):\n"
                                  f"{out.stdout}\n{out.stderr}")
         return out
+
+
+@contextlib.contextmanager
+def headless_drill(*extra: str, servers: bool = False) -> Iterator[HeadlessDrill]:
+    """:func:`start_headless` for a module's fixture (kubectl required, the child stopped
+    at the end: terminated, killed if it does not go within 10 s)."""
+    require_program("kubectl")
+    drill = start_headless(*extra, servers=servers)
+    try:
+        yield drill
+    finally:
+        drill.proc.terminate()
+        try:
+            drill.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            drill.proc.kill()
+            drill.proc.wait(10)
 
 
 def start_headless(*extra: str, servers: bool = False) -> HeadlessDrill:

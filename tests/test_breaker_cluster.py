@@ -40,7 +40,6 @@ from tests.ops_support import (
     DEPLOY,
     REASON,
     ROUTES,
-    drill_options,
     gate_for,
     replicas,
     sim_poll,
@@ -60,16 +59,6 @@ OBJECTS = [(APPS, "argocd", "checkout"), (APPS, "argocd", "payments"),
            (ROUTES, "checkout", "checkout"), (DEPLOY, "checkout", "checkout-canary"),
            (DEPLOY, "payments", "payments")]
 """Every object CONFIG changes (checkout's app is frozen too: it tracks the route)."""
-
-
-@pytest.fixture
-async def calm(tmp_path: Path) -> AsyncIterator[DrillCluster]:
-    cluster = await started(drill_options(tmp_path))
-    cluster.sim.advance(2)
-    try:
-        yield cluster
-    finally:
-        await cluster.stop()
 
 
 @pytest.fixture

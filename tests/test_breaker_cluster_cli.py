@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, HeadlessDrill, require_program, start_headless
+from tests.conftest import ROOT, HeadlessDrill, headless_drill
 from tests.test_headless_cli import BREAKER_SCOPE, COMMAND, REASON, ok
 
 pytestmark = pytest.mark.kubectl
@@ -26,16 +26,8 @@ OBJECTS = (("application", "argocd", "checkout"), ("httproute", "checkout", "che
 
 @pytest.fixture(scope="module")
 def live() -> Iterator[HeadlessDrill]:
-    require_program("kubectl")
-    drill = start_headless("--scenario", "calm", "--speed", "10")
-    try:
+    with headless_drill("--scenario", "calm", "--speed", "10") as drill:
         yield drill
-    finally:
-        drill.proc.terminate()
-        try:
-            drill.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            drill.proc.kill()
 
 
 def run(live: HeadlessDrill, state: Path, *args: str) -> subprocess.CompletedProcess[str]:

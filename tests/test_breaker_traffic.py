@@ -11,7 +11,6 @@ time moves only when a test (or a verification's ``sim_poll``) advances it.
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -60,16 +59,6 @@ async def _at(tmp: Path, scenario: str, seconds: float) -> DrillCluster:
                                          manual_clock=True, bookmark_interval=0.2))
     cluster.sim.advance(seconds)
     return cluster
-
-
-@pytest.fixture
-async def calm(tmp_path: Path) -> AsyncIterator[DrillCluster]:
-    cluster = await started(drill_options(tmp_path))
-    cluster.sim.advance(2)
-    try:
-        yield cluster
-    finally:
-        await cluster.stop()
 
 
 # --------------------------------------------------------------------------- the cluster's view

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import HeadlessDrill, require_program, start_headless
+from tests.conftest import HeadlessDrill, headless_drill
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.kubectl
@@ -21,13 +21,8 @@ pytestmark = pytest.mark.kubectl
 
 @pytest.fixture(scope="module")
 def live() -> Iterator[HeadlessDrill]:
-    require_program("kubectl")
-    drill = start_headless("--scenario", "calm", "--speed", "10")
-    try:
+    with headless_drill("--scenario", "calm", "--speed", "10") as drill:
         yield drill
-    finally:
-        drill.proc.terminate()
-        drill.proc.wait(10)
 
 
 def until(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:

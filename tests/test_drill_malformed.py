@@ -20,7 +20,11 @@ import pytest
 from drill import schema
 from drill.errors import ApiError
 from drill.resources import BY_KEY
-from tests.conftest import HeadlessDrill, ThreadedDrill, require_program, start_headless
+from tests.conftest import (
+    HeadlessDrill,
+    ThreadedDrill,
+    headless_drill,
+)
 from tests.waiting import wait_until
 
 NODES = BY_KEY["nodes"]
@@ -35,13 +39,8 @@ MERGE = {"Content-Type": "application/merge-patch+json"}
 
 @pytest.fixture(scope="module")
 def live() -> Iterator[HeadlessDrill]:
-    require_program("kubectl")
-    drill = start_headless("--scenario", "calm", "--speed", "10")
-    try:
+    with headless_drill("--scenario", "calm", "--speed", "10") as drill:
         yield drill
-    finally:
-        drill.proc.terminate()
-        drill.proc.wait(10)
 
 
 def until(check: Callable[[], Any], what: str, timeout: float = 30.0) -> Any:

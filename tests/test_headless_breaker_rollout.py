@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from tests import test_headless_cli
-from tests.conftest import HeadlessDrill, require_program, start_headless
+from tests.conftest import HeadlessDrill, headless_drill
 from tests.test_drill_kubectl import is_ready, scenario_now
 from tests.test_headless_cli import auto_sync_on, automated, deployment, get, ok, until, write
 
@@ -35,13 +35,8 @@ tests/test_headless_cli.py, on this module's drill)."""
 
 @pytest.fixture(scope="module")
 def live() -> Iterator[HeadlessDrill]:
-    require_program("kubectl")
-    drill = start_headless("--scenario", "bad-rollout", "--speed", "10")
-    try:
+    with headless_drill("--scenario", "bad-rollout", "--speed", "10") as drill:
         yield drill
-    finally:
-        drill.proc.terminate()
-        drill.proc.wait(10)
 
 
 def crash_looping(d: HeadlessDrill) -> bool:

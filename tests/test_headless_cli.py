@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, HeadlessDrill, require_program, start_headless
+from tests.conftest import ROOT, HeadlessDrill, headless_drill
 from tests.waiting import StreamReader, wait_until
 
 pytestmark = pytest.mark.kubectl
@@ -38,16 +38,8 @@ REASON = "INC-4711 headless drill"
 
 @pytest.fixture(scope="module")
 def live() -> Iterator[HeadlessDrill]:
-    require_program("kubectl")
-    drill = start_headless("--scenario", "calm", "--speed", "10")
-    try:
+    with headless_drill("--scenario", "calm", "--speed", "10") as drill:
         yield drill
-    finally:
-        drill.proc.terminate()
-        try:
-            drill.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            drill.proc.kill()
 
 
 @pytest.fixture

@@ -80,17 +80,6 @@ SCALED = (("checkout", "checkout-canary"), ("payments", "payments"))
 
 
 @pytest.fixture
-async def calm(tmp_path: Path) -> AsyncIterator[DrillCluster]:
-    """The calm drill with the simulated controllers on a manual clock."""
-    cluster = await started(drill_options(tmp_path))
-    cluster.sim.advance(2)
-    try:
-        yield cluster
-    finally:
-        await cluster.stop()
-
-
-@pytest.fixture
 async def bad(tmp_path: Path) -> AsyncIterator[DrillCluster]:
     """bad-rollout, advanced until checkout is Degraded and checkout-stable crash-loops."""
     cluster = await started(DrillOptions(kubeconfig=tmp_path / "kubeconfig",

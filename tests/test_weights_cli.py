@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, HeadlessDrill, require_program, start_headless
+from tests.conftest import ROOT, HeadlessDrill, headless_drill
 from tests.test_headless_cli import COMMAND, REASON, ok, until
 
 pytestmark = pytest.mark.kubectl
@@ -23,16 +23,8 @@ pytestmark = pytest.mark.kubectl
 
 @pytest.fixture(scope="module")
 def live() -> Iterator[HeadlessDrill]:
-    require_program("kubectl")
-    drill = start_headless("--scenario", "route-misconfig", "--speed", "10")
-    try:
+    with headless_drill("--scenario", "route-misconfig", "--speed", "10") as drill:
         yield drill
-    finally:
-        drill.proc.terminate()
-        try:
-            drill.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            drill.proc.kill()
 
 
 def run(live: HeadlessDrill, tmp: Path, *args: str,
