@@ -184,6 +184,23 @@ BUILTIN: dict[str, T] = {
                     status=_with(O("ReplicaSetStatus", fullyLabeledReplicas=I32,
                                    conditions=L(condition("ReplicaSetCondition"))),
                                  _REPLICA_COUNTS)),
+    "ReplicationController": O(
+        "ReplicationController", metadata=META,
+        spec=O("ReplicationControllerSpec", replicas=I32, minReadySeconds=I32,
+               selector=MAP_STR, template=POD_TEMPLATE),
+        status=_with(O("ReplicationControllerStatus", fullyLabeledReplicas=I32,
+                       conditions=L(condition("ReplicationControllerCondition"))),
+                     _REPLICA_COUNTS)),
+    "DaemonSet": O(
+        "DaemonSet", metadata=META,
+        spec=O("DaemonSetSpec", selector=LABEL_SELECTOR, template=POD_TEMPLATE,
+               minReadySeconds=I32, revisionHistoryLimit=I32,
+               updateStrategy=O("DaemonSetUpdateStrategy", type=S, rollingUpdate=O(
+                   "RollingUpdateDaemonSet", maxUnavailable=SCALAR, maxSurge=SCALAR))),
+        status=O("DaemonSetStatus", currentNumberScheduled=I32, numberMisscheduled=I32,
+                 desiredNumberScheduled=I32, numberReady=I32, observedGeneration=I64,
+                 updatedNumberScheduled=I32, numberAvailable=I32, numberUnavailable=I32,
+                 collisionCount=I32, conditions=L(condition("DaemonSetCondition")))),
     "NodeMetrics": O("NodeMetrics", "v1beta1", metadata=META, timestamp=TIME, window=S,
                      usage=M(QUANTITY)),
     "PodMetrics": O("PodMetrics", "v1beta1", metadata=META, timestamp=TIME, window=S,

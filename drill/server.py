@@ -108,8 +108,12 @@ class DrillApiServer:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Start listening; returns the base URL (a free port when ``port`` is 0)."""
+        # handler_cancellation: a client that hangs up cancels its handler, as the real
+        # server's request context is cancelled, so a watch or log stream with nothing to
+        # send does not linger until its timeout (writes are synchronous in the state, so a
+        # cancelled write request either happened whole or not at all).
         self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False,
-                                     shutdown_timeout=1.0)
+                                     shutdown_timeout=1.0, handler_cancellation=True)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port, reuse_address=True)
         await site.start()
@@ -118,6 +122,11 @@ class DrillApiServer:
         bound = sockets[0].getsockname()[1] if sockets else port
         self.url = f"http://{host}:{bound}"
         return self.url
+
+    @property
+    def open_streams(self) -> int:
+        """Watches and log streams being served now (a closed one must leave none behind)."""
+        return len(self._watches)
 
     async def stop(self) -> None:
         for task in list(self._watches):
@@ -305,7 +314,8 @@ class DrillApiServer:
     def _write_scale(self, t: Target, scale: Any, dry_run: bool) -> Obj:
         if not isinstance(scale, dict) or not isinstance(scale.get("spec"), dict):
             raise errors.bad_request("the body must be an autoscaling/v1 Scale object")
-        replicas = scale["spec"].get("replicas")
+        # Absent is 0, as Go decodes an omitted int32 (and as this server encodes 0).
+        replicas = scale["spec"].get("replicas", 0)
         if isinstance(replicas, bool) or not isinstance(replicas, int) or replicas < 0:
             raise errors.invalid("Scale", "autoscaling", t.name, [(
                 "spec.replicas", f"Invalid value: {replicas!r}: must be greater than or equal "
@@ -462,8 +472,8 @@ class DrillApiServer:
             if gz is not None:
                 await resp.write(gz.flush())
             await resp.write_eof()
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
+        except ConnectionResetError:
+            pass  # the client went away between two events: nothing left to tell it
         finally:
             if task is not None:
                 self._watches.discard(task)
@@ -565,14 +575,22 @@ def _wants_table(request: web.Request) -> bool:
 
 
 def _scale_of(rt: ResourceType, obj: Obj) -> Obj:
+    """The autoscaling/v1 Scale of a workload, encoded as the real server encodes it:
+    ``spec.replicas`` is omitempty there, so a workload scaled to 0 has ``spec: {}``;
+    ``status.replicas`` is not, so it is always present."""
     meta = obj["metadata"]
+    spec = obj.get("spec") or {}
+    replicas = spec.get("replicas", 1)
+    selector = spec.get("selector")
+    if rt.kind == "ReplicationController" and isinstance(selector, dict):
+        selector = {"matchLabels": selector}  # a v1 RC's selector is a plain label map
     return {
         "kind": "Scale", "apiVersion": "autoscaling/v1",
         "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
                                           "creationTimestamp") if k in meta},
-        "spec": {"replicas": obj.get("spec", {}).get("replicas", 1)},
-        "status": {"replicas": obj.get("status", {}).get("replicas", 0),
-                   "selector": selector_to_string(obj.get("spec", {}).get("selector"))},
+        "spec": {"replicas": replicas} if replicas else {},
+        "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
+                   "selector": selector_to_string(selector)},
     }
 
 

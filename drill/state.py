@@ -35,7 +35,7 @@ from typing import Any
 
 import msgspec
 
-from drill import errors
+from drill import defaults, errors
 from drill.patch import PatchError, UnsupportedPatch, apply_patch, supports_strategic
 from drill.resources import BY_KEY, ResourceType, by_kind
 from drill.schema import check_depth, check_types
@@ -348,6 +348,8 @@ class ClusterState:
             meta.pop("namespace", None)
         if not meta.get("name") and meta.get("generateName"):
             meta["name"] = f"{meta['generateName']}{uuid.uuid4().hex[:5]}"
+        check_types(rt, obj)  # decoded before defaulted, as in the real server
+        obj = self._defaulted(rt, obj, None)
         validate(rt, obj, None)
         if self.find(rt, meta.get("namespace", ""), meta["name"]) is not None:
             raise errors.already_exists(rt.plural, rt.group, meta["name"])
@@ -363,6 +365,11 @@ class ClusterState:
         if dry_run:
             return obj
         return self._commit(rt, obj, "ADDED", None, checked=True)
+
+    def _defaulted(self, rt: ResourceType, obj: Obj, old: Obj | None) -> Obj:
+        """``obj`` with the server's defaults and allocations (:mod:`drill.defaults`)."""
+        services = (e.obj for e in self._objs[BY_KEY["services"].key].values())
+        return defaults.apply(rt.kind, obj, old, services)
 
     def _check_type(self, rt: ResourceType, obj: Any) -> None:
         if not isinstance(obj, dict):
@@ -404,7 +411,8 @@ class ClusterState:
         want_rv = new.get("metadata", {}).get("resourceVersion")
         if want_rv not in (None, "") and str(want_rv) != current["metadata"]["resourceVersion"]:
             raise errors.conflict(rt.plural, rt.group, name)
-        merged = self._merge_server_fields(rt, current, new, subresource)
+        merged = self._defaulted(rt, self._merge_server_fields(rt, current, new, subresource),
+                                 current)
         validate(rt, merged, current)
         if _same(merged, current):
             return current  # a no-op write does not bump the resourceVersion, as in Kubernetes

@@ -39,6 +39,7 @@ from fractions import Fraction
 from typing import Any
 
 from drill import printers as P
+from drill import printers_controllers as PC
 from drill.printers import Obj, human_duration, parse_timestamp, since
 from drill.resources import ResourceType
 
@@ -160,6 +161,26 @@ BUILTIN: dict[str, tuple[list[Obj], P.Printer]] = {
         AGE_COLUMN, _CONTAINERS, _IMAGES,
         column("Selector", description="Label selector for pods.", priority=1),
     ], P.print_replicaset),
+    "replicationcontrollers": ([
+        NAME_COLUMN,
+        column("Desired", "integer", "Number of desired pods."),
+        column("Current", "integer", "The most recently observed number of replicas."),
+        column("Ready", "integer", "The number of pods with a Ready condition."),
+        AGE_COLUMN, _CONTAINERS, _IMAGES,
+        column("Selector", description="Label selector for pods.", priority=1),
+    ], PC.print_replication_controller),
+    "daemonsets.apps": ([
+        NAME_COLUMN,
+        column("Desired", "integer", "The total number of nodes that should be running the "
+               "daemon pod."),
+        column("Current", "integer", "The number of nodes running at least one daemon pod."),
+        column("Ready", "integer", "The number of nodes with a ready daemon pod."),
+        column("Up-to-date", "integer", "The number of nodes running the updated daemon pod."),
+        column("Available", "integer", "The number of nodes with an available daemon pod."),
+        column("Node Selector", description="The node selector of the daemon set's pods."),
+        AGE_COLUMN, _CONTAINERS, _IMAGES,
+        column("Selector", description="Label selector for pods.", priority=1),
+    ], PC.print_daemon_set),
 }
 
 

@@ -107,6 +107,30 @@ def _check_workload(obj: dict[str, Any], causes: list[tuple[str, str]]) -> None:
     _check_pod_spec(template.get("spec"), "spec.template.spec", causes)
 
 
+def _check_replication_controller(obj: dict[str, Any], causes: list[tuple[str, str]]) -> None:
+    """A v1 RC's selector is a plain label map (defaulted from the template's labels), which
+    must select the template's pods."""
+    spec = obj.get("spec")
+    if not isinstance(spec, dict):
+        causes.append(("spec", "Required value"))
+        return
+    _check_int(spec.get("replicas"), "spec.replicas", causes)
+    selector = spec.get("selector") or {}
+    if not selector:
+        causes.append(("spec.selector", "Required value"))
+    template = spec.get("template")
+    if not isinstance(template, dict):
+        causes.append(("spec.template", "Required value"))
+        return
+    tlabels = (template.get("metadata") or {}).get("labels") or {}
+    _check_labels(tlabels, "spec.template.metadata.labels", causes)
+    if isinstance(selector, dict) and isinstance(tlabels, dict) and \
+            not all(tlabels.get(k) == v for k, v in selector.items()):
+        causes.append(("spec.template.metadata.labels",
+                       f"Invalid value: {tlabels!r}: `selector` does not match template `labels`"))
+    _check_pod_spec(template.get("spec"), "spec.template.spec", causes)
+
+
 def _check_httproute(obj: dict[str, Any], causes: list[tuple[str, str]]) -> None:
     for i, rule in enumerate((obj.get("spec") or {}).get("rules") or []):
         if not isinstance(rule, dict):
@@ -150,8 +174,10 @@ def validate(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) 
                 isinstance(v, str) for v in annotations.values())):
             causes.append(("metadata.annotations", "Invalid value: must be a map of string to "
                            "string"))
-    if rt.kind in ("Deployment", "ReplicaSet"):
+    if rt.kind in ("Deployment", "ReplicaSet", "DaemonSet"):
         _check_workload(obj, causes)
+    elif rt.kind == "ReplicationController":
+        _check_replication_controller(obj, causes)
     elif rt.kind == "Pod":
         _check_pod_spec(obj.get("spec"), "spec", causes)
         if old is not None and causes == [] and (obj.get("spec") or {}).get("nodeName") != \
