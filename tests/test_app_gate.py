@@ -163,8 +163,13 @@ async def test_every_write_key_on_an_upper_case_production_context_counts_down(
                                  and app.screen, "the picker")
             await until(pilot, lambda: picker.query(TargetBanner), "the picker's target line")
             assert PROD in banner(picker) and "PRODUCTION" in banner(picker)
-            await pilot.press("enter")
+            # the last known good is preselected, here the current revision (nothing to
+            # send): take the one below it, so there is a write to count down
+            await pilot.press("down", "enter")
         elif key == "w":
+            picker = await until(pilot, lambda: type(app.screen).__name__ == "PickerScreen"
+                                 and app.screen, "what to change on the route")
+            await pilot.press("enter")  # "set weights", preselected
             weights = await until(pilot, lambda: type(app.screen).__name__ == "WeightsScreen"
                                   and app.screen, "the weights screen")
             await until(pilot, lambda: weights.query(TargetBanner), "its target line")
