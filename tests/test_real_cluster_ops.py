@@ -49,6 +49,7 @@ from tests.test_real_cluster import (
     get_deployment,
     namespace,
     ok,
+    pods,
     route,
     second_revision,
     write,
@@ -206,13 +207,21 @@ def test_pause_and_restore_sync_under_the_real_application_schema(
 # --------------------------------------------------------------------------- traffic
 
 
-def services(real: RealCluster, ns: str) -> None:
-    """The route's two backends: Services without a selector (no kubelet makes a pod ready
-    here; controlroom then warns that ready endpoints were not checked)."""
+def backends(real: RealCluster, ns: str) -> None:
+    """The route's two backends: a Deployment and a Service each, their pods made Ready
+    through the status subresource, as the drill's kubelet simulator does (there is no
+    kubelet here), so controlroom's ready-endpoint check counts real pods."""
     for name in ("web-stable", "web-canary"):
+        deployment(real, ns, name, replicas=1)
         real.apply({"apiVersion": "v1", "kind": "Service",
                     "metadata": {"name": name, "namespace": ns},
-                    "spec": {"ports": [{"port": 80, "targetPort": 8080}]}})
+                    "spec": {"selector": {"app": name},
+                             "ports": [{"port": 80, "targetPort": 8080}]}})
+        for pod in pods(real, ns, name):
+            real.ok("PATCH", f"/api/v1/namespaces/{ns}/pods/{pod['metadata']['name']}/status",
+                    {"status": {"phase": "Running", "conditions": [
+                        {"type": "Ready", "status": "True"}]}},
+                    content_type="application/merge-patch+json")
 
 
 def accept(real: RealCluster, ns: str, generation: int) -> None:
@@ -252,7 +261,7 @@ def shift_as_the_controller(real: RealCluster, tmp_path: Path, ns: str,
 async def test_weights_pass_the_real_gateway_schema_and_a_refusal_is_in_its_words(
         real: RealCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ns = namespace(real, "route")
-    services(real, ns)
+    backends(real, ns)
     route(real, ns)
     (tmp_path / "config.toml").write_text("")
     path = f"{ROUTES.format(ns=ns)}/web"
@@ -262,7 +271,7 @@ async def test_weights_pass_the_real_gateway_schema_and_a_refusal_is_in_its_word
     out = await asyncio.to_thread(shift_as_the_controller, real, tmp_path, ns,
                                   "web-stable=50", "web-canary=50")
     ok(out)
-    assert "ready endpoints not checked" in out.stdout + out.stderr
+    assert f"Service {ns}/web-canary: 1 ready pod(s)" in out.stdout + out.stderr
     shifted = real.ok("GET", path)
     assert [(b["name"], b["weight"]) for b in shifted["spec"]["rules"][0]["backendRefs"]] == \
         [("web-stable", 50), ("web-canary", 50)]
@@ -272,6 +281,7 @@ async def test_weights_pass_the_real_gateway_schema_and_a_refusal_is_in_its_word
     # A weight over the CRD's maximum: the planner's own bound (the same 1,000,000) is lifted
     # so the write reaches the real schema, which refuses it; the result carries its words.
     monkeypatch.setattr(traffic, "MAX_WEIGHT", 2_000_000)
+    mark = real.audit_mark()
     conn = await connect(str(real.kubeconfigs["operator"]), None)
     journal = await Journal.open(tmp_path / "journal.db")
     try:
@@ -290,6 +300,8 @@ async def test_weights_pass_the_real_gateway_schema_and_a_refusal_is_in_its_word
     assert status == 422 and answer["message"] in result.message, (answer, result.message)
     assert "less than or equal to 1000000" in result.message
     assert answer["message"] in done.summary()  # what the operator is shown
+    # It was the server that refused: the write reached it, as the operator, and got 422.
+    assert writes_by(real.audit_flushed(mark), "oncall-operator") == [f"patch {path} -> 422"]
     assert comparable(real.ok("GET", path)) == comparable(before)
 
 
