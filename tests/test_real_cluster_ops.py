@@ -329,5 +329,8 @@ def test_rollout_undo_to_a_replicaset_the_controller_made(real: RealCluster,
     after = get_deployment(real, ns, "web")
     assert after["spec"]["template"] == first["spec"]["template"]
     # The controller adopts the old ReplicaSet as revision 3; it makes no new one.
-    wait_until(lambda: replicasets() == {**revisions, first_rs: "3"},
+    wait_until(lambda: replicasets() == {**revisions, first_rs: "3"} and get_deployment(
+        real, ns, "web")["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3",
                "the first ReplicaSet renumbered 3 by kube-controller-manager", timeout=60)
+    reused = real.ok("GET", f"/apis/apps/v1/namespaces/{ns}/replicasets/{first_rs}")
+    assert reused["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"] == "1"
