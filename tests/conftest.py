@@ -18,6 +18,7 @@ from backends.kube.connection import KubeConnection, connect
 from backends.ops.journal import Journal
 from drill.runner import DrillCluster, DrillOptions
 from drill.servers import DrillServers, ManagedServer, find_program
+from tests.realcluster import NotBuilt, RealCluster, binaries, running
 from tests.waiting import StreamReader, wait_until
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -480,3 +481,27 @@ def mosquitto() -> Iterator[Broker]:
         yield broker
     finally:
         broker.close()
+
+
+# The real-cluster tier's control plane lives here, not in one test module: a session
+# fixture defined in each module would start one control plane per module.
+
+
+@pytest.fixture(scope="session")
+def real() -> Iterator[RealCluster]:
+    """The session's real control plane (binaries from ``make realcluster``)."""
+    openssl = require_program("openssl")
+    try:
+        bin_dir = binaries()
+    except NotBuilt as exc:
+        if IN_CI:
+            pytest.fail(f"under CI=true the real-cluster tests must run: {exc}")
+        pytest.skip(str(exc))
+    with running(openssl, bin_dir=bin_dir) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def argocd_namespace(real: RealCluster) -> str:
+    real.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "argocd"}})
+    return "argocd"

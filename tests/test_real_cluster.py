@@ -18,7 +18,6 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,28 +26,14 @@ import pytest
 from backends.kube.connection import connect
 from backends.kube.source_set import SourceOptions, SourceSet
 from backends.store import Store
-from tests.conftest import IN_CI, ROOT, require_program
-from tests.realcluster import NotBuilt, RealCluster, binaries, is_write, running
+from tests.conftest import ROOT
+from tests.realcluster import RealCluster, is_write
 from tests.waiting import await_until, wait_until
 
 pytestmark = pytest.mark.real
 
 COMMAND = [sys.executable, "-m", "controlroom"]
 REASON = "CHG-16 real cluster"
-
-
-@pytest.fixture(scope="session")
-def real() -> Iterator[RealCluster]:
-    """The session's control plane (binaries from ``make realcluster``)."""
-    openssl = require_program("openssl")
-    try:
-        bin_dir = binaries()
-    except NotBuilt as exc:
-        if IN_CI:
-            pytest.fail(f"under CI=true the real-cluster tests must run: {exc}")
-        pytest.skip(str(exc))
-    with running(openssl, bin_dir=bin_dir) as cluster:
-        yield cluster
 
 
 # --------------------------------------------------------------------------- objects
@@ -127,12 +112,6 @@ def warning_event(real: RealCluster, ns: str, name: str) -> None:
                            "apiVersion": "apps/v1"},
         "type": "Warning", "reason": "ProbeFailed", "message": "readiness probe failed",
         "source": {"component": "realcluster-tests"}, "count": 1})
-
-
-@pytest.fixture(scope="session")
-def argocd_namespace(real: RealCluster) -> str:
-    real.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "argocd"}})
-    return "argocd"
 
 
 # --------------------------------------------------------------------------- the CLI
