@@ -78,7 +78,7 @@ async def test_breaker_dialog_holds_a_dark_route_until_it_is_typed(drill: DrillC
         # Checked by hand: refused, naming the route and the override.
         targets.focus()
         targets.highlighted = [t.key for t in bplan.targets].index(held.key)
-        await pilot.press("space")
+        await pilot.press("enter")  # Enter toggles in the list (typing goes to the reason)
         await until(pilot, lambda: any("would leave payments/payments with no ready backend"
                                        in b for b in screen.plan.blocked), "the refusal")
         screen.query_one("#plan-reason").focus()

@@ -30,7 +30,6 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from backends.kube.errors import KubeError
@@ -46,6 +45,7 @@ from backends.kube.wire import KubeTransport
 from backends.logbuffer import DEFAULT_RING, LogBuffer
 from backends.model import ContainerInfo, PodRow
 from backends.store import Store
+from tui.modal import ContextModal
 from tui.pickers import PickerScreen, PickRow
 from widgets.detail_sections import container_line, last_termination
 from widgets.footer import KeyFooter
@@ -87,7 +87,7 @@ def _seconds(value: int | None) -> str:
     return f"{value // 60}m" if value % 60 == 0 else f"{value}s"
 
 
-class LogsScreen(ModalScreen[None]):
+class LogsScreen(ContextModal[None]):
     """One container's log (see the module docstring).
 
     | Key(s) | Description |
