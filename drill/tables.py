@@ -84,6 +84,16 @@ _CONTAINERS = column("Containers", description="Names of each container in the t
 _IMAGES = column("Images", description="Images referenced by each container in the template.",
                  priority=1)
 
+_REPLICA_COLUMNS = [
+    NAME_COLUMN,
+    column("Desired", "integer", "Number of desired pods."),
+    column("Current", "integer", "The most recently observed number of replicas."),
+    column("Ready", "integer", "The number of pods with a Ready condition."),
+    AGE_COLUMN, _CONTAINERS, _IMAGES,
+    column("Selector", description="Label selector for pods.", priority=1),
+]
+"""kubectl prints ReplicaSets and ReplicationControllers with the same columns."""
+
 BUILTIN: dict[str, tuple[list[Obj], P.Printer]] = {
     "pods": ([
         NAME_COLUMN,
@@ -153,22 +163,8 @@ BUILTIN: dict[str, tuple[list[Obj], P.Printer]] = {
         AGE_COLUMN, _CONTAINERS, _IMAGES,
         column("Selector", description="Label selector for pods.", priority=1),
     ], P.print_deployment),
-    "replicasets.apps": ([
-        NAME_COLUMN,
-        column("Desired", "integer", "Number of desired pods."),
-        column("Current", "integer", "The most recently observed number of replicas."),
-        column("Ready", "integer", "The number of pods with a Ready condition."),
-        AGE_COLUMN, _CONTAINERS, _IMAGES,
-        column("Selector", description="Label selector for pods.", priority=1),
-    ], P.print_replicaset),
-    "replicationcontrollers": ([
-        NAME_COLUMN,
-        column("Desired", "integer", "Number of desired pods."),
-        column("Current", "integer", "The most recently observed number of replicas."),
-        column("Ready", "integer", "The number of pods with a Ready condition."),
-        AGE_COLUMN, _CONTAINERS, _IMAGES,
-        column("Selector", description="Label selector for pods.", priority=1),
-    ], PC.print_replication_controller),
+    "replicasets.apps": (_REPLICA_COLUMNS, P.print_replicaset),
+    "replicationcontrollers": (_REPLICA_COLUMNS, PC.print_replication_controller),
     "daemonsets.apps": ([
         NAME_COLUMN,
         column("Desired", "integer", "The total number of nodes that should be running the "

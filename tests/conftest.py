@@ -69,17 +69,11 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
 
 
 @pytest.fixture
-async def calm(tmp_path: Path) -> AsyncIterator[DrillCluster]:
-    """The calm drill with the simulated controllers on a manual clock (the breaker and
-    action tests' cluster)."""
-    from tests.ops_support import drill_options, started
-
-    cluster = await started(drill_options(tmp_path))
-    cluster.sim.advance(2)
-    try:
-        yield cluster
-    finally:
-        await cluster.stop()
+async def calm(sim: DrillCluster) -> DrillCluster:
+    """The calm drill with the simulated controllers on a manual clock, two seconds in (the
+    breaker and action tests' cluster; the same one ``sim`` and ``conn`` reach)."""
+    sim.sim.advance(2)
+    return sim
 
 
 @pytest.fixture
