@@ -199,6 +199,13 @@ async def test_forbidden_routes_are_said_in_the_traffic_panel(tmp_path: Path) ->
             assert why in problems(app) and "httproutes" in problems(app)
             assert not status(app, PodsPanel)  # the others are fine
             await until(pilot, lambda: app.actions.gate is not None, "the session armed")
+            # The breaker's marks on routes cannot be listed either: the header does not
+            # look calm about the breaker, it says what it could not read and since when.
+            modes = app.header._modes  # noqa: SLF001
+            await until(pilot, lambda: "breaker marks unreadable" in str(modes.render()),
+                        "the header to say the breaker's marks are unreadable", timeout=10)
+            said = str(modes.render())
+            assert "httproutes" in said.lower() and " since " in said, said
     finally:
         await cluster.stop()
 

@@ -435,6 +435,11 @@ class ActionController:
         """The breaker on this context as the journal and the cluster's marks tell it."""
         return self.breakers.state
 
+    @property
+    def breaker_doubt(self) -> str:
+        """What the breaker state could not read, and since when ("" when it read all)."""
+        return self.breakers.doubt()
+
     async def refresh_breaker(self) -> None:
         await self.breakers.refresh()
 

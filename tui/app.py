@@ -201,7 +201,8 @@ class ControlRoomApp(App[int]):
                        f"({len(state.targets)} targets; ctrl+r releases)")
         self.header.show_modes(
             "READ-ONLY" if self.target.read_only else "",
-            "FROZEN (space to resume)" if self.frozen else "", breaker)
+            "FROZEN (space to resume)" if self.frozen else "", breaker,
+            self.actions.breaker_doubt)
         self._sync_team()  # publish our breaker if it changed; show the team's
 
     def _sync_team(self) -> None:

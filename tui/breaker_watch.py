@@ -7,6 +7,10 @@ engaged or released by anyone sharing the journal shows within about a second. T
 ``controlroom.io/breaker`` marks are read on every refresh and at least every
 :data:`CLUSTER_POLL_S` seconds, so a breaker engaged by another operator, with another state
 dir or none, shows too (issue 14, point 11), as ``controlroom breaker status`` says it.
+
+Never calm when unsure: when the journal or a kind's marks cannot be read, "breaker: off" is
+not known, so :meth:`BreakerWatch.doubt` says what could not be read and since when, and the
+header shows it until a read succeeds again.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import asyncio
 import os
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
 from backends.ops.journal import Journal, JournalError
@@ -47,6 +52,24 @@ class BreakerWatch:
         """The breaker on this context as the journal and the marks tell it."""
         self._drift_seen: set[str] = set()
         self._task: asyncio.Task[None] | None = None
+        self._unread: str = ""
+        """What the last refresh could not read ("" when it read everything)."""
+        self._unread_since: datetime | None = None
+
+    def doubt(self) -> str:
+        """What the breaker state is unsure of, for the header: "" when the last refresh
+        read the journal and every kind's marks; otherwise what failed, since when (the
+        first failure of an unbroken run of them)."""
+        if not self._unread or self._unread_since is None:
+            return ""
+        return f"breaker {self._unread} since {self._unread_since:%H:%M:%S}"
+
+    def _note_unread(self, what: str) -> None:
+        if what and not self._unread:
+            self._unread_since = datetime.now(UTC)
+        elif not what:
+            self._unread_since = None
+        self._unread = what
 
     async def refresh(self) -> None:
         """Read the journal's open operations and the cluster's marks; not once the journal
@@ -60,10 +83,14 @@ class BreakerWatch:
         try:
             operations = await journal.open_operations(ws.context)
         except JournalError as exc:
-            self._host.notify(f"journal: {exc}", severity="error", markup=False)
+            if not self._unread.startswith("journal"):
+                self._host.notify(f"journal: {exc}", severity="error", markup=False)
+            self._note_unread(f"journal unreadable ({clean(exc, 200)})")
             return
         marks = await breaker.scan(ws.conn)  # never raises: what failed is in its errors
         self.state = breaker.combined_state(operations, marks)
+        self._note_unread(f"marks unreadable ({'; '.join(marks.errors)})" if marks.errors
+                          else "")
 
     def start(self) -> None:
         """A plain task, not an App worker: it never ends, and tests (and the App) wait for

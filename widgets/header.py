@@ -167,7 +167,8 @@ class HeaderBar(Vertical):
         self._title.update(target_text(cluster, context, production))
 
     def show_modes(self, *modes: str) -> None:
-        """Mode flags such as READ-ONLY or FROZEN (our own words, never cluster text)."""
+        """Mode flags such as READ-ONLY or FROZEN and what the breaker could not read (our words
+        around sanitized error text; a Content, never parsed as markup)."""
         text = "  ".join(m for m in modes if m)
         # Called every second: update only on change (an update lays out the whole screen
         # and repaints every panel; bench/bench_live.py, frames while loading).
