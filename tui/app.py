@@ -9,10 +9,10 @@ The keys are owned by collaborators the App builds in ``__init__`` and reaches b
 gets exactly what it needs (the store, the settings, the target, the App as a
 :class:`~tui.host.Host`): ``actions`` (the write side: journal, gate, plan flow, the cluster
 keys and the breaker), ``rollbacks`` (``r``, ``H``), ``alerts`` (silence), ``runbook`` (the
-change record and ``k``), ``baselines`` (``b``, ``d``, ``v``), ``logs`` (``l``) and
-``navigator`` (``g``, ``G``: the worst row). The App's ``action_*`` methods are one-line
-hand-overs (Textual looks actions up on the App), and which of them are enabled is decided in
-one place, :func:`tui.enabled.action_state`.
+change record and ``k``), ``baselines`` (``b``, ``d``, ``v``), ``logs`` (``l``),
+``navigator`` (``g``, ``G``: the worst row) and ``commands`` (``:``, ``F``, Escape). The
+App's ``action_*`` methods are one-line hand-overs (Textual looks actions up on the App),
+and which of them are enabled is decided in one place, :func:`tui.enabled.action_state`.
 
 Over 500 lines because Textual finds every key's action on the App: each key adds its
 one-line hand-over here, while the work stays in the collaborators.
@@ -50,6 +50,7 @@ from tui import bus_wiring
 from tui.actions import ACTION_BINDINGS, ActionController
 from tui.alert_actions import ALERT_BINDINGS, AlertActions
 from tui.baseline_actions import BASELINE_BINDINGS, BaselineActions
+from tui.command_actions import COMMAND_BINDINGS, CommandActions
 from tui.enabled import NEEDS, Readiness, action_state, why_disabled
 from tui.log_actions import LOG_BINDINGS, LogActions
 from tui.navigation import NAVIGATION_BINDINGS, Navigator
@@ -114,6 +115,7 @@ class ControlRoomApp(App[int]):
         *RUNBOOK_BINDINGS,
         *BASELINE_BINDINGS,
         *LOG_BINDINGS,
+        *COMMAND_BINDINGS,
     ]
 
     def __init__(self, settings: Settings, settings_path: Path | None, target: Target,
@@ -155,6 +157,7 @@ class ControlRoomApp(App[int]):
                                          started=lambda: self.session is not None,
                                          clock=clock, breakers=self.actions.engaged_breakers)
         self.logs = LogActions(self, self.store, lambda: self.session)
+        self.commands = CommandActions(self, self.panels, lambda: self.filter_box)
 
     # ----------------------------------------------------------------- layout
 
@@ -168,6 +171,7 @@ class ControlRoomApp(App[int]):
             yield from self.panels
         self.filter_box = FilterBox(id="filter")
         yield self.filter_box
+        yield self.commands.line
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -453,6 +457,15 @@ class ControlRoomApp(App[int]):
 
     def action_logs(self) -> None:
         self.logs.open()
+
+    def action_command_line(self) -> None:
+        self.commands.open()
+
+    def action_filter_all(self) -> None:
+        self.commands.filter_all()
+
+    def action_clear_filters(self) -> None:
+        self.commands.clear_filters()
 
     def _readiness(self) -> Readiness:
         return Readiness(gate=self.actions.gate is not None,
