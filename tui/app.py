@@ -10,9 +10,10 @@ gets exactly what it needs (the store, the settings, the target, the App as a
 :class:`~tui.host.Host`): ``actions`` (the write side: journal, gate, plan flow, the cluster
 keys and the breaker), ``rollbacks`` (``r``, ``H``), ``alerts`` (silence), ``runbook`` (the
 change record and ``k``), ``baselines`` (``b``, ``d``, ``v``), ``logs`` (``l``),
-``navigator`` (``g``, ``G``: the worst row) and ``commands`` (``:``, ``F``, Escape). The
-App's ``action_*`` methods are one-line hand-overs (Textual looks actions up on the App),
-and which of them are enabled is decided in one place, :func:`tui.enabled.action_state`.
+``navigator`` (``g``, ``G``: the worst row), ``commands`` (``:``, ``F``, Escape) and
+``trouble`` (the line under the header, ``n``). The App's ``action_*`` methods are one-line
+hand-overs (Textual looks actions up on the App), and which of them are enabled is decided in
+one place, :func:`tui.enabled.action_state`.
 
 Over 500 lines because Textual finds every key's action on the App: each key adds its
 one-line hand-over here, while the work stays in the collaborators.
@@ -58,6 +59,7 @@ from tui.rollbacks import RollbackActions
 from tui.runbook_actions import RUNBOOK_BINDINGS, RunbookActions
 from tui.screens import DetailScreen, HelpScreen, binding_commands, help_rows
 from tui.session import Session, SourceStarter, Target
+from tui.trouble_actions import TROUBLE_BINDINGS, TroubleActions
 from widgets.filter_box import FilterBox
 from widgets.footer import KeyFooter
 from widgets.header import HeaderBar
@@ -116,6 +118,7 @@ class ControlRoomApp(App[int]):
         *BASELINE_BINDINGS,
         *LOG_BINDINGS,
         *COMMAND_BINDINGS,
+        *TROUBLE_BINDINGS,
     ]
 
     def __init__(self, settings: Settings, settings_path: Path | None, target: Target,
@@ -158,6 +161,7 @@ class ControlRoomApp(App[int]):
                                          clock=clock, breakers=self.actions.engaged_breakers)
         self.logs = LogActions(self, self.store, lambda: self.session)
         self.commands = CommandActions(self, self.panels, lambda: self.filter_box)
+        self.trouble = TroubleActions(self, self.store, self.panels, self.navigator)
 
     # ----------------------------------------------------------------- layout
 
@@ -166,6 +170,7 @@ class ControlRoomApp(App[int]):
         yield self.header
         self.pipeline_strip = PipelineStrip(id="pipeline")
         yield self.pipeline_strip
+        yield self.trouble.line
         self.panels[:] = dashboard_panels([s.name for s in self.settings.signals])
         with Grid(id="dashboard"):
             yield from self.panels
@@ -321,6 +326,7 @@ class ControlRoomApp(App[int]):
         if self.frozen:
             return
         now = self._clock()
+        self.trouble.refresh(now)
         for panel in self.panels:
             panel.refresh_ages(now)
 
@@ -466,6 +472,9 @@ class ControlRoomApp(App[int]):
 
     def action_clear_filters(self) -> None:
         self.commands.clear_filters()
+
+    def action_next_trouble(self) -> None:
+        self.trouble.next()
 
     def _readiness(self) -> Readiness:
         return Readiness(gate=self.actions.gate is not None,

@@ -66,6 +66,7 @@ NEEDS: Mapping[str, Need] = {
     "command_line": Need.NOTHING,
     "filter_all": Need.NOTHING,
     "clear_filters": Need.NOTHING,
+    "next_trouble": Need.NOTHING,
     # cluster actions (tui/actions.py, tui/rollbacks.py)
     "pause_sync": Need.WRITE_GATE,
     "scale_down": Need.WRITE_GATE,

@@ -39,11 +39,10 @@ class ContextModal(ModalScreen[ResultT]):
                 tooltip="The keys of this screen"),
     ]
 
-    def action_help_keys(self) -> None:
-        """``?``: the help screen with this screen's keys (and its focused widget's)."""
-        from tui.screens import HelpScreen, help_rows  # tui.screens derives from this module
-
-        self.app.push_screen(HelpScreen(help_rows(self.app)))
+    async def action_help_keys(self) -> None:
+        """``?``: the App's help screen, which lists the keys of the screen on top: this one
+        and its focused widget's (the help screen itself closes instead)."""
+        await self.run_action("app.help")
 
     def on_mount(self) -> None:
         # Textual calls the on_mount of every class in the MRO, so a subclass's own on_mount

@@ -70,6 +70,15 @@ class Navigator:
             return
         self._go(*best)
 
+    def go_to(self, panel: Panel, rid: RowId) -> bool:
+        """Focus ``panel`` and put the cursor on ``rid`` (the trouble line's jumps); False,
+        with the panel focused, when the row is not shown (filtered out, or gone)."""
+        if not panel.select_row(rid):
+            panel.focus()
+            return False
+        self._go(panel, rid, panel.rank_of(rid))
+        return True
+
     def _go(self, panel: Panel, rid: RowId, rank: int) -> None:
         panel.focus()
         panel.select_row(rid)

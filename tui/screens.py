@@ -26,7 +26,7 @@ from widgets.rowtable import RowTable
 class HelpScreen(ContextModal[None]):
     """Every active key with its description and tooltip (Escape or ? closes)."""
 
-    def action_help_keys(self) -> None:
+    async def action_help_keys(self) -> None:
         """``?`` on the help screen closes it (every other modal opens it)."""
         self.dismiss()
 
@@ -120,7 +120,8 @@ def help_rows(app: App[Any]) -> list[tuple[str, str, str]]:
         b = active.binding
         rows.append((app.get_key_display(b) or key, b.description or b.action, b.tooltip or ""))
     if "enter" not in app.active_bindings:
-        rows.append(ENTER_ROW)
+        key, description, tooltip = ENTER_ROW
+        rows.append((app.get_key_display(Binding(key, "")), description, tooltip))
     return sorted(set(rows))
 
 
