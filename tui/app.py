@@ -10,10 +10,10 @@ gets exactly what it needs (the store, the settings, the target, the App as a
 :class:`~tui.host.Host`): ``actions`` (the write side: journal, gate, plan flow, the cluster
 keys and the breaker), ``rollbacks`` (``r``, ``H``), ``alerts`` (silence), ``runbook`` (the
 change record and ``k``), ``baselines`` (``b``, ``d``, ``v``), ``logs`` (``l``),
-``navigator`` (``g``, ``G``: the worst row), ``commands`` (``:``, ``F``, Escape) and
-``trouble`` (the line under the header, ``n``). The App's ``action_*`` methods are one-line
-hand-overs (Textual looks actions up on the App), and which of them are enabled is decided in
-one place, :func:`tui.enabled.action_state`.
+``navigator`` (``g``, ``G``: the worst row), ``commands`` (``:``, ``F``, Escape),
+``trouble`` (the line under the header, ``n``) and ``links`` (``o``). The App's ``action_*``
+methods are one-line hand-overs (Textual looks actions up on the App), and which of them are
+enabled is decided in one place, :func:`tui.enabled.action_state`.
 
 Over 500 lines because Textual finds every key's action on the App: each key adds its
 one-line hand-over here, while the work stays in the collaborators.
@@ -53,6 +53,7 @@ from tui.alert_actions import ALERT_BINDINGS, AlertActions
 from tui.baseline_actions import BASELINE_BINDINGS, BaselineActions
 from tui.command_actions import COMMAND_BINDINGS, CommandActions
 from tui.enabled import NEEDS, Readiness, action_state, why_disabled
+from tui.link_actions import LINK_BINDINGS, LinkActions
 from tui.log_actions import LOG_BINDINGS, LogActions
 from tui.navigation import NAVIGATION_BINDINGS, Navigator
 from tui.rollbacks import RollbackActions
@@ -119,6 +120,7 @@ class ControlRoomApp(App[int]):
         *LOG_BINDINGS,
         *COMMAND_BINDINGS,
         *TROUBLE_BINDINGS,
+        *LINK_BINDINGS,
     ]
 
     def __init__(self, settings: Settings, settings_path: Path | None, target: Target,
@@ -162,6 +164,7 @@ class ControlRoomApp(App[int]):
         self.logs = LogActions(self, self.store, lambda: self.session)
         self.commands = CommandActions(self, self.panels, lambda: self.filter_box)
         self.trouble = TroubleActions(self, self.store, self.panels, self.navigator)
+        self.links = LinkActions(self, self.store, settings.links, target)
 
     # ----------------------------------------------------------------- layout
 
@@ -475,6 +478,9 @@ class ControlRoomApp(App[int]):
 
     def action_next_trouble(self) -> None:
         self.trouble.next()
+
+    def action_links(self) -> None:
+        self.links.open()
 
     def _readiness(self) -> Readiness:
         return Readiness(gate=self.actions.gate is not None,

@@ -67,6 +67,7 @@ NEEDS: Mapping[str, Need] = {
     "filter_all": Need.NOTHING,
     "clear_filters": Need.NOTHING,
     "next_trouble": Need.NOTHING,
+    "links": Need.NOTHING,
     # cluster actions (tui/actions.py, tui/rollbacks.py)
     "pause_sync": Need.WRITE_GATE,
     "scale_down": Need.WRITE_GATE,
