@@ -7,9 +7,10 @@ go_to`, the one ``g``/``G`` use), so every action key then acts on it. ``n`` sta
 worst part (the first) and each press goes to the next, round. A part about a source that
 does not deliver leads to that source's panel (its status line says why).
 
-The summary is computed once a second (:meth:`TroubleActions.refresh`, from the App's ages
-timer) from the store (:func:`widgets.trouble.summarise`): a few thousand rows at most, far
-from every frame.
+The summary is computed at most once a second (:meth:`TroubleActions.refresh`, from the App's
+ages timer), and only when the store changed or ten seconds passed, from the store
+(:func:`widgets.trouble.summarise`; bench/bench_trouble.py measures it on a big cluster in
+trouble).
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ if TYPE_CHECKING:
     from tui.navigation import Navigator
     from widgets.panel import Panel
 
-__all__ = ["TROUBLE_BINDINGS", "TroubleActions"]
+__all__ = ["QUIET_EVERY", "TROUBLE_BINDINGS", "TroubleActions"]
+
+QUIET_EVERY = 10.0
+"""Seconds between summaries while the store does not change."""
 
 TROUBLE_BINDINGS = [
     Binding("n", "next_trouble", "Next trouble", id="next_trouble",
@@ -47,11 +51,19 @@ class TroubleActions:
         self._panels = panels
         self._navigator = navigator
         self._last: Part | None = None
+        self._version = -1
+        self._computed = 0.0
         self.line = TroubleLine(self.jump, id="trouble")
         """The line widget (the App mounts it under the header)."""
 
     def refresh(self, now: float) -> None:
-        """Compute the summary from the store and show it."""
+        """Compute the summary from the store and show it: when the store changed (a row or
+        a source's health), else every :data:`QUIET_EVERY` seconds for the words that move
+        with time alone (how long an alert fires, a pod pending too long)."""
+        version = self._store.version
+        if version == self._version and now - self._computed < QUIET_EVERY:
+            return
+        self._version, self._computed = version, now
         self.line.show(summarise(self._store, now))
 
     def next(self) -> None:

@@ -41,9 +41,12 @@ from widgets.routes import route_trouble
 from widgets.sourcestate import clock_time
 from widgets.workloads import rollout_state
 
-__all__ = ["Part", "Summary", "summarise"]
+__all__ = ["MAX_AREAS", "Part", "Summary", "summarise"]
 
 PROBLEM_RANK = 2
+MAX_AREAS = 12
+"""Areas listed on the line (worst first); a line rarely shows more, and a storm of a hundred
+namespaces would cost time to lay out for nothing: the rest are counted."""
 WARNING_RANK = 1
 _BAD_HEALTH = frozenset({"Degraded", "Missing"})
 _BAD_PHASES = frozenset({"Failed", "Error"})
@@ -80,6 +83,8 @@ class Summary:
 
     unknown: tuple[Part, ...] = ()
     areas: tuple[tuple[str, tuple[Part, ...]], ...] = ()
+    more: int = 0
+    """Areas in trouble beyond the :data:`MAX_AREAS` worst (counted, not listed)."""
     calm: str = ""
     """Set only when there is nothing to report and every source delivers."""
     notes: tuple[str, ...] = field(default=())
@@ -104,15 +109,17 @@ def summarise(store: Store, now: float) -> Summary:
     found += _nodes(store)
     found += _endpoints(store)
     areas = _by_area(found)
+    more = max(0, len(areas) - MAX_AREAS)
+    areas = areas[:MAX_AREAS]
     notes = () if any(s in health for s in ALERT_SOURCES) else \
         ("alerts not watched (no [prometheus] or [alertmanager] url)",)
     if unknown or areas:
-        return Summary(tuple(unknown), areas, "", notes)
+        return Summary(tuple(unknown), areas, more, "", notes)
     if not health:
         waiting = Part("waiting for the sources to report", "nodes", None, WARNING_RANK)
-        return Summary((waiting,), (), "", notes)
+        return Summary((waiting,), (), 0, "", notes)
     delivering = sum(1 for h in health.values() if h.state == "connected")
-    return Summary((), (), f"all clear: {delivering} sources deliver; no problem pod, node, "
+    return Summary((), (), 0, f"all clear: {delivering} sources deliver; no problem pod, node, "
                            "app, route or firing alert", notes)
 
 
@@ -168,7 +175,8 @@ def _pods(store: Store, now: float) -> Iterable[Part]:
 
 def _deployments(store: Store) -> Iterable[Part]:
     for key, row in store.held("deployments").items():
-        if not isinstance(row, DeploymentRow):
+        if not isinstance(row, DeploymentRow) or (  # the common case, without a call
+                row.available and row.progressing_reason != "ProgressDeadlineExceeded"):
             continue
         if rollout_state(row) == "stalled":
             text = f"deploy {row.name} stalled"
@@ -214,7 +222,8 @@ def _alerts(store: Store, now: float) -> Iterable[Part]:
         if identity in seen:
             continue
         seen.add(identity)
-        groups[(dict(row.labels).get("namespace", ""), row.alertname)].append(row)
+        namespace = next((value for label, value in identity if label == "namespace"), "")
+        groups[(namespace, row.alertname)].append(row)
     for (namespace, name), rows in groups.items():
         oldest = min((r.since for r in rows if r.since), default=None)
         worst = max(rows, key=lambda r: (r.severity.lower() == "critical",
@@ -227,10 +236,11 @@ def _alerts(store: Store, now: float) -> Iterable[Part]:
 
 
 def _nodes(store: Store) -> Iterable[Part]:
-    for key, row in sorted(store.held("nodes").items()):
-        if isinstance(row, NodeRow) and row.ready != "True":
-            state = "NotReady" if row.ready == "False" else f"Ready {row.ready}"
-            yield Part(f"node {row.name} {state}", "nodes", ("nodes", key), PROBLEM_RANK)
+    down = [row for row in store.held("nodes").values()
+            if isinstance(row, NodeRow) and row.ready != "True"]
+    for row in sorted(down, key=lambda r: r.key):
+        state = "NotReady" if row.ready == "False" else f"Ready {row.ready}"
+        yield Part(f"node {row.name} {state}", "nodes", ("nodes", row.key), PROBLEM_RANK)
 
 
 def _endpoints(store: Store) -> Iterable[Part]:

@@ -64,6 +64,9 @@ def line_of(summary: Summary) -> tuple[Content, list[tuple[int, int, int]]]:
             spans.append((at, at + cell_len(part.text), index))
             add(part.text, _style(part.rank, False))
             index += 1
+    if summary.more:
+        add(_SEPARATOR)
+        add(f"+{summary.more} more area{'' if summary.more == 1 else 's'}", "$text-error")
     if summary.calm:
         add("✔ " + summary.calm, "$text-success")
     for note in summary.notes:
