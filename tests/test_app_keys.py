@@ -75,6 +75,17 @@ async def test_colon_jumps_to_panels_and_survives_nonsense(drill: DrillCluster) 
         await pilot.press("colon", "p", "o", "escape")
         assert not app.commands.line.display
         assert isinstance(app.focused_panel(), EndpointsPanel)
+        # while a panel is maximised the line is on screen and the jump maximises its panel
+        nodes = panel(app, NodesPanel)
+        nodes.focus()
+        app.screen.maximized = nodes
+        await pilot.press("colon")
+        await until(pilot, lambda: app.commands.line.has_focus
+                    and app.commands.line.region.height > 0, "the line over a maximised panel")
+        await pilot.press("p", "o", "enter")
+        pods = panel(app, PodsPanel)
+        await until(pilot, lambda: app.screen.maximized is pods
+                    and app.focused_panel() is pods, ":po to maximise and focus the pods")
 
 
 async def test_one_filter_for_every_panel_and_escape_clears(drill: DrillCluster) -> None:

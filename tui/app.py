@@ -91,8 +91,9 @@ class ControlRoomApp(App[int]):
     CSS_PATH = str(Path(__file__).resolve().parent.parent / "themes" / "controlroom.tcss")
     TITLE = "controlroom"
     ENABLE_COMMAND_PALETTE = True
-    ALLOW_IN_MAXIMIZED_VIEW = "HeaderBar, KeyFooter"
-    """A maximised panel keeps the header (context, PRODUCTION, modes) and the key bar."""
+    ALLOW_IN_MAXIMIZED_VIEW = "HeaderBar, TroubleLine, FilterBox, CommandLine, KeyFooter"
+    """A maximised panel keeps the header (context, PRODUCTION, modes), the trouble line, the
+    filter and command lines (while open) and the key bar."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit_clean", "Quit", id="quit",

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from textual.binding import Binding
 
+from tui.navigation import reveal
 from widgets.command_line import CommandLine
 from widgets.commands import resolve
 
@@ -65,7 +66,7 @@ class CommandActions:
         else:
             panel = next((p for p in self._panels if p.id == command.panel), None)
             if panel is not None:
-                panel.focus()
+                reveal(panel)
 
     def filter_all(self) -> None:
         """``F``: the filter box on every panel."""

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from textual.binding import Binding
 
+from tui.navigation import reveal
 from widgets.trouble import Part, summarise
 from widgets.trouble_line import TroubleLine
 
@@ -86,7 +87,7 @@ class TroubleActions:
         if panel is None:
             return
         if part.row is None:
-            panel.focus()
+            reveal(panel)
             self._host.notify(f"{panel.TITLE}: {part.text}", timeout=4, markup=False)
         elif not self._navigator.go_to(panel, part.row):
             hidden = f" (filter {panel.filter_text!r}: Esc clears it)" if panel.filter_text \
