@@ -7,6 +7,10 @@ wrong type is refused at start-up with the file and the exact key, e.g.
 
 Only the remembered theme is ever written back, by rewriting that one line, so comments and
 layout of a hand-written file survive.
+
+Over 500 lines because it is the one schema of the one file: each table's fields and their
+validation side by side, so a key's meaning and its rules are read in one place (the links
+table, a module of its own, is the example of a section that grew a job: filling URLs).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import msgspec
 import platformdirs
 
 from backends.breaker_scope import BreakerConfig
+from backends.links import LinkSettings
 
 APP_NAME = "controlroom"
 
@@ -378,6 +383,8 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     staging_environment: str = ""
     #: Post-update validation rules (``[validate]``).
     validate: ValidateSettings = msgspec.field(default_factory=ValidateSettings)
+    #: Links out per kind of row (``[[links.pods]]``...; ``o`` shows and copies them).
+    links: LinkSettings = msgspec.field(default_factory=LinkSettings)
 
     def __post_init__(self) -> None:
         if not 100 <= self.refresh_ms <= 200:

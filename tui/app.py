@@ -9,10 +9,11 @@ The keys are owned by collaborators the App builds in ``__init__`` and reaches b
 gets exactly what it needs (the store, the settings, the target, the App as a
 :class:`~tui.host.Host`): ``actions`` (the write side: journal, gate, plan flow, the cluster
 keys and the breaker), ``rollbacks`` (``r``, ``H``), ``alerts`` (silence), ``runbook`` (the
-change record and ``k``), ``baselines`` (``b``, ``d``, ``v``), ``logs`` (``l``) and
-``navigator`` (``g``, ``G``: the worst row). The App's ``action_*`` methods are one-line
-hand-overs (Textual looks actions up on the App), and which of them are enabled is decided in
-one place, :func:`tui.enabled.action_state`.
+change record and ``k``), ``baselines`` (``b``, ``d``, ``v``), ``logs`` (``l``),
+``navigator`` (``g``, ``G``: the worst row), ``commands`` (``:``, ``F``, Escape),
+``trouble`` (the line under the header, ``n``) and ``links`` (``o``). The App's ``action_*``
+methods are one-line hand-overs (Textual looks actions up on the App), and which of them are
+enabled is decided in one place, :func:`tui.enabled.action_state`.
 
 Over 500 lines because Textual finds every key's action on the App: each key adds its
 one-line hand-over here, while the work stays in the collaborators.
@@ -50,13 +51,16 @@ from tui import bus_wiring
 from tui.actions import ACTION_BINDINGS, ActionController
 from tui.alert_actions import ALERT_BINDINGS, AlertActions
 from tui.baseline_actions import BASELINE_BINDINGS, BaselineActions
+from tui.command_actions import COMMAND_BINDINGS, CommandActions
 from tui.enabled import NEEDS, Readiness, action_state, why_disabled
+from tui.link_actions import LINK_BINDINGS, LinkActions
 from tui.log_actions import LOG_BINDINGS, LogActions
 from tui.navigation import NAVIGATION_BINDINGS, Navigator
 from tui.rollbacks import RollbackActions
 from tui.runbook_actions import RUNBOOK_BINDINGS, RunbookActions
 from tui.screens import DetailScreen, HelpScreen, binding_commands, help_rows
 from tui.session import Session, SourceStarter, Target
+from tui.trouble_actions import TROUBLE_BINDINGS, TroubleActions
 from widgets.filter_box import FilterBox
 from widgets.footer import KeyFooter
 from widgets.header import HeaderBar
@@ -87,8 +91,9 @@ class ControlRoomApp(App[int]):
     CSS_PATH = str(Path(__file__).resolve().parent.parent / "themes" / "controlroom.tcss")
     TITLE = "controlroom"
     ENABLE_COMMAND_PALETTE = True
-    ALLOW_IN_MAXIMIZED_VIEW = "HeaderBar, KeyFooter"
-    """A maximised panel keeps the header (context, PRODUCTION, modes) and the key bar."""
+    ALLOW_IN_MAXIMIZED_VIEW = "HeaderBar, TroubleLine, FilterBox, CommandLine, KeyFooter"
+    """A maximised panel keeps the header (context, PRODUCTION, modes), the trouble line, the
+    filter and command lines (while open) and the key bar."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit_clean", "Quit", id="quit",
@@ -114,6 +119,9 @@ class ControlRoomApp(App[int]):
         *RUNBOOK_BINDINGS,
         *BASELINE_BINDINGS,
         *LOG_BINDINGS,
+        *COMMAND_BINDINGS,
+        *TROUBLE_BINDINGS,
+        *LINK_BINDINGS,
     ]
 
     def __init__(self, settings: Settings, settings_path: Path | None, target: Target,
@@ -155,6 +163,9 @@ class ControlRoomApp(App[int]):
                                          started=lambda: self.session is not None,
                                          clock=clock, breakers=self.actions.engaged_breakers)
         self.logs = LogActions(self, self.store, lambda: self.session)
+        self.commands = CommandActions(self, self.panels, lambda: self.filter_box)
+        self.trouble = TroubleActions(self, self.store, self.panels, self.navigator)
+        self.links = LinkActions(self, self.store, settings.links, target)
 
     # ----------------------------------------------------------------- layout
 
@@ -163,11 +174,13 @@ class ControlRoomApp(App[int]):
         yield self.header
         self.pipeline_strip = PipelineStrip(id="pipeline")
         yield self.pipeline_strip
+        yield self.trouble.line
         self.panels[:] = dashboard_panels([s.name for s in self.settings.signals])
         with Grid(id="dashboard"):
             yield from self.panels
         self.filter_box = FilterBox(id="filter")
         yield self.filter_box
+        yield self.commands.line
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -318,6 +331,7 @@ class ControlRoomApp(App[int]):
         if self.frozen:
             return
         now = self._clock()
+        self.trouble.refresh(now)
         for panel in self.panels:
             panel.refresh_ages(now)
 
@@ -454,6 +468,21 @@ class ControlRoomApp(App[int]):
 
     def action_logs(self) -> None:
         self.logs.open()
+
+    def action_command_line(self) -> None:
+        self.commands.open()
+
+    def action_filter_all(self) -> None:
+        self.commands.filter_all()
+
+    def action_clear_filters(self) -> None:
+        self.commands.clear_filters()
+
+    def action_next_trouble(self) -> None:
+        self.trouble.next()
+
+    def action_links(self) -> None:
+        self.links.open()
 
     def _readiness(self) -> Readiness:
         return Readiness(gate=self.actions.gate is not None,

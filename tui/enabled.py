@@ -63,6 +63,11 @@ NEEDS: Mapping[str, Need] = {
     "logs": Need.NOTHING,  # says itself when there is no connection yet (tui/log_actions.py)
     "worst_row": Need.NOTHING,
     "worst_anywhere": Need.NOTHING,
+    "command_line": Need.NOTHING,
+    "filter_all": Need.NOTHING,
+    "clear_filters": Need.NOTHING,
+    "next_trouble": Need.NOTHING,
+    "links": Need.NOTHING,
     # cluster actions (tui/actions.py, tui/rollbacks.py)
     "pause_sync": Need.WRITE_GATE,
     "scale_down": Need.WRITE_GATE,

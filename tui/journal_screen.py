@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Static
 from backends.ops.journal import Journal, JournalError
 from backends.sanitize import clean
 from tui.modal import ContextModal
+from widgets.rowtable import RowTable
 
 COLUMNS = ("time", "operator", "action", "target", "status", "reason", "operation")
 
@@ -48,7 +49,7 @@ class JournalScreen(ContextModal[None]):
         with Vertical():
             yield Static(Content.assemble(("Journal", "bold"), " of context ",
                                           clean(self._kube_context)), id="journal-title")
-            table: DataTable[Text] = DataTable(cursor_type="row", id="journal-table")
+            table: DataTable[Text] = RowTable(cursor_type="row", id="journal-table")
             yield table
 
     def on_mount(self) -> None:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from tui.host import Host
     from widgets.panel import Panel, RowId
 
-__all__ = ["NAVIGATION_BINDINGS", "Navigator"]
+__all__ = ["NAVIGATION_BINDINGS", "Navigator", "reveal"]
 
 NAVIGATION_BINDINGS = [
     Binding("g", "worst_row", "Worst row", id="worst_row", show=False,
@@ -36,6 +36,15 @@ NAVIGATION_BINDINGS = [
 ]
 
 _WORDS = {2: "problem", 1: "warning"}
+
+
+def reveal(panel: Panel) -> None:
+    """Focus ``panel``; while a panel is maximised, the one jumped to is maximised in its
+    place (a jump to a hidden panel would move the keys to something not on screen)."""
+    screen = panel.screen if panel.is_attached else None
+    if screen is not None and screen.maximized is not None and screen.maximized is not panel:
+        screen.maximized = panel
+    panel.focus()
 
 
 class Navigator:
@@ -70,8 +79,17 @@ class Navigator:
             return
         self._go(*best)
 
+    def go_to(self, panel: Panel, rid: RowId) -> bool:
+        """Focus ``panel`` and put the cursor on ``rid`` (the trouble line's jumps); False,
+        with the panel focused, when the row is not shown (filtered out, or gone)."""
+        if not panel.select_row(rid):
+            reveal(panel)
+            return False
+        self._go(panel, rid, panel.rank_of(rid))
+        return True
+
     def _go(self, panel: Panel, rid: RowId, rank: int) -> None:
-        panel.focus()
+        reveal(panel)
         panel.select_row(rid)
         what = _WORDS.get(rank)
         where = f"{panel.TITLE}: {clean(rid[1], 200)}"

@@ -25,6 +25,7 @@ from textual.widgets import DataTable, Input, Label, Static
 
 from backends.sanitize import clean
 from tui.modal import ContextModal
+from widgets.rowtable import RowTable
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class PickerScreen(ContextModal[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(Content.styled(clean(self._title), "bold"), id="picker-title")
-            table: DataTable[Text] = DataTable(cursor_type="row", id="picker-table")
+            table: DataTable[Text] = RowTable(cursor_type="row", id="picker-table")
             yield table
             yield Static(id="picker-note")
             yield Static(Content(self._hint), classes="picker--hint")

@@ -26,6 +26,7 @@ from textual.widgets import DataTable, Static
 
 from backends.baseline.runbook import PHASES, Checklist, ChecklistItem, Phase
 from tui.modal import ContextModal
+from widgets.rowtable import RowTable
 
 if TYPE_CHECKING:
     from textual.widgets.data_table import ColumnKey
@@ -95,7 +96,7 @@ class RunbookScreen(ContextModal[None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(Content("Runbook"), id="runbook-title")
-            table: DataTable[Text] = DataTable(cursor_type="row", id="runbook-table")
+            table: DataTable[Text] = RowTable(cursor_type="row", id="runbook-table")
             yield table
             yield Static(Content("space or enter: tick / untick the selected item  ·  auto"
                                  " items tick themselves  ·  esc: close"), id="runbook-hint")

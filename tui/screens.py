@@ -20,10 +20,15 @@ from backends.sanitize import clean
 from backends.store import Store
 from tui.modal import ContextModal
 from widgets.panels import DetailView
+from widgets.rowtable import RowTable
 
 
 class HelpScreen(ContextModal[None]):
     """Every active key with its description and tooltip (Escape or ? closes)."""
+
+    async def action_help_keys(self) -> None:
+        """``?`` on the help screen closes it (every other modal opens it)."""
+        self.dismiss()
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,question_mark,q", "dismiss", "Close", id="help_close",
@@ -43,7 +48,7 @@ class HelpScreen(ContextModal[None]):
         with VerticalScroll():
             yield Static(Content.styled("Keys (remap them in the config file's [keys] table "
                                         "by binding id)", "bold"))
-            table: DataTable[Text] = DataTable(cursor_type="row", id="help-keys")
+            table: DataTable[Text] = RowTable(cursor_type="row", id="help-keys")
             yield table
 
     def on_mount(self) -> None:
@@ -101,12 +106,22 @@ class DetailScreen(ContextModal[None]):
         view.set_revisions(found, f"commits from the Argo CD API at {argocd.server}")
 
 
+ENTER_ROW = ("enter", "Open", "Details of the selected row (a pod's containers and exit "
+             "codes, an Argo CD app's resource tree and history...)")
+"""Enter is listed even when no table has the focus (it is the key every list answers)."""
+
+
 def help_rows(app: App[Any]) -> list[tuple[str, str, str]]:
-    """(keys, description, tooltip) of every active binding, for the help screen."""
+    """(keys, description, tooltip) of every active binding of the screen on top (the
+    dashboard with its focused panel's keys, or the modal the help was asked from), Enter
+    always among them, for the help screen."""
     rows = []
     for key, active in app.active_bindings.items():
         b = active.binding
         rows.append((app.get_key_display(b) or key, b.description or b.action, b.tooltip or ""))
+    if "enter" not in app.active_bindings:
+        key, description, tooltip = ENTER_ROW
+        rows.append((app.get_key_display(Binding(key, "")), description, tooltip))
     return sorted(set(rows))
 
 

@@ -274,6 +274,11 @@ class Panel(Widget):
                     break
         return worst
 
+    def rank_of(self, rid: RowId) -> int:
+        """How bad a held row's tone is (:data:`SEVERITY`; 0 for the rest or unknown)."""
+        view = self._views.get(rid)
+        return SEVERITY.get(view.tone or "", 0) if view is not None else 0
+
     def refresh_ages(self, now: float, *, budget: int = 2000) -> None:
         """Bring the time-dependent cells (ages, "5m ago") up to ``now``.
 

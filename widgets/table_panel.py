@@ -31,11 +31,12 @@ from backends.model import Row
 from widgets.formatting import plain
 from widgets.panel import Panel, RowId, RowView
 from widgets.rowmodel import Cell, Column
+from widgets.rowtable import RowTable
 
 __all__ = ["QuietDataTable", "TablePanel"]
 
 
-class QuietDataTable(DataTable[Text]):
+class QuietDataTable(RowTable):
     """A DataTable whose new rows do not lay out the whole screen.
 
     ``DataTable`` sets its ``virtual_size`` after rows arrive, and that reactive asks for a
