@@ -19,12 +19,13 @@ demo: $(STAMP)
 	$(BIN)/controlroom demo
 
 ## Lint, type-check, check the layering and run every test (the real-cluster tier too,
+## on every core, one test file per worker so module fixtures start once,
 ## whenever Go is present: see realcluster).
 test: $(STAMP) tools realcluster
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 ## The real-cluster tier alone: controlroom against a real kube-apiserver, etcd and
 ## kube-controller-manager (tests/test_real_cluster.py).
