@@ -35,6 +35,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from widgets.column_fit import fit_columns, shown_labels
 from widgets.rowmodel import Cell, Column, RowModel
 from widgets.rowstrips import COMPONENT_CLASSES, TABLE_CSS, RowStrips, overlay
 
@@ -160,8 +161,38 @@ class VirtualTable(ScrollView, can_focus=True):
 
     @property
     def column_widths(self) -> tuple[int, ...]:
-        """Current content width of each column (without padding)."""
+        """Current content width of each column (without padding), as if all were shown."""
         return tuple(self.model.widths)
+
+    @property
+    def shown_widths(self) -> tuple[int, ...]:
+        """Each column's width as drawn at the table's width (0: dropped to make room)."""
+        return self._strips.widths
+
+    @property
+    def shown_columns(self) -> tuple[str, ...]:
+        """Labels of the columns drawn at the table's width, left to right."""
+        return shown_labels(self.model.columns, self._strips.widths)
+
+    def _fit(self) -> bool:
+        """Choose the columns and widths for the table's width (:mod:`widgets.column_fit`);
+        True if they changed. The vertical scrollbar's room is always kept, so a scrollbar
+        coming and going does not make the columns jump."""
+        width = self.size.width
+        if width <= 0:
+            return False
+        available = width - self.styles.scrollbar_size_vertical
+        fitted = fit_columns(self.model.columns, self.model.widths, available)
+        if fitted == self._strips.fitted:
+            return False
+        self._strips.fitted = fitted
+        return True
+
+    def on_resize(self) -> None:
+        """A new width: the columns are chosen again."""
+        if self._fit():
+            self._layout_changed()
+            self.refresh()
 
     def upsert(
         self, key: str, cells: tuple[Cell, ...], sort_key: Any = (), *, tone: str | None = None
@@ -303,6 +334,7 @@ class VirtualTable(ScrollView, can_focus=True):
         return (top, *((key, model.version(key)) for key in map(model.key_at, range(top, end))))
 
     def _layout_changed(self) -> None:
+        self._fit()
         self._strips.invalidate()
         self._update_virtual_size()
 
