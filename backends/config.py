@@ -349,6 +349,10 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     read_only: bool = False
     #: How often the screen takes changes from the store, in milliseconds (100 to 200).
     refresh_ms: int = 150
+    #: Below this many columns, or ``compact_height`` rows, the dashboard shows one panel at a
+    #: time with a pager line naming the others (tab pages; ``z`` shows the grid). 0: never.
+    compact_width: int = 100
+    compact_height: int = 30
     #: Binding id -> keys, e.g. ``quit = "q,ctrl+q"`` (see the help screen for ids).
     keys: dict[str, str] = msgspec.field(default_factory=dict)
     contexts: dict[str, ContextSettings] = msgspec.field(default_factory=dict)
@@ -383,6 +387,10 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         if not 100 <= self.refresh_ms <= 200:
             raise ValueError(f"refresh_ms must be between 100 and 200, got {self.refresh_ms}"
                              " - at `$.refresh_ms`")
+        for name, value in (("compact_width", self.compact_width),
+                            ("compact_height", self.compact_height)):
+            if not 0 <= value <= 1000:
+                raise ValueError(f"{name} must be 0 (never) to 1000, got {value} - at `$.{name}`")
         if not 1 <= self.signals_interval <= 3600:
             raise ValueError(f"signals_interval must be 1 to 3600 seconds, got "
                              f"{self.signals_interval} - at `$.signals_interval`")

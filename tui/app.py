@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.actions import ActionParseResult
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -51,6 +51,7 @@ from tui.actions import ACTION_BINDINGS, ActionController
 from tui.alert_actions import ALERT_BINDINGS, AlertActions
 from tui.baseline_actions import BASELINE_BINDINGS, BaselineActions
 from tui.enabled import NEEDS, Readiness, action_state, why_disabled
+from tui.layout import LAYOUT_BINDINGS, LayoutController
 from tui.log_actions import LOG_BINDINGS, LogActions
 from tui.navigation import NAVIGATION_BINDINGS, Navigator
 from tui.rollbacks import RollbackActions
@@ -87,8 +88,11 @@ class ControlRoomApp(App[int]):
     CSS_PATH = str(Path(__file__).resolve().parent.parent / "themes" / "controlroom.tcss")
     TITLE = "controlroom"
     ENABLE_COMMAND_PALETTE = True
-    ALLOW_IN_MAXIMIZED_VIEW = "HeaderBar, KeyFooter"
-    """A maximised panel keeps the header (context, PRODUCTION, modes) and the key bar."""
+    ALLOW_IN_MAXIMIZED_VIEW = "HeaderBar, KeyFooter, PanelPager, FilterBox"
+    """A maximised panel keeps the header (context, PRODUCTION, modes), the pager line, the
+    filter box and the key bar (tui/layout.py)."""
+    ESCAPE_TO_MINIMIZE = False
+    """Escape keeps its meaning (close, cancel, clear); ``z`` restores the grid."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit_clean", "Quit", id="quit",
@@ -114,6 +118,7 @@ class ControlRoomApp(App[int]):
         *RUNBOOK_BINDINGS,
         *BASELINE_BINDINGS,
         *LOG_BINDINGS,
+        *LAYOUT_BINDINGS,
     ]
 
     def __init__(self, settings: Settings, settings_path: Path | None, target: Target,
@@ -155,6 +160,8 @@ class ControlRoomApp(App[int]):
                                          started=lambda: self.session is not None,
                                          clock=clock, breakers=self.actions.engaged_breakers)
         self.logs = LogActions(self, self.store, lambda: self.session)
+        self.layout = LayoutController(self, self.panels, compact_width=settings.compact_width,
+                                       compact_height=settings.compact_height)
 
     # ----------------------------------------------------------------- layout
 
@@ -190,6 +197,19 @@ class ControlRoomApp(App[int]):
         self.run_sources()
         if self.panels:
             self.panels[0].focus()
+        self.layout.attach(self.screen)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.layout.apply(event.size)
+
+    def action_maximize_panel(self) -> None:
+        self.layout.toggle()
+
+    def action_focus_next(self) -> None:
+        self.layout.step(1)
+
+    def action_focus_previous(self) -> None:
+        self.layout.step(-1)
 
     def _show_modes(self) -> None:
         state = self.actions.breaker_state
