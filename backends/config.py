@@ -7,6 +7,9 @@ wrong type is refused at start-up with the file and the exact key, e.g.
 
 Only the remembered theme is ever written back, by rewriting that one line, so comments and
 layout of a hand-written file survive.
+
+Over 500 lines because the settings tree is one schema: every section's fields, defaults and
+checks are read together, and the whole of it is what ``--config`` validates.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 import platformdirs
@@ -349,10 +352,10 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     read_only: bool = False
     #: How often the screen takes changes from the store, in milliseconds (100 to 200).
     refresh_ms: int = 150
-    #: Below this many columns, or ``compact_height`` rows, the dashboard shows one panel at a
-    #: time with a pager line naming the others (tab pages; ``z`` shows the grid). 0: never.
-    compact_width: int = 100
-    compact_height: int = 30
+    #: One panel at a time below ``compact_width`` columns or ``compact_height`` rows
+    #: (tui/layout.py); 0: no limit.
+    compact_width: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 100
+    compact_height: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 30
     #: Binding id -> keys, e.g. ``quit = "q,ctrl+q"`` (see the help screen for ids).
     keys: dict[str, str] = msgspec.field(default_factory=dict)
     contexts: dict[str, ContextSettings] = msgspec.field(default_factory=dict)
@@ -387,10 +390,6 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         if not 100 <= self.refresh_ms <= 200:
             raise ValueError(f"refresh_ms must be between 100 and 200, got {self.refresh_ms}"
                              " - at `$.refresh_ms`")
-        for name, value in (("compact_width", self.compact_width),
-                            ("compact_height", self.compact_height)):
-            if not 0 <= value <= 1000:
-                raise ValueError(f"{name} must be 0 (never) to 1000, got {value} - at `$.{name}`")
         if not 1 <= self.signals_interval <= 3600:
             raise ValueError(f"signals_interval must be 1 to 3600 seconds, got "
                              f"{self.signals_interval} - at `$.signals_interval`")

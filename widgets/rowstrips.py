@@ -35,6 +35,7 @@ from textual.cache import LRUCache
 from textual.strip import Strip
 from textual.widget import Widget
 
+from widgets.column_fit import fit_columns, shown_labels
 from widgets.formatting import middle_cut
 from widgets.rowmodel import Cell, RowModel
 
@@ -123,6 +124,21 @@ class RowStrips:
         """Each column's width as drawn (0: dropped), from
         :func:`widgets.column_fit.fit_columns`; None: the model's (full) widths."""
 
+    def _fit(self) -> None:
+        """Choose the columns and their widths for the widget's width by priority
+        (:func:`widgets.column_fit.fit_columns`), keeping the vertical scrollbar's room
+        always, so a scrollbar coming and going does not make the columns jump. Nothing
+        before the widget has a size."""
+        widget = self._widget
+        available = widget.size.width - widget.styles.scrollbar_size_vertical
+        if available > 0:
+            self.fitted = fit_columns(self._model.columns, self._model.widths, available)
+
+    @property
+    def shown_columns(self) -> tuple[str, ...]:
+        """Labels of the columns drawn, left to right."""
+        return shown_labels(self._model.columns, self.widths)
+
     @property
     def widths(self) -> tuple[int, ...]:
         """Each column's width as drawn (0: not drawn)."""
@@ -138,7 +154,9 @@ class RowStrips:
         return sum(widths) + 2 * _PADDING * sum(1 for width in widths if width)
 
     def invalidate(self) -> None:
-        """Columns, widths or styles changed: no kept strip may be reused."""
+        """Columns, widths, the widget's width or styles changed: the columns are chosen
+        again, and no kept strip may be reused."""
+        self._fit()
         self._generation += 1
         self._cache.clear()
 

@@ -1,5 +1,9 @@
 """VirtualTable: a keyed, sorted, filtered table on Textual's line API for huge lists.
 
+Over 500 lines because the widget's own job (keys, cursor, scrolling, messages, which lines
+are on screen) is one; rows, strips and the choice of columns are split out already
+(:mod:`widgets.rowmodel`, :mod:`widgets.rowstrips`, :mod:`widgets.column_fit`).
+
 DataTable keeps a renderable per cell and re-walks its rows on many operations; at 30,000 pods
 clearing and re-adding costs seconds and a width update hundreds of milliseconds (STYLE.md).
 This table is built for the big panels (nodes, workloads, pods, events) instead:
@@ -35,7 +39,6 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from widgets.column_fit import fit_columns, shown_labels
 from widgets.rowmodel import Cell, Column, RowModel
 from widgets.rowstrips import COMPONENT_CLASSES, TABLE_CSS, RowStrips, overlay
 
@@ -165,34 +168,13 @@ class VirtualTable(ScrollView, can_focus=True):
         return tuple(self.model.widths)
 
     @property
-    def shown_widths(self) -> tuple[int, ...]:
-        """Each column's width as drawn at the table's width (0: dropped to make room)."""
-        return self._strips.widths
-
-    @property
     def shown_columns(self) -> tuple[str, ...]:
-        """Labels of the columns drawn at the table's width, left to right."""
-        return shown_labels(self.model.columns, self._strips.widths)
-
-    def _fit(self) -> bool:
-        """Choose the columns and widths for the table's width (:mod:`widgets.column_fit`);
-        True if they changed. The vertical scrollbar's room is always kept, so a scrollbar
-        coming and going does not make the columns jump."""
-        width = self.size.width
-        if width <= 0:
-            return False
-        available = width - self.styles.scrollbar_size_vertical
-        fitted = fit_columns(self.model.columns, self.model.widths, available)
-        if fitted == self._strips.fitted:
-            return False
-        self._strips.fitted = fitted
-        return True
+        """Labels of the columns drawn at the table's width (by priority), left to right."""
+        return self._strips.shown_columns
 
     def on_resize(self) -> None:
-        """A new width: the columns are chosen again."""
-        if self._fit():
-            self._layout_changed()
-            self.refresh()
+        """A new width: the columns are chosen again (:meth:`RowStrips.invalidate`)."""
+        self._layout_changed()
 
     def upsert(
         self, key: str, cells: tuple[Cell, ...], sort_key: Any = (), *, tone: str | None = None
@@ -334,7 +316,6 @@ class VirtualTable(ScrollView, can_focus=True):
         return (top, *((key, model.version(key)) for key in map(model.key_at, range(top, end))))
 
     def _layout_changed(self) -> None:
-        self._fit()
         self._strips.invalidate()
         self._update_virtual_size()
 
