@@ -124,7 +124,7 @@ class AppsPanel(TablePanel):
     # widths then depended on timing (seen as a flaky snapshot in CI, like the traffic panel's).
     COLUMNS: ClassVar[tuple[Column, ...]] = (
         Column("NAME", width=16, priority=1, min_width=10, ideal=10, cut="middle"),
-        Column("SYNC", width=9, priority=2),
+        Column("SYNC", width=9, priority=2, ideal=9),
         Column("HEALTH", width=11, priority=1),
         Column("AUTO-SYNC", width=11, priority=4, min_width=4),
         Column("REVISION", width=8, priority=5),
