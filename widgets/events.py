@@ -55,7 +55,7 @@ class EventsPanel(VirtualPanel):
         Column("COUNT", align="right", priority=4, min_width=3),
         Column("NAMESPACE", max_width=24, priority=6, min_width=8),
         Column("OBJECT", max_width=56, priority=2, min_width=14, ideal=20, cut="middle"),
-        Column("REASON", max_width=28, priority=1, min_width=8),
+        Column("REASON", max_width=28, priority=1, min_width=8, ideal=28),
         Column("MESSAGE", max_width=160, priority=1, min_width=16, ideal=30),
     )
     """By priority (widgets/column_fit.py): the reason and the message (what a warning
