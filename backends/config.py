@@ -21,7 +21,7 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 import platformdirs
@@ -354,6 +354,10 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     read_only: bool = False
     #: How often the screen takes changes from the store, in milliseconds (100 to 200).
     refresh_ms: int = 150
+    #: One panel at a time below ``compact_width`` columns or ``compact_height`` rows
+    #: (tui/layout.py); 0: no limit.
+    compact_width: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 100
+    compact_height: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 30
     #: Binding id -> keys, e.g. ``quit = "q,ctrl+q"`` (see the help screen for ids).
     keys: dict[str, str] = msgspec.field(default_factory=dict)
     contexts: dict[str, ContextSettings] = msgspec.field(default_factory=dict)

@@ -109,3 +109,16 @@ def test_all_pods_high_contrast(snap_compare: Any, frozen_drill: ThreadedDrill) 
 
     app = dashboard(frozen_drill, theme="controlroom-high-contrast")
     assert snap_compare(app, terminal_size=(200, 50), run_before=run_before)
+
+
+def test_dashboard_120x35(snap_compare: Any, frozen_drill: ThreadedDrill) -> None:
+    """A laptop's terminal (issue 15): still the grid; each panel keeps its most important
+    columns (node, pod and route STATUS, Argo CD HEALTH, alert names), names cut in the
+    middle, no sideways scrolling."""
+    assert snap_compare(dashboard(frozen_drill), terminal_size=(120, 35), run_before=loaded)
+
+
+def test_dashboard_80x24(snap_compare: Any, frozen_drill: ThreadedDrill) -> None:
+    """A small terminal (issue 15): one panel at a time (the focused nodes panel) with the
+    pager line naming the others, the source strip on one line."""
+    assert snap_compare(dashboard(frozen_drill), terminal_size=(80, 24), run_before=loaded)

@@ -40,8 +40,7 @@ def cells(panel: Panel) -> list[list[str]]:
     if isinstance(panel, VirtualPanel):
         return [panel.cells_of(key) for key in panel.visible_keys()]
     assert isinstance(panel, TablePanel)
-    table = panel.table
-    return [[cell.plain for cell in table.get_row_at(i)] for i in range(table.row_count)]
+    return [panel.cells_of(key, kind) for kind, key in panel.visible_rows()]
 
 
 def column(panel: Panel, label: str) -> list[str]:

@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.actions import ActionParseResult
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -53,6 +53,7 @@ from tui.alert_actions import ALERT_BINDINGS, AlertActions
 from tui.baseline_actions import BASELINE_BINDINGS, BaselineActions
 from tui.command_actions import COMMAND_BINDINGS, CommandActions
 from tui.enabled import NEEDS, Readiness, action_state, why_disabled
+from tui.layout import LAYOUT_BINDINGS, LayoutController
 from tui.link_actions import LINK_BINDINGS, LinkActions
 from tui.log_actions import LOG_BINDINGS, LogActions
 from tui.navigation import NAVIGATION_BINDINGS, Navigator
@@ -91,9 +92,12 @@ class ControlRoomApp(App[int]):
     CSS_PATH = str(Path(__file__).resolve().parent.parent / "themes" / "controlroom.tcss")
     TITLE = "controlroom"
     ENABLE_COMMAND_PALETTE = True
-    ALLOW_IN_MAXIMIZED_VIEW = "HeaderBar, TroubleLine, FilterBox, CommandLine, KeyFooter"
+    ALLOW_IN_MAXIMIZED_VIEW = ("HeaderBar, TroubleLine, PanelPager, FilterBox, CommandLine, "
+                               "KeyFooter")
     """A maximised panel keeps the header (context, PRODUCTION, modes), the trouble line, the
-    filter and command lines (while open) and the key bar."""
+    pager line, the filter and command lines (while open) and the key bar (tui/layout.py)."""
+    ESCAPE_TO_MINIMIZE = False
+    """Escape keeps its meaning (close, cancel, clear); ``z`` restores the grid."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit_clean", "Quit", id="quit",
@@ -122,6 +126,7 @@ class ControlRoomApp(App[int]):
         *COMMAND_BINDINGS,
         *TROUBLE_BINDINGS,
         *LINK_BINDINGS,
+        *LAYOUT_BINDINGS,
     ]
 
     def __init__(self, settings: Settings, settings_path: Path | None, target: Target,
@@ -166,6 +171,8 @@ class ControlRoomApp(App[int]):
         self.commands = CommandActions(self, self.panels, lambda: self.filter_box)
         self.trouble = TroubleActions(self, self.store, self.panels, self.navigator)
         self.links = LinkActions(self, self.store, settings.links, target)
+        self.layout = LayoutController(self, self.panels, compact_width=settings.compact_width,
+                                       compact_height=settings.compact_height)
 
     # ----------------------------------------------------------------- layout
 
@@ -203,6 +210,19 @@ class ControlRoomApp(App[int]):
         self.run_sources()
         if self.panels:
             self.panels[0].focus()
+        self.layout.attach(self.screen)
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.layout.apply(event.size)
+
+    def action_maximize_panel(self) -> None:
+        self.layout.toggle()
+
+    def action_focus_next(self) -> None:
+        self.layout.step(1)
+
+    def action_focus_previous(self) -> None:
+        self.layout.step(-1)
 
     def _show_modes(self) -> None:
         state = self.actions.breaker_state

@@ -59,6 +59,7 @@ NEEDS: Mapping[str, Need] = {
     "retry_now": Need.NOTHING,
     "focus_next": Need.NOTHING,
     "focus_previous": Need.NOTHING,
+    "maximize_panel": Need.NOTHING,
     "detail": Need.NOTHING,
     "logs": Need.NOTHING,  # says itself when there is no connection yet (tui/log_actions.py)
     "worst_row": Need.NOTHING,

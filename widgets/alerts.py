@@ -100,14 +100,15 @@ class AlertsPanel(VirtualPanel):
     WATCHES_HEALTH: ClassVar[bool] = True
     """The App refreshes this panel when a source's health changes, rows or not."""
     COLUMNS: ClassVar[tuple[Column, ...]] = (
-        Column("STATE", max_width=12),
-        Column("SINCE", width=5, align="right"),
-        Column("SEVERITY", max_width=10),
-        Column("ALERT", max_width=36),
-        Column("SUMMARY", max_width=96),
-        Column("SOURCE", max_width=32),
-        Column("SILENCED/INHIBITED", max_width=40),
+        Column("STATE", max_width=12, priority=3, min_width=6),
+        Column("SINCE", width=5, align="right", priority=2),
+        Column("SEVERITY", max_width=10, priority=4, min_width=4),
+        Column("ALERT", max_width=36, priority=1, min_width=14, ideal=22, cut="middle"),
+        Column("SUMMARY", max_width=96, priority=1, min_width=10, ideal=26),
+        Column("SOURCE", max_width=32, priority=7, min_width=6),
+        Column("SILENCED/INHIBITED", max_width=40, priority=5, min_width=8),
     )
+    """By priority (widgets/column_fit.py): the alert's name and summary first."""
 
     def __init__(self, *, name: str | None = None, id: str | None = None,
                  classes: str | None = None, disabled: bool = False) -> None:

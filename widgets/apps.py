@@ -123,15 +123,16 @@ class AppsPanel(TablePanel):
     # Fixed widths: rows of two kinds (applications, signals) arrive in any order, and auto
     # widths then depended on timing (seen as a flaky snapshot in CI, like the traffic panel's).
     COLUMNS: ClassVar[tuple[Column, ...]] = (
-        Column("NAME", width=16),
-        Column("SYNC", width=9),
-        Column("HEALTH", width=11),
-        Column("AUTO-SYNC", width=11),
-        Column("REVISION", width=8),
-        Column("LAST SYNC", width=16),
-        Column("OPERATION", width=30),
+        Column("NAME", width=16, priority=1, min_width=10, ideal=10, cut="middle"),
+        Column("SYNC", width=9, priority=2, ideal=9),
+        Column("HEALTH", width=11, priority=1),
+        Column("AUTO-SYNC", width=11, priority=4, min_width=4),
+        Column("REVISION", width=8, priority=5),
+        Column("LAST SYNC", width=16, priority=6, min_width=8),
+        Column("OPERATION", width=30, priority=3, min_width=10, ideal=20),
     )
-    """The columns without signals; an instance inserts one per signal after AUTO-SYNC."""
+    """The columns without signals; an instance inserts one per signal after AUTO-SYNC (the
+    first, the key signal, right after health in priority; widgets/column_fit.py)."""
 
     def __init__(
         self,
@@ -149,7 +150,10 @@ class AppsPanel(TablePanel):
         # Per instance: the signals come from the configuration, the class holds the default.
         self.COLUMNS = (  # type: ignore[misc]
             *base[:_SIGNALS_AT],
-            *(Column(signal.upper(), width=SPARK_WIDTH + 8) for signal in self.signals),
+            *(Column(signal.upper(), width=SPARK_WIDTH + 8, priority=2 if first else 4,
+                     min_width=SPARK_WIDTH)
+              for first, signal in zip([True] + [False] * len(self.signals), self.signals,
+                                       strict=False)),
             *base[_SIGNALS_AT:],
         )
         self._last_sync = _LAST_SYNC + len(self.signals)

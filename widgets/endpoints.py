@@ -68,13 +68,14 @@ class EndpointsPanel(TablePanel):
     WATCHES_HEALTH: ClassVar[bool] = True
     """The App refreshes this panel when a source's health changes, rows or not."""
     COLUMNS: ClassVar[tuple[Column, ...]] = (
-        Column("ENDPOINT"),
-        Column("STATUS"),
-        Column("CODE", width=4, align="right"),
-        Column("LATENCY", width=8, align="right"),
-        Column("CHECKED", width=7, align="right"),
-        Column("ERROR"),
+        Column("ENDPOINT", priority=1, min_width=8, cut="middle"),
+        Column("STATUS", priority=1),
+        Column("CODE", width=4, align="right", priority=3),
+        Column("LATENCY", width=8, align="right", priority=4),
+        Column("CHECKED", width=7, align="right", priority=6),
+        Column("ERROR", priority=2, min_width=10, ideal=30),
     )
+    """By priority (widgets/column_fit.py): the endpoint, its status and error first."""
 
     def __init__(self, *, name: str | None = None, id: str | None = None,
                  classes: str | None = None, disabled: bool = False) -> None:

@@ -50,14 +50,16 @@ class EventsPanel(VirtualPanel):
     TITLE: ClassVar[str] = "Events"
     NARROW_LABEL: ClassVar[str] = "warnings"
     COLUMNS: ClassVar[tuple[Column, ...]] = (
-        Column("LAST SEEN", align="right"),
-        Column("TYPE"),
-        Column("COUNT", align="right"),
-        Column("NAMESPACE", max_width=24),
-        Column("OBJECT", max_width=56),
-        Column("REASON", max_width=28),
-        Column("MESSAGE", max_width=160),
+        Column("LAST SEEN", align="right", priority=3, min_width=4),
+        Column("TYPE", priority=9),
+        Column("COUNT", align="right", priority=4, min_width=3),
+        Column("NAMESPACE", max_width=24, priority=6, min_width=8),
+        Column("OBJECT", max_width=56, priority=2, min_width=14, ideal=20, cut="middle"),
+        Column("REASON", max_width=28, priority=1, min_width=8, ideal=28),
+        Column("MESSAGE", max_width=160, priority=1, min_width=16, ideal=30),
     )
+    """By priority (widgets/column_fit.py): the reason and the message (what a warning
+    event is for) first, then the object; the type (the row's colour says it) last."""
 
     def toggle_normal(self) -> None:
         """Switch between all rows and warnings only."""

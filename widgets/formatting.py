@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 
 from backends import timefmt
@@ -29,6 +30,7 @@ __all__ = [
     "failing_conditions",
     "iec_bytes",
     "is_failing",
+    "middle_cut",
     "percent",
     "plain",
     "short_image",
@@ -158,3 +160,48 @@ def weights(backends: Iterable[BackendRef], route_namespace: str) -> str:
             name = f"{backend.namespace}/{name}"
         parts.append(f"{name}:{backend.weight}")
     return " ".join(parts)
+
+
+_ELLIPSIS = "\u2026"
+_SEPARATORS = "-._/:"
+
+
+def middle_cut(text: str, width: int) -> str:
+    """``text`` in at most ``width`` cells, cut in the middle when it is longer.
+
+    Why: sibling names share their start and differ at their end (``aks-userblue-87654321-
+    vmss000002``, ``checkout-stable-68c555fdc9-9f4f4``), so cutting the end, as a table does,
+    makes them all look alike. The tail keeps whole name parts (split at ``- . _ / :``) up
+    to about half the room, the head takes the rest and drops a separator it would end on:
+    ``aks-userblue…vmss000002``. A last part too long for half the room is cut by
+    characters, half and half. Never wider than ``width``; ``""`` for a width below 1.
+    """
+    if cell_len(text) <= width:
+        return text
+    if width <= 1:
+        return _ELLIPSIS[:max(width, 0)]
+    room = width - 1  # one cell for the ellipsis
+    half = room // 2
+    starts = [i + 1 for i, char in enumerate(text) if char in _SEPARATORS]
+    tail = ""
+    for start in reversed(starts):  # from the last part back, whole parts only
+        candidate = text[start:]
+        if cell_len(candidate) > half:
+            break
+        tail = candidate
+    if not tail:  # the last part alone is longer than half the room
+        tail = _right_cells(text, half)
+    head = set_cell_size(text, room - cell_len(tail)).rstrip(" ")
+    if len(head) > 1 and head[-1] in _SEPARATORS:
+        head = head[:-1]
+    return f"{head}{_ELLIPSIS}{tail}"
+
+
+def _right_cells(text: str, cells: int) -> str:
+    """The longest end of ``text`` that takes at most ``cells`` cells."""
+    taken = ""
+    for char in reversed(text):
+        if cell_len(char + taken) > cells:
+            break
+        taken = char + taken
+    return taken

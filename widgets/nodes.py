@@ -31,14 +31,15 @@ class NodesPanel(VirtualPanel):
     ROW_KINDS: ClassVar[tuple[str, ...]] = ("nodes",)
     TITLE: ClassVar[str] = "Nodes"
     COLUMNS: ClassVar[tuple[Column, ...]] = (
-        Column("NAME"),
-        Column("POOL"),
-        Column("STATUS"),
-        Column("CPU", align="right"),
-        Column("MEM", align="right"),
-        Column("VERSION"),
-        Column("AGE", align="right"),
+        Column("NAME", priority=1, min_width=16, ideal=24, cut="middle"),
+        Column("POOL", priority=5, min_width=6),
+        Column("STATUS", priority=1, min_width=8),
+        Column("CPU", align="right", priority=3),
+        Column("MEM", align="right", priority=3),
+        Column("VERSION", priority=6),
+        Column("AGE", align="right", priority=7),
     )
+    """By priority (widgets/column_fit.py): the name and its status first, age last."""
 
     def view(self, store: Store, kind: str, row: Row, now: float) -> RowView | None:
         if not isinstance(row, NodeRow):

@@ -120,6 +120,9 @@ class Panel(Widget):
     }
     """
 
+    ALLOW_MAXIMIZE = True
+    """A panel (not only its table) fills the screen when maximised (tui/layout.py)."""
+
     KINDS: ClassVar[tuple[str, ...]] = ()
     """Store kinds this panel shows or depends on."""
     ROW_KINDS: ClassVar[tuple[str, ...]] = ()
@@ -361,6 +364,11 @@ class Panel(Widget):
 
     def _batch(self) -> AbstractContextManager[object]:
         return self.app.batch_update() if self.is_attached else nullcontext()
+
+    @property
+    def failing_count(self) -> int:
+        """How many rows have the ``problem`` tone (the pager line shows it)."""
+        return len(self._failing)
 
     def _show_counts(self) -> None:
         shown, held = self.visible_count(), len(self._views)

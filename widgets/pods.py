@@ -47,15 +47,17 @@ class PodsPanel(VirtualPanel):
     TITLE: ClassVar[str] = "Pods"
     NARROW_LABEL: ClassVar[str] = "problems"
     COLUMNS: ClassVar[tuple[Column, ...]] = (
-        Column("NAMESPACE", max_width=24),
-        Column("NAME", max_width=56),
-        Column("READY", align="right"),
-        Column("STATUS", max_width=26),
-        Column("RESTARTS", align="right"),
-        Column("PROBLEM", max_width=40),
-        Column("NODE", max_width=36),
-        Column("AGE", align="right"),
+        Column("NAMESPACE", max_width=24, priority=4, min_width=8),
+        Column("NAME", max_width=56, priority=1, min_width=16, ideal=24, cut="middle"),
+        Column("READY", align="right", priority=3),
+        Column("STATUS", max_width=26, priority=1, min_width=10, ideal=26),
+        Column("RESTARTS", align="right", priority=3, min_width=6),
+        Column("PROBLEM", max_width=40, priority=2, min_width=12, ideal=30),
+        Column("NODE", max_width=36, priority=8, min_width=10, cut="middle"),
+        Column("AGE", align="right", priority=7),
     )
+    """By priority (widgets/column_fit.py): name, status and the problem in words first;
+    node and age last."""
 
     def __init__(
         self,

@@ -105,18 +105,20 @@ class RoutesPanel(TablePanel):
     # Fixed widths: this panel takes three kinds that arrive from three sources in any
     # order, and auto widths then depended on which came first (seen as a flaky snapshot).
     COLUMNS: ClassVar[tuple[Column, ...]] = (
-        Column("KIND", width=9),
-        Column("NAMESPACE", width=18),
-        Column("NAME", width=18),
+        Column("KIND", width=9, priority=3, min_width=4),
+        Column("NAMESPACE", width=18, priority=4, min_width=8),
+        Column("NAME", width=18, priority=1, min_width=10, ideal=14, cut="middle"),
         # Grows (up to 40) for a failing condition said whole, "ResolvedRefs False:
         # BackendNotFound", which a fixed 12 cut to "ResolvedRefs"; the label's padding keeps
         # the calm look (12 cells) whatever order the kinds arrive in.
-        Column("STATUS".ljust(12), max_width=40),
-        Column("ADDRESSES / PARENTS", width=34),
-        Column("ROUTES", width=6, align="right"),
-        Column("BACKENDS", width=44),
-        Column("AGE", width=5, align="right"),
+        Column("STATUS".ljust(12), max_width=40, priority=1, min_width=12, ideal=24),
+        Column("ADDRESSES / PARENTS", width=34, priority=6, min_width=10),
+        Column("ROUTES", width=6, align="right", priority=6),
+        Column("BACKENDS", width=44, priority=2, min_width=14, ideal=24),
+        Column("AGE", width=5, align="right", priority=7),
     )
+    """By priority (widgets/column_fit.py): the name, its failing condition in words and
+    the weights first; parents, attached routes and age last."""
 
     def view(self, store: Store, kind: str, row: Row, now: float) -> RowView | None:
         if isinstance(row, GatewayRow):

@@ -53,6 +53,18 @@ class Column:
     max_width: int = 48
     """Cap for auto widths; longer values are cut with an ellipsis."""
     align: Literal["left", "right"] = "left"
+    priority: int = 5
+    """How much the column matters when the table is too narrow for all of them (1 most):
+    the least important are narrowed to ``min_width`` first, then dropped
+    (:func:`widgets.column_fit.fit_columns`)."""
+    min_width: int | None = None
+    """Narrowest the column may be shown; None: its label's width."""
+    ideal: int | None = None
+    """Width the column grows to before less important columns grow past their minimum
+    (a message: enough to read); beyond it, it grows last. None: its full width."""
+    cut: Literal["end", "middle"] = "end"
+    """Where a value too long for the column is cut: names are cut in the middle, where
+    siblings differ (:func:`widgets.formatting.middle_cut`)."""
 
 
 class CommitResult(NamedTuple):

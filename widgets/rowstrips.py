@@ -35,6 +35,8 @@ from textual.cache import LRUCache
 from textual.strip import Strip
 from textual.widget import Widget
 
+from widgets.column_fit import fit_columns, shown_labels
+from widgets.formatting import middle_cut
 from widgets.rowmodel import Cell, RowModel
 
 __all__ = ["COMPONENT_CLASSES", "TABLE_CSS", "RowStrips", "overlay"]
@@ -118,14 +120,43 @@ class RowStrips:
         self._cache: LRUCache[tuple[Any, ...], Strip] = LRUCache(_STRIP_CACHE)
         self.built = 0
         """How many row strips were built rather than taken from the cache."""
+        self.fitted: tuple[int, ...] | None = None
+        """Each column's width as drawn (0: dropped), from
+        :func:`widgets.column_fit.fit_columns`; None: the model's (full) widths."""
+
+    def _fit(self) -> None:
+        """Choose the columns and their widths for the widget's width by priority
+        (:func:`widgets.column_fit.fit_columns`), keeping the vertical scrollbar's room
+        always, so a scrollbar coming and going does not make the columns jump. Nothing
+        before the widget has a size."""
+        widget = self._widget
+        available = widget.size.width - widget.styles.scrollbar_size_vertical
+        if available > 0:
+            self.fitted = fit_columns(self._model.columns, self._model.widths, available)
+
+    @property
+    def shown_columns(self) -> tuple[str, ...]:
+        """Labels of the columns drawn, left to right."""
+        return shown_labels(self._model.columns, self.widths)
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """Each column's width as drawn (0: not drawn)."""
+        fitted = self.fitted
+        if fitted is not None and len(fitted) == len(self._model.widths):
+            return fitted
+        return tuple(self._model.widths)
 
     @property
     def width(self) -> int:
-        """Cells in a full line: every column's width and its padding."""
-        return self._model.total_width + 2 * _PADDING * len(self._model.widths)
+        """Cells in a full line: every drawn column's width and its padding."""
+        widths = self.widths
+        return sum(widths) + 2 * _PADDING * sum(1 for width in widths if width)
 
     def invalidate(self) -> None:
-        """Columns, widths or styles changed: no kept strip may be reused."""
+        """Columns, widths, the widget's width or styles changed: the columns are chosen
+        again, and no kept strip may be reused."""
+        self._fit()
         self._generation += 1
         self._cache.clear()
 
@@ -136,7 +167,7 @@ class RowStrips:
         if strip is None:
             style = self._widget.get_component_rich_style("vtable--header")
             cells = tuple(column.label for column in self._model.columns)
-            strip = self._build(cells, style, None)
+            strip = self._build(cells, style, None, labels=True)
             self._cache[cache_key] = strip
         return strip
 
@@ -166,17 +197,23 @@ class RowStrips:
             self.built += 1
         return strip
 
-    def _build(self, cells: tuple[Cell, ...], style: Style, post: Style | None) -> Strip:
-        """One row as segments: plain cells are joined into runs, Text cells keep spans."""
+    def _build(self, cells: tuple[Cell, ...], style: Style, post: Style | None, *,
+               labels: bool = False) -> Strip:
+        """One row as segments: plain cells are joined into runs, Text cells keep spans.
+        ``labels``: the header line, whose labels are cut at the end like any word."""
         run_style = style + post if post is not None else style
         segments: list[Segment] = []
         run: list[str] = []
         console = self._widget.app.console
         pad = " " * _PADDING
-        widths = self._model.widths
+        widths = self.widths
         for index, column in enumerate(self._model.columns):
             width = widths[index]
+            if not width:
+                continue  # dropped: the table is too narrow for it
             cell = cells[index] if index < len(cells) else ""
+            if column.cut == "middle" and not labels and isinstance(cell, str):
+                cell = middle_cut(cell, width)
             run.append(pad)
             if isinstance(cell, Text):
                 if run:
@@ -194,8 +231,7 @@ class RowStrips:
             run.append(pad)
         if run:
             segments.append(Segment("".join(run), run_style))
-        total = sum(widths) + 2 * _PADDING * len(widths)
-        return Strip(segments, total)
+        return Strip(segments, self.width)
 
 
 def overlay(cells: tuple[Cell, ...], timed: Mapping[int, Cell]) -> tuple[Cell, ...]:

@@ -6,6 +6,11 @@ value is wider than its column, the cheap case of that call), add new rows, and 
 when a sort key changed or a row appeared. Views are kept in the panel, so a panel fed before it
 is mounted fills its table on mount.
 
+Columns are chosen by priority for the table's width (:mod:`widgets.column_fit`): on a
+resize, or when a value needs a wider column, the table's columns are rebuilt with the
+columns that fit, at their fitted widths, and the (few) rows added again; names in a
+``cut="middle"`` column are cut where siblings differ.
+
 Ages and "5m ago" cells are re-aged on a schedule: each row is due when its string next changes
 (``42s`` every second, ``7m`` every minute, ``3d`` every day), so a call costs O(rows due).
 Anything that can grow to thousands of rows belongs on a
@@ -18,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from heapq import heappop, heappush
 from typing import ClassVar, Self
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual import events, on
@@ -28,7 +34,8 @@ from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
 from backends.model import Row
-from widgets.formatting import plain
+from widgets.column_fit import fit_columns, shown_labels
+from widgets.formatting import middle_cut, plain
 from widgets.panel import Panel, RowId, RowView
 from widgets.rowmodel import Cell, Column
 from widgets.rowtable import RowTable
@@ -134,7 +141,13 @@ class TablePanel(Panel):
         self.table = QuietDataTable(cursor_type="row", zebra_stripes=False)
         """The table (exposed for tests and for the App's focus handling)."""
         self._shown: dict[RowId, tuple[Text, ...]] = {}
-        self._column_keys: list[ColumnKey] = []
+        self._column_keys: list[ColumnKey | None] = []
+        """The table's key of each of COLUMNS (None: dropped for want of room)."""
+        self._natural: list[int] = []
+        """Each column's width to show its values whole (fixed, or grown with them)."""
+        self._fitted: tuple[int, ...] = ()
+        """Each column's width as shown (0: dropped): :func:`fit_columns`."""
+        self._refit_wanted = False
         self._filter = ""
         self._palette: dict[str, Style] = {}
         self._ready = False
@@ -147,15 +160,60 @@ class TablePanel(Panel):
         yield self.table
 
     def on_mount(self) -> None:
-        for index, column in enumerate(self.COLUMNS):
-            self._column_keys.append(
-                self.table.add_column(Text(column.label), width=column.width, key=str(index))
-            )
+        self._natural = [
+            column.width if column.width is not None
+            else min(cell_len(column.label), column.max_width)
+            for column in self.COLUMNS
+        ]
+        self._fitted = tuple(self._natural)
+        self._add_columns()
         self._palette = self._resolve_palette()
         self._ready = True
         with self._batch():
             self._sync_all()
+        self._refit()
         self._show_counts()
+
+    def on_resize(self) -> None:
+        """A new width: the columns are chosen again once the table has its size."""
+        self.call_after_refresh(self._refit)
+
+    @property
+    def shown_columns(self) -> tuple[str, ...]:
+        """Labels of the columns shown at the table's width, left to right."""
+        return shown_labels(self.COLUMNS, self._fitted)
+
+    def _add_columns(self) -> None:
+        self._column_keys = [
+            self.table.add_column(Text(column.label, no_wrap=True, overflow="ellipsis"),
+                                  width=width, key=str(index)) if width else None
+            for index, (column, width) in enumerate(zip(self.COLUMNS, self._fitted,
+                                                        strict=True))
+        ]
+
+    def _refit(self) -> None:
+        """Choose the columns for the table's width; rebuild the table if they changed.
+
+        Rebuilding (columns and rows) is O(rows), fine for the short lists a TablePanel is
+        for, and happens on a resize or when a value first needs a wider column."""
+        self._refit_wanted = False
+        if not self._ready:
+            return
+        width = self.table.size.width
+        available = width - self.table.styles.scrollbar_size_vertical if width else 0
+        fitted = fit_columns(self.COLUMNS, self._natural, available)
+        if fitted == self._fitted:
+            return
+        selected = self.selected_row
+        self._fitted = fitted
+        with self._batch():
+            self.table.clear(columns=True)
+            self._add_columns()
+            self._shown.clear()
+            for rid, view in self._views.items():
+                self._push(rid, view, None)
+            if self._shown:
+                self._sort(selected)
 
     def focus(self, scroll_visible: bool = True) -> Self:
         """Focus goes to the table (the panel itself is not focusable)."""
@@ -228,6 +286,8 @@ class TablePanel(Panel):
             need_sort |= self._push(rid, view, old)
         if need_sort and resort:
             self._sort(selected)
+        if self._refit_wanted:
+            self._refit()
 
     def rows_updated(self, updates: dict[RowId, RowView | None], now: float) -> None:
         for rid, view in updates.items():
@@ -288,8 +348,11 @@ class TablePanel(Panel):
             return False
         if shown is None:
             texts = self._texts(view)
-            table.add_row(*texts, key=table_key)
+            keys = self._column_keys
+            table.add_row(*(t for t, k in zip(texts, keys, strict=False) if k is not None),
+                          key=table_key)
             self._shown[rid] = texts
+            self._grow(view.cells)
             return True
         if old is not None and old is not view and old.tone == view.tone:
             # Same tone and palette: only the cells whose value changed need a new Text
@@ -303,27 +366,43 @@ class TablePanel(Panel):
         merged = list(shown)
         style = self._palette.get(view.tone) if view.tone else None
         for index in columns:
-            was, new = shown[index], self._text(view.cells[index], self.COLUMNS[index], style)
+            was, new = shown[index], self._text(view.cells[index], self.COLUMNS[index], style,
+                                                self._fitted[index])
             if was == new:
                 continue
-            column = table.columns[self._column_keys[index]]
-            wider = column.auto_width and new.cell_len > column.content_width
-            table.update_cell(table_key, self._column_keys[index], new, update_width=wider)
+            key = self._column_keys[index]
+            if key is not None:
+                table.update_cell(table_key, key, new)
             merged[index] = new
         self._shown[rid] = tuple(merged)
+        self._grow(view.cells)
         return old is None or old.sort_key != view.sort_key
+
+    def _grow(self, cells: tuple[Cell, ...]) -> None:
+        """Note the columns a row's values need wider (re-fitted after the batch)."""
+        natural = self._natural
+        for index, (cell, column) in enumerate(zip(cells, self.COLUMNS, strict=False)):
+            if column.width is None and natural[index] < column.max_width:
+                wanted = min(cell_len(plain(cell)), column.max_width)
+                if wanted > natural[index]:
+                    natural[index] = wanted
+                    self._refit_wanted = True
 
     def _texts(self, view: RowView) -> tuple[Text, ...]:
         style = self._palette.get(view.tone) if view.tone else None
         return tuple(
-            self._text(cell, column, style)
-            for cell, column in zip(view.cells, self.COLUMNS, strict=False)
+            self._text(cell, column, style, width)
+            for cell, column, width in zip(view.cells, self.COLUMNS, self._fitted, strict=False)
         )
 
     @staticmethod
-    def _text(cell: Cell, column: Column, style: Style | None) -> Text:
-        text = cell.copy() if isinstance(cell, Text) else Text(cell, end="")
+    def _text(cell: Cell, column: Column, style: Style | None, width: int = 0) -> Text:
+        if column.cut == "middle" and isinstance(cell, str) and 0 < width < cell_len(cell):
+            text = Text(middle_cut(cell, width), end="")
+        else:
+            text = cell.copy() if isinstance(cell, Text) else Text(cell, end="")
         text.no_wrap = True
+        text.overflow = "ellipsis"
         text.justify = column.align
         if style is not None:
             text.stylize_before(style)
@@ -336,10 +415,12 @@ class TablePanel(Panel):
         ``DataTable.sort`` hands the key function a row's cells only; the first cell objects
         are ours (we keep them in ``_shown``), so their identity leads back to the row.
         """
-        if not self._column_keys:
+        first = next((i for i, key in enumerate(self._column_keys) if key is not None), None)
+        if first is None:
             return
         ranks = {
-            id(texts[0]): (self._views[rid].sort_key, rid) for rid, texts in self._shown.items()
+            id(texts[first]): (self._views[rid].sort_key, rid)
+            for rid, texts in self._shown.items()
         }
         self.table.sort(key=lambda cells: ranks[id(cells[0])])
         if not self.table.cursor_chosen:
@@ -360,6 +441,8 @@ class TablePanel(Panel):
             self._push(rid, view, view)
         if self._shown:
             self._sort(selected)
+        if self._refit_wanted:
+            self._refit()
 
     def _resolve_palette(self) -> dict[str, Style]:
         return {

@@ -1,5 +1,9 @@
 """VirtualTable: a keyed, sorted, filtered table on Textual's line API for huge lists.
 
+Over 500 lines because the widget's own job (keys, cursor, scrolling, messages, which lines
+are on screen) is one; rows, strips and the choice of columns are split out already
+(:mod:`widgets.rowmodel`, :mod:`widgets.rowstrips`, :mod:`widgets.column_fit`).
+
 DataTable keeps a renderable per cell and re-walks its rows on many operations; at 30,000 pods
 clearing and re-adding costs seconds and a width update hundreds of milliseconds (STYLE.md).
 This table is built for the big panels (nodes, workloads, pods, events) instead:
@@ -160,8 +164,17 @@ class VirtualTable(ScrollView, can_focus=True):
 
     @property
     def column_widths(self) -> tuple[int, ...]:
-        """Current content width of each column (without padding)."""
+        """Current content width of each column (without padding), as if all were shown."""
         return tuple(self.model.widths)
+
+    @property
+    def shown_columns(self) -> tuple[str, ...]:
+        """Labels of the columns drawn at the table's width (by priority), left to right."""
+        return self._strips.shown_columns
+
+    def on_resize(self) -> None:
+        """A new width: the columns are chosen again (:meth:`RowStrips.invalidate`)."""
+        self._layout_changed()
 
     def upsert(
         self, key: str, cells: tuple[Cell, ...], sort_key: Any = (), *, tone: str | None = None

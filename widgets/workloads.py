@@ -57,16 +57,18 @@ class WorkloadsPanel(VirtualPanel):
     """Routes only wake the Deployments they send traffic to."""
     TITLE: ClassVar[str] = "Workloads"
     COLUMNS: ClassVar[tuple[Column, ...]] = (
-        Column("NAMESPACE"),
-        Column("NAME"),
-        Column("DESIRED", align="right"),
-        Column("READY", align="right"),
-        Column("UPDATED", align="right"),
-        Column("AVAILABLE", align="right"),
-        Column("ROLLOUT"),
-        Column("IMAGE"),
-        Column("AGE", align="right"),
+        Column("NAMESPACE", priority=4, min_width=8),
+        Column("NAME", priority=1, min_width=16, ideal=24, cut="middle"),
+        Column("DESIRED", align="right", priority=3),
+        Column("READY", align="right", priority=2),
+        Column("UPDATED", align="right", priority=3),
+        Column("AVAILABLE", align="right", priority=3),
+        Column("ROLLOUT", priority=1, min_width=10, ideal=40),
+        Column("IMAGE", priority=7, min_width=10, cut="middle"),
+        Column("AGE", align="right", priority=8),
     )
+    """By priority (widgets/column_fit.py): the name and its rollout in words first; the
+    image and the age last."""
 
     def __init__(self, *, show_all: bool = False, name: str | None = None,
                  id: str | None = None, classes: str | None = None,
