@@ -332,6 +332,23 @@ class TimelineReader:
                            "AND at <= ? ORDER BY at, id", (after, until))
         return [(float(a), bytes(b)) for a, b in rows]  # type: ignore[arg-type, call-overload]
 
+    def first_keyframe_at(self) -> float | None:
+        """When the oldest keyframe kept was taken (a replay starts there), or None."""
+        (at,) = self._query("SELECT min(at) FROM frames WHERE type = 'key'", ())[0]
+        return None if at is None else float(at)  # type: ignore[arg-type]
+
+    def last_frame_at(self) -> float | None:
+        """When the newest frame was taken (a replay ends there), or None."""
+        (at,) = self._query("SELECT max(at) FROM frames", ())[0]
+        return None if at is None else float(at)  # type: ignore[arg-type]
+
+    def frames(self, after: float, until: float) -> list[tuple[float, str, bytes]]:
+        """Every frame (keyframes and deltas) with ``after < at <= until``, oldest first."""
+        rows = self._query("SELECT at, type, body FROM frames WHERE at > ? AND at <= ? "
+                           "ORDER BY at, id", (after, until))
+        return [(float(a), str(t), bytes(b))  # type: ignore[arg-type, call-overload]
+                for a, t, b in rows]
+
     def frame_times(self) -> list[float]:
         """Times of every frame, oldest first (the replay's stops)."""
         return [float(r[0]) for r in  # type: ignore[arg-type]
