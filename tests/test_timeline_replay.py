@@ -1,4 +1,4 @@
-"""Issue 17, point 5: ``controlroom replay`` opens the control room on a recording.
+"""Issue 17, points 1 and 5: the App records as it watches; ``controlroom replay`` opens the control room on a recording.
 
 The bad rollout is recorded through the CLI (``controlroom record`` against the drill on its
 manual clock), then replayed in the App through Textual's Pilot: the crash-looping pod of
@@ -9,19 +9,34 @@ recording is refused by ``controlroom replay`` with the problem, before any scre
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from backends.config import Settings
+from backends.kube.source_set import SourceOptions
+from backends.timeline.entry import TimelineEntry
+from backends.timeline.live import TIMELINE_SOURCE
 from drill.resources import BY_KEY
+from drill.runner import DrillCluster
 from tests.conftest import ROOT, ThreadedDrill
-from tests.timeline_support import COMMAND, Recording, advance_until, find, killed_at_the_end
-from tests.waiting import pilot_until
+from tests.timeline_support import (
+    COMMAND,
+    Recording,
+    advance_until,
+    find,
+    frames,
+    killed_at_the_end,
+)
+from tests.waiting import await_until, pilot_until
+from tui.app import ControlRoomApp, Target
 from tui.replay import ReplayApp, open_replay
+from tui.run import _sources
 from widgets.pods import PodsPanel
 
 PODS = BY_KEY["pods"]
@@ -110,6 +125,49 @@ async def test_replay_shows_the_crash_looping_pod_at_its_time_and_not_before(
         await pilot_until(pilot, lambda: cursor.position == cursor.end and not cursor.playing,
                           "played to the end")
         await pilot_until(pilot, lambda: crash_rows(app), "the crash-looping pod, played")
+
+
+async def test_the_app_records_as_it_watches(drill: DrillCluster, tmp_path: Path) -> None:
+    """The control room records its context's timeline while it runs (the same recorder as
+    ``controlroom record``), and says so when the file cannot be used."""
+    path = tmp_path / "app.timeline"
+    starter = _sources(lambda: str(drill.kubeconfig), "drill", None, settings=Settings(),
+                       timeline=path, journal=tmp_path / "journal.sqlite3",
+                       options=SourceOptions(bookmark_interval=0.2, metrics=False))
+    app = ControlRoomApp(Settings(), None, Target(cluster="drill", context="drill"), starter,
+                         journal_path=tmp_path / "journal.sqlite3")
+    async with app.run_test(size=(180, 50)) as pilot:
+        await pilot_until(pilot, lambda: app.session is not None, "the session")
+        health = await pilot_until(pilot, lambda: app.store.health(TIMELINE_SOURCE),
+                                   "the timeline's health")
+        assert health.state == "connected"
+        await await_until(lambda: asyncio.to_thread(lambda: path.exists() and frames(path)),
+                          "the first keyframe", pause=pilot.pause)
+
+        def scale(d: dict[str, Any]) -> dict[str, Any]:
+            d["spec"]["replicas"] = 5
+            return d
+        drill.state.mutate(BY_KEY["deployments.apps"], "catalog", "catalog", scale)
+
+        def scaled() -> TimelineEntry | None:
+            return find(path, lambda e: e.name == "catalog" and "replicas" in e.change
+                        and e.after == "5")
+        entry = await await_until(lambda: asyncio.to_thread(scaled), "the scale recorded",
+                                  pause=pilot.pause)
+        assert entry.kind == "spec" and entry.context == "drill"
+        # A second recorder of the same file is refused: one writer per file.
+        busy = ControlRoomApp(Settings(), None, Target(cluster="drill", context="drill"),
+                              _sources(lambda: str(drill.kubeconfig), "drill", None,
+                                       timeline=path, options=SourceOptions(metrics=False)))
+        assert busy.store.health(TIMELINE_SOURCE) is None
+        second = await _sources(lambda: str(drill.kubeconfig), "drill", None, timeline=path,
+                                options=SourceOptions(metrics=False))(busy.store)
+        try:
+            refused = busy.store.health(TIMELINE_SOURCE)
+            assert refused is not None and refused.state == "error"
+            assert "another process is recording" in refused.error
+        finally:
+            await second.stop()
 
 
 def test_replay_refuses_a_damaged_recording(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from drill.resources import BY_KEY
 from tests.conftest import ROOT, ThreadedDrill
 from tests.waiting import StreamReader, wait_until
 
-__all__ = ["COMMAND", "DEPLOYMENTS", "Recording", "advance_until", "find", "killed_at_the_end"]
+__all__ = ["COMMAND", "DEPLOYMENTS", "Recording", "advance_until", "find", "frames", "killed_at_the_end"]
 
 COMMAND = [sys.executable, "-m", "controlroom"]
 DEPLOYMENTS = BY_KEY["deployments.apps"]
