@@ -245,7 +245,7 @@ def synth_part(args: argparse.Namespace, tmp: Path) -> None:
     from backends.store import Store
     from backends.timeline.recorder import Recorder
     from backends.timeline.replay import ReplaySource, copy_state
-    from backends.timeline.store import TimelineWriter
+    from backends.timeline.writer import TimelineWriter
 
     path = tmp / "hour.timeline"
     clock = [1.8e9]

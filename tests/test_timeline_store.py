@@ -14,10 +14,11 @@ import msgspec
 import pytest
 
 from backends.model import ContainerInfo, PodRow
-from backends.timeline import store as tl
+from backends.timeline import writer as tl
 from backends.timeline.entry import TimelineEntry
 from backends.timeline.frames import diff_fields, encode_frame, patch_row
-from backends.timeline.store import TimelineBusy, TimelineReader, TimelineWriter, read_entries
+from backends.timeline.store import TimelineBusy, TimelineReader, read_entries
+from backends.timeline.writer import TimelineWriter
 
 
 def entry(at: float, name: str = "web", **fields: object) -> TimelineEntry:

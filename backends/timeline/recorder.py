@@ -46,7 +46,8 @@ from backends.timeline.entry import TimelineEntry
 from backends.timeline.frames import ROW_TYPES, apply_to_tables, encode_frame, settle
 from backends.timeline.podagg import PodAggregator
 from backends.timeline.signals import AlertTracker, bus_entry, health_entry, journal_entry
-from backends.timeline.store import TimelineReader, TimelineWriter
+from backends.timeline.store import TimelineReader
+from backends.timeline.writer import TimelineWriter
 
 __all__ = ["Recorder", "restore_state"]
 
