@@ -61,11 +61,20 @@ def rss_mb(pid: int) -> float:
 
 
 def file_mb(path: Path) -> float:
-    total = 0
-    for p in (path, Path(f"{path}-wal")):
-        if p.exists():
-            total += p.stat().st_size
-    return total / 1024 / 1024
+    """The recording's logical size: its pages in use, the WAL's not yet checkpointed
+    included (the WAL file itself keeps its largest size, which would overstate growth)."""
+    import sqlite3
+
+    if not path.exists():
+        return 0.0
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+    finally:
+        conn.close()
+    return (pages - free) * size / 1024 / 1024
 
 
 # ---------------------------------------------------------------- the children

@@ -13,7 +13,7 @@ repeat namespaces, nodes and images: they compress several times over). In a del
 the recorder held before is stored as a patch: only its changed fields, and inside a tuple
 of parts (a pod's containers) only the changed fields of the changed part; a pod flipping
 Ready costs tens of bytes instead of its whole row. A patch is applied to the row held at
-that point of the replay (:func:`patch_row`).
+that point of the replay (:func:`patch_row`: ``structs.replace`` of the changed fields).
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ __all__ = [
     "diff_fields",
     "encode_frame",
     "patch_row",
-    "settle",
 ]
 
 ROW_TYPES: Mapping[str, type[m.Row]] = {
@@ -103,45 +102,40 @@ def diff_fields(old: msgspec.Struct, new: msgspec.Struct) -> dict[str, Any]:
             for name in new.__struct_fields__ if getattr(old, name) != getattr(new, name)}
 
 
-def _apply_value(current: Any, patch: Any) -> Any:
-    tag, value = patch
-    if tag == "s":
-        return _apply_fields(current, value)
-    if tag == "t":
-        return [c if p is None else _apply_value(c, p) for c, p in zip(current, value,
-                                                                         strict=True)]
-    return value
+_FIELD_TYPES: dict[type, dict[str, Any]] = {}
 
 
-def _apply_fields(current: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(current)
-    for name, value in patch.items():
-        merged[name] = _apply_value(merged.get(name), value)
-    return merged
+def _field_type(cls: type, name: str) -> Any:
+    types = _FIELD_TYPES.get(cls)
+    if types is None:
+        types = _FIELD_TYPES[cls] = {f.name: f.type for f in msgspec.structs.fields(cls)}
+    return types[name]
 
 
-def _apply_in_place(current: dict[str, Any], patch: dict[str, Any]) -> None:
-    """:func:`_apply_fields` on a dict the caller owns (a seek's pending rows): no copies."""
+def _typed(old: msgspec.Struct, patch: dict[str, Any]) -> Any:
+    """``old`` with ``patch`` applied, struct by struct (``structs.replace``): only the
+    changed fields are touched and only containers are converted again."""
+    changes: dict[str, Any] = {}
     for name, (tag, value) in patch.items():
-        if tag == "s" and isinstance(current.get(name), dict):
-            _apply_in_place(current[name], value)
-        elif tag == "t" and isinstance(current.get(name), list):
-            items = current[name]
-            for index, part in enumerate(value):
-                if part is None:
-                    continue
-                if part[0] == "s" and isinstance(items[index], dict):
-                    _apply_in_place(items[index], part[1])
-                else:
-                    items[index] = _apply_value(items[index], part)
+        current = getattr(old, name)
+        if tag == "s":
+            changes[name] = _typed(current, value)
+        elif tag == "t":
+            changes[name] = tuple(
+                c if p is None else (_typed(c, p[1]) if p[0] == "s"
+                                     else msgspec.convert(p[1], type(c)))
+                for c, p in zip(current, value, strict=True))
+        elif isinstance(value, list | dict):
+            changes[name] = msgspec.convert(value, _field_type(type(old), name))
         else:
-            current[name] = _apply_value(current.get(name), [tag, value])
+            changes[name] = value
+    return msgspec.structs.replace(old, **changes)
 
 
 def patch_row(old: m.Row, patch: dict[str, Any]) -> m.Row:
-    """``old`` with a patch made by :func:`diff_fields` applied (typed again by msgspec)."""
-    merged = _apply_fields(msgspec.to_builtins(old), patch)
-    return msgspec.convert(merged, type(old))
+    """``old`` with a patch made by :func:`diff_fields` applied."""
+    row: m.Row = _typed(old, patch)
+    return row
 
 
 _FRAME_DECODER = msgspec.msgpack.Decoder(Frame)
@@ -189,70 +183,30 @@ def decode_frame(body: bytes) -> tuple[Frame, dict[str, list[m.Row]]]:
 
 
 def apply_to_tables(tables: dict[str, dict[str, m.Row]], health: dict[str, SourceHealth],
-                    body: bytes, *, keyframe: bool,
-                    pending: dict[str, dict[str, dict[str, Any]]] | None = None) -> float:
+                    body: bytes, *, keyframe: bool) -> float:
     """Bring plain tables (kind -> key -> row) and health to the frame's state: what a seek
-    rebuilds in, without the store's per-row index work. Returns the frame's time.
-
-    With ``pending``, patched rows are kept there as plain dicts (kind -> key -> fields)
-    and patched again by later frames; :func:`settle` types them once at the end: a pod
-    patched in a hundred frames is converted once, not a hundred times."""
+    rebuilds in, without the store's per-row index work. Returns the frame's time."""
     frame, rows = decode_frame(body)
     if keyframe:
         tables.clear()
         health.clear()
-        if pending is not None:
-            pending.clear()
     for kind, items in rows.items():
         table = tables.setdefault(kind, {})
-        waiting = pending.get(kind) if pending is not None else None
         for row in items:
             table[row.key] = row
-            if waiting:
-                waiting.pop(row.key, None)
     for kind, patches in frame.patches.items():
         table = tables.setdefault(kind, {})
-        if pending is None:
-            for key, patch in patches:
-                old = table.get(key)
-                if old is not None:
-                    table[key] = _patched(old, patch)
-            continue
-        waiting = pending.setdefault(kind, {})
         for key, patch in patches:
-            current = waiting.get(key)
-            if current is None:
-                old = table.get(key)
-                if old is None:
-                    continue
-                current = waiting[key] = msgspec.to_builtins(old)
-            _apply_in_place(current, patch)
+            old = table.get(key)
+            if old is not None:
+                table[key] = _patched(old, patch)
     for kind, keys in frame.removed.items():
         gone = tables.get(kind)
-        waiting = pending.get(kind) if pending is not None else None
-        for key in keys:
-            if gone is not None:
+        if gone is not None:
+            for key in keys:
                 gone.pop(key, None)
-            if waiting:
-                waiting.pop(key, None)
     health.update(frame.health)
     return frame.at
-
-
-def settle(tables: dict[str, dict[str, m.Row]],
-           pending: dict[str, dict[str, dict[str, Any]]]) -> None:
-    """Type the rows :func:`apply_to_tables` left as dicts in ``pending``, into ``tables``."""
-    for kind, waiting in pending.items():
-        row_type = ROW_TYPES.get(kind)
-        table = tables.setdefault(kind, {})
-        if row_type is None:
-            continue
-        for key, fields in waiting.items():
-            try:
-                table[key] = msgspec.convert(fields, row_type)
-            except (msgspec.ValidationError, TypeError, ValueError) as exc:
-                raise FrameError(f"damaged replay patch of {key}: {exc}") from exc
-    pending.clear()
 
 
 def _patched(old: m.Row, patch: dict[str, Any]) -> m.Row:

@@ -34,7 +34,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+
+import msgspec
 
 from backends.model import KINDS, PodRow, ReplicaSetRow, Row, make_key
 from backends.ops.journal import JournalEntry
@@ -43,13 +44,13 @@ from backends.signals.model import ALERTS, AlertRow
 from backends.store import SourceHealth, Store
 from backends.timeline.changes import DIFFERS, diff_row
 from backends.timeline.entry import TimelineEntry
-from backends.timeline.frames import ROW_TYPES, apply_to_tables, encode_frame, settle
+from backends.timeline.frames import ROW_TYPES, apply_to_tables, encode_frame
 from backends.timeline.podagg import PodAggregator
 from backends.timeline.signals import AlertTracker, bus_entry, health_entry, journal_entry
 from backends.timeline.store import TimelineReader
 from backends.timeline.writer import TimelineWriter
 
-__all__ = ["Recorder", "restore_state"]
+__all__ = ["RecordedState", "Recorder", "recorded_state", "restore_state"]
 
 log = logging.getLogger(__name__)
 
@@ -57,28 +58,45 @@ _WATCHED_KINDS: frozenset[str] = frozenset(KINDS) & frozenset(ROW_TYPES)
 """The cluster kinds recorded (not the metrics: see :data:`ROW_TYPES`)."""
 
 
-def restore_state(reader: TimelineReader, store: Store, until: float | None = None) -> float:
-    """Bring ``store`` to the recording's state at ``until`` (default: its end): the newest
-    keyframe at or before it plus the frames after it, rebuilt in plain tables and handed to
-    the store once per kind. Returns the time of the last frame applied (0.0 when the
-    recording has no keyframe yet)."""
+class RecordedState(msgspec.Struct, kw_only=True):
+    """The recorded rows and source health at a moment, in plain tables (kind -> key ->
+    row): cheap to build, handed to a store once per kind."""
+
+    at: float = 0.0
+    tables: dict[str, dict[str, Row]] = msgspec.field(default_factory=dict)
+    health: dict[str, SourceHealth] = msgspec.field(default_factory=dict)
+
+    def into(self, store: Store) -> None:
+        """Make ``store`` hold exactly this state's recorded kinds and health (only the
+        differences are stamped, so its consumers repaint what changed)."""
+        for kind in ROW_TYPES:
+            store.replace(kind, self.tables.get(kind, {}).values())
+        for source, state in self.health.items():
+            store.set_health(source, state.state, state.error, now=state.since)
+
+
+def recorded_state(reader: TimelineReader, until: float | None = None) -> RecordedState:
+    """The recording's state at ``until`` (default: its end): the newest keyframe at or
+    before it plus the deltas after it (``at`` 0.0: no keyframe yet)."""
     end = until if until is not None else float("inf")
+    state = RecordedState()
     key = reader.keyframe_before(end)
     if key is None:
-        return 0.0
+        return state
     at, body = key
-    tables: dict[str, dict[str, Row]] = {}
-    health: dict[str, SourceHealth] = {}
-    pending: dict[str, dict[str, dict[str, Any]]] = {}
-    last = apply_to_tables(tables, health, body, keyframe=True, pending=pending)
+    state.at = apply_to_tables(state.tables, state.health, body, keyframe=True)
     for _at, delta in reader.deltas(at, end):
-        last = apply_to_tables(tables, health, delta, keyframe=False, pending=pending)
-    settle(tables, pending)
-    for kind in ROW_TYPES:
-        store.replace(kind, tables.get(kind, {}).values())
-    for source, state in health.items():
-        store.set_health(source, state.state, state.error, now=state.since)
-    return last
+        state.at = apply_to_tables(state.tables, state.health, delta, keyframe=False)
+    return state
+
+
+def restore_state(reader: TimelineReader, store: Store, until: float | None = None) -> float:
+    """Bring ``store`` to the recording's state at ``until`` (see :func:`recorded_state`);
+    returns the time of the last frame applied (0.0 when there is no keyframe yet)."""
+    state = recorded_state(reader, until)
+    if state.at:
+        state.into(store)
+    return state.at
 
 
 class Recorder:

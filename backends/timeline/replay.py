@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from backends.store import Store
-from backends.timeline.frames import ROW_TYPES, apply_frame
-from backends.timeline.recorder import restore_state
+from backends.timeline.frames import apply_frame
+from backends.timeline.recorder import RecordedState, recorded_state
 from backends.timeline.store import TimelineFileError, TimelineReader
 
 __all__ = ["SPEEDS", "ReplayCursor", "ReplaySource", "copy_state"]
@@ -67,13 +67,10 @@ class ReplayCursor:
         return self.position
 
 
-def copy_state(source: Store, target: Store) -> None:
-    """Make ``target`` hold exactly ``source``'s recorded kinds and source health (only the
-    differences are stamped, so consumers repaint what changed)."""
-    for kind in ROW_TYPES:
-        target.replace(kind, source.held(kind).values())
-    for name, health in source.all_health().items():
-        target.set_health(name, health.state, health.error, now=health.since)
+def copy_state(state: RecordedState, target: Store) -> None:
+    """Make ``target`` hold exactly ``state`` (only the differences are stamped, so the
+    panels repaint what changed)."""
+    state.into(target)
 
 
 class ReplaySource:
@@ -99,13 +96,10 @@ class ReplaySource:
     def close(self) -> None:
         self._reader.close()
 
-    def state_at(self, moment: float) -> Store:
-        """A fresh store holding the recorded state at ``moment`` (blocking: call it in a
-        worker thread)."""
-        store = Store(clock=lambda: moment)
+    def state_at(self, moment: float) -> RecordedState:
+        """The recorded state at ``moment`` (blocking: call it in a worker thread)."""
         with self._lock:
-            restore_state(self._reader, store, moment)
-        return store
+            return recorded_state(self._reader, moment)
 
     def frames_between(self, after: float, until: float) -> list[tuple[float, str, bytes]]:
         """The frames in ``(after, until]``, oldest first (blocking)."""
