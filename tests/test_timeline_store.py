@@ -97,3 +97,36 @@ def test_a_patch_brings_a_row_exactly_to_its_new_state() -> None:
     whole = encode_frame(1.0, {"pods": [new]})
     patched = encode_frame(1.0, {"pods": [new]}, before={"pods": {old.key: old}})
     assert len(patched) < len(whole)
+
+
+def test_the_drill_keeps_managed_fields_as_a_real_server() -> None:
+    """Who wrote what (drill/managed.py): the request's fieldManager, else the User-Agent's
+    first part; an update moves the ownership of what it changed; status writes stay apart."""
+    from drill.managed import manager_of_request, stamp
+
+    assert manager_of_request("", "kubectl/v1.31.0 (linux/amd64) kubernetes/abc",
+                              "application/merge-patch+json") == ("kubectl", "Update")
+    assert manager_of_request("helm", "Go-http-client/1.1",
+                              "application/apply-patch+yaml") == ("helm", "Apply")
+    created = {"metadata": {"name": "web"}, "spec": {"replicas": 1}}
+    stamp(created, None, ("helm", "Apply"), "2026-12-07T14:00:00Z", api_version="apps/v1")
+    changed = {"metadata": {**created["metadata"]}, "spec": {"replicas": 3}}
+    stamp(changed, created, ("kubectl", "Update"), "2026-12-07T14:01:00Z",
+          api_version="apps/v1")
+    annotated = {"metadata": {**changed["metadata"], "annotations": {"rev": "2"}},
+                 "spec": {"replicas": 3}}
+    stamp(annotated, changed, ("kube-controller-manager", "Update"), "2026-12-07T14:01:00Z",
+          api_version="apps/v1")
+    owners = {e["manager"]: set(e["fieldsV1"]) for e in annotated["metadata"]["managedFields"]}
+    assert owners == {"kubectl": {"f:spec"}, "kube-controller-manager": {"f:metadata"}}
+    # The control room's decoder names the spec's owner, not the controller that annotated
+    # after it (the newest entry by time, but without the spec).
+    import json
+
+    from backends.kube.decode import decode_object
+    from backends.model import DeploymentRow
+
+    body = {"apiVersion": "apps/v1", "kind": "Deployment", **annotated}
+    body["metadata"] = {**annotated["metadata"], "namespace": "ns"}
+    row = decode_object("deployments", json.dumps(body).encode())
+    assert isinstance(row, DeploymentRow) and row.last_manager == "kubectl (Update)"
