@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from backends import model as m
 from backends.kube import schema as s
 from backends.kube.containers import container_infos
+from backends.kube.managed import last_manager
 from backends.quantity import cpu_millicores, memory_bytes
 from backends.sanitize import clean, plain_line
 
@@ -380,6 +381,7 @@ def deployment_row(dep: s.WorkloadIn) -> m.DeploymentRow:
         argocd_app=_argocd_app(meta),
         created=created_at(meta),
         breaker_mark=clean((meta.annotations or {}).get(_BREAKER_ANNOTATION, ""), 512),
+        last_manager=last_manager(meta),
     )
 
 
@@ -407,6 +409,7 @@ def replicaset_row(rs: s.WorkloadIn) -> m.ReplicaSetRow:
         images=_images(spec.template.spec.containers),
         template_hash=clean((meta.labels or {}).get("pod-template-hash", "")),
         created=created_at(meta),
+        last_manager=last_manager(meta),
     )
 
 

@@ -18,6 +18,8 @@ from typing import Generic, TypeVar
 
 import msgspec
 
+from backends.kube.schema_parts import HistoryIn, ManagedFieldIn, OperationStateIn
+
 T = TypeVar("T")
 
 RAW_NULL = msgspec.Raw(b"null")
@@ -56,6 +58,14 @@ class LabeledMetaIn(MetaIn):
 
     labels: dict[str, str] | None = None
     annotations: dict[str, str] | None = None
+
+
+class TrackedMetaIn(LabeledMetaIn):
+    """Metadata with its writers, for kinds whose changes the timeline names an actor for
+    (issue 17): Deployments, ReplicaSets, Applications, HTTPRoutes. Not pods or nodes:
+    their writers change every heartbeat and nobody asks who wrote them."""
+
+    managed_fields: list[ManagedFieldIn] | None = None
 
 
 class ListMetaIn(_In):
@@ -235,7 +245,7 @@ class WorkloadStatusIn(_In):
 class WorkloadIn(_In):
     """Deployments and ReplicaSets share this shape for everything we read."""
 
-    metadata: LabeledMetaIn = msgspec.field(default_factory=LabeledMetaIn)
+    metadata: TrackedMetaIn = msgspec.field(default_factory=TrackedMetaIn)
     spec: WorkloadSpecIn = msgspec.field(default_factory=WorkloadSpecIn)
     status: WorkloadStatusIn = msgspec.field(default_factory=WorkloadStatusIn)
 
@@ -318,19 +328,6 @@ class AppHealthIn(_In):
     message: str = ""
 
 
-class HistoryIn(_In):
-    id: int = 0
-    revision: str = ""
-    revisions: list[str] | None = None
-    deployed_at: datetime | None = None
-
-
-class OperationStateIn(_In):
-    phase: str = ""
-    message: str = ""
-    finished_at: datetime | None = None
-
-
 class AppConditionIn(_In):
     type: str = ""
     message: str = ""
@@ -363,7 +360,7 @@ class AppStatusIn(_In):
 
 
 class AppIn(_In):
-    metadata: MetaIn = msgspec.field(default_factory=MetaIn)
+    metadata: TrackedMetaIn = msgspec.field(default_factory=TrackedMetaIn)
     spec: AppSpecIn = msgspec.field(default_factory=AppSpecIn)
     status: AppStatusIn = msgspec.field(default_factory=AppStatusIn)
     # Only presence matters; Raw avoids decoding its (possibly large) body.
@@ -459,7 +456,7 @@ class RouteStatusIn(_In):
 
 
 class RouteIn(_In):
-    metadata: MetaIn = msgspec.field(default_factory=MetaIn)
+    metadata: TrackedMetaIn = msgspec.field(default_factory=TrackedMetaIn)
     spec: RouteSpecIn = msgspec.field(default_factory=RouteSpecIn)
     status: RouteStatusIn = msgspec.field(default_factory=RouteStatusIn)
 

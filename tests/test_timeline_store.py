@@ -1,0 +1,132 @@
+"""Issue 17, point 1 (storage): the timeline file's writer and reader on their own.
+
+Retention and the size budget prune the oldest first and keep the newest keyframe a replay
+needs; one writer per file; the filters of ``read_entries``; a frame's patch brings a row
+exactly to its new state (a replay is only as right as its patches).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from backends.model import ContainerInfo, PodRow
+from backends.timeline import writer as tl
+from backends.timeline.entry import TimelineEntry
+from backends.timeline.frames import diff_fields, encode_frame, patch_row
+from backends.timeline.store import TimelineBusy, TimelineReader, read_entries
+from backends.timeline.writer import TimelineWriter
+
+
+def entry(at: float, name: str = "web", **fields: object) -> TimelineEntry:
+    base: dict[str, object] = {"context": "c", "kind": "spec", "namespace": "ns",
+                               "object_kind": "Deployment"}
+    return TimelineEntry(at=at, seen=at, name=name, **{**base, **fields})  # type: ignore[arg-type]
+
+
+def test_retention_and_size_budget_prune_the_oldest_and_keep_the_newest_keyframe(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = time.time()
+    path = tmp_path / "c.timeline"
+    writer = TimelineWriter(path, "c", retention=3600.0)
+    writer.append([entry(now - 7200 + i, name=f"old-{i}") for i in range(50)])
+    writer.append([entry(now - 60 + i, name=f"new-{i}") for i in range(50)])
+    writer.append_frame(now - 7000, "key", b"old keyframe")
+    writer.append_frame(now - 6000, "key", b"newest keyframe, before the cutoff")
+    writer.append_frame(now - 6000 + 1, "delta", b"old delta")
+    writer.close()
+    monkeypatch.setattr(tl, "PRUNE_SECONDS", 0.0)
+    writer = TimelineWriter(path, "c", retention=3600.0)
+    writer.append([entry(now, name="last")])
+    writer.flush()
+    names = [e.name for e in read_entries(path, newest_first=False)]
+    assert names == [f"new-{i}" for i in range(50)] + ["last"]
+    with TimelineReader(path) as reader:
+        key = reader.keyframe_before(now)
+        assert key is not None and key[1] == b"newest keyframe, before the cutoff"
+    writer.close()
+    # The size budget: far too small, so the oldest go, a tenth at a time, never all at once.
+    big = TimelineWriter(path, "c", retention=1e9, max_bytes=1)
+    big.append([entry(now + i, detail="x" * 2000) for i in range(200)])
+    big.close()
+    left = read_entries(path, newest_first=False)
+    assert 0 < len(left) < 251 and left[-1].at == now + 199
+
+
+def test_one_writer_per_file_and_the_filters(tmp_path: Path) -> None:
+    path = tmp_path / "c.timeline"
+    writer = TimelineWriter(path, "c")
+    with pytest.raises(TimelineBusy, match="another process is recording"):
+        TimelineWriter(path, "c")
+    t = time.time()
+    writer.append([entry(t + 1, app="checkout", actor="argocd (automated)"),
+                   entry(t + 2, name="db", namespace="data", app="data", actor="kubectl"),
+                   entry(t + 3, app="checkout", actor="controlroom: alice", kind="journal")])
+    writer.flush()
+
+    def at(**filters: object) -> list[float]:
+        return [e.at - t for e in read_entries(path, **filters)]  # type: ignore[arg-type]
+
+    assert at() == [3.0, 2.0, 1.0]
+    assert at(app="checkout", newest_first=False) == [1.0, 3.0]
+    assert at(actor="ARGOCD") == [1.0]
+    assert at(namespace="data") == [2.0]
+    assert at(kinds=["journal"]) == [3.0]
+    assert at(since=t + 1.5, until=t + 2.5) == [2.0]
+    assert at(limit=1) == [3.0]
+    assert at(kinds=[]) == []
+    writer.close()
+
+
+def test_a_patch_brings_a_row_exactly_to_its_new_state() -> None:
+    old = PodRow(key="ns/p", namespace="ns", name="p", status="Running", ready_containers=1,
+                 total_containers=2, restarts=3, containers=(
+                     ContainerInfo(name="app", ready=True, restarts=3, state="running"),
+                     ContainerInfo(name="side", ready=True)))
+    new = msgspec.structs.replace(old, status="CrashLoopBackOff", ready_containers=0,
+                                  restarts=4, containers=(
+                                      ContainerInfo(name="app", restarts=4, state="waiting",
+                                                    reason="CrashLoopBackOff"),
+                                      old.containers[1]))
+    patch = diff_fields(old, new)
+    assert set(patch) == {"status", "ready_containers", "restarts", "containers"}
+    assert patch_row(old, patch) == new
+    whole = encode_frame(1.0, {"pods": [new]})
+    patched = encode_frame(1.0, {"pods": [new]}, before={"pods": {old.key: old}})
+    assert len(patched) < len(whole)
+
+
+def test_the_drill_keeps_managed_fields_as_a_real_server() -> None:
+    """Who wrote what (drill/managed.py): the request's fieldManager, else the User-Agent's
+    first part; an update moves the ownership of what it changed; status writes stay apart."""
+    from drill.managed import manager_of_request, stamp
+
+    assert manager_of_request("", "kubectl/v1.31.0 (linux/amd64) kubernetes/abc",
+                              "application/merge-patch+json") == ("kubectl", "Update")
+    assert manager_of_request("helm", "Go-http-client/1.1",
+                              "application/apply-patch+yaml") == ("helm", "Apply")
+    created = {"metadata": {"name": "web"}, "spec": {"replicas": 1}}
+    stamp(created, None, ("helm", "Apply"), "2026-12-07T14:00:00Z", api_version="apps/v1")
+    changed = {"metadata": {**created["metadata"]}, "spec": {"replicas": 3}}
+    stamp(changed, created, ("kubectl", "Update"), "2026-12-07T14:01:00Z",
+          api_version="apps/v1")
+    annotated = {"metadata": {**changed["metadata"], "annotations": {"rev": "2"}},
+                 "spec": {"replicas": 3}}
+    stamp(annotated, changed, ("kube-controller-manager", "Update"), "2026-12-07T14:01:00Z",
+          api_version="apps/v1")
+    owners = {e["manager"]: set(e["fieldsV1"]) for e in annotated["metadata"]["managedFields"]}
+    assert owners == {"kubectl": {"f:spec"}, "kube-controller-manager": {"f:metadata"}}
+    # The control room's decoder names the spec's owner, not the controller that annotated
+    # after it (the newest entry by time, but without the spec).
+    import json
+
+    from backends.kube.decode import decode_object
+    from backends.model import DeploymentRow
+
+    body = {"apiVersion": "apps/v1", "kind": "Deployment", **annotated}
+    body["metadata"] = {**annotated["metadata"], "namespace": "ns"}
+    row = decode_object("deployments", json.dumps(body).encode())
+    assert isinstance(row, DeploymentRow) and row.last_manager == "kubectl (Update)"
