@@ -1,0 +1,216 @@
+"""Which change each alert most likely followed: the words a post-mortem starts from.
+
+Why pure functions over a list of entries: the timeline screen, the post-mortem export and
+replay all ask the same question of the same recording ("PodCrashLooping fired; what changed
+just before, on the same app, workload or route?"), and the answer must not differ between
+them. Nothing here reads a file or a clock; the callers hand in the entries.
+
+The rule, kept deliberately simple so an engineer can check it by eye:
+
+- an alert's *start* is its entry's ``at`` (the source's firing time);
+- a *candidate* is a change entry (:data:`CHANGE_KINDS`) of the same context that happened at
+  or before that start and no more than ``window`` seconds earlier, and that touches what the
+  alert is about: the same Argo CD app, or the same workload or route (object ``Kind/name``
+  or owning workload) in the same namespace;
+- the latest candidate wins. Candidates at the same instant are ranked by how closely they
+  touch the alert (the workload or route itself before its app), then by kind (the spec
+  change, which is what broke, before the sync that carried it); the others at that instant
+  are counted in the words, never hidden;
+- no candidate: "no change recorded before it", never a guess from another app.
+
+A spec or route change written by Argo CD's controller is said with the sync that carried it
+(its initiator and revision), when the recording holds that sync operation of the same app
+shortly before: "image checkout:1.5.0 synced by argocd (automated) at rev abc123".
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+from typing import Final
+
+import msgspec
+
+from backends.timefmt import duration
+from backends.timeline.entry import EntryKind, TimelineEntry
+
+__all__ = [
+    "CHANGE_KINDS",
+    "DEFAULT_WINDOW_S",
+    "Correlation",
+    "alert_subject",
+    "change_words",
+    "correlate",
+    "is_change",
+    "is_firing",
+    "is_resolved",
+]
+
+CHANGE_KINDS: Final[frozenset[EntryKind]] = frozenset({"spec", "sync", "route", "app",
+                                                       "journal"})
+"""The entries an alert can have followed: what someone or something changed on purpose."""
+
+DEFAULT_WINDOW_S: Final = 2 * 3600.0
+"""How far back before an alert's start a change is still a candidate (2 hours)."""
+
+SYNC_LINK_S: Final = 600.0
+"""How long after an Argo CD sync operation started a spec or route change written by Argo
+CD's controller is said to have been carried by it."""
+
+_KIND_RANK: Final[dict[str, int]] = {"spec": 4, "route": 3, "sync": 2, "journal": 1, "app": 0}
+"""Among changes at the same instant and as close to the alert: what broke first."""
+
+_RESOLVED_WORDS: Final = ("resolved", "inactive", "ok")
+
+
+class Correlation(msgspec.Struct, frozen=True, kw_only=True):
+    """One firing alert and the change it most likely followed (None: none recorded)."""
+
+    alert: TimelineEntry
+    change: TimelineEntry | None
+    carried_by: TimelineEntry | None = None
+    """The Argo CD sync that carried ``change`` when Argo CD's controller wrote it."""
+    also: int = 0
+    """How many other candidate changes happened at the very same instant as ``change``."""
+    words: str = ""
+    """The sentence for the screen and the post-mortem."""
+
+
+def is_resolved(entry: TimelineEntry) -> bool:
+    """An alert entry that says the alert stopped firing."""
+    state = (entry.after or entry.change).strip().lower()
+    return entry.kind == "alert" and state.startswith(_RESOLVED_WORDS)
+
+
+def is_firing(entry: TimelineEntry) -> bool:
+    """An alert entry that says the alert started (or is) firing."""
+    return entry.kind == "alert" and not is_resolved(entry)
+
+
+def is_change(entry: TimelineEntry) -> bool:
+    """An entry an alert can have followed (:data:`CHANGE_KINDS`)."""
+    return entry.kind in CHANGE_KINDS
+
+
+def _objects(entry: TimelineEntry) -> set[str]:
+    """The workload or route ``Kind/name`` an entry is about (itself and its owner)."""
+    found = {entry.workload} if entry.workload else set()
+    if entry.kind not in ("alert", "journal") and entry.object_kind and entry.name:
+        found.add(f"{entry.object_kind}/{entry.name}")
+    return found
+
+
+def _closeness(alert: TimelineEntry, change: TimelineEntry) -> int:
+    """2: the same workload or route in the same namespace; 1: the same Argo CD app;
+    0: unrelated."""
+    if change.context != alert.context:
+        return 0
+    if alert.namespace and change.namespace == alert.namespace \
+            and _objects(alert) & _objects(change):
+        return 2
+    if alert.app and change.app == alert.app:
+        return 1
+    return 0
+
+
+def alert_subject(alert: TimelineEntry) -> str:
+    """What the alert is about, in one word: its workload's name, else its app, else its
+    namespace ("" when it names none of them)."""
+    if alert.workload:
+        return alert.workload.rpartition("/")[2]
+    return alert.app or alert.namespace
+
+
+def _short_change(change: TimelineEntry) -> str:
+    """``image checkout:1.4.2 -> checkout:1.5.0`` says ``image checkout:1.5.0``: the value it
+    went to is what the alert followed. Anything else is said as recorded."""
+    words = change.change or change.after or change.name
+    left, arrow, right = words.partition(" -> ")
+    field, space, _old = left.partition(" ")
+    if arrow and space and " -> " not in right and "," not in words:
+        return f"{field} {right}"
+    return words
+
+
+def change_words(change: TimelineEntry, carried_by: TimelineEntry | None = None,
+                 alert: TimelineEntry | None = None) -> str:
+    """The change as a post-mortem line says it: what, on which object (unless it is the
+    ``alert``'s own workload or route, already named), by whom, at which revision."""
+    what = _short_change(change)
+    own = alert is not None and alert.namespace == change.namespace \
+        and f"{change.object_kind}/{change.name}" in _objects(alert)
+    if not own and (change.kind in ("sync", "app", "journal") or change.name not in what):
+        where = f"{change.namespace}/{change.name}" if change.namespace else change.name
+        what = f"{what} on {change.object_kind or change.kind} {where}".strip()
+    actor = carried_by.actor if carried_by is not None else change.actor
+    kind = carried_by.actor_kind if carried_by is not None else change.actor_kind
+    revision = carried_by.revision if carried_by is not None else change.revision
+    if actor:
+        what += f" {'synced by' if kind == 'argocd' else 'by'} {actor}"
+    if revision:
+        what += f" at rev {revision}"
+    return what
+
+
+def _carrier(change: TimelineEntry, syncs: Sequence[TimelineEntry]) -> TimelineEntry | None:
+    """The Argo CD sync of the change's app that carried a controller-written change."""
+    if change.kind not in ("spec", "route") or not change.app \
+            or change.actor_kind not in ("field-manager", "unknown", "system") \
+            or (change.actor and "argocd" not in change.actor.lower()):
+        return None
+    best: TimelineEntry | None = None
+    for sync in syncs:
+        if sync.app == change.app and sync.context == change.context \
+                and 0 <= change.at - sync.at <= SYNC_LINK_S \
+                and (best is None or sync.at > best.at):
+            best = sync
+    return best
+
+
+def _words(alert: TimelineEntry, change: TimelineEntry | None, carried_by: TimelineEntry | None,
+           also: int, window: float) -> str:
+    subject = alert_subject(alert)
+    head = f"{alert.name} on {subject}" if subject else alert.name
+    if change is None:
+        return f"{head}: no change recorded before it (within {duration(window)})"
+    gap = duration(alert.at - change.at)
+    text = f"{head} {gap} after {change_words(change, carried_by, alert)}"
+    if also:
+        text += f" (and {also} other change{'s' if also > 1 else ''} at the same time)"
+    return text
+
+
+def correlate(entries: Iterable[TimelineEntry], *,
+              window: float = DEFAULT_WINDOW_S) -> list[Correlation]:
+    """For each firing alert entry in ``entries`` (in their order), the change it most
+    likely followed (module docstring). ``entries`` need not be sorted."""
+    if window < 0:
+        raise ValueError(f"correlation window must not be negative, got {window}")
+    listed = list(entries)
+    changes = sorted((e for e in listed if is_change(e)), key=lambda e: e.at)
+    times = [c.at for c in changes]
+    syncs = [c for c in changes if c.kind == "sync"]
+    found: list[Correlation] = []
+    for alert in listed:
+        if not is_firing(alert):
+            continue
+        end = bisect.bisect_right(times, alert.at)
+        start = bisect.bisect_left(times, alert.at - window)
+        best: tuple[float, int, int] | None = None
+        chosen: TimelineEntry | None = None
+        tied = 0
+        for change in changes[start:end]:
+            close = _closeness(alert, change)
+            if not close:
+                continue
+            rank = (change.at, close, _KIND_RANK.get(change.kind, 0))
+            if best is not None and change.at == best[0]:
+                tied += 1
+            elif best is None or change.at > best[0]:
+                tied = 0
+            if best is None or rank > best:
+                best, chosen = rank, change
+        carried = _carrier(chosen, syncs) if chosen is not None else None
+        found.append(Correlation(alert=alert, change=chosen, carried_by=carried, also=tied,
+                                 words=_words(alert, chosen, carried, tied, window)))
+    return found
