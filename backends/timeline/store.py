@@ -1,0 +1,649 @@
+"""The timeline's file: one append-only SQLite database (WAL) per context.
+
+Why SQLite: a 48-hour watch must survive a SIGKILL with at most the last second lost, answer
+"what happened between 14:02 and 14:20 to app checkout" without reading everything, and be
+one file an engineer can copy into a post-mortem. SQLite's WAL gives durable, atomic batches
+(one transaction per flush) and readers that never block the writer; indexes give the time
+range and filter queries. stdlib ``sqlite3`` only.
+
+Why a writer thread: every SQLite call may touch the disk, and nothing may block the event
+loop. :meth:`TimelineWriter.append` and :meth:`TimelineWriter.append_frame` only put work on
+a queue; a thread commits it in one transaction at least every :data:`FLUSH_SECONDS`, prunes
+by retention and size budget, and is the only thread that touches the connection. Readers
+(:func:`read_entries`, :class:`TimelineReader`) are synchronous: call them through
+``asyncio.to_thread`` from the event loop.
+
+Schema (``schema_version`` 1; the meta table says which):
+
+``meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)``
+    ``format`` = ``controlroom-timeline`` (a foreign SQLite file has no such row),
+    ``schema_version`` = ``1``, ``context`` (the kube context recorded), ``created`` (Unix
+    seconds, when the file was made).
+``entries(id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL, seen REAL, kind TEXT, namespace TEXT,
+name TEXT, object_kind TEXT, app TEXT, workload TEXT, actor TEXT, body BLOB)``
+    One :class:`~backends.timeline.entry.TimelineEntry` per row. The columns copy the entry's
+    fields that queries filter or sort by; ``body`` is the whole entry, msgspec-msgpack
+    encoded: it is the truth, the columns are its index. ``id`` orders entries with equal
+    ``at`` in the order they were recorded.
+    Indexes: ``entries_at(at)``, ``entries_app(app, at)``, ``entries_ns(namespace, at)``,
+    ``entries_name(name, at)``, ``entries_actor(actor, at)``.
+``frames(id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL, type TEXT, body BLOB)``
+    The slim-row state for replay (:mod:`backends.timeline.frames` encodes and decodes the
+    bodies): ``type`` is ``key`` (a keyframe: every row the store held at ``at``) or ``delta``
+    (the rows changed and removed since the previous frame), ``body`` is msgspec-msgpack,
+    zlib-compressed. Index ``frames_at(type, at)``.
+
+Retention and size budget: the writer deletes entries and frames older than the retention,
+and when the file outgrows its budget, the oldest tenth of both (and never the newest
+keyframe a replay still needs), then returns the freed pages (``auto_vacuum=INCREMENTAL``).
+That is the only deletion: entries are never updated.
+
+Damage: a file that is not SQLite, not a timeline, of another schema version or context, or
+truncated or corrupt raises :class:`TimelineFileError`, naming the file and the problem, on
+open; queries that hit damage later raise it too, never an empty result. Readers open the
+file read-only, and the writer refuses a damaged file instead of recreating it: nothing that
+is there is lost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from pathlib import Path
+
+import msgspec
+
+from backends.timeline.entry import TimelineEntry
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "default_path",
+    "file_size",
+    "DEFAULT_RETENTION",
+    "FLUSH_SECONDS",
+    "FORMAT",
+    "SCHEMA_VERSION",
+    "TimelineFileError",
+    "TimelineMeta",
+    "TimelineReader",
+    "TimelineWriter",
+    "read_entries",
+    "read_meta",
+]
+
+FORMAT = "controlroom-timeline"
+SCHEMA_VERSION = 1
+DEFAULT_RETENTION = 72 * 3600.0
+DEFAULT_MAX_BYTES = 2 * 1024**3
+"""Two GiB: 48 hours at the issue's 50 MB/hour is 2.4 GB at most; the oldest goes first."""
+FLUSH_SECONDS = 0.5
+"""The writer commits at least this often: a SIGKILL loses at most this much (issue: 1 s)."""
+PRUNE_SECONDS = 60.0
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_ENTRY_ENCODER = msgspec.msgpack.Encoder()
+_ENTRY_DECODER = msgspec.msgpack.Decoder(TimelineEntry)
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE entries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL, seen REAL NOT NULL, kind TEXT NOT NULL,
+    namespace TEXT NOT NULL, name TEXT NOT NULL, object_kind TEXT NOT NULL,
+    app TEXT NOT NULL, workload TEXT NOT NULL, actor TEXT NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE INDEX entries_at ON entries (at);
+CREATE INDEX entries_app ON entries (app, at);
+CREATE INDEX entries_ns ON entries (namespace, at);
+CREATE INDEX entries_name ON entries (name, at);
+CREATE INDEX entries_actor ON entries (actor, at);
+CREATE TABLE frames (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL, type TEXT NOT NULL CHECK (type IN ('key', 'delta')),
+    body BLOB NOT NULL
+);
+CREATE INDEX frames_at ON frames (type, at);
+"""
+
+
+class TimelineFileError(Exception):
+    """A timeline file that cannot be used as one: names the file and the problem."""
+
+    def __init__(self, path: Path | str, problem: str) -> None:
+        super().__init__(f"timeline file {path}: {problem}")
+        self.path = Path(path)
+        self.problem = problem
+
+
+class TimelineMeta(msgspec.Struct, frozen=True, kw_only=True):
+    """What the meta table says about a recording."""
+
+    context: str
+    created: float
+    schema_version: int
+
+
+# ---------------------------------------------------------------- checks shared by both sides
+
+
+def _check_header(path: Path) -> None:
+    """Refuse what is plainly not a whole SQLite file before SQLite gets to guess.
+
+    SQLite reads a truncated file up to where it ends and may answer queries from what is
+    left; the header's page count (valid when its change counters agree) says how long the
+    file must be, so a cut file is named as such instead of silently answering less.
+    """
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            header = handle.read(100)
+    except OSError as exc:
+        raise TimelineFileError(path, f"cannot read: {exc.strerror or exc}") from exc
+    if size == 0:
+        raise TimelineFileError(path, "empty file (0 bytes), not a timeline recording")
+    if len(header) < 100 or not header.startswith(_SQLITE_MAGIC):
+        raise TimelineFileError(path, "not an SQLite database (not a timeline recording)")
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    counter_valid = header[24:28] == header[92:96]
+    if counter_valid and pages and size < pages * page_size:
+        raise TimelineFileError(
+            path, f"truncated: {size} bytes, the database header says {pages * page_size}")
+
+
+def _wrap(path: Path, exc: sqlite3.Error) -> TimelineFileError:
+    text = str(exc)
+    if isinstance(exc, sqlite3.DatabaseError) and "malformed" in text:
+        return TimelineFileError(path, f"corrupt ({text})")
+    if "not a database" in text:
+        return TimelineFileError(path, f"not an SQLite database ({text})")
+    return TimelineFileError(path, text)
+
+
+def _read_meta(path: Path, conn: sqlite3.Connection) -> TimelineMeta:
+    try:
+        tables = {row[0] for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error as exc:
+        raise _wrap(path, exc) from exc
+    if "meta" not in tables:
+        raise TimelineFileError(path, "an SQLite database but not a timeline recording "
+                                "(no meta table)")
+    try:
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    except sqlite3.Error as exc:
+        raise _wrap(path, exc) from exc
+    if meta.get("format") != FORMAT:
+        raise TimelineFileError(path, "an SQLite database but not a timeline recording "
+                                f"(format {meta.get('format')!r})")
+    try:
+        version = int(meta.get("schema_version", ""))
+        created = float(meta.get("created", ""))
+    except ValueError as exc:
+        raise TimelineFileError(path, "damaged meta table (schema_version or created "
+                                "unreadable)") from exc
+    if version != SCHEMA_VERSION:
+        raise TimelineFileError(path, f"schema version {version}, this controlroom reads "
+                                f"{SCHEMA_VERSION}")
+    missing = {"entries", "frames"} - tables
+    if missing:
+        raise TimelineFileError(path, f"damaged: table(s) {', '.join(sorted(missing))} missing")
+    return TimelineMeta(context=meta.get("context", ""), created=created,
+                        schema_version=version)
+
+
+def _integrity(path: Path, conn: sqlite3.Connection) -> None:
+    """``PRAGMA quick_check``: every page reachable and well-formed (linear in file size,
+    a fraction of a second for an hour's recording)."""
+    try:
+        problems = [row[0] for row in conn.execute("PRAGMA quick_check(3)")]
+    except sqlite3.Error as exc:
+        raise _wrap(path, exc) from exc
+    if problems != ["ok"]:
+        raise TimelineFileError(path, "corrupt: " + "; ".join(
+            " ".join(str(p).split()) for p in problems))
+
+
+# ---------------------------------------------------------------- reading
+
+
+class TimelineReader:
+    """A read-only view of one recording (never writes, so never rewrites a damaged file).
+
+    Synchronous: from the event loop, call it through ``asyncio.to_thread``. One reader per
+    thread (sqlite3 connections are not shared across threads here).
+    """
+
+    def __init__(self, path: Path | str, *, check: bool = True) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise TimelineFileError(self.path, "no such file")
+        _check_header(self.path)
+        try:
+            self._conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                         check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise _wrap(self.path, exc) from exc
+        try:
+            self.meta = _read_meta(self.path, self._conn)
+            if check:
+                _integrity(self.path, self._conn)
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def close(self) -> None:
+        """Release the file."""
+        self._conn.close()
+
+    def __enter__(self) -> TimelineReader:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def _query(self, sql: str, params: Sequence[object]) -> list[tuple[object, ...]]:
+        try:
+            return self._conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise _wrap(self.path, exc) from exc
+
+    def entries(
+        self,
+        since: float | None = None,
+        until: float | None = None,
+        *,
+        app: str | None = None,
+        namespace: str | None = None,
+        name: str | None = None,
+        actor: str | None = None,
+        kinds: Collection[str] | None = None,
+        newest_first: bool = True,
+        limit: int | None = None,
+    ) -> list[TimelineEntry]:
+        """Entries with ``since <= at <= until`` matching every filter given (see
+        :func:`read_entries`)."""
+        where: list[str] = []
+        params: list[object] = []
+        if since is not None:
+            where.append("at >= ?")
+            params.append(since)
+        if until is not None:
+            where.append("at <= ?")
+            params.append(until)
+        for column, value in (("app", app), ("namespace", namespace), ("name", name)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                params.append(value)
+        if actor is not None:
+            where.append("instr(lower(actor), lower(?)) > 0")
+            params.append(actor)
+        if kinds is not None:
+            kinds = list(kinds)
+            if not kinds:
+                return []
+            where.append(f"kind IN ({', '.join('?' * len(kinds))})")
+            params.extend(kinds)
+        order = "DESC" if newest_first else "ASC"
+        sql = "SELECT body FROM entries"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY at {order}, id {order}"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(max(0, int(limit)))
+        out: list[TimelineEntry] = []
+        for (body,) in self._query(sql, params):
+            try:
+                out.append(_ENTRY_DECODER.decode(body))  # type: ignore[arg-type]
+            except (msgspec.DecodeError, TypeError) as exc:
+                raise TimelineFileError(self.path, f"corrupt entry: {exc}") from exc
+        return out
+
+    def span(self) -> tuple[float, float] | None:
+        """The first and last moment recorded (entries and frames), or None when empty."""
+        rows = self._query(
+            "SELECT min(lo), max(hi) FROM (SELECT min(at) lo, max(at) hi FROM entries "
+            "UNION ALL SELECT min(at), max(at) FROM frames)", ())
+        lo, hi = rows[0]
+        if lo is None or hi is None:
+            return None
+        return float(lo), float(hi)  # type: ignore[arg-type]
+
+    def keyframe_before(self, at: float) -> tuple[float, bytes] | None:
+        """The newest keyframe at or before ``at``: (its time, its body), or None."""
+        rows = self._query("SELECT at, body FROM frames WHERE type = 'key' AND at <= ? "
+                           "ORDER BY at DESC, id DESC LIMIT 1", (at,))
+        if not rows:
+            return None
+        frame_at, body = rows[0]
+        return float(frame_at), bytes(body)  # type: ignore[arg-type, call-overload]
+
+    def deltas(self, after: float, until: float) -> list[tuple[float, bytes]]:
+        """Delta frames with ``after < at <= until``, oldest first."""
+        rows = self._query("SELECT at, body FROM frames WHERE type = 'delta' AND at > ? "
+                           "AND at <= ? ORDER BY at, id", (after, until))
+        return [(float(a), bytes(b)) for a, b in rows]  # type: ignore[arg-type, call-overload]
+
+    def frame_times(self) -> list[float]:
+        """Times of every frame, oldest first (the replay's stops)."""
+        return [float(r[0]) for r in  # type: ignore[arg-type]
+                self._query("SELECT at FROM frames ORDER BY at, id", ())]
+
+
+def read_meta(path: Path | str) -> TimelineMeta:
+    """The recording's context, creation time and schema version (checks the file)."""
+    with TimelineReader(path) as reader:
+        return reader.meta
+
+
+def read_entries(
+    path: Path | str,
+    since: float | None = None,
+    until: float | None = None,
+    *,
+    app: str | None = None,
+    namespace: str | None = None,
+    name: str | None = None,
+    actor: str | None = None,
+    kinds: Collection[str] | None = None,
+    newest_first: bool = True,
+    limit: int | None = None,
+) -> list[TimelineEntry]:
+    """The recording's entries in ``[since, until]`` (Unix seconds; None: unbounded).
+
+    ``app``, ``namespace`` and ``name`` match exactly; ``actor`` matches case-insensitively
+    anywhere in the actor ("argocd" finds "argocd (automated)"); ``kinds`` keeps only those
+    entry kinds. Newest first unless ``newest_first=False``; at most ``limit`` entries.
+    Raises :class:`TimelineFileError` for a missing, foreign, truncated or corrupt file.
+    Synchronous: use ``asyncio.to_thread`` from the event loop.
+    """
+    with TimelineReader(path) as reader:
+        return reader.entries(since, until, app=app, namespace=namespace, name=name,
+                              actor=actor, kinds=kinds, newest_first=newest_first, limit=limit)
+
+
+# ---------------------------------------------------------------- writing
+
+
+class _Frame(msgspec.Struct, frozen=True):
+    at: float
+    type: str
+    body: bytes
+
+
+_Item = TimelineEntry | _Frame
+
+
+class TimelineWriter:
+    """Appends entries and frames to one context's file from a thread of its own.
+
+    Opening creates the file (and its directory) when missing, or checks an existing one:
+    a damaged or foreign file, or one of another context, raises :class:`TimelineFileError`
+    and is left as it is. :meth:`append` never blocks; the thread commits at least every
+    :data:`FLUSH_SECONDS`. Errors of the thread (disk full) are kept in :attr:`error` and
+    raised by the next :meth:`append`, :meth:`flush` or :meth:`close`: never swallowed.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        context: str,
+        *,
+        retention: float = DEFAULT_RETENTION,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        flush_seconds: float = FLUSH_SECONDS,
+    ) -> None:
+        self.path = Path(path)
+        self.context = context
+        self.retention = retention
+        self.max_bytes = max_bytes
+        self._flush_seconds = flush_seconds
+        self._now = time.time
+        self._queue: queue.SimpleQueue[_Item | threading.Event | None] = queue.SimpleQueue()
+        self.error: BaseException | None = None
+        self.entries_written = 0
+        self.frames_written = 0
+        self._conn = self._open()
+        self.meta = _read_meta(self.path, self._conn)
+        self._thread = threading.Thread(target=self._run, name=f"timeline-writer {self.path}",
+                                        daemon=True)
+        self._closed = False
+        self._thread.start()
+
+    # -- opening
+
+    def _open(self) -> sqlite3.Connection:
+        path = self.path
+        fresh = not path.exists() or path.stat().st_size == 0 and not _has_wal(path)
+        if not fresh:
+            _check_header(path)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise _wrap(path, exc) from exc
+        try:
+            if fresh:
+                conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.executescript("BEGIN;" + _SCHEMA + "COMMIT;")
+                conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [
+                    ("format", FORMAT), ("schema_version", str(SCHEMA_VERSION)),
+                    ("context", self.context), ("created", repr(self._now()))])
+            else:
+                meta = _read_meta(path, conn)
+                _integrity(path, conn)
+                if meta.context != self.context:
+                    raise TimelineFileError(path, f"records context {meta.context!r}, not "
+                                            f"{self.context!r}: use another file")
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise _wrap(path, exc) from exc
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    # -- the public side (any thread, the event loop included: nothing here blocks)
+
+    def append(self, entries: Iterable[TimelineEntry]) -> None:
+        """Queue entries for the next commit."""
+        self._raise_error()
+        for entry in entries:
+            self._queue.put(entry)
+
+    def append_frame(self, at: float, frame_type: str, body: bytes) -> None:
+        """Queue a replay frame (``key`` or ``delta``, body already encoded)."""
+        self._raise_error()
+        if frame_type not in ("key", "delta"):
+            raise ValueError(f"frame type {frame_type!r}: expected 'key' or 'delta'")
+        self._queue.put(_Frame(at, frame_type, body))
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Block until everything queued so far is committed (tests, shutdown; from the
+        event loop use ``asyncio.to_thread``)."""
+        done = threading.Event()
+        self._queue.put(done)
+        if not done.wait(timeout):
+            raise TimelineFileError(self.path, f"writer did not commit within {timeout:.0f} s")
+        self._raise_error()
+
+    def close(self) -> None:
+        """Commit what is queued and release the file."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join()
+        self._raise_error()
+
+    def _raise_error(self) -> None:
+        if self.error is not None:
+            raise TimelineFileError(self.path, f"writing failed: {self.error}") from self.error
+
+    # -- the thread
+
+    def _run(self) -> None:
+        conn = self._conn
+        last_prune = 0.0
+        try:
+            while True:
+                batch, waiters, stop = self._collect()
+                if batch:
+                    self._commit(conn, batch)
+                now = self._now()
+                if now - last_prune >= PRUNE_SECONDS or stop:
+                    last_prune = now
+                    self._prune(conn, now)
+                for event in waiters:
+                    event.set()
+                if stop:
+                    break
+        except BaseException as exc:  # kept and raised on the caller's side
+            self.error = exc
+            self._drain_waiters()
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+
+    def _drain_waiters(self) -> None:
+        with contextlib.suppress(queue.Empty):
+            while True:
+                item = self._queue.get_nowait()
+                if isinstance(item, threading.Event):
+                    item.set()
+
+    def _collect(self) -> tuple[list[_Item], list[threading.Event], bool]:
+        """Wait for the first item, then take what arrives within the flush interval."""
+        batch: list[_Item] = []
+        waiters: list[threading.Event] = []
+        deadline: float | None = None
+        while True:
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                item = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                return batch, waiters, False
+            if item is None:
+                self._take_rest(batch, waiters)
+                return batch, waiters, True
+            if isinstance(item, threading.Event):
+                self._take_rest(batch, waiters)
+                waiters.append(item)
+                return batch, waiters, False
+            batch.append(item)
+            if deadline is None:
+                deadline = time.monotonic() + self._flush_seconds
+
+    def _take_rest(self, batch: list[_Item], waiters: list[threading.Event]) -> None:
+        with contextlib.suppress(queue.Empty):
+            while True:
+                item = self._queue.get_nowait()
+                if isinstance(item, threading.Event):
+                    waiters.append(item)
+                elif item is not None:
+                    batch.append(item)
+
+    def _commit(self, conn: sqlite3.Connection, batch: list[_Item]) -> None:
+        rows = [(e.at, e.seen, e.kind, e.namespace, e.name, e.object_kind, e.app, e.workload,
+                 e.actor, _ENTRY_ENCODER.encode(e))
+                for e in batch if isinstance(e, TimelineEntry)]
+        frames = [(f.at, f.type, f.body) for f in batch if isinstance(f, _Frame)]
+        conn.execute("BEGIN")
+        try:
+            if rows:
+                conn.executemany(
+                    "INSERT INTO entries (at, seen, kind, namespace, name, object_kind, app, "
+                    "workload, actor, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            if frames:
+                conn.executemany("INSERT INTO frames (at, type, body) VALUES (?, ?, ?)",
+                                 frames)
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+        self.entries_written += len(rows)
+        self.frames_written += len(frames)
+
+    def _prune(self, conn: sqlite3.Connection, now: float) -> None:
+        """Retention first, then the size budget, oldest first; keeps the newest keyframe."""
+        cutoff = now - self.retention
+        keep_key = _newest_keyframe_at(conn)
+        conn.execute("BEGIN")
+        conn.execute("DELETE FROM entries WHERE at < ?", (cutoff,))
+        conn.execute("DELETE FROM frames WHERE at < ? AND at < ?",
+                     (cutoff, keep_key if keep_key is not None else cutoff))
+        conn.execute("COMMIT")
+        for _round in range(20):
+            if _file_bytes(conn) <= self.max_bytes:
+                break
+            conn.execute("BEGIN")
+            deleted = 0
+            for table in ("entries", "frames"):
+                (count,) = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+                drop = max(1, count // 10) if count else 0
+                if table == "frames" and keep_key is not None:
+                    cur = conn.execute(
+                        "DELETE FROM frames WHERE id IN (SELECT id FROM frames WHERE at < ? "
+                        "ORDER BY at, id LIMIT ?)", (keep_key, drop))
+                else:
+                    cur = conn.execute(
+                        f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} "
+                        "ORDER BY at, id LIMIT ?)", (drop,))
+                deleted += cur.rowcount
+            conn.execute("COMMIT")
+            conn.execute("PRAGMA incremental_vacuum")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            if not deleted:
+                break
+        else:
+            return
+        conn.execute("PRAGMA incremental_vacuum")
+
+
+def _newest_keyframe_at(conn: sqlite3.Connection) -> float | None:
+    row = conn.execute("SELECT max(at) FROM frames WHERE type = 'key'").fetchone()
+    return None if row is None or row[0] is None else float(row[0])
+
+
+def _file_bytes(conn: sqlite3.Connection) -> int:
+    (pages,) = conn.execute("PRAGMA page_count").fetchone()
+    (size,) = conn.execute("PRAGMA page_size").fetchone()
+    (free,) = conn.execute("PRAGMA freelist_count").fetchone()
+    return int((pages - free) * size)
+
+
+def _has_wal(path: Path) -> bool:
+    return Path(f"{path}-wal").exists()
+
+
+def iter_paths(directory: Path) -> Iterator[Path]:
+    """Recordings in a directory (``*.timeline``), for the CLI's listings."""
+    yield from sorted(directory.glob("*.timeline"))
+
+
+def default_path(state_dir: Path, context: str) -> Path:
+    """``<state dir>/timeline/<context>.timeline``: one file per context."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in context) or "default"
+    return state_dir / "timeline" / f"{safe}.timeline"
+
+
+def file_size(path: Path) -> int:
+    """Bytes on disk, the WAL included (what a recording costs)."""
+    total = 0
+    for candidate in (path, Path(f"{path}-wal")):
+        with contextlib.suppress(OSError):
+            total += os.stat(candidate).st_size
+    return total
