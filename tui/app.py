@@ -9,10 +9,10 @@ The keys are owned by collaborators the App builds in ``__init__`` and reaches b
 gets exactly what it needs (the store, the settings, the target, the App as a
 :class:`~tui.host.Host`): ``actions`` (the write side: journal, gate, plan flow, the cluster
 keys and the breaker), ``rollbacks`` (``r``, ``H``), ``alerts`` (silence), ``runbook`` (the
-change record and ``k``), ``baselines`` (``b``, ``d``, ``v``), ``logs`` (``l``) and
-``navigator`` (``g``, ``G``: the worst row). The App's ``action_*`` methods are one-line
-hand-overs (Textual looks actions up on the App), and which of them are enabled is decided in
-one place, :func:`tui.enabled.action_state`.
+change record and ``k``), ``baselines`` (``b``, ``d``, ``v``), ``logs`` (``l``),
+``navigator`` (``g``, ``G``: the worst row) and ``timeline`` (``i``: the recorded timeline).
+The App's ``action_*`` methods are one-line hand-overs (Textual looks actions up on the
+App), and which of them are enabled is decided in one place, :func:`tui.enabled.action_state`.
 
 Over 500 lines because Textual finds every key's action on the App: each key adds its
 one-line hand-over here, while the work stays in the collaborators.
@@ -57,6 +57,7 @@ from tui.rollbacks import RollbackActions
 from tui.runbook_actions import RUNBOOK_BINDINGS, RunbookActions
 from tui.screens import DetailScreen, HelpScreen, binding_commands, help_rows
 from tui.session import Session, SourceStarter, Target
+from tui.timeline_actions import TIMELINE_BINDINGS, TimelineActions
 from widgets.filter_box import FilterBox
 from widgets.footer import KeyFooter
 from widgets.header import HeaderBar
@@ -114,6 +115,7 @@ class ControlRoomApp(App[int]):
         *RUNBOOK_BINDINGS,
         *BASELINE_BINDINGS,
         *LOG_BINDINGS,
+        *TIMELINE_BINDINGS,
     ]
 
     def __init__(self, settings: Settings, settings_path: Path | None, target: Target,
@@ -155,6 +157,8 @@ class ControlRoomApp(App[int]):
                                          started=lambda: self.session is not None,
                                          clock=clock, breakers=self.actions.engaged_breakers)
         self.logs = LogActions(self, self.store, lambda: self.session)
+        self.timeline = TimelineActions(self, self.store, self.navigator, target.context,
+                                        journal_path.parent if journal_path else None)
 
     # ----------------------------------------------------------------- layout
 
@@ -453,6 +457,9 @@ class ControlRoomApp(App[int]):
 
     def action_logs(self) -> None:
         self.logs.open()
+
+    def action_timeline(self) -> None:
+        self.timeline.open()
 
     def _readiness(self) -> Readiness:
         return Readiness(gate=self.actions.gate is not None,

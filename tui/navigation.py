@@ -70,6 +70,18 @@ class Navigator:
             return
         self._go(*best)
 
+    def show_first(self, rids: Sequence[RowId]) -> bool:
+        """Focus the panel that lists the first of ``rids`` it shows and put the cursor on
+        it (the timeline's Enter); False when no panel shows any of them."""
+        for rid in rids:
+            for panel in self._panels:
+                if rid[0] in (panel.ROW_KINDS or panel.KINDS) and panel.select_row(rid):
+                    panel.focus()
+                    self._host.notify(f"{panel.TITLE}: {clean(rid[1], 200)}", timeout=4,
+                                      markup=False)
+                    return True
+        return False
+
     def _go(self, panel: Panel, rid: RowId, rank: int) -> None:
         panel.focus()
         panel.select_row(rid)

@@ -1,0 +1,133 @@
+"""The timeline screen (``i``) in the App on the drill, driven with Pilot.
+
+The recording is written through the store's own writer (backends/timeline/store.py) at the
+path this context's recording lives at, as ``controlroom record`` or the App would write it;
+the screen reads it back off the event loop. The entries are constructed so each test knows
+exactly which change an alert followed.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import DataTable, Input, Static
+
+from backends.timeline.entry import TimelineEntry
+from backends.timeline.store import default_path
+from drill.runner import DrillCluster
+from tests.test_app import make_app, panel, shown, until
+from tests.timeline_support import CRASH_WORDS, recording, write
+from tui.timeline_screen import TimelineScreen
+from widgets.panels import WorkloadsPanel
+
+
+def write_recording(drill: DrillCluster, entries: list[TimelineEntry]) -> Path:
+    """Write ``entries`` where the App (journal beside the kubeconfig) reads context drill's
+    recording."""
+    return write(default_path(Path(str(drill.kubeconfig)).parent, "drill"), entries)
+
+
+def table_of(screen: TimelineScreen) -> DataTable[Text]:
+    return screen.query_one("#timeline-table", DataTable)
+
+
+def rows(screen: TimelineScreen) -> list[list[str]]:
+    table = table_of(screen)
+    return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+async def open_timeline(pilot: Any, app: Any, count: int) -> TimelineScreen:
+    await pilot.press("i")
+    await until(pilot, lambda: isinstance(app.screen, TimelineScreen), "the timeline screen")
+    screen = app.screen
+    assert isinstance(screen, TimelineScreen)
+    await until(pilot, lambda: table_of(screen).row_count == count,
+                f"{count} rows in the timeline")
+    return screen
+
+
+async def test_newest_first_with_each_alert_tied_to_the_change_it_followed(
+        drill: DrillCluster) -> None:
+    t0 = time.time() - 600
+    write_recording(drill, recording(t0))
+    app = make_app(drill)
+    async with app.run_test(size=(220, 50)) as pilot:
+        screen = await open_timeline(pilot, app, 5)
+        table = rows(screen)
+        assert [r[1] for r in table] == ["spec", "journal", "alert", "spec", "sync"]
+        assert table[2][3] == CRASH_WORDS
+        assert table[0][3] == "replicas 2 -> 4 [bold red]x[/]"  # as text, never markup
+        assert table[1][4] == "controlroom: alice"
+        title = str(screen.query_one("#timeline-title", Static).render())
+        assert "5 of 5 entries" in title
+        assert "Timeline" in [c.title for c in app.get_system_commands(app.screen)]
+
+
+async def test_the_filter_narrows_by_app_namespace_object_or_actor(drill: DrillCluster) -> None:
+    write_recording(drill, recording(time.time() - 600))
+    app = make_app(drill)
+    async with app.run_test(size=(220, 50)) as pilot:
+        screen = await open_timeline(pilot, app, 5)
+        box = screen.query_one("#timeline-filter", Input)
+
+        async def filtered(text: str) -> list[str]:
+            box.value = text
+            await until(pilot, lambda: screen.filter_text == text, f"filter {text!r} applied")
+            return [r[1] + " " + r[2] for r in rows(screen)]
+
+        assert await filtered("actor:alice") == ["journal Deployment payments/scale "
+                                                 "(Deployment/payments)"]
+        assert len(await filtered("app:payments")) == 2
+        assert len(await filtered("ns:checkout")) == 2  # the sync lives in argocd
+        assert await filtered("object:checkout-stable") == [
+            "alert Alert checkout/PodCrashLooping (Deployment/checkout-stable)",
+            "spec Deployment checkout/checkout-stable"]
+        assert len(await filtered("argocd")) == 2  # any field: the sync's actor, its ns
+        assert len(await filtered("app:checkout actor:kubectl")) == 0
+        assert len(await filtered("")) == 5
+        await pilot.press("slash")
+        assert screen.focused is box
+
+
+async def test_enter_on_an_alert_jumps_to_its_workload_row(drill: DrillCluster) -> None:
+    write_recording(drill, recording(time.time() - 600))
+    app = make_app(drill)
+    async with app.run_test(size=(220, 50)) as pilot:
+        workloads = panel(app, WorkloadsPanel)
+        await until(pilot, lambda: "checkout/checkout-stable" in shown(workloads),
+                    "checkout-stable in the workloads panel")
+        screen = await open_timeline(pilot, app, 5)
+        table = table_of(screen)
+        table.focus()
+        table.move_cursor(row=2)  # the alert
+        await pilot.press("enter")
+        await until(pilot, lambda: not isinstance(app.screen, TimelineScreen),
+                    "the timeline screen closed")
+        await until(pilot, lambda: workloads.selected_row == ("deployments",
+                                                              "checkout/checkout-stable"),
+                    "the cursor on checkout-stable")
+        assert app.focused_panel() is workloads
+
+
+async def test_a_damaged_or_missing_recording_is_said_not_shown_empty(
+        drill: DrillCluster) -> None:
+    app = make_app(drill)
+    async with app.run_test(size=(220, 50)) as pilot:
+        screen = await open_timeline(pilot, app, 0)
+        title = screen.query_one("#timeline-title", Static)
+        await until(pilot, lambda: "no recording yet" in str(title.render()),
+                    "the missing recording said")
+        assert title.has_class("-error")
+        await pilot.press("escape")
+        path = default_path(Path(str(drill.kubeconfig)).parent, "drill")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"SQLite format 3\x00" + b"\x10\x00" + b"\x00" * 200)
+        screen = await open_timeline(pilot, app, 0)
+        title = screen.query_one("#timeline-title", Static)
+        await until(pilot, lambda: "timeline file" in str(title.render()),
+                    "the damage named")
+        assert title.has_class("-error")
+        assert path.read_bytes().startswith(b"SQLite format 3")  # left as it was
