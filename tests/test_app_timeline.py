@@ -78,9 +78,9 @@ async def test_the_filter_narrows_by_app_namespace_object_or_actor(drill: DrillC
             await until(pilot, lambda: screen.filter_text == text, f"filter {text!r} applied")
             return [r[1] + " " + r[2] for r in rows(screen)]
 
-        assert await filtered("actor:alice") == ["journal Deployment payments/scale "
-                                                 "(Deployment/payments)"]
-        assert len(await filtered("app:payments")) == 2
+        assert await filtered("actor:alice") == ["journal Deployment payments/payments"]
+        assert await filtered("app:payments") == ["spec Deployment payments/payments"]
+        assert len(await filtered("ns:payments")) == 2
         assert len(await filtered("ns:checkout")) == 2  # the sync lives in argocd
         assert await filtered("object:checkout-stable") == [
             "alert Alert checkout/PodCrashLooping (Deployment/checkout-stable)",

@@ -114,12 +114,39 @@ def test_workload_match_needs_the_same_namespace_but_app_match_does_not() -> Non
     elsewhere = image_change(10, namespace="staging", app="")
     assert correlate([elsewhere, crashloop(60)])[0].change is None
     sync = entry(10, "sync", "checkout", namespace="argocd", object_kind="Application",
-                 app="checkout", change="sync def456 Succeeded", actor="alice",
-                 actor_kind="argocd", revision="def456")
+                 app="checkout", change="sync Succeeded rev def4567890ab",
+                 actor="argocd: alice", actor_kind="argocd",
+                 revision="def4567890abcdef0123456789abcdef01234567")
     (found,) = correlate([sync, crashloop(60)])
     assert found.change == sync
-    assert "synced by alice at rev def456" in found.words
-    assert "on Application argocd/checkout" in found.words
+    assert found.words == ("PodCrashLooping on checkout-stable 50s after sync Succeeded rev "
+                           "def4567890ab on Application argocd/checkout synced by argocd: alice")
+
+
+def test_reactions_and_status_reports_never_stand_in_for_the_change() -> None:
+    """What follows a bad image (the controller moving ReplicaSets, the gateway's verdict on
+    the route, Argo CD's health turning Degraded) is later than the image change but is not
+    what the alert followed."""
+    reactions = [
+        entry(20, "spec", "checkout-stable-7c9", object_kind="ReplicaSet", app="checkout",
+              workload="Deployment/checkout-stable", change="replicas 0 -> 1",
+              actor="kube-controller-manager (Update)", actor_kind="field-manager"),
+        entry(30, "route", "checkout", object_kind="HTTPRoute", app="checkout",
+              workload="Deployment/checkout-stable",
+              change="conditions Accepted=True -> Accepted=False(BackendNotFound)",
+              actor_kind="system"),
+        entry(40, "app", "checkout", namespace="argocd", object_kind="Application",
+              app="checkout", change="health Healthy -> Degraded", actor="argocd",
+              actor_kind="system"),
+        entry(45, "rollout", "checkout-stable", app="checkout",
+              workload="Deployment/checkout-stable", change="1/3 ready, 1 updated"),
+    ]
+    (found,) = correlate([image_change(0), *reactions, crashloop(60)])
+    assert found.change == image_change(0)
+    revision = entry(50, "app", "checkout", namespace="argocd", object_kind="Application",
+                     app="checkout", change="sync Synced -> OutOfSync; revision abc -> def",
+                     actor_kind="system")
+    assert correlate([image_change(0), revision, crashloop(60)])[0].change == revision
 
 
 def test_other_contexts_never_match() -> None:

@@ -51,7 +51,9 @@ def entries_with_hostile_text(t0: float) -> list[TimelineEntry]:
             entry(t0 + 400, "alert", "PodCrashLooping", object_kind="Alert", app="checkout",
                   workload="Deployment/checkout-stable", change="resolved", after="resolved"),
             entry(t0 + 420, "rollout", "checkout-stable", app="checkout",
-                  workload="Deployment/checkout-stable", change="rollout complete 3/3")]
+                  workload="Deployment/checkout-stable",
+                  change="3/3 ready, 3 updated, 3 available, ReplicaSetUpdated -> "
+                  "NewReplicaSetAvailable")]
 
 
 def cells(line: str) -> list[str]:
@@ -72,7 +74,7 @@ def test_markdown_reads_as_a_post_mortem_draft(tmp_path: Path) -> None:
     assert CRASH_WORDS in sections["## What fired"]
     assert "controlroom: alice" in sections["## What we did"]
     recovered = sections["## When it recovered"]
-    assert "resolved" in recovered and "rollout complete 3/3" in recovered
+    assert "resolved" in recovered and "NewReplicaSetAvailable" in recovered
     assert "Every alert resolved by" in sections["## Summary"]
     table = [line for line in sections["## Timeline"].splitlines() if line.startswith("|")]
     assert len(table) == 2 + 8

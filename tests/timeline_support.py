@@ -27,7 +27,7 @@ def recording(t0: float) -> list[TimelineEntry]:
     an operator's scale and a hand edit with markup-like text."""
     return [
         entry(t0, "sync", "checkout", namespace="argocd", object_kind="Application",
-              app="checkout", change="sync abc123 Running", actor="argocd (automated)",
+              app="checkout", change="sync Running rev abc123", actor="argocd (automated)",
               actor_kind="argocd", revision="abc123"),
         entry(t0 + 5, "spec", "checkout-stable", app="checkout",
               workload="Deployment/checkout-stable",
@@ -36,8 +36,8 @@ def recording(t0: float) -> list[TimelineEntry]:
         entry(t0 + 125, "alert", "PodCrashLooping", object_kind="Alert", app="checkout",
               workload="Deployment/checkout-stable", change="firing", after="firing",
               severity="critical"),
-        entry(t0 + 200, "journal", "scale", namespace="payments", app="payments",
-              workload="Deployment/payments", change="scale replicas 3 -> 2",
+        entry(t0 + 200, "journal", "payments", namespace="payments",
+              change="scale Deployment payments/payments: verified", before="3", after="2",
               actor="controlroom: alice", actor_kind="operator"),
         entry(t0 + 210, "spec", "payments", namespace="payments", app="payments",
               workload="Deployment/payments", change="replicas 2 -> 4 [bold red]x[/]",

@@ -8,7 +8,8 @@ them. Nothing here reads a file or a clock; the callers hand in the entries.
 The rule, kept deliberately simple so an engineer can check it by eye:
 
 - an alert's *start* is its entry's ``at`` (the source's firing time);
-- a *candidate* is a change entry (:data:`CHANGE_KINDS`) of the same context that happened at
+- a *candidate* is a change entry (:func:`is_change`: made on purpose, not a controller's
+  reaction or a status report) of the same context that happened at
   or before that start and no more than ``window`` seconds earlier, and that touches what the
   alert is about: the same Argo CD app, or the same workload or route (object ``Kind/name``
   or owning workload) in the same namespace;
@@ -88,14 +89,27 @@ def is_firing(entry: TimelineEntry) -> bool:
 
 
 def is_change(entry: TimelineEntry) -> bool:
-    """An entry an alert can have followed (:data:`CHANGE_KINDS`)."""
-    return entry.kind in CHANGE_KINDS
+    """An entry an alert can have followed: a change someone or something made on purpose
+    (:data:`CHANGE_KINDS`), not a controller's reaction to one or a status report. Left out,
+    because they follow the real change and would otherwise stand in for it: a ReplicaSet's
+    replicas moved by its Deployment's controller, a route's conditions (the gateway
+    controller's verdict), an app's sync or health status."""
+    if entry.kind not in CHANGE_KINDS:
+        return False
+    words = entry.change.lower()
+    if entry.kind == "spec":
+        return not (entry.object_kind == "ReplicaSet" and entry.workload)
+    if entry.kind == "route":
+        return not words.startswith("conditions")
+    if entry.kind == "app":
+        return words in ("created", "deleted") or "revision" in words or "auto-sync" in words
+    return True
 
 
 def _objects(entry: TimelineEntry) -> set[str]:
     """The workload or route ``Kind/name`` an entry is about (itself and its owner)."""
     found = {entry.workload} if entry.workload else set()
-    if entry.kind not in ("alert", "journal") and entry.object_kind and entry.name:
+    if entry.kind != "alert" and entry.object_kind and entry.name:
         found.add(f"{entry.object_kind}/{entry.name}")
     return found
 
@@ -139,7 +153,7 @@ def change_words(change: TimelineEntry, carried_by: TimelineEntry | None = None,
     what = _short_change(change)
     own = alert is not None and alert.namespace == change.namespace \
         and f"{change.object_kind}/{change.name}" in _objects(alert)
-    if not own and (change.kind in ("sync", "app", "journal") or change.name not in what):
+    if not own and change.name not in what:
         where = f"{change.namespace}/{change.name}" if change.namespace else change.name
         what = f"{what} on {change.object_kind or change.kind} {where}".strip()
     actor = carried_by.actor if carried_by is not None else change.actor
@@ -147,8 +161,8 @@ def change_words(change: TimelineEntry, carried_by: TimelineEntry | None = None,
     revision = carried_by.revision if carried_by is not None else change.revision
     if actor:
         what += f" {'synced by' if kind == 'argocd' else 'by'} {actor}"
-    if revision:
-        what += f" at rev {revision}"
+    if revision and revision[:12] not in what:
+        what += f" at rev {revision[:12]}"
     return what
 
 

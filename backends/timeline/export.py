@@ -33,7 +33,13 @@ from typing import Final, Literal, TypeAlias
 
 import msgspec
 
-from backends.timeline.correlate import DEFAULT_WINDOW_S, Correlation, correlate, is_firing
+from backends.timeline.correlate import (
+    DEFAULT_WINDOW_S,
+    Correlation,
+    correlate,
+    is_change,
+    is_firing,
+)
 from backends.timeline.entry import TimelineEntry
 
 __all__ = ["FORMATS", "ExportFormat", "Span", "render", "to_csv", "to_json", "to_markdown"]
@@ -52,7 +58,8 @@ _MD_SPECIAL: Final = re.compile(r"([\\`*_\[\]<|~&])")
 ``#`` and ``-`` only matter at a line's start, where a value never stands.)"""
 _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
-_WHAT_CHANGED: Final = frozenset({"spec", "sync", "route", "app", "gateway", "node"})
+_CONDITIONS: Final = frozenset({"gateway", "node"})
+"""Not made on purpose, but what a post-mortem's "what changed" must show beside the changes."""
 _WHAT_WE_DID: Final = frozenset({"journal", "bus"})
 
 
@@ -97,14 +104,26 @@ def _line(e: TimelineEntry) -> str:
     return f"- {text}"
 
 
+_HEALTHY_AGAIN: Final = re.compile(r"\bhealth \S+ -> Healthy\b")
+_ROLLED_OUT: Final = re.compile(r"NewReplicaSetAvailable|\bcomplete\b", re.IGNORECASE)
+
+
 def _recovered(e: TimelineEntry) -> bool:
-    """Alerts resolving, rollouts completing, apps back to Healthy."""
-    state = f"{e.change} {e.after}".lower()
+    """Alerts resolving, rollouts completing (the Deployment's Progressing reason
+    NewReplicaSetAvailable), apps back to Healthy, nodes Ready again."""
     if e.kind == "alert":
         return not is_firing(e)
     if e.kind == "rollout":
-        return "complete" in state
-    return e.kind == "app" and "healthy" in e.after.lower() and "unhealthy" not in state
+        return bool(_ROLLED_OUT.search(e.change))
+    if e.kind == "app":
+        return bool(_HEALTHY_AGAIN.search(e.change))
+    return e.kind == "node" and e.after.startswith("Ready=True") and "-> Ready=True" in e.change
+
+
+def _plural(count: int, word: str) -> str:
+    if count == 1:
+        return f"1 {word}"
+    return f"{count} {word[:-1]}ies" if word.endswith("y") else f"{count} {word}s"
 
 
 def _section(title: str, lines: Sequence[str], empty: str) -> list[str]:
@@ -130,15 +149,17 @@ def to_markdown(entries: Sequence[TimelineEntry], span: Span,
     firing = {c.alert.name for c in correlations}
     resolved_names = {e.name for e in ordered if e.kind == "alert" and not is_firing(e)}
     still = sorted(firing - resolved_names)
-    changes = [e for e in ordered if e.kind in _WHAT_CHANGED]
+    changes = [e for e in ordered if is_change(e) or e.kind in _CONDITIONS]
     ours = [e for e in ordered if e.kind in _WHAT_WE_DID]
     recovered = [e for e in ordered if _recovered(e)]
     gaps = [e for e in ordered if e.kind == "source"]
     out = [f"# Incident timeline: {md(span.context)}", "",
            f"{when(span.since)} to {when(span.until)} (UTC), from `{md(span.source)}`.", "",
            "## Summary", ""]
-    out.append(f"- {len(ordered)} entries: {len(changes)} changes, {len(correlations)} alerts "
-               f"fired, {len(ours)} actions by us or the team, {len(recovered)} recoveries.")
+    out.append(f"- {_plural(len(ordered), 'entry')}: {_plural(len(changes), 'change')}, "
+               f"{_plural(len(correlations), 'alert')} fired, "
+               f"{_plural(len(ours), 'action')} by us or the team, "
+               f"{_plural(len(recovered), 'recovery')}.")
     if correlations:
         first = correlations[0]
         out.append(f"- First alert: {md(first.words)}, at {when(first.alert.at)}.")

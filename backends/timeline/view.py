@@ -35,7 +35,7 @@ STORE_KIND: Final = {"Deployment": "deployments", "ReplicaSet": "replicasets", "
 
 
 def _fields(e: TimelineEntry) -> dict[str, str]:
-    obj = f"{e.object_kind}/{e.name} {e.workload}" if e.kind not in ("alert", "journal") \
+    obj = f"{e.object_kind}/{e.name} {e.workload}" if e.kind != "alert" \
         else f"{e.name} {e.workload}"
     return {"app": e.app.lower(), "namespace": e.namespace.lower(), "object": obj.lower(),
             "actor": e.actor.lower()}
@@ -78,7 +78,7 @@ def jump_targets(e: TimelineEntry, app_keys: Iterable[str] = ()) -> list[tuple[s
     """``(store kind, key)`` rows for ``e``, the most precise first; ``app_keys`` are the
     store keys of the known Argo CD applications (an entry names its app by name only)."""
     found: list[tuple[str, str]] = []
-    if e.kind not in ("alert", "journal", "bus", "pods") and e.object_kind in STORE_KIND:
+    if e.kind not in ("alert", "bus", "pods") and e.object_kind in STORE_KIND:
         kind = STORE_KIND[e.object_kind]
         found.append((kind, make_key(e.namespace, e.name, namespaced=kind != "nodes")))
     owner_kind, slash, owner = e.workload.partition("/")
