@@ -225,6 +225,9 @@ class DeploymentRow(Row, frozen=True):
     breaker_mark: str = ""
     """The ``controlroom.io/breaker`` annotation as written (JSON: operation, by, since);
     "" when absent. Read with :func:`breaker_hold`."""
+    last_manager: str = ""
+    """``manager (operation)`` of the newest managedFields entry (not of a subresource):
+    who made the latest spec change, for the timeline (issue 17)."""
 
 
 class BreakerHold(msgspec.Struct, frozen=True, gc=False):
@@ -283,6 +286,8 @@ class ReplicaSetRow(Row, frozen=True):
     images: tuple[str, ...] = ()
     template_hash: str = ""
     created: float = 0.0
+    last_manager: str = ""
+    """``manager (operation)`` of the newest managedFields entry (see DeploymentRow)."""
 
 
 class EventRow(Row, frozen=True):
@@ -344,6 +349,11 @@ class AppRow(Row, frozen=True):
     operation_phase: str = ""
     operation_message: str = ""
     operation_finished: float | None = None
+    operation_started: float | None = None
+    initiated_by: str = ""
+    """``operation.initiatedBy`` of the last operation: "automated" or the user's name."""
+    operation_revision: str = ""
+    """The revision the last operation synced (or was asked to)."""
     history: tuple[HistoryEntry, ...] = ()
     conditions: tuple[Condition, ...] = ()
     owner_kind: str = ""
@@ -430,6 +440,8 @@ class RouteRow(Row, frozen=True):
     name: str
     uid: str = ""
     generation: int = 0
+    last_manager: str = ""
+    """``manager (operation)`` of the newest managedFields entry (see DeploymentRow)."""
     hostnames: tuple[str, ...] = ()
     parent_refs: tuple[ParentRef, ...] = ()
     parents: tuple[RouteParent, ...] = ()

@@ -58,7 +58,7 @@ __all__ = ["COMMANDS", "REASON_ENV", "dispatch", "register"]
 
 COMMANDS: Final = ("pause-sync", "restore-sync", "scale", "rollout", "rollback", "weights",
                    "breaker",
-                   "journal", "timeline")
+                   "journal", "record", "timeline")
 
 
 def dispatch(args: argparse.Namespace) -> int | None:

@@ -17,6 +17,7 @@ from cli import (
     commands_argocd,
     commands_breaker,
     commands_journal,
+    commands_record,
     commands_rollout,
     commands_timeline,
     commands_traffic,
@@ -270,6 +271,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="only entries since a duration ago (30m, 1h, 2d) or a time (RFC 3339)")
     _flags(p, writes=False)
     p.set_defaults(headless=commands_journal.journal)
+
+    p = sub.add_parser("record", help="record the incident timeline of a context (headless)",
+                       description="Watch the context as the control room does and record "
+                       "every meaningful change (who changed what, alerts, our writes) into "
+                       "one timeline file per context, until SIGINT or SIGTERM. Resumes an "
+                       "existing file of the same context.")
+    p.add_argument("-o", "--output", default=None, metavar="FILE",
+                   help="the timeline file (default: <state dir>/timeline/<context>.timeline)")
+    p.add_argument("--retention", default="72h", metavar="DURATION",
+                   help="keep this long, the oldest pruned first (default: 72h)")
+    p.add_argument("--max-mb", type=float, default=None, metavar="MB",
+                   help="size budget of the file, the oldest pruned first (default: 2048)")
+    p.add_argument("--namespace", "-n", action="append", default=argparse.SUPPRESS,
+                   metavar="NS", help="record only this namespace (repeatable; default: all)")
+    _flags(p, writes=False)
+    p.set_defaults(headless=commands_record.record)
 
     p = sub.add_parser("timeline", help="export a timeline recording for the post-mortem",
                        description="Write a recording's entries (what changed, what fired "

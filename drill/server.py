@@ -30,7 +30,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from drill import errors, openapi, tables
+from drill import errors, managed, openapi, tables
 from drill.logs import DrillLogs
 from drill.policy import USER, Policy
 from drill.resources import (
@@ -276,24 +276,28 @@ class DrillApiServer:
             return await self._watch(request, t)
         if verb == "create":
             body = await _read_json(request)
-            obj = self.state.create(t.rt, body, namespace=t.namespace or None, dry_run=dry_run)
+            with self._writer(request):
+                obj = self.state.create(t.rt, body, namespace=t.namespace or None,
+                                        dry_run=dry_run)
             return _json(obj, status=201)
         if verb == "update":
             body = await _read_json(request)
-            if t.subresource == "scale":
-                return _json(self._write_scale(t, body, dry_run))
-            obj = self.state.update(t.rt, t.namespace, t.name, body,
-                                    subresource=t.subresource, dry_run=dry_run)
+            with self._writer(request):
+                if t.subresource == "scale":
+                    return _json(self._write_scale(t, body, dry_run))
+                obj = self.state.update(t.rt, t.namespace, t.name, body,
+                                        subresource=t.subresource, dry_run=dry_run)
             return _json(obj)
         if verb == "patch":
             raw = await _read_body(request)
             ctype = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
-            if t.subresource == "scale":
-                scale = _scale_of(t.rt, self.state.get(t.rt, t.namespace, t.name))
-                patched = _patch_scale(scale, raw, ctype)
-                return _json(self._write_scale(t, patched, dry_run))
-            obj = self.state.patch(t.rt, t.namespace, t.name, raw, ctype,
-                                   subresource=t.subresource, dry_run=dry_run)
+            with self._writer(request):
+                if t.subresource == "scale":
+                    scale = _scale_of(t.rt, self.state.get(t.rt, t.namespace, t.name))
+                    patched = _patch_scale(scale, raw, ctype)
+                    return _json(self._write_scale(t, patched, dry_run))
+                obj = self.state.patch(t.rt, t.namespace, t.name, raw, ctype,
+                                       subresource=t.subresource, dry_run=dry_run)
             return _json(obj)
         if verb == "delete":
             opts = await self._delete_options(request)
@@ -310,6 +314,14 @@ class DrillApiServer:
                                           dry_run=dry_run, **opts))
         return _json({"apiVersion": t.rt.api_version, "kind": t.rt.list_kind,
                       "metadata": {"resourceVersion": str(self.state.rv)}, "items": gone})
+
+    def _writer(self, request: web.Request) -> contextlib.AbstractContextManager[None]:
+        """The state's writes in this block are the request's (managedFields,
+        :mod:`drill.managed`); only around synchronous state calls, so no controller's write
+        can fall inside."""
+        return managed.acting(self.state, managed.manager_of_request(
+            request.query.get("fieldManager", ""), request.headers.get("User-Agent", ""),
+            request.headers.get("Content-Type", "")))
 
     def _write_scale(self, t: Target, scale: Any, dry_run: bool) -> Obj:
         if not isinstance(scale, dict) or not isinstance(scale.get("spec"), dict):

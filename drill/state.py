@@ -35,7 +35,7 @@ from typing import Any
 
 import msgspec
 
-from drill import defaults, errors
+from drill import defaults, errors, managed
 from drill.patch import PatchError, UnsupportedPatch, apply_patch, supports_strategic
 from drill.resources import BY_KEY, ResourceType, by_kind
 from drill.schema import check_depth, check_types
@@ -147,6 +147,9 @@ class ClusterState:
         self.graceful: set[str] = set()
         #: Called after every committed write, for in-process observers (metrics exporter).
         self.observers: list[Callable[[ResourceType, str, Obj, Obj | None], None]] = []
+        #: Who the next writes are by (manager, operation) for managedFields
+        #: (:mod:`drill.managed`); None: the in-process controllers.
+        self.writer: tuple[str, str] | None = None
 
     # ----------------------------------------------------------------------------- reading
 
@@ -300,11 +303,14 @@ class ClusterState:
         return (meta.get("namespace", "") if rt.namespaced else "", meta["name"])
 
     def _commit(self, rt: ResourceType, obj: Obj, typ: str, prev: Obj | None, *,
-                checked: bool = False) -> Obj:
+                checked: bool = False, subresource: str = "") -> Obj:
         """Store a new version; ``checked``: it passed :func:`validate` (so it is readable
         without checking its shape again)."""
         self.rv += 1
         obj["metadata"]["resourceVersion"] = str(self.rv)
+        if typ != "DELETED":
+            managed.stamp(obj, self.writer or managed.DEFAULT_MANAGER, rfc3339(self.clock()),
+                          api_version=rt.api_version, subresource=subresource)
         entry = Entry(obj)
         if checked:
             entry._ok = True  # noqa: SLF001 - the state owns its entries
@@ -422,7 +428,8 @@ class ClusterState:
         if meta.get("deletionTimestamp") and not meta.get("finalizers") and \
                 rt.key not in self.graceful:
             return self._remove(rt, merged)
-        return self._commit(rt, merged, "MODIFIED", current, checked=True)
+        return self._commit(rt, merged, "MODIFIED", current, checked=True,
+                            subresource=subresource)
 
     def _merge_server_fields(self, rt: ResourceType, current: Obj, new: Obj,
                              subresource: str) -> Obj:
@@ -443,6 +450,8 @@ class ClusterState:
         else:
             meta.pop("namespace", None)
         meta.pop("selfLink", None)
+        if "managedFields" not in meta and "managedFields" in cur_meta:
+            meta["managedFields"] = cur_meta["managedFields"]  # omitted: kept, as upstream
         merged["metadata"] = meta
         merged["apiVersion"], merged["kind"] = rt.api_version, rt.kind
         if subresource == "status":

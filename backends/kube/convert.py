@@ -81,6 +81,24 @@ def created_at(meta: s.MetaIn) -> float:
     return epoch(meta.creation_timestamp) or 0.0
 
 
+def last_manager(meta: s.TrackedMetaIn) -> str:
+    """Who last wrote the object's spec or metadata: ``manager (operation)`` of the newest
+    ``managedFields`` entry not of a subresource (status writes are the controllers'
+    bookkeeping, not a change anybody made); later entries win a tie (the time has
+    second precision). "" when the server keeps none."""
+    best: s.ManagedFieldIn | None = None
+    best_at = float("-inf")
+    for entry in meta.managed_fields or ():
+        if entry.subresource:
+            continue
+        at = epoch(entry.time) or 0.0
+        if at >= best_at:
+            best, best_at = entry, at
+    if best is None or not best.manager:
+        return ""
+    return clean(f"{best.manager} ({best.operation})" if best.operation else best.manager, 160)
+
+
 def _to_int(text: str | None) -> int:
     """Lenient int for annotations (a garbage revision must not lose the row)."""
     if not text:
@@ -380,6 +398,7 @@ def deployment_row(dep: s.WorkloadIn) -> m.DeploymentRow:
         argocd_app=_argocd_app(meta),
         created=created_at(meta),
         breaker_mark=clean((meta.annotations or {}).get(_BREAKER_ANNOTATION, ""), 512),
+        last_manager=last_manager(meta),
     )
 
 
@@ -407,6 +426,7 @@ def replicaset_row(rs: s.WorkloadIn) -> m.ReplicaSetRow:
         images=_images(spec.template.spec.containers),
         template_hash=clean((meta.labels or {}).get("pod-template-hash", "")),
         created=created_at(meta),
+        last_manager=last_manager(meta),
     )
 
 

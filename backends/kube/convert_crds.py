@@ -10,7 +10,14 @@ import msgspec
 
 from backends import model as m
 from backends.kube import schema as s
-from backends.kube.convert import MSG_MAX, controller_ref, created_at, epoch, make_conditions
+from backends.kube.convert import (
+    MSG_MAX,
+    controller_ref,
+    created_at,
+    epoch,
+    last_manager,
+    make_conditions,
+)
 from backends.sanitize import clean
 
 __all__ = ["alb_row", "app_row", "gateway_row", "route_row"]
@@ -18,6 +25,30 @@ __all__ = ["alb_row", "app_row", "gateway_row", "route_row"]
 # ---------------------------------------------------------------- Argo CD
 
 _AUTOMATED_DECODER = msgspec.json.Decoder(s.AutomatedIn)
+
+
+def _initiated_by(op_state: s.OperationStateIn | None) -> str:
+    """``automated`` or the user who started the last operation ("" when unknown)."""
+    operation = op_state.operation if op_state else None
+    who = operation.initiated_by if operation else None
+    if who is None:
+        return ""
+    if who.automated:
+        return "automated"
+    return clean(who.username, 160) or "unknown user"
+
+
+def _operation_revision(op_state: s.OperationStateIn | None) -> str:
+    """The revision the last operation synced (its result), or asked for."""
+    if op_state is None:
+        return ""
+    result = op_state.sync_result
+    if result is not None and (result.revision or result.revisions):
+        return clean(result.revision or ",".join(result.revisions or ()), 200)
+    sync = op_state.operation.sync if op_state.operation else None
+    if sync is not None:
+        return clean(sync.revision or ",".join(sync.revisions or ()), 200)
+    return ""
 
 
 def app_row(app: s.AppIn) -> m.AppRow:
@@ -61,6 +92,9 @@ def app_row(app: s.AppIn) -> m.AppRow:
         operation_phase=clean(op_state.phase) if op_state else "",
         operation_message=clean(op_state.message, MSG_MAX) if op_state else "",
         operation_finished=epoch(op_state.finished_at) if op_state else None,
+        operation_started=epoch(op_state.started_at) if op_state else None,
+        initiated_by=_initiated_by(op_state),
+        operation_revision=_operation_revision(op_state),
         history=tuple(
             m.HistoryEntry(
                 id=h.id,
@@ -189,6 +223,7 @@ def route_row(route: s.RouteIn) -> m.RouteRow:
         name=name,
         uid=clean(meta.uid),
         generation=meta.generation,
+        last_manager=last_manager(meta),
         hostnames=tuple(clean(h) for h in spec.hostnames or ()),
         parent_refs=tuple(_parent_ref(p, namespace) for p in spec.parent_refs or ()),
         parents=tuple(

@@ -58,6 +58,23 @@ class LabeledMetaIn(MetaIn):
     annotations: dict[str, str] | None = None
 
 
+class ManagedFieldIn(_In):
+    """One ``metadata.managedFields`` entry: who wrote (fieldsV1 is never materialised)."""
+
+    manager: str = ""
+    operation: str = ""
+    time: datetime | None = None
+    subresource: str = ""
+
+
+class TrackedMetaIn(LabeledMetaIn):
+    """Metadata with its writers, for kinds whose changes the timeline names an actor for
+    (issue 17): Deployments, ReplicaSets, Applications, HTTPRoutes. Not pods or nodes:
+    their writers change every heartbeat and nobody asks who wrote them."""
+
+    managed_fields: list[ManagedFieldIn] | None = None
+
+
 class ListMetaIn(_In):
     resource_version: str = ""
     # "continue" is a Python keyword.
@@ -235,7 +252,7 @@ class WorkloadStatusIn(_In):
 class WorkloadIn(_In):
     """Deployments and ReplicaSets share this shape for everything we read."""
 
-    metadata: LabeledMetaIn = msgspec.field(default_factory=LabeledMetaIn)
+    metadata: TrackedMetaIn = msgspec.field(default_factory=TrackedMetaIn)
     spec: WorkloadSpecIn = msgspec.field(default_factory=WorkloadSpecIn)
     status: WorkloadStatusIn = msgspec.field(default_factory=WorkloadStatusIn)
 
@@ -325,10 +342,35 @@ class HistoryIn(_In):
     deployed_at: datetime | None = None
 
 
+class InitiatedByIn(_In):
+    username: str = ""
+    automated: bool = False
+
+
+class OperationSyncIn(_In):
+    revision: str = ""
+    revisions: list[str] | None = None
+
+
+class OperationIn(_In):
+    """``operation`` / ``status.operationState.operation``: what started a sync, and what."""
+
+    initiated_by: InitiatedByIn | None = None
+    sync: OperationSyncIn | None = None
+
+
+class SyncResultIn(_In):
+    revision: str = ""
+    revisions: list[str] | None = None
+
+
 class OperationStateIn(_In):
     phase: str = ""
     message: str = ""
+    started_at: datetime | None = None
     finished_at: datetime | None = None
+    operation: OperationIn | None = None
+    sync_result: SyncResultIn | None = None
 
 
 class AppConditionIn(_In):
@@ -363,7 +405,7 @@ class AppStatusIn(_In):
 
 
 class AppIn(_In):
-    metadata: MetaIn = msgspec.field(default_factory=MetaIn)
+    metadata: TrackedMetaIn = msgspec.field(default_factory=TrackedMetaIn)
     spec: AppSpecIn = msgspec.field(default_factory=AppSpecIn)
     status: AppStatusIn = msgspec.field(default_factory=AppStatusIn)
     # Only presence matters; Raw avoids decoding its (possibly large) body.
@@ -459,7 +501,7 @@ class RouteStatusIn(_In):
 
 
 class RouteIn(_In):
-    metadata: MetaIn = msgspec.field(default_factory=MetaIn)
+    metadata: TrackedMetaIn = msgspec.field(default_factory=TrackedMetaIn)
     spec: RouteSpecIn = msgspec.field(default_factory=RouteSpecIn)
     status: RouteStatusIn = msgspec.field(default_factory=RouteStatusIn)
 

@@ -42,7 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from drill import errors
+from drill import errors, managed
 from drill.controllers.config import SimConfig
 from drill.controllers.core import EventRecorder
 from drill.controllers.gitrepo import Commit, GitRepo, Manifests, containers
@@ -50,6 +50,9 @@ from drill.resources import BY_KEY, ResourceType
 from drill.state import ClusterState, Obj, rfc3339
 
 log = logging.getLogger(__name__)
+
+ARGOCD_MANAGER = ("argocd-controller", "Update")
+"""managedFields of what a sync applies, as Argo CD's client-side apply writes them."""
 
 APPLICATIONS = BY_KEY["applications.argoproj.io"]
 DEPLOYMENTS = BY_KEY["deployments.apps"]
@@ -461,9 +464,11 @@ class ArgoCDController:
             meta = seen["metadata"]
             fresh["metadata"] = {k: copy.deepcopy(meta[k]) for k in
                                  ("name", "namespace", "labels", "annotations") if k in meta}
-            self.state.create(rt, fn(fresh))
+            with managed.acting(self.state, ARGOCD_MANAGER):
+                self.state.create(rt, fn(fresh))
             return f"{qualified} created"
-        out = self.state.mutate(rt, ns, name, fn)
+        with managed.acting(self.state, ARGOCD_MANAGER):
+            out = self.state.mutate(rt, ns, name, fn)
         changed = out["metadata"]["resourceVersion"] != live["metadata"]["resourceVersion"]
         return f"{qualified} {'configured' if changed else 'unchanged'}"
 

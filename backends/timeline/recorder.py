@@ -1,0 +1,324 @@
+"""The recorder: turns what the store sees into timeline entries and replay frames.
+
+It is one more consumer of the store (ARCHITECTURE.md's one-way flow): every ``tick`` it asks
+:meth:`Store.changes_since` what changed, compares each changed row with the row it saw last
+(the store keeps only the latest; the recorder keeps references to the previous rows, not
+copies), and hands the entries to the :class:`~backends.timeline.store.TimelineWriter`,
+which commits them from its own thread at least every half second. The same sources feed
+it as feed the App (watch sources, alert pollers, the team bus), so the App and
+``controlroom record`` record the same things.
+
+What it decides, and why:
+
+- First lists are not changes: rows that arrive while a kind's source is still on its first
+  list are adopted silently (30,000 pods are not 30,000 "created" lines). Unless it resumes
+  a recording: then the rows it last recorded (the file's replay state) are the baseline, and
+  everything that differs after the relist is recorded (what changed while it was down),
+  objects gone meanwhile included.
+- Pods are aggregated per workload (:mod:`backends.timeline.podagg`); alerts once per alert
+  whatever the number of sources (:mod:`backends.timeline.signals`).
+- Replay frames: a keyframe (every row) once the first lists are in and then every
+  ``keyframe_interval``; a delta (changed rows, removed keys, changed source health) per
+  tick in between. Encoding a keyframe of 30,000 pods takes tens of milliseconds, on the loop,
+  once every ten minutes; deltas cost what changed.
+- The journal is polled from a worker thread (never on the loop), only when its file exists
+  (reading must not create it), each entry recorded once it reached its final status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from backends.model import KINDS, PodRow, ReplicaSetRow, Row, make_key
+from backends.ops.journal import JournalEntry
+from backends.signals.bus_schema import PIPELINE, TEAMACTIONS, PipelineRow, TeamActionRow
+from backends.signals.model import ALERTS, AlertRow
+from backends.store import SourceHealth, Store
+from backends.timeline.changes import DIFFERS, diff_row
+from backends.timeline.entry import TimelineEntry
+from backends.timeline.frames import ROW_TYPES, apply_frame, encode_frame
+from backends.timeline.podagg import PodAggregator
+from backends.timeline.signals import AlertTracker, bus_entry, health_entry, journal_entry
+from backends.timeline.store import TimelineReader, TimelineWriter
+
+__all__ = ["Recorder", "restore_state"]
+
+log = logging.getLogger(__name__)
+
+_WATCHED_KINDS: frozenset[str] = frozenset(KINDS) & frozenset(ROW_TYPES)
+"""The cluster kinds recorded (not the metrics: see :data:`ROW_TYPES`)."""
+
+
+def restore_state(reader: TimelineReader, store: Store, until: float | None = None) -> float:
+    """Bring ``store`` to the recording's state at ``until`` (default: its end): the newest
+    keyframe at or before it plus the deltas after it. Returns the time of the last frame
+    applied (0.0 when the recording has no keyframe yet)."""
+    end = until if until is not None else float("inf")
+    key = reader.keyframe_before(end)
+    if key is None:
+        return 0.0
+    at, body = key
+    last = apply_frame(store, body, keyframe=True)
+    for _at, delta in reader.deltas(at, end):
+        last = apply_frame(store, delta, keyframe=False)
+    return last
+
+
+class Recorder:
+    """Records one context's store into a :class:`TimelineWriter`.
+
+    ``baseline`` (from :func:`restore_state` on resume) holds the rows last recorded; None
+    for a fresh recording. Call :meth:`tick` yourself (tests) or :meth:`run` as a task.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        writer: TimelineWriter,
+        context: str,
+        *,
+        journal_path: Path | None = None,
+        baseline: Store | None = None,
+        tick_seconds: float = 0.5,
+        keyframe_interval: float = 600.0,
+        pod_window: float = 15.0,
+        first_list_limit: float = 30.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.writer = writer
+        self.context = context
+        self.journal_path = journal_path
+        self.tick_seconds = tick_seconds
+        self.keyframe_interval = keyframe_interval
+        self.first_list_limit = first_list_limit
+        self._clock = clock
+        self._started = clock()
+        self._version = 0
+        self._prev: dict[str, dict[str, Row]] = {}
+        self._health: dict[str, SourceHealth] = {}
+        self._resuming = baseline is not None
+        self._primed: set[str] = set()
+        self._pods = PodAggregator(context, self._workload_of, window=pod_window)
+        self._alerts = AlertTracker(context)
+        self._last_keyframe: float | None = None
+        self._journal_seen: set[int] = set()
+        self._journal_since: datetime | None = None
+        self.entries_recorded = 0
+        if baseline is not None:
+            for kind in ROW_TYPES:
+                rows = baseline.held(kind)
+                if rows:
+                    self._prev[kind] = dict(rows)
+            self._alerts.update((r for r in self._prev.get(ALERTS, {}).values()
+                                 if isinstance(r, AlertRow)), (), clock())
+
+    # ------------------------------------------------------------ the loop
+
+    async def run(self) -> None:
+        """Tick until cancelled; the journal is polled alongside."""
+        journal = asyncio.create_task(self._poll_journal(), name="timeline-journal")
+        try:
+            while True:
+                self.tick()
+                await asyncio.sleep(self.tick_seconds)
+        finally:
+            journal.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await journal
+
+    async def close(self) -> None:
+        """Record what is still open (pod windows, the journal) and commit it all."""
+        self.tick()
+        with contextlib.suppress(Exception):
+            await self._journal_once()
+        self._emit(self._pods.due(self._clock(), all_=True))
+        await asyncio.to_thread(self.writer.flush)
+
+    # ------------------------------------------------------------ one tick
+
+    def tick(self) -> None:
+        """Record what changed in the store since the last tick."""
+        now = self._clock()
+        changes = self.store.changes_since(self._version)
+        self._version = changes.version
+        entries: list[TimelineEntry] = []
+        delta_rows: dict[str, list[Row]] = {}
+        delta_removed: dict[str, list[str]] = {}
+        # Kinds primed before this tick: rows of a first list that ended during it are still
+        # adopted silently (the list and the tick raced; the next change is recorded).
+        primed = set(self._primed)
+        newly_primed = self._update_primed(now)
+        if changes.full:
+            upserted = {kind: frozenset(self.store.held(kind)) for kind in ROW_TYPES}
+            removed = {kind: frozenset(k for k in self._prev.get(kind, {})
+                                       if k not in self.store.held(kind))
+                       for kind in ROW_TYPES}
+        else:
+            upserted, removed = dict(changes.upserted), dict(changes.removed)
+        for kind, keys in upserted.items():
+            if kind not in ROW_TYPES:
+                continue
+            held = self.store.held(kind)
+            prev = self._prev.setdefault(kind, {})
+            rows = delta_rows.setdefault(kind, [])
+            silent = kind in _WATCHED_KINDS and kind not in primed and not self._resuming
+            for key in keys:
+                new = held.get(key)
+                if new is None:
+                    continue
+                old = prev.get(key)
+                prev[key] = new
+                rows.append(new)
+                if not silent:
+                    entries.extend(self._diff(kind, old, new, now))
+        for kind, keys in removed.items():
+            if kind not in ROW_TYPES:
+                continue
+            prev = self._prev.setdefault(kind, {})
+            for key in keys:
+                old = prev.pop(key, None)
+                delta_removed.setdefault(kind, []).append(key)
+                if old is not None:
+                    entries.extend(self._diff(kind, old, None, now))
+        for kind in newly_primed:
+            entries.extend(self._reconcile(kind, now, delta_removed))
+        alerts_up = [self.store.held(ALERTS).get(k) for k in upserted.get(ALERTS, ())]
+        entries.extend(self._alerts.update((r for r in alerts_up if isinstance(r, AlertRow)),
+                                           removed.get(ALERTS, ()), now))
+        for source, health in changes.health.items():
+            entry = health_entry(source, self._health.get(source), health, now, self.context)
+            self._health[source] = health
+            if entry is not None:
+                entries.append(entry)
+        entries.extend(self._pods.due(now))
+        self._emit(entries)
+        self._frames(now, delta_rows, delta_removed, dict(changes.health))
+
+    def _diff(self, kind: str, old: Row | None, new: Row | None,
+              now: float) -> list[TimelineEntry]:
+        if kind == "pods":
+            self._pods.add(old if isinstance(old, PodRow) else None,
+                           new if isinstance(new, PodRow) else None, now)
+            return []
+        if kind in DIFFERS:
+            return diff_row(kind, old, new, now, self.context)
+        if kind == TEAMACTIONS and isinstance(new, TeamActionRow) and old is None:
+            return [bus_entry(new, now, self.context)]
+        if kind == PIPELINE and isinstance(new, PipelineRow) and (
+                not isinstance(old, PipelineRow) or (old.phase, old.status) !=
+                (new.phase, new.status)):
+            return [bus_entry(new, now, self.context)]
+        return []
+
+    def _update_primed(self, now: float) -> list[str]:
+        """Kinds whose first list just ended (every source of the kind past
+        ``connecting``), or every kind once ``first_list_limit`` passed."""
+        states: dict[str, list[str]] = {}
+        for name, health in self.store.all_health().items():
+            kind = name.partition("@")[0]
+            if kind in _WATCHED_KINDS:
+                states.setdefault(kind, []).append(health.state)
+        late = now - self._started >= self.first_list_limit
+        newly = [kind for kind in _WATCHED_KINDS - self._primed
+                 if late or (kind in states and "connecting" not in states[kind])]
+        self._primed.update(newly)
+        return newly
+
+    def _reconcile(self, kind: str, now: float,
+                   delta_removed: dict[str, list[str]]) -> list[TimelineEntry]:
+        """After a resumed kind's first list: what the recording held that is gone now."""
+        if not self._resuming:
+            return []
+        held = self.store.held(kind)
+        prev = self._prev.get(kind, {})
+        gone = [key for key in prev if key not in held]
+        out: list[TimelineEntry] = []
+        for key in gone:
+            old = prev.pop(key)
+            delta_removed.setdefault(kind, []).append(key)
+            out.extend(self._diff(kind, old, None, now))
+        return out
+
+    def _workload_of(self, pod: PodRow) -> str:
+        if pod.owner_kind == "ReplicaSet":
+            rs = self.store.get("replicasets", make_key(pod.namespace, pod.owner_name))
+            if isinstance(rs, ReplicaSetRow) and rs.deployment:
+                return f"Deployment/{rs.deployment}"
+        if pod.owner_kind:
+            return f"{pod.owner_kind}/{pod.owner_name}"
+        return f"Pod/{pod.name}"
+
+    def _emit(self, entries: list[TimelineEntry]) -> None:
+        if entries:
+            self.writer.append(entries)
+            self.entries_recorded += len(entries)
+
+    # ------------------------------------------------------------ frames
+
+    def _frames(self, now: float, rows: dict[str, list[Row]], removed: dict[str, list[str]],
+                health: dict[str, SourceHealth]) -> None:
+        ready = len(self._primed) == len(_WATCHED_KINDS)
+        if self._last_keyframe is None:
+            if ready:
+                self._keyframe(now)
+            return
+        if now - self._last_keyframe >= self.keyframe_interval:
+            self._keyframe(now)
+            return
+        rows = {kind: items for kind, items in rows.items() if items}
+        if rows or removed or health:
+            self.writer.append_frame(now, "delta", encode_frame(now, rows, removed, health))
+
+    def _keyframe(self, now: float) -> None:
+        rows = {kind: list(self.store.held(kind).values()) for kind in ROW_TYPES}
+        body = encode_frame(now, rows, None, dict(self.store.all_health()))
+        self.writer.append_frame(now, "key", body)
+        self._last_keyframe = now
+
+    # ------------------------------------------------------------ the journal
+
+    async def _poll_journal(self) -> None:
+        while True:
+            try:
+                await self._journal_once()
+            except Exception as exc:  # noqa: BLE001 - a bad journal must not stop recording
+                log.warning("timeline: journal not readable: %s", exc)
+            await asyncio.sleep(1.0)
+
+    async def _journal_once(self) -> None:
+        path = self.journal_path
+        if path is None or not path.exists():
+            return
+        from backends.ops.journal import FINAL_STATUSES, JournalDB
+
+        since = self._journal_since or datetime.fromtimestamp(self._started, UTC) - timedelta(
+            seconds=5)
+
+        def read() -> list[JournalEntry]:
+            with JournalDB.open(path) as db:
+                return db.entries(since=since, context=self.context)
+
+        now = self._clock()
+        fresh: list[TimelineEntry] = []
+        pending_from: datetime | None = None
+        for entry in await asyncio.to_thread(read):
+            if entry.status not in FINAL_STATUSES:
+                if pending_from is None or entry.ts < pending_from:
+                    pending_from = entry.ts
+                continue
+            if entry.id in self._journal_seen:
+                continue
+            self._journal_seen.add(entry.id)
+            fresh.append(journal_entry(entry, now))
+        if pending_from is not None:
+            self._journal_since = pending_from
+        elif fresh:
+            self._journal_since = max(datetime.fromtimestamp(e.at, UTC) for e in fresh)
+        self._emit(fresh)

@@ -1,0 +1,147 @@
+"""``record``: the incident timeline recorded headless for the 24-48 hour watch (issue 17).
+
+``controlroom record [--context C] [-o FILE] [--retention 72h]`` watches the context with the
+same sources as the control room (watch sources per kind, the alert pollers of the config,
+the team bus) and records every meaningful change into one timeline file per context
+(:mod:`backends.timeline.store`), until SIGINT or SIGTERM.
+
+Unattended, so:
+
+- it starts only when it can connect (exit 2 with one line otherwise: a cron or systemd unit
+  must see that it never ran), and from then on outlives API server and broker restarts
+  (the sources reconnect on their own, and the loss and return of each is recorded);
+- it resumes: an existing file of the same context is continued, with what it last recorded
+  as the baseline, so what changed while it was down is recorded after the relist;
+- the writer commits at least twice a second, so a SIGKILL loses at most the last second;
+- a damaged or foreign file is refused (exit 2, naming the file and the problem) and left as
+  it is; never overwritten.
+
+No write is ever made: the command holds no gate and no journal (it only reads the journal
+file to record our writes, with their operator).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+from backends.sanitize import clean
+from cli.session import (
+    OK,
+    USAGE,
+    CommandState,
+    connected,
+    context_of,
+    fail,
+    journal_path,
+    settings_of,
+)
+
+__all__ = ["record"]
+
+
+def record(args: argparse.Namespace, state: CommandState) -> int:
+    """Run the recorder until SIGINT/SIGTERM."""
+    from backends.config import parse_duration
+    from backends.timeline.store import DEFAULT_MAX_BYTES, TimelineFileError, default_path
+
+    try:
+        retention = parse_duration(args.retention)
+    except ValueError as exc:
+        fail(USAGE, f"--retention: {exc}")
+    if retention <= 0:
+        fail(USAGE, "--retention must be longer than 0")
+    max_bytes = DEFAULT_MAX_BYTES if args.max_mb is None else int(args.max_mb * 1024 * 1024)
+    if max_bytes <= 0:
+        fail(USAGE, "--max-mb must be more than 0")
+    settings = settings_of(args)
+    context, _cluster = context_of(args)
+    journal = journal_path(args)
+    output = Path(args.output) if args.output else default_path(journal.parent, context)
+    try:
+        return asyncio.run(_record(args, settings, context, output, journal, retention,
+                                   max_bytes))
+    except TimelineFileError as exc:
+        fail(USAGE, clean(exc, 500))
+
+
+async def _record(args: argparse.Namespace, settings: object, context: str, output: Path,
+                  journal: Path, retention: float, max_bytes: int) -> int:
+    from backends.config import Settings
+    from backends.kube.source_set import SourceOptions, start_all
+    from backends.signals.alertmanager import alertmanager_poller
+    from backends.signals.mqtt import TeamBus
+    from backends.signals.prometheus import prometheus_poller
+    from backends.store import Store
+    from backends.timeline.recorder import Recorder, restore_state
+    from backends.timeline.store import TimelineReader, TimelineWriter
+
+    assert isinstance(settings, Settings)
+    baseline: Store | None = None
+    if output.exists() and output.stat().st_size > 0:
+        def load() -> Store | None:
+            with TimelineReader(output) as reader:
+                if reader.meta.context != context:
+                    return None  # the writer names the mismatch
+                held = Store()
+                return held if restore_state(reader, held) else None
+        baseline = await asyncio.to_thread(load)
+    writer = await asyncio.to_thread(TimelineWriter, output, context, retention=retention,
+                                     max_bytes=max_bytes)
+    try:
+        conn = await connected(args, context)
+    except BaseException:
+        await asyncio.to_thread(writer.close)
+        raise
+    store = Store()
+    namespaces = getattr(args, "namespace", None) or settings.context(context).namespaces
+    options = SourceOptions(metrics=False)  # usage numbers say nothing about who changed what
+    sources = await start_all(conn, store, list(namespaces) or None, options=options)
+    pollers = []
+    if settings.prometheus.url:
+        cfg = settings.prometheus
+        pollers.append(prometheus_poller(store, cfg.url, interval=cfg.interval,
+                                         timeout=cfg.timeout, verify_tls=cfg.verify_tls))
+    if settings.alertmanager.url:
+        am = settings.alertmanager
+        pollers.append(alertmanager_poller(store, am.url, interval=am.interval,
+                                           timeout=am.timeout, verify_tls=am.verify_tls))
+    for poller in pollers:
+        poller.start()
+    bus: TeamBus | None = None
+    if settings.mqtt.url:
+        try:
+            bus = TeamBus(store, settings.mqtt)
+            bus.start()
+        except ValueError as exc:
+            print(f"warning: team bus: {clean(exc, 300)}; not recorded", file=sys.stderr)
+    recorder = Recorder(store, writer, context, journal_path=journal, baseline=baseline)
+    task = asyncio.create_task(recorder.run(), name="timeline-recorder")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"recording: context {context} to {output}"
+          + (" (resumed)" if baseline is not None else ""), flush=True)
+    try:
+        await stop.wait()
+    finally:
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+        await recorder.close()
+        if bus is not None:
+            await bus.stop(flush_timeout=0.5)
+        for poller in pollers:
+            await poller.stop()
+        await sources.stop()
+        await conn.close()
+        await asyncio.to_thread(writer.close)
+    print(f"recorded: {writer.entries_written} entries, {writer.frames_written} frames "
+          f"to {output}", flush=True)
+    return OK
