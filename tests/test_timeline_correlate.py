@@ -187,3 +187,50 @@ def test_change_words_keep_a_multi_field_change_whole() -> None:
     many = image_change(0, change="image a -> b, replicas 3 -> 4", actor="", revision="")
     assert change_words(many) == ("image a -> b, replicas 3 -> 4 on Deployment "
                                   "checkout/checkout-stable")
+
+
+def test_a_sync_that_ends_after_the_image_change_names_the_image_change() -> None:
+    """Argo CD's sync starts, its controller changes the Deployment, the sync ends: the
+    alert followed the image change, carried by that sync (not "sync Succeeded")."""
+    running = entry(0, "sync", "checkout", namespace="argocd", object_kind="Application",
+                    app="checkout", change="sync Running rev 9f8e7d", actor="argocd (automated)",
+                    actor_kind="argocd", revision="9f8e7d")
+    spec = image_change(3, actor="argocd-controller (Update)", actor_kind="field-manager",
+                        revision="")
+    done = entry(10, "sync", "checkout", namespace="argocd", object_kind="Application",
+                 app="checkout", change="sync Succeeded rev 9f8e7d", actor="argocd (automated)",
+                 actor_kind="argocd", revision="9f8e7d")
+    (found,) = correlate([running, spec, done, crashloop(130)])
+    assert found.change == spec and found.carried_by == done
+    assert found.words == ("PodCrashLooping on checkout-stable 2m after image checkout:1.5.0 "
+                           "synced by argocd (automated) at rev 9f8e7d")
+
+
+def test_a_skewed_sync_clock_still_links_the_sync_by_when_we_saw_it() -> None:
+    """The sync's own time runs ahead of the cluster's (another clock): it is after the alert
+    started, so not a candidate, but we saw it just before the image change."""
+    T = 1_800_000_000.0
+    sync = TimelineEntry(at=T + 900, seen=T, context="drill", kind="sync", namespace="argocd",
+                         name="checkout", object_kind="Application", app="checkout",
+                         change="sync Running rev 9f8e7d", actor="argocd (automated)",
+                         actor_kind="argocd", revision="9f8e7d")
+    spec = image_change(2, actor="argocd-controller (Update)", actor_kind="field-manager",
+                        revision="")
+    (found,) = correlate([sync, spec, crashloop(125)])
+    assert found.change == spec and found.carried_by == sync
+    assert found.words.endswith("synced by argocd (automated) at rev 9f8e7d")
+
+
+def test_an_alert_on_a_pod_is_tied_to_its_deployment_by_exact_owner_names() -> None:
+    """kube-state-metrics' restart metric names the pod only: the alert is about the
+    Deployment whose pods are named NAME-HASH-SUFFIX, never one whose name is a prefix."""
+    pod_alert = crashloop(200, app="", workload="", change="firing on checkout-stable-7c9d8-x1abc")
+    other = entry(150, "spec", "checkout", app="", workload="Deployment/checkout",
+                  change="replicas 2 -> 3", actor="kubectl (Update)", actor_kind="field-manager")
+    (found,) = correlate([image_change(80), other, pod_alert])
+    assert found.change == image_change(80)
+    assert found.words.startswith("PodCrashLooping on checkout-stable 2m after image "
+                                  "checkout:1.5.0")
+    (alone,) = correlate([other, pod_alert])
+    assert alone.change is None
+    assert alone.words.startswith("PodCrashLooping on checkout-stable-7c9d8-x1abc: no change")

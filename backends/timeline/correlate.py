@@ -55,8 +55,12 @@ DEFAULT_WINDOW_S: Final = 2 * 3600.0
 """How far back before an alert's start a change is still a candidate (2 hours)."""
 
 SYNC_LINK_S: Final = 600.0
-"""How long after an Argo CD sync operation started a spec or route change written by Argo
+"""How long after we saw an Argo CD sync operation a spec or route change written by Argo
 CD's controller is said to have been carried by it."""
+
+SYNC_SLACK_S: Final = 30.0
+"""How much earlier than its sync such a change may have been seen (watches of different
+kinds deliver in their own order)."""
 
 _KIND_RANK: Final[dict[str, int]] = {"spec": 4, "route": 3, "sync": 2, "journal": 1, "app": 0}
 """Among changes at the same instant and as close to the alert: what broke first."""
@@ -114,25 +118,55 @@ def _objects(entry: TimelineEntry) -> set[str]:
     return found
 
 
+def _names(entry: TimelineEntry) -> set[str]:
+    return {o.rpartition("/")[2] for o in _objects(entry)}
+
+
+def _alert_target(alert: TimelineEntry) -> str:
+    """The object an alert's labels named (the recorder words it ``firing on TARGET``: the
+    pod, else the deployment, service, route or instance)."""
+    head, on, rest = alert.change.partition(" on ")
+    return rest.split(" ", 1)[0] if on and head in ("firing", "resolved") else ""
+
+
+def _alert_names(alert: TimelineEntry) -> set[str]:
+    """The names of what the alert is about: its workload when the labels said it; else its
+    target and, for a pod, the names its owners would have (a Deployment's pod is
+    ``NAME-HASH-SUFFIX``, a ReplicaSet's, StatefulSet's or DaemonSet's ``NAME-SUFFIX``):
+    exact names, never a prefix, so ``checkout`` is not taken for ``checkout-stable``."""
+    if alert.workload:
+        return {alert.workload.rpartition("/")[2]}
+    target = _alert_target(alert)
+    if not target:
+        return set()
+    parts = target.split("-")
+    return {target} | {"-".join(parts[:-cut]) for cut in (1, 2) if len(parts) > cut}
+
+
 def _closeness(alert: TimelineEntry, change: TimelineEntry) -> int:
     """2: the same workload or route in the same namespace; 1: the same Argo CD app;
     0: unrelated."""
     if change.context != alert.context:
         return 0
     if alert.namespace and change.namespace == alert.namespace \
-            and _objects(alert) & _objects(change):
+            and _alert_names(alert) & _names(change):
         return 2
     if alert.app and change.app == alert.app:
         return 1
     return 0
 
 
-def alert_subject(alert: TimelineEntry) -> str:
-    """What the alert is about, in one word: its workload's name, else its app, else its
+def alert_subject(alert: TimelineEntry, change: TimelineEntry | None = None) -> str:
+    """What the alert is about, in one word: its workload's name; else the workload of the
+    ``change`` it followed that its pod belongs to; else its target; else its app or
     namespace ("" when it names none of them)."""
     if alert.workload:
         return alert.workload.rpartition("/")[2]
-    return alert.app or alert.namespace
+    if change is not None and _closeness(alert, change) == 2:
+        owners = (_alert_names(alert) - {_alert_target(alert)}) & _names(change)
+        if owners:
+            return min(owners, key=len)
+    return _alert_target(alert) or alert.app or alert.namespace
 
 
 def _short_change(change: TimelineEntry) -> str:
@@ -141,7 +175,7 @@ def _short_change(change: TimelineEntry) -> str:
     words = change.change or change.after or change.name
     left, arrow, right = words.partition(" -> ")
     field, space, _old = left.partition(" ")
-    if arrow and space and " -> " not in right and "," not in words:
+    if arrow and space and " -> " not in right and "," not in words and ";" not in words:
         return f"{field} {right}"
     return words
 
@@ -152,7 +186,7 @@ def change_words(change: TimelineEntry, carried_by: TimelineEntry | None = None,
     ``alert``'s own workload or route, already named), by whom, at which revision."""
     what = _short_change(change)
     own = alert is not None and alert.namespace == change.namespace \
-        and f"{change.object_kind}/{change.name}" in _objects(alert)
+        and change.name == alert_subject(alert, change)
     if not own and change.name not in what:
         where = f"{change.namespace}/{change.name}" if change.namespace else change.name
         what = f"{what} on {change.object_kind or change.kind} {where}".strip()
@@ -167,7 +201,11 @@ def change_words(change: TimelineEntry, carried_by: TimelineEntry | None = None,
 
 
 def _carrier(change: TimelineEntry, syncs: Sequence[TimelineEntry]) -> TimelineEntry | None:
-    """The Argo CD sync of the change's app that carried a controller-written change."""
+    """The Argo CD sync of the change's app that carried a change Argo CD's controller
+    wrote: the latest sync of that app we saw start at most :data:`SYNC_LINK_S` before the
+    change (``seen``, our own clock: a source's clock may be skewed against the cluster's
+    field managers, and the watch of Applications may deliver the sync a moment after the
+    Deployment it changed, hence :data:`SYNC_SLACK_S`)."""
     if change.kind not in ("spec", "route") or not change.app \
             or change.actor_kind not in ("field-manager", "unknown", "system") \
             or (change.actor and "argocd" not in change.actor.lower()):
@@ -175,15 +213,15 @@ def _carrier(change: TimelineEntry, syncs: Sequence[TimelineEntry]) -> TimelineE
     best: TimelineEntry | None = None
     for sync in syncs:
         if sync.app == change.app and sync.context == change.context \
-                and 0 <= change.at - sync.at <= SYNC_LINK_S \
-                and (best is None or sync.at > best.at):
+                and -SYNC_SLACK_S <= change.seen - sync.seen <= SYNC_LINK_S \
+                and (best is None or sync.seen > best.seen):
             best = sync
     return best
 
 
 def _words(alert: TimelineEntry, change: TimelineEntry | None, carried_by: TimelineEntry | None,
            also: int, window: float) -> str:
-    subject = alert_subject(alert)
+    subject = alert_subject(alert, change)
     head = f"{alert.name} on {subject}" if subject else alert.name
     if change is None:
         return f"{head}: no change recorded before it (within {duration(window)})"
@@ -192,6 +230,26 @@ def _words(alert: TimelineEntry, change: TimelineEntry | None, carried_by: Timel
     if also:
         text += f" (and {also} other change{'s' if also > 1 else ''} at the same time)"
     return text
+
+
+def _choose(alert: TimelineEntry, candidates: list[tuple[TimelineEntry, int]],
+            syncs: Sequence[TimelineEntry]) -> tuple[TimelineEntry, TimelineEntry | None]:
+    """The latest candidate (module docstring), and the sync that carried it. When that is
+    an Argo CD sync (or an app's revision change) and the recording holds the change it
+    made to the alert's own workload or route, that change is what the alert followed: a
+    sync ends after the Deployment it changed, and "image X synced by argocd" says more than
+    "sync Succeeded"."""
+    best, _close = max(candidates, key=lambda c: (c[0].at, c[1], _KIND_RANK.get(c[0].kind, 0)))
+    if best.kind in ("sync", "app"):
+        carried = []
+        for change, close in candidates:
+            carrier = _carrier(change, syncs) if close == 2 else None
+            if carrier is not None and carrier.app == best.app \
+                    and (not best.revision or carrier.revision == best.revision):
+                carried.append((change, carrier))
+        if carried:
+            return max(carried, key=lambda c: c[0].at)
+    return best, _carrier(best, syncs)
 
 
 def correlate(entries: Iterable[TimelineEntry], *,
@@ -210,21 +268,14 @@ def correlate(entries: Iterable[TimelineEntry], *,
             continue
         end = bisect.bisect_right(times, alert.at)
         start = bisect.bisect_left(times, alert.at - window)
-        best: tuple[float, int, int] | None = None
-        chosen: TimelineEntry | None = None
-        tied = 0
-        for change in changes[start:end]:
-            close = _closeness(alert, change)
-            if not close:
-                continue
-            rank = (change.at, close, _KIND_RANK.get(change.kind, 0))
-            if best is not None and change.at == best[0]:
-                tied += 1
-            elif best is None or change.at > best[0]:
-                tied = 0
-            if best is None or rank > best:
-                best, chosen = rank, change
-        carried = _carrier(chosen, syncs) if chosen is not None else None
+        candidates = [(c, close) for c in changes[start:end]
+                      if (close := _closeness(alert, c))]
+        if not candidates:
+            found.append(Correlation(alert=alert, change=None,
+                                     words=_words(alert, None, None, 0, window)))
+            continue
+        chosen, carried = _choose(alert, candidates, syncs)
+        tied = sum(1 for c, _ in candidates if c.at == chosen.at) - 1
         found.append(Correlation(alert=alert, change=chosen, carried_by=carried, also=tied,
                                  words=_words(alert, chosen, carried, tied, window)))
     return found
