@@ -9,7 +9,9 @@ entry per (manager, operation, subresource) with ``time`` set to the write's tim
 is the request's ``fieldManager`` or else the User-Agent's first part (up to the first ``/``,
 ``kubectl/v1.31.0 (linux/amd64)`` gives ``kubectl``); the operation is ``Apply`` for an
 apply patch and ``Update`` otherwise. A write whose body omits ``managedFields`` keeps the
-existing entries. ``fieldsV1`` is kept empty: nobody here reads field ownership.
+existing entries. ``fieldsV1`` holds the top-level sections each manager owns (``f:spec``,
+``f:metadata``...), not every field: enough for the timeline to tell the writer of the spec
+(Argo CD's sync) from the deployment controller's annotation update that follows it.
 """
 
 from __future__ import annotations
@@ -37,25 +39,56 @@ def manager_of_request(field_manager: str, user_agent: str, content_type: str) -
     return manager[:128], operation
 
 
-def stamp(obj: dict[str, Any], writer: tuple[str, str], when: str, *,
-          api_version: str, subresource: str = "") -> None:
-    """Record ``writer`` in ``obj``'s managedFields at ``when`` (RFC 3339), in place."""
+_META_OWNED = ("labels", "annotations", "finalizers", "ownerReferences")
+_SERVER_KEYS = frozenset({"apiVersion", "kind", "metadata"})
+
+
+def _changed_sections(obj: dict[str, Any], prev: dict[str, Any] | None) -> set[str]:
+    """The top-level ``f:`` sections a write set: every section a create sends, the ones an
+    update changed (metadata only for labels, annotations, finalizers, owners)."""
+    old = prev or {}
+    sections = {f"f:{key}" for key in set(obj) | set(old)
+                if key not in _SERVER_KEYS and obj.get(key) != old.get(key)}
+    meta, old_meta = obj.get("metadata") or {}, old.get("metadata") or {}
+    if any(meta.get(k) != old_meta.get(k) for k in _META_OWNED):
+        sections.add("f:metadata")
+    return sections
+
+
+def stamp(obj: dict[str, Any], prev: dict[str, Any] | None, writer: tuple[str, str],
+          when: str, *, api_version: str, subresource: str = "") -> None:
+    """Record ``writer`` in ``obj``'s managedFields at ``when`` (RFC 3339), in place.
+
+    Field ownership is kept at the top level (``f:spec``, ``f:metadata``, ``f:status``...),
+    enough to tell who set the spec: the sections this write changed move to the writer, as
+    an Update moves ownership upstream; a manager left owning nothing is dropped."""
     meta = obj.get("metadata")
     if not isinstance(meta, dict):
         return
     manager, operation = writer
+    changed = _changed_sections(obj, prev)
     old = meta.get("managedFields")
     entries = [dict(e) for e in old if isinstance(e, dict)] if isinstance(old, list) else []
-    entries = [e for e in entries if (e.get("manager"), e.get("operation"),
-                                      e.get("subresource", "")) != (manager, operation,
-                                                                    subresource)]
-    entry: dict[str, Any] = {"manager": manager, "operation": operation,
-                             "apiVersion": api_version, "time": when,
-                             "fieldsType": "FieldsV1", "fieldsV1": {}}
+    mine: dict[str, Any] = {}
+    kept: list[dict[str, Any]] = []
+    for entry in entries:
+        raw = entry.get("fieldsV1")
+        fields: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        if (entry.get("manager"), entry.get("operation"),
+                entry.get("subresource", "")) == (manager, operation, subresource):
+            mine = dict(fields)
+            continue
+        rest = {k: v for k, v in fields.items() if k not in changed}
+        if rest or not fields:
+            kept.append({**entry, "fieldsV1": rest})
+    owned = {**mine, **{section: {} for section in changed}}
+    written: dict[str, Any] = {"manager": manager, "operation": operation,
+                               "apiVersion": api_version, "time": when,
+                               "fieldsType": "FieldsV1", "fieldsV1": owned}
     if subresource:
-        entry["subresource"] = subresource
-    entries.append(entry)
-    meta["managedFields"] = entries[-MAX_ENTRIES:]
+        written["subresource"] = subresource
+    kept.append(written)
+    meta["managedFields"] = kept[-MAX_ENTRIES:]
 
 
 @contextlib.contextmanager

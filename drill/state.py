@@ -309,7 +309,8 @@ class ClusterState:
         self.rv += 1
         obj["metadata"]["resourceVersion"] = str(self.rv)
         if typ != "DELETED":
-            managed.stamp(obj, self.writer or managed.DEFAULT_MANAGER, rfc3339(self.clock()),
+            managed.stamp(obj, prev, self.writer or managed.DEFAULT_MANAGER,
+                          rfc3339(self.clock()),
                           api_version=rt.api_version, subresource=subresource)
         entry = Entry(obj)
         if checked:

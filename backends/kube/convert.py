@@ -82,18 +82,21 @@ def created_at(meta: s.MetaIn) -> float:
 
 
 def last_manager(meta: s.TrackedMetaIn) -> str:
-    """Who last wrote the object's spec or metadata: ``manager (operation)`` of the newest
-    ``managedFields`` entry not of a subresource (status writes are the controllers'
-    bookkeeping, not a change anybody made); later entries win a tie (the time has
-    second precision). "" when the server keeps none."""
+    """Who last wrote the object's spec: ``manager (operation)`` of the newest
+    ``managedFields`` entry that owns ``f:spec`` (an Update moves ownership of what it
+    changed to its writer), else of the newest entry at all. Status writes are skipped (the
+    controllers' bookkeeping), and so is the deployment controller's revision annotation,
+    which owns no spec: without that, the controller that follows every change would be
+    named as its author. Later entries win a tie (the time has second precision). "" when
+    the server keeps none."""
     best: s.ManagedFieldIn | None = None
-    best_at = float("-inf")
+    best_rank = (False, float("-inf"))
     for entry in meta.managed_fields or ():
-        if entry.subresource:
+        if entry.subresource == "status":
             continue
-        at = epoch(entry.time) or 0.0
-        if at >= best_at:
-            best, best_at = entry, at
+        rank = (b'"f:spec"' in bytes(entry.fields_v1), epoch(entry.time) or 0.0)
+        if rank >= best_rank:
+            best, best_rank = entry, rank
     if best is None or not best.manager:
         return ""
     return clean(f"{best.manager} ({best.operation})" if best.operation else best.manager, 160)

@@ -59,12 +59,14 @@ class LabeledMetaIn(MetaIn):
 
 
 class ManagedFieldIn(_In):
-    """One ``metadata.managedFields`` entry: who wrote (fieldsV1 is never materialised)."""
+    """One ``metadata.managedFields`` entry: who wrote, and (raw) which fields."""
 
     manager: str = ""
     operation: str = ""
     time: datetime | None = None
     subresource: str = ""
+    fields_v1: msgspec.Raw = RAW_NULL
+    """Kept raw: only "does it own ``f:spec``" is asked (a byte search, no decoding)."""
 
 
 class TrackedMetaIn(LabeledMetaIn):
