@@ -19,7 +19,7 @@ from backends.timeline.entry import TimelineEntry
 from backends.timeline.store import default_path
 from drill.runner import DrillCluster
 from tests.test_app import make_app, panel, shown, until
-from tests.timeline_support import CRASH_WORDS, recording, write
+from tests.timeline_entries import CRASH_WORDS, recording, write
 from tui.timeline_screen import TimelineScreen
 from widgets.panels import WorkloadsPanel
 

@@ -234,3 +234,16 @@ def test_an_alert_on_a_pod_is_tied_to_its_deployment_by_exact_owner_names() -> N
     (alone,) = correlate([other, pod_alert])
     assert alone.change is None
     assert alone.words.startswith("PodCrashLooping on checkout-stable-7c9d8-x1abc: no change")
+
+
+def test_an_app_label_naming_a_workload_ties_the_alert_to_it() -> None:
+    """``app: checkout-stable`` on an error-ratio alert is the workload's name, not the Argo
+    CD app's (``checkout``): matched exactly, in the alert's namespace."""
+    ratio = crashloop(40, name="AppHighErrorRatio", app="checkout-stable", workload="",
+                      change="firing")
+    (found,) = correlate([image_change(0), ratio])
+    assert found.change == image_change(0)
+    assert found.words.startswith("AppHighErrorRatio on checkout-stable 40s after image")
+    elsewhere = crashloop(40, name="AppHighErrorRatio", app="checkout-stable", workload="",
+                          change="firing", namespace="staging")
+    assert correlate([image_change(0), elsewhere])[0].change is None

@@ -23,7 +23,7 @@ import msgspec
 from backends.timeline.entry import TimelineEntry
 from backends.timeline.store import default_path
 from tests.conftest import ROOT
-from tests.timeline_support import CRASH_WORDS, entry, recording, write
+from tests.timeline_entries import CRASH_WORDS, entry, recording, write
 
 COMMAND = [sys.executable, "-m", "controlroom", "timeline"]
 HOSTILE = 'pod a|b <img src=x onerror=alert(1)> *bold* `code` [link](http://x) "q", done\nnext'
@@ -53,7 +53,11 @@ def entries_with_hostile_text(t0: float) -> list[TimelineEntry]:
             entry(t0 + 420, "rollout", "checkout-stable", app="checkout",
                   workload="Deployment/checkout-stable",
                   change="3/3 ready, 3 updated, 3 available, ReplicaSetUpdated -> "
-                  "NewReplicaSetAvailable")]
+                  "NewReplicaSetAvailable"),
+            entry(t0 + 6, "rollout", "checkout-stable", app="checkout",
+                  workload="Deployment/checkout-stable",
+                  change="3/3 ready, 1 updated, 3 available, NewReplicaSetAvailable -> "
+                  "ReplicaSetUpdated")]
 
 
 def cells(line: str) -> list[str]:
@@ -74,10 +78,11 @@ def test_markdown_reads_as_a_post_mortem_draft(tmp_path: Path) -> None:
     assert CRASH_WORDS in sections["## What fired"]
     assert "controlroom: alice" in sections["## What we did"]
     recovered = sections["## When it recovered"]
-    assert "resolved" in recovered and "NewReplicaSetAvailable" in recovered
+    assert "resolved" in recovered and "-> NewReplicaSetAvailable" in recovered
+    assert "-> ReplicaSetUpdated" not in recovered  # a rollout starting is no recovery
     assert "Every alert resolved by" in sections["## Summary"]
     table = [line for line in sections["## Timeline"].splitlines() if line.startswith("|")]
-    assert len(table) == 2 + 8
+    assert len(table) == 2 + 9
     assert all(len(cells(line)) == 6 for line in table)
     hostile = next(line for line in table if "BackOff" in line)
     assert not re.search(r"(?<!\\)<img", hostile) and "\\<img" in hostile and "a\\|b" in hostile
@@ -107,7 +112,7 @@ def test_csv_parses_back_to_the_exact_values(tmp_path: Path) -> None:
     out = tmp_path / "timeline.csv"
     run_out = run(str(path), "--format", "csv", "-o", str(out))
     ok(run_out)
-    assert "8 entries" in run_out.stderr
+    assert "9 entries" in run_out.stderr
     parsed = list(csv.DictReader(io.StringIO(out.read_text(), newline="")))
     assert len(parsed) == len(original)
     for row, e in zip(parsed, original, strict=True):

@@ -136,11 +136,14 @@ def _alert_names(alert: TimelineEntry) -> set[str]:
     exact names, never a prefix, so ``checkout`` is not taken for ``checkout-stable``."""
     if alert.workload:
         return {alert.workload.rpartition("/")[2]}
+    # An ``app`` label names the workload more often than the Argo CD app (``app:
+    # checkout-stable``): an exact name in the alert's namespace.
+    names = {alert.app} if alert.app else set()
     target = _alert_target(alert)
     if not target:
-        return set()
+        return names
     parts = target.split("-")
-    return {target} | {"-".join(parts[:-cut]) for cut in (1, 2) if len(parts) > cut}
+    return names | {target} | {"-".join(parts[:-cut]) for cut in (1, 2) if len(parts) > cut}
 
 
 def _closeness(alert: TimelineEntry, change: TimelineEntry) -> int:
@@ -163,7 +166,7 @@ def alert_subject(alert: TimelineEntry, change: TimelineEntry | None = None) -> 
     if alert.workload:
         return alert.workload.rpartition("/")[2]
     if change is not None and _closeness(alert, change) == 2:
-        owners = (_alert_names(alert) - {_alert_target(alert)}) & _names(change)
+        owners = (_alert_names(alert) - {_alert_target(alert), alert.app}) & _names(change)
         if owners:
             return min(owners, key=len)
     return _alert_target(alert) or alert.app or alert.namespace

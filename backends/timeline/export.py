@@ -105,7 +105,7 @@ def _line(e: TimelineEntry) -> str:
 
 
 _HEALTHY_AGAIN: Final = re.compile(r"\bhealth \S+ -> Healthy\b")
-_ROLLED_OUT: Final = re.compile(r"NewReplicaSetAvailable|\bcomplete\b", re.IGNORECASE)
+_ROLLED_OUT: Final = re.compile(r"-> NewReplicaSetAvailable\b|\brollout complete\b")
 
 
 def _recovered(e: TimelineEntry) -> bool:
@@ -154,7 +154,7 @@ def to_markdown(entries: Sequence[TimelineEntry], span: Span,
     recovered = [e for e in ordered if _recovered(e)]
     gaps = [e for e in ordered if e.kind == "source"]
     out = [f"# Incident timeline: {md(span.context)}", "",
-           f"{when(span.since)} to {when(span.until)} (UTC), from `{md(span.source)}`.", "",
+           f"{when(span.since)} to {when(span.until)} (UTC), from {md(span.source)}.", "",
            "## Summary", ""]
     out.append(f"- {_plural(len(ordered), 'entry')}: {_plural(len(changes), 'change')}, "
                f"{_plural(len(correlations), 'alert')} fired, "

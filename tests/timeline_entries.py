@@ -1,4 +1,4 @@
-"""Shared by the timeline tests: constructed entries and a recording written through the
+"""Constructed timeline entries shared by the screen and export tests, and a recording
 store's own writer (backends/timeline/store.py), exactly as the recorder writes one."""
 
 from __future__ import annotations
