@@ -1,5 +1,6 @@
-"""Constructed timeline entries shared by the screen and export tests, and a recording
-store's own writer (backends/timeline/store.py), exactly as the recorder writes one."""
+"""Constructed timeline entries shared by the screen and export tests, and a recording of
+them written through the store's own writer (backends/timeline/store.py), exactly as the
+recorder writes one."""
 
 from __future__ import annotations
 
