@@ -76,27 +76,18 @@ async def _record(args: argparse.Namespace, settings: object, context: str, outp
     from backends.signals.mqtt import TeamBus
     from backends.signals.prometheus import prometheus_poller
     from backends.store import Store
-    from backends.timeline.recorder import Recorder, restore_state
-    from backends.timeline.store import TimelineReader, TimelineWriter
+    from backends.timeline.live import open_recording
 
     assert isinstance(settings, Settings)
-    baseline: Store | None = None
-    if output.exists() and output.stat().st_size > 0:
-        def load() -> Store | None:
-            with TimelineReader(output) as reader:
-                if reader.meta.context != context:
-                    return None  # the writer names the mismatch
-                held = Store()
-                return held if restore_state(reader, held) else None
-        baseline = await asyncio.to_thread(load)
-    writer = await asyncio.to_thread(TimelineWriter, output, context, retention=retention,
-                                     max_bytes=max_bytes)
+    store = Store()
+    # The file first: a damaged or busy one is refused before anything connects.
+    recording = await open_recording(store, output, context, journal_path=journal,
+                                     retention=retention, max_bytes=max_bytes)
     try:
         conn = await connected(args, context)
     except BaseException:
-        await asyncio.to_thread(writer.close)
+        await recording.stop()
         raise
-    store = Store()
     namespaces = getattr(args, "namespace", None) or settings.context(context).namespaces
     options = SourceOptions(metrics=False)  # usage numbers say nothing about who changed what
     sources = await start_all(conn, store, list(namespaces) or None, options=options)
@@ -118,30 +109,23 @@ async def _record(args: argparse.Namespace, settings: object, context: str, outp
             bus.start()
         except ValueError as exc:
             print(f"warning: team bus: {clean(exc, 300)}; not recorded", file=sys.stderr)
-    recorder = Recorder(store, writer, context, journal_path=journal, baseline=baseline)
-    task = asyncio.create_task(recorder.run(), name="timeline-recorder")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     print(f"recording: context {context} to {output}"
-          + (" (resumed)" if baseline is not None else ""), flush=True)
+          + (" (resumed)" if recording.resumed else ""), flush=True)
     try:
         await stop.wait()
     finally:
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
-        await recorder.close()
+        await recording.stop()
         if bus is not None:
             await bus.stop(flush_timeout=0.5)
         for poller in pollers:
             await poller.stop()
         await sources.stop()
         await conn.close()
-        await asyncio.to_thread(writer.close)
+    writer = recording.writer
     print(f"recorded: {writer.entries_written} entries, {writer.frames_written} frames "
           f"to {output}", flush=True)
     return OK

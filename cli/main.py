@@ -80,6 +80,21 @@ def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                    help="benchmarks: end each flood after S seconds (default: never)")
 
 
+def _replay_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("replay", help="open the control room on a timeline recording "
+                       "(read-only, with a time cursor)",
+                       description="Open the control room on a recording made by `controlroom "
+                       "record` (or the control room itself): every panel shows the state at "
+                       "the cursor; o plays, < > set the speed (1x-60x), [ ] step 10 s, "
+                       "{ } a minute, home/end jump. Nothing is connected: nothing can be "
+                       "written.")
+    _common(p)
+    p.add_argument("file", type=Path, help="the timeline file")
+    p.add_argument("--at", default=None, metavar="WHEN",
+                   help="start at an offset from the recording's start (90s, 5m) or a time "
+                   "(RFC 3339); default: its start")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="controlroom",
@@ -89,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     _connection(parser)
     sub = parser.add_subparsers(dest="command")
     _demo_parser(sub)
+    _replay_parser(sub)
     headless.register(sub)
     headless_baseline.register(sub)
     return parser
@@ -196,7 +212,9 @@ def _demo(args: argparse.Namespace) -> int | None:
 def run(args: argparse.Namespace) -> int | None:
     """Run a headless command (its exit code), or ``None`` when ``args`` ask for a screen:
     ``controlroom`` on a cluster, or ``controlroom demo`` without ``--headless`` (after its
-    flags were checked here, so a bad scenario is refused before any screen opens)."""
+    flags were checked here, so a bad scenario is refused before any screen opens), or
+    ``controlroom replay FILE`` (after the file was checked: a damaged one is refused here,
+    with the problem, before any screen opens)."""
     code = headless.dispatch(args)
     if code is None:
         code = headless_baseline.dispatch(args)
@@ -204,4 +222,18 @@ def run(args: argparse.Namespace) -> int | None:
         return code
     if args.command == "demo":
         return _demo(args)
+    if args.command == "replay":
+        return _check_recording(args.file)
+    return None
+
+
+def _check_recording(path: Path) -> int | None:
+    """Exit 2 naming the problem when ``path`` is no usable recording; None when it is."""
+    from backends.timeline.store import TimelineFileError, read_meta
+
+    try:
+        read_meta(path)
+    except TimelineFileError as exc:
+        print(f"controlroom replay: {exc}", file=sys.stderr)
+        return 2
     return None

@@ -19,6 +19,10 @@ def main(argv: list[str] | None = None) -> int:
     # Textual is imported only here, for the two commands that open a screen.
     from tui.run import run_cluster, run_demo
 
+    if args.command == "replay":
+        from tui.replay import run_replay
+
+        return run_replay(args, *loaded)
     if args.command == "demo":
         return run_demo(args, *loaded)
     return run_cluster(args, *loaded)

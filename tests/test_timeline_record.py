@@ -14,13 +14,10 @@ against the drill, the timeline file read back with the store's own reader.
 from __future__ import annotations
 
 import hashlib
-import os
-import signal
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,84 +25,23 @@ import pytest
 from backends.timeline.entry import TimelineEntry
 from backends.timeline.store import TimelineFileError, TimelineReader, read_entries
 from drill.controllers.scenarios import BAD_CHECKOUT_IMAGE
-from drill.resources import BY_KEY
 from tests.conftest import ROOT, ThreadedDrill
-from tests.waiting import StreamReader, wait_until
+from tests.timeline_support import (
+    COMMAND,
+    DEPLOYMENTS,
+    Recording,
+    advance_until,
+    find,
+    killed_at_the_end,
+)
+from tests.waiting import wait_until
 
-COMMAND = [sys.executable, "-m", "controlroom"]
 OPERATOR = "alice-oncall"
-DEPLOYMENTS = BY_KEY["deployments.apps"]
-
-
-class Recording:
-    """``controlroom record`` as a child process, with its output read on threads."""
-
-    def __init__(self, kubeconfig: Path, tmp: Path, output: Path, *extra: str) -> None:
-        config = tmp / "config.toml"
-        config.write_text("")
-        self.output = output
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("CONTROLROOM_")}
-        self.args = [*COMMAND, "record", "--kubeconfig", str(kubeconfig), "--config",
-                     str(config), "--state-dir", str(tmp / "state"), "-o", str(output),
-                     *extra]
-        self.proc = subprocess.Popen(self.args, cwd=ROOT, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=self.env,
-                                     stdin=subprocess.DEVNULL)
-        self.out = StreamReader(self.proc.stdout, "record stdout")
-        self.err = StreamReader(self.proc.stderr, "record stderr")
-
-    def started(self) -> Recording:
-        """Wait until it recorded its first keyframe (the first lists are in)."""
-        self.out.wait_for("recording: ", timeout=60)
-        wait_until(lambda: self.output.exists() and _frames(self.output),
-                   "the first keyframe", timeout=60, interval=0.2)
-        return self
-
-    def stop(self) -> str:
-        self.proc.send_signal(signal.SIGINT)
-        self.proc.wait(30)
-        assert self.proc.returncode == 0, self.err.text
-        assert "Traceback" not in self.err.text
-        return self.out.text
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-
-
-def _frames(path: Path) -> list[float]:
-    with TimelineReader(path, check=False) as reader:
-        return reader.frame_times()
 
 
 @pytest.fixture
 def recordings() -> Iterator[list[Recording]]:
-    started: list[Recording] = []
-    yield started
-    for rec in started:
-        rec.kill()
-
-
-def _find(path: Path, match: Callable[[TimelineEntry], bool]) -> TimelineEntry | None:
-    return next((e for e in read_entries(path, newest_first=False) if match(e)), None)
-
-
-def advance_until(drill: ThreadedDrill, what: str,
-                  found: Callable[[], TimelineEntry | None]) -> TimelineEntry:
-    """Move the drill's manual clock forward 10 s at a time until ``found`` finds it (the
-    recorder sees each step through its watches and commits within a second)."""
-    for _ in range(40):
-        hit = found()
-        if hit is not None:
-            return hit
-        drill.call(drill.cluster.sim.advance, 10)
-        try:
-            return wait_until(found, what, timeout=3, interval=0.2)
-        except AssertionError:
-            continue
-    raise AssertionError(f"never recorded: {what}")
-
+    yield from killed_at_the_end()
 
 def test_record_bad_rollout_names_the_image_change_its_actor_and_our_breaker(
         bad_rollout: ThreadedDrill, tmp_path: Path, recordings: list[Recording]) -> None:
@@ -115,21 +51,21 @@ def test_record_bad_rollout_names_the_image_change_its_actor_and_our_breaker(
     rec.started()
 
     def image_change() -> TimelineEntry | None:
-        return _find(output, lambda e: e.kind == "spec" and e.object_kind == "Deployment"
+        return find(output, lambda e: e.kind == "spec" and e.object_kind == "Deployment"
                      and e.name == "checkout-stable" and BAD_CHECKOUT_IMAGE in e.after)
 
     spec = advance_until(bad_rollout, "the image change of checkout-stable", image_change)
     assert spec.namespace == "checkout" and spec.app == "checkout"
     assert f"image ghcr.io/drill/checkout:1.4.2 -> {BAD_CHECKOUT_IMAGE}" in spec.change
     assert spec.actor == "argocd-controller (Update)" and spec.actor_kind == "field-manager"
-    sync = wait_until(lambda: _find(output, lambda e: e.kind == "sync" and e.name == "checkout"
+    sync = wait_until(lambda: find(output, lambda e: e.kind == "sync" and e.name == "checkout"
                                     and e.after in ("Running", "Succeeded")),
                       "the Argo CD sync of checkout", timeout=10, interval=0.2)
     assert sync.actor == "argocd (automated)" and sync.actor_kind == "argocd"
     assert sync.revision and sync.revision[:7] in sync.change
     # (``at`` is the source's time: the sync's is the drill's manual clock, not comparable)
     # Crash-looping pods of the new ReplicaSet, one line per workload, not per pod.
-    advance_until(bad_rollout, "the crash-looping pods of checkout-stable", lambda: _find(
+    advance_until(bad_rollout, "the crash-looping pods of checkout-stable", lambda: find(
         output, lambda e: e.kind == "pods" and e.workload == "Deployment/checkout-stable"
         and "CrashLoopBackOff" in e.change))
 
@@ -143,12 +79,12 @@ def test_record_bad_rollout_names_the_image_change_its_actor_and_our_breaker(
         cwd=ROOT, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
         env={**rec.env, "LOGNAME": OPERATOR, "USER": OPERATOR})
     assert breaker.returncode == 0, breaker.stdout + breaker.stderr
-    ours = wait_until(lambda: _find(output, lambda e: e.kind == "journal"
+    ours = wait_until(lambda: find(output, lambda e: e.kind == "journal"
                                     and e.name == "checkout-canary"),
                       "the breaker's journal entry", timeout=15, interval=0.2)
     assert ours.actor == f"controlroom: {OPERATOR}" and ours.actor_kind == "operator"
     assert "INC-17 timeline" in ours.detail
-    scaled = wait_until(lambda: _find(output, lambda e: e.kind == "spec"
+    scaled = wait_until(lambda: find(output, lambda e: e.kind == "spec"
                                       and e.name == "checkout-canary" and "replicas" in e.change
                                       and e.after.startswith("0")),
                         "the canary scaled to 0", timeout=15, interval=0.2)
@@ -219,7 +155,7 @@ def test_sigkill_loses_at_most_the_last_second_and_a_restart_resumes(
     again = Recording(tdrill.kubeconfig, tmp_path, output)
     recordings.append(again)
     again.out.wait_for("(resumed)", timeout=60)
-    resumed = wait_until(lambda: _find(output, lambda e: e.name == "catalog"
+    resumed = wait_until(lambda: find(output, lambda e: e.name == "catalog"
                                        and "replicas" in e.change and e.after.endswith("7")),
                          "the scale made while the recorder was down", timeout=30,
                          interval=0.2)

@@ -23,6 +23,8 @@ from backends.ops.journal import default_journal_path
 from backends.signals.health import start_health
 from backends.signals.promql import start_signals
 from backends.store import Store
+from backends.timeline.live import record_in_background
+from backends.timeline.store import default_path
 from tui.app import ControlRoomApp, Session, Target
 from tui.bus_wiring import team_bus_starter
 
@@ -85,7 +87,9 @@ def _sources(kubeconfig: Callable[[], str | None], context: str | None,
              drill_endpoints: Callable[[], list[EndpointSettings]] | None = None,
              before: Callable[[], Awaitable[None]] | None = None,
              after: Stopper | None = None,
-             options: SourceOptions | None = None) -> Callable[[Store], Awaitable[Session]]:
+             options: SourceOptions | None = None,
+             timeline: Path | None = None,
+             journal: Path | None = None) -> Callable[[Store], Awaitable[Session]]:
     """A SourceStarter: (prepare,) connect, start one source per kind and the alert
     pollers; returns the session, whose ``stop`` ends them all.
 
@@ -95,6 +99,9 @@ def _sources(kubeconfig: Callable[[], str | None], context: str | None,
 
     A start that fails is tried again by the App (``ControlRoomApp.run_sources``): ``before``
     runs once however often, and a connection opened by a failed try is closed.
+
+    ``timeline``: the file the App records the incident timeline into as it watches (issue
+    17; :mod:`backends.timeline.live`), None: not recorded.
     """
     prepared = False
 
@@ -125,8 +132,12 @@ def _sources(kubeconfig: Callable[[], str | None], context: str | None,
         endpoints = cfg.endpoints or (drill_endpoints() if drill_endpoints else [])
         stop_health = start_health(store, endpoints, interval=cfg.endpoints_interval)
         bus = await team_bus_starter(settings or Settings(), bus_url)(store)
+        stop_timeline = await record_in_background(
+            store, timeline, context or "", journal_path=journal) if timeline else None
 
         async def stop() -> None:
+            if stop_timeline is not None:
+                await stop_timeline()  # first: it records what the others saw last
             if bus is not None:
                 await bus.stop()  # first: it flushes what is queued while the rest still runs
             for poller in pollers:
@@ -175,10 +186,12 @@ def run_cluster(args: argparse.Namespace, settings: Settings, settings_path: Pat
                     production=settings.is_production(context),
                     read_only=args.read_only or settings.is_read_only(context),
                     namespaces=list(namespaces))
+    journal = default_journal_path(args.state_dir)
     app = ControlRoomApp(settings, settings_path, target,
                          _sources(lambda: args.kubeconfig, context, namespaces,
-                                  settings=settings),
-                         theme=args.theme, journal_path=default_journal_path(args.state_dir))
+                                  settings=settings, journal=journal,
+                                  timeline=default_path(journal.parent, context)),
+                         theme=args.theme, journal_path=journal)
     return run_app(app)
 
 

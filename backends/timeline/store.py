@@ -48,6 +48,7 @@ is there is lost.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import queue
 import sqlite3
@@ -68,6 +69,7 @@ __all__ = [
     "FLUSH_SECONDS",
     "FORMAT",
     "SCHEMA_VERSION",
+    "TimelineBusy",
     "TimelineFileError",
     "TimelineMeta",
     "TimelineReader",
@@ -119,6 +121,10 @@ class TimelineFileError(Exception):
         super().__init__(f"timeline file {path}: {problem}")
         self.path = Path(path)
         self.problem = problem
+
+
+class TimelineBusy(TimelineFileError):
+    """Another process records into the file now (its ``.lock`` is held)."""
 
 
 class TimelineMeta(msgspec.Struct, frozen=True, kw_only=True):
@@ -332,6 +338,23 @@ class TimelineReader:
                            "AND at <= ? ORDER BY at, id", (after, until))
         return [(float(a), bytes(b)) for a, b in rows]  # type: ignore[arg-type, call-overload]
 
+    def first_keyframe_at(self) -> float | None:
+        """When the oldest keyframe kept was taken (a replay starts there), or None."""
+        (at,) = self._query("SELECT min(at) FROM frames WHERE type = 'key'", ())[0]
+        return None if at is None else float(at)  # type: ignore[arg-type]
+
+    def last_frame_at(self) -> float | None:
+        """When the newest frame was taken (a replay ends there), or None."""
+        (at,) = self._query("SELECT max(at) FROM frames", ())[0]
+        return None if at is None else float(at)  # type: ignore[arg-type]
+
+    def frames(self, after: float, until: float) -> list[tuple[float, str, bytes]]:
+        """Every frame (keyframes and deltas) with ``after < at <= until``, oldest first."""
+        rows = self._query("SELECT at, type, body FROM frames WHERE at > ? AND at <= ? "
+                           "ORDER BY at, id", (after, until))
+        return [(float(a), str(t), bytes(b))  # type: ignore[arg-type, call-overload]
+                for a, t, b in rows]
+
     def frame_times(self) -> list[float]:
         """Times of every frame, oldest first (the replay's stops)."""
         return [float(r[0]) for r in  # type: ignore[arg-type]
@@ -411,14 +434,38 @@ class TimelineWriter:
         self.error: BaseException | None = None
         self.entries_written = 0
         self.frames_written = 0
-        self._conn = self._open()
-        self.meta = _read_meta(self.path, self._conn)
+        self._lock_fd = self._lock()
+        try:
+            self._conn = self._open()
+            self.meta = _read_meta(self.path, self._conn)
+        except BaseException:
+            os.close(self._lock_fd)
+            raise
         self._thread = threading.Thread(target=self._run, name=f"timeline-writer {self.path}",
                                         daemon=True)
         self._closed = False
         self._thread.start()
 
     # -- opening
+
+    def _lock(self) -> int:
+        """One writer per file: an exclusive ``flock`` on ``<file>.lock`` for the writer's
+        life (released by the kernel when the process dies, even by SIGKILL). Two recorders
+        of one context (the App and ``controlroom record``) would record everything twice."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = Path(f"{self.path}.lock")
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise TimelineFileError(self.path, f"cannot open {lock_path.name}: "
+                                    f"{exc.strerror or exc}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            raise TimelineBusy(self.path, "another process is recording into it now "
+                               "(its .lock is held)") from exc
+        return fd
 
     def _open(self) -> sqlite3.Connection:
         path = self.path
@@ -428,7 +475,8 @@ class TimelineWriter:
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
+                                   timeout=10.0)
         except sqlite3.Error as exc:
             raise _wrap(path, exc) from exc
         try:
@@ -516,6 +564,8 @@ class TimelineWriter:
         finally:
             with contextlib.suppress(sqlite3.Error):
                 conn.close()
+            with contextlib.suppress(OSError):
+                os.close(self._lock_fd)
 
     def _drain_waiters(self) -> None:
         with contextlib.suppress(queue.Empty):

@@ -1,0 +1,119 @@
+"""The replay's time cursor and how it moves a store through a recording (issue 17, point 5).
+
+Kept out of the TUI so the cursor's rules (clamping, steps, play speeds) and the state
+loading are testable and benchmarkable without a screen; :mod:`tui.replay` only binds keys
+to them and draws where the cursor is.
+
+How the store follows the cursor: a seek backwards (or far forwards) rebuilds the state at
+the cursor in a fresh store, off the event loop (newest keyframe at or before it, plus the
+deltas after it), then ``replace``s each kind of the App's store with it on the loop: rows
+that did not change are not stamped, so the panels repaint only what differs. Playing
+forwards applies just the frames between the old and the new position. The App's clock is
+the cursor, so every age and "since" reads as it did at that moment.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from backends.store import Store
+from backends.timeline.frames import ROW_TYPES, apply_frame
+from backends.timeline.recorder import restore_state
+from backends.timeline.store import TimelineFileError, TimelineReader
+
+__all__ = ["SPEEDS", "ReplayCursor", "ReplaySource", "copy_state"]
+
+SPEEDS: tuple[int, ...] = (1, 2, 5, 10, 30, 60)
+"""Play speeds (recorded seconds per second)."""
+
+
+@dataclass
+class ReplayCursor:
+    """Where the replay is: ``position`` within ``[start, end]``, playing or not, how fast."""
+
+    start: float
+    end: float
+    position: float
+    playing: bool = False
+    speed: int = 1
+
+    def seek(self, moment: float) -> float:
+        """Move to ``moment`` (clamped to the recording); returns the new position."""
+        self.position = min(self.end, max(self.start, moment))
+        if self.position >= self.end:
+            self.playing = False
+        return self.position
+
+    def step(self, seconds: float) -> float:
+        """Move by ``seconds`` (negative: back)."""
+        return self.seek(self.position + seconds)
+
+    def faster(self) -> int:
+        """The next play speed up (stays at the fastest)."""
+        index = SPEEDS.index(self.speed) if self.speed in SPEEDS else 0
+        self.speed = SPEEDS[min(len(SPEEDS) - 1, index + 1)]
+        return self.speed
+
+    def slower(self) -> int:
+        """The next play speed down (stays at 1x)."""
+        index = SPEEDS.index(self.speed) if self.speed in SPEEDS else 0
+        self.speed = SPEEDS[max(0, index - 1)]
+        return self.speed
+
+    def now(self) -> float:
+        """The clock of the replayed App: the cursor."""
+        return self.position
+
+
+def copy_state(source: Store, target: Store) -> None:
+    """Make ``target`` hold exactly ``source``'s recorded kinds and source health (only the
+    differences are stamped, so consumers repaint what changed)."""
+    for kind in ROW_TYPES:
+        target.replace(kind, source.held(kind).values())
+    for name, health in source.all_health().items():
+        target.set_health(name, health.state, health.error, now=health.since)
+
+
+class ReplaySource:
+    """Reads a recording for the replay: its span, and the state at any moment.
+
+    One reader per instance, used from one worker thread at a time (a lock guards it).
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._reader = TimelineReader(self.path)
+        self._lock = threading.Lock()
+        first = self._reader.first_keyframe_at()
+        last = self._reader.last_frame_at()
+        if first is None or last is None:
+            self._reader.close()
+            raise TimelineFileError(self.path, "holds no replay state yet (no keyframe: the "
+                                    "recording stopped before its first lists were in)")
+        self.start = first
+        self.end = max(last, first)
+        self.context = self._reader.meta.context
+
+    def close(self) -> None:
+        self._reader.close()
+
+    def state_at(self, moment: float) -> Store:
+        """A fresh store holding the recorded state at ``moment`` (blocking: call it in a
+        worker thread)."""
+        store = Store(clock=lambda: moment)
+        with self._lock:
+            restore_state(self._reader, store, moment)
+        return store
+
+    def frames_between(self, after: float, until: float) -> list[tuple[float, str, bytes]]:
+        """The frames in ``(after, until]``, oldest first (blocking)."""
+        with self._lock:
+            return self._reader.frames(after, until)
+
+    @staticmethod
+    def apply(store: Store, frames: list[tuple[float, str, bytes]]) -> None:
+        """Apply frames read by :meth:`frames_between` to ``store`` (on the store's loop)."""
+        for _at, frame_type, body in frames:
+            apply_frame(store, body, keyframe=frame_type == "key")
