@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -150,6 +151,13 @@ def read_hour(path: Path, since: float) -> tuple[list[TimelineEntry], list[Timel
         return entries, earlier, reader.meta.context
 
 
+def _export(entries: list[TimelineEntry], span: Span, fmt: ExportFormat,
+            earlier: list[TimelineEntry], out_dir: Path) -> int:
+    text = render(entries, span, fmt, earlier)
+    write_atomic(out_dir / f"hour.{fmt}", text.encode(), overwrite=True)
+    return len(text)
+
+
 def in_process(path: Path, since: float, out_dir: Path, repeat: int
                ) -> tuple[int, dict[str, list[float]]]:
     phases: dict[str, list[float]] = {"read": []}
@@ -160,11 +168,7 @@ def in_process(path: Path, since: float, out_dir: Path, repeat: int
         count = len(entries)
         span = Span(source=str(path), context=context, since=since, until=time.time())
         for fmt in FORMATS:
-            def export(fmt: ExportFormat = fmt) -> int:
-                text = render(entries, span, fmt, earlier)
-                write_atomic(out_dir / f"hour.{fmt}", text.encode(), overwrite=True)
-                return len(text)
-            _, took = timed(export)
+            _, took = timed(partial(_export, entries, span, fmt, earlier, out_dir))
             phases.setdefault(f"render+write {fmt}", []).append(took)
     return count, phases
 

@@ -157,3 +157,23 @@ def test_a_damaged_recording_is_a_clear_error_and_left_as_it_is(tmp_path: Path) 
     assert cut.read_bytes() == whole[: len(whole) // 2]
     directory = run(str(tmp_path))
     assert directory.returncode == 2 and "a directory, not a timeline" in directory.stderr
+
+
+def test_csv_rows_are_what_the_csv_module_writes() -> None:
+    """The export writes each distinct value once through the csv module; every row must
+    be byte for byte what ``csv.writer`` writes for the whole row."""
+    from backends.timeline.export import CSV_COLUMNS, Span, to_csv, when
+
+    odd = ["", " ", '"', ",", "a\nb", "a\r\nb", "a\rb", "x,y", 'say "hi"', "ümlaut", "trailing "]
+    entries = [entry(1_800_000_000.0 + i, "event", text or "n", change=text, detail=text,
+                     actor=odd[-1 - i]) for i, text in enumerate(odd)]
+    span = Span(source="mem", context="drill", since=1_800_000_000.0, until=1_800_000_100.0)
+    expected = io.StringIO()
+    writer = csv.writer(expected)  # the module's defaults: RFC 4180
+    writer.writerow(CSV_COLUMNS)
+    for e in entries:
+        writer.writerow([when(e.at), *msgspec.structs.astuple(e), ""])
+    text = to_csv(entries, span)
+    assert text == expected.getvalue()
+    parsed = list(csv.reader(io.StringIO(text, newline="")))
+    assert [row[CSV_COLUMNS.index("change")] for row in parsed[1:]] == odd
