@@ -15,11 +15,16 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable, Input, Static
 
+from backends.config import Settings
+from backends.store import Store
 from backends.timeline.entry import TimelineEntry
+from backends.timeline.live import record_in_background
 from backends.timeline.store import default_path
+from drill.resources import BY_KEY
 from drill.runner import DrillCluster
-from tests.test_app import make_app, panel, shown, until
+from tests.test_app import make_app, panel, shown, starter, until
 from tests.timeline_entries import CRASH_WORDS, recording, write
+from tui.app import ControlRoomApp, Session, Target
 from tui.timeline_screen import TimelineScreen
 from widgets.panels import WorkloadsPanel
 
@@ -131,3 +136,39 @@ async def test_a_damaged_or_missing_recording_is_said_not_shown_empty(
                     "the damage named")
         assert title.has_class("-error")
         assert path.read_bytes().startswith(b"SQLite format 3")  # left as it was
+
+
+async def test_the_live_app_shows_its_own_recording_as_it_records(drill: DrillCluster) -> None:
+    """The App records as it watches (backends/timeline/live.py, as tui/run.py starts it);
+    a change made on the cluster while the screen is open appears in it, newest first."""
+    state_dir = Path(str(drill.kubeconfig)).parent
+    watch = starter(drill)
+
+    async def start(store: Store) -> Session:
+        session = await watch(store)
+        stop_recording = await record_in_background(
+            store, default_path(state_dir, "drill"), "drill",
+            journal_path=state_dir / "journal.sqlite3")
+
+        async def stop() -> None:
+            await stop_recording()
+            await session.stop()
+
+        return Session(stop, session.conn)
+
+    app = ControlRoomApp(Settings(), None, Target(cluster="drill", context="drill"), start,
+                         journal_path=state_dir / "journal.sqlite3")
+    async with app.run_test(size=(220, 50)) as pilot:
+        workloads = panel(app, WorkloadsPanel)
+        await until(pilot, lambda: "payments/payments" in shown(workloads), "payments row")
+        health = await until(pilot, lambda: app.store.health("timeline"), "the recording")
+        assert health.state == "connected", health
+        await pilot.press("i")
+        await until(pilot, lambda: isinstance(app.screen, TimelineScreen), "the screen")
+        screen = app.screen
+        assert isinstance(screen, TimelineScreen)
+        drill.state.mutate(BY_KEY["deployments.apps"], "payments", "payments",
+                           lambda d: {**d, "spec": {**d["spec"], "replicas": 7}})
+        await until(pilot, lambda: any(r[1] == "spec" and "payments/payments" in r[2]
+                                       and "replicas" in r[3] for r in rows(screen)[:5]),
+                    "the replicas change of payments in the timeline", timeout=60)
