@@ -12,8 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rich.text import Text
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Input, Static
 
 from backends.config import Settings
 from backends.store import Store
@@ -27,6 +26,7 @@ from tests.timeline_entries import CRASH_WORDS, recording, write
 from tui.app import ControlRoomApp, Session, Target
 from tui.timeline_screen import TimelineScreen
 from widgets.panels import WorkloadsPanel
+from widgets.vtable import VirtualTable
 
 
 def write_recording(drill: DrillCluster, entries: list[TimelineEntry]) -> Path:
@@ -35,13 +35,12 @@ def write_recording(drill: DrillCluster, entries: list[TimelineEntry]) -> Path:
     return write(default_path(Path(str(drill.kubeconfig)).parent, "drill"), entries)
 
 
-def table_of(screen: TimelineScreen) -> DataTable[Text]:
-    return screen.query_one("#timeline-table", DataTable)
+def table_of(screen: TimelineScreen) -> VirtualTable:
+    return screen.query_one("#timeline-table", VirtualTable)
 
 
-def rows(screen: TimelineScreen) -> list[list[str]]:
-    table = table_of(screen)
-    return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+def rows(screen: TimelineScreen) -> list[tuple[str, ...]]:
+    return screen.shown_cells()
 
 
 async def open_timeline(pilot: Any, app: Any, count: int) -> TimelineScreen:
@@ -107,7 +106,7 @@ async def test_enter_on_an_alert_jumps_to_its_workload_row(drill: DrillCluster) 
         screen = await open_timeline(pilot, app, 5)
         table = table_of(screen)
         table.focus()
-        table.move_cursor(row=2)  # the alert
+        table.move_cursor(2)  # the alert
         await pilot.press("enter")
         await until(pilot, lambda: not isinstance(app.screen, TimelineScreen),
                     "the timeline screen closed")
@@ -162,7 +161,7 @@ async def test_the_live_app_shows_its_own_recording_as_it_records(drill: DrillCl
         workloads = panel(app, WorkloadsPanel)
         await until(pilot, lambda: "payments/payments" in shown(workloads), "payments row")
         health = await until(pilot, lambda: app.store.health("timeline"), "the recording")
-        assert health.state == "connected", health
+        assert health is not None and health.state == "connected", health
         await pilot.press("i")
         await until(pilot, lambda: isinstance(app.screen, TimelineScreen), "the screen")
         screen = app.screen

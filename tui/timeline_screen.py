@@ -17,33 +17,41 @@ is rendered as plain text, never markup.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable, Sequence
 from typing import ClassVar
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import Input, Static
 
 from backends.sanitize import clean
-from backends.timeline.correlate import correlate
+from backends.timeline.correlate import correlate, is_firing
 from backends.timeline.entry import TimelineEntry
 from backends.timeline.export import when
 from backends.timeline.feed import FeedState, TimelineFeed
 from backends.timeline.view import jump_targets, parse_filter
 from tui.modal import ContextModal
+from widgets.vtable import Column, VirtualTable
 
 __all__ = ["COLUMNS", "TimelineScreen"]
 
-COLUMNS = ("time (UTC)", "kind", "object", "change", "actor")
+COLUMNS = (Column("time (UTC)", width=20), Column("kind", width=8),
+           Column("object", max_width=60), Column("change", max_width=140),
+           Column("actor", max_width=40))
 RELOAD_S = 2.0
 
 
 class TimelineScreen(ContextModal[list[tuple[str, str]] | None]):
-    """The recorded timeline of the current context; Enter jumps to the entry's row."""
+    """The recorded timeline of the current context; Enter jumps to the entry's row.
+
+    The rows live in a :class:`~widgets.vtable.VirtualTable` (only the lines on screen are
+    drawn; a reload upserts only new or changed rows, the filter re-evaluates a predicate):
+    thousands of entries stay fluid where a DataTable took seconds per keystroke.
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "dismiss", "Close", id="timeline_close",
@@ -57,20 +65,23 @@ class TimelineScreen(ContextModal[list[tuple[str, str]] | None]):
     TimelineScreen > Vertical { width: 96%; height: 90%; border: round $primary;
                                 background: $surface; }
     TimelineScreen #timeline-title.-error { color: $text-error; }
-    TimelineScreen DataTable { height: 1fr; }
+    TimelineScreen VirtualTable { height: 1fr; }
     """
 
     def __init__(self, feed: TimelineFeed, app_keys: Callable[[], Sequence[str]]) -> None:
         super().__init__()
         self._feed = feed
         self._app_keys = app_keys
-        self._entries: list[TimelineEntry] = []
-        """Everything read, newest first."""
-        self._words: dict[int, str] = {}
-        """id(alert entry) -> the correlation sentence."""
+        self._keys: dict[TimelineEntry, str] = {}
+        """Each entry held and its row key (entries are values: the same entry read again
+        keeps its row)."""
+        self._by_key: dict[str, TimelineEntry] = {}
+        self._words: dict[str, str] = {}
+        """Row key of a firing alert -> the correlation sentence."""
+        self._serial = itertools.count()
         self._state: FeedState | None = None
-        self._shown: list[TimelineEntry] = []
         self._filter = ""
+        self._keep = parse_filter("")
         self._loading = False
 
     def compose(self) -> ComposeResult:
@@ -78,33 +89,32 @@ class TimelineScreen(ContextModal[list[tuple[str, str]] | None]):
             yield Static(Content("Timeline: reading the recording..."), id="timeline-title")
             yield Input(placeholder="filter: words, or app:NAME ns:NAME object:NAME "
                         "actor:NAME (Enter: to the table)", id="timeline-filter")
-            table: DataTable[Text] = DataTable(cursor_type="row", id="timeline-table")
-            yield table
+            yield VirtualTable(COLUMNS, id="timeline-table")
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for column in COLUMNS:
-            table.add_column(column, key=column)
+        table = self.query_one(VirtualTable)
+        table.set_row_filter(lambda key: self._keep(self._by_key[key]))
         table.focus()
         self.set_interval(RELOAD_S, self.reload)
         self.call_later(self.reload)
-
-    @property
-    def shown_entries(self) -> list[TimelineEntry]:
-        """The entries in the table, in display order (newest first)."""
-        return list(self._shown)
 
     @property
     def filter_text(self) -> str:
         """The filter applied to the table ("" when none)."""
         return self._filter
 
-    def words_for(self, entry: TimelineEntry) -> str | None:
-        """The correlation sentence of a firing alert shown here (None for other entries)."""
-        return self._words.get(id(entry))
+    @property
+    def shown_entries(self) -> list[TimelineEntry]:
+        """The entries in the table, in display order (newest first)."""
+        return [self._by_key[key] for key in self.query_one(VirtualTable).keys()]
+
+    def shown_cells(self) -> list[tuple[str, ...]]:
+        """The cells of the rows shown, in display order (plain text)."""
+        table = self.query_one(VirtualTable)
+        return [tuple(str(c) for c in table.get_cells(key) or ()) for key in table.keys()]
 
     async def reload(self) -> None:
-        """Read the feed off the event loop; rebuild the table only when something changed."""
+        """Read the feed off the event loop; hand the table only what changed."""
         if self._loading:
             return
         self._loading = True
@@ -114,65 +124,74 @@ class TimelineScreen(ContextModal[list[tuple[str, str]] | None]):
             self._loading = False
         previous = self._state
         self._state = state
-        self._show_title(state)
-        if previous is not None and state.same_entries(previous):
-            return
-        if state.entries is not None:
-            self._entries = list(state.entries)
-            by_alert = correlate([*state.earlier, *self._entries], window=self._feed.window)
-            self._words = {id(c.alert): c.words for c in by_alert}
-            self._rebuild()
+        if state.entries is not None and not (previous is not None
+                                              and state.same_entries(previous)):
+            self._show(state)
+        self._show_title()
 
-    def _show_title(self, state: FeedState) -> None:
+    def _show(self, state: FeedState) -> None:
+        entries = state.entries or ()
+        table = self.query_one(VirtualTable)
+        held = set(entries)
+        for gone in [e for e in self._keys if e not in held]:
+            key = self._keys.pop(gone)
+            del self._by_key[key]
+            table.remove_row(key)
+        for e in entries:
+            if e not in self._keys:
+                key = str(next(self._serial))
+                self._keys[e] = key
+                self._by_key[key] = e
+        found = correlate([*state.earlier, *entries], window=self._feed.window)
+        self._words = {self._keys[c.alert]: c.words for c in found}
+        for e in entries:
+            key = self._keys[e]
+            tone = "problem" if is_firing(e) else "warning" if e.severity else None
+            table.upsert(key, self._cells(key, e), (-e.at, -int(key)), tone=tone)
+        table.commit()
+
+    def _show_title(self) -> None:
+        state = self._state
+        if state is None:
+            return
+        table = self.query_one(VirtualTable)
         title = self.query_one("#timeline-title", Static)
         title.set_class(bool(state.error), "-error")
-        title.update(Content(clean(state.title(len(self._shown), len(self._entries)), 600)))
+        title.update(Content(clean(state.title(table.row_count, len(self._keys)), 600)))
 
-    def _rebuild(self) -> None:
-        table = self.query_one(DataTable)
-        keep = parse_filter(self._filter)
-        self._shown = [e for e in self._entries if keep(e)]
-        cursor = table.cursor_row
-        with self.app.batch_update():
-            table.clear()
-            for index, e in enumerate(self._shown):
-                table.add_row(*(Text(clean(c, 300)) for c in self._cells(e)), key=str(index))
-        if self._shown:
-            table.move_cursor(row=min(cursor, len(self._shown) - 1))
-        if self._state is not None:
-            self._show_title(self._state)
-
-    def _cells(self, e: TimelineEntry) -> tuple[str, ...]:
+    def _cells(self, key: str, e: TimelineEntry) -> tuple[str, ...]:
         where = f"{e.namespace}/{e.name}" if e.namespace else e.name
-        change = self._words.get(id(e)) or e.change or e.after
-        if e.kind == "alert" and id(e) not in self._words:
+        change = self._words.get(key) or e.change or e.after
+        if e.kind == "alert" and key not in self._words:
             change = f"{e.name}: {change}"
-        if e.workload and e.kind in ("alert", "journal", "pods", "event"):
+        if e.workload and e.kind in ("alert", "pods", "event"):
             where += f" ({e.workload})"
-        return (when(e.at), e.kind, f"{e.object_kind} {where}".strip(), change, e.actor)
+        return tuple(clean(c, 300) for c in (
+            when(e.at), e.kind, f"{e.object_kind} {where}".strip(), change, e.actor))
 
     @on(Input.Changed, "#timeline-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         event.stop()
         self._filter = event.value
-        self._rebuild()
+        self._keep = parse_filter(event.value)
+        self.query_one(VirtualTable).set_row_filter(lambda key: self._keep(self._by_key[key]))
+        self._show_title()
 
     @on(Input.Submitted, "#timeline-filter")
     def _filter_done(self, event: Input.Submitted) -> None:
         event.stop()
-        self.query_one(DataTable).focus()
+        self.query_one(VirtualTable).focus()
 
     def action_focus_filter(self) -> None:
         self.query_one("#timeline-filter", Input).focus()
 
-    @on(DataTable.RowSelected, "#timeline-table")
-    def _jump(self, event: DataTable.RowSelected) -> None:
+    @on(VirtualTable.RowSelected, "#timeline-table")
+    def _jump(self, event: VirtualTable.RowSelected) -> None:
         """Enter on a row: back to the dashboard, on the row of what the entry is about."""
         event.stop()
-        index = int(str(event.row_key.value))
-        if not 0 <= index < len(self._shown):
+        entry = self._by_key.get(event.key)
+        if entry is None:
             return
-        entry = self._shown[index]
         targets = jump_targets(entry, self._app_keys())
         if not targets:
             self.notify(f"{clean(entry.object_kind or entry.kind)} {clean(entry.name)}: no "
