@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from backends import model as m
 from backends.kube import schema as s
 from backends.kube.containers import container_infos
+from backends.kube.managed import last_manager
 from backends.quantity import cpu_millicores, memory_bytes
 from backends.sanitize import clean, plain_line
 
@@ -79,27 +80,6 @@ def epoch(value: datetime | None) -> float | None:
 def created_at(meta: s.MetaIn) -> float:
     """Creation time, 0.0 when absent (templates and some controller outputs write null)."""
     return epoch(meta.creation_timestamp) or 0.0
-
-
-def last_manager(meta: s.TrackedMetaIn) -> str:
-    """Who last wrote the object's spec: ``manager (operation)`` of the newest
-    ``managedFields`` entry that owns ``f:spec`` (an Update moves ownership of what it
-    changed to its writer), else of the newest entry at all. Status writes are skipped (the
-    controllers' bookkeeping), and so is the deployment controller's revision annotation,
-    which owns no spec: without that, the controller that follows every change would be
-    named as its author. Later entries win a tie (the time has second precision). "" when
-    the server keeps none."""
-    best: s.ManagedFieldIn | None = None
-    best_rank = (False, float("-inf"))
-    for entry in meta.managed_fields or ():
-        if entry.subresource == "status":
-            continue
-        rank = (b'"f:spec"' in bytes(entry.fields_v1), epoch(entry.time) or 0.0)
-        if rank >= best_rank:
-            best, best_rank = entry, rank
-    if best is None or not best.manager:
-        return ""
-    return clean(f"{best.manager} ({best.operation})" if best.operation else best.manager, 160)
 
 
 def _to_int(text: str | None) -> int:

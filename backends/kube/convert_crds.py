@@ -15,9 +15,9 @@ from backends.kube.convert import (
     controller_ref,
     created_at,
     epoch,
-    last_manager,
     make_conditions,
 )
+from backends.kube.managed import last_manager
 from backends.sanitize import clean
 
 __all__ = ["alb_row", "app_row", "gateway_row", "route_row"]

@@ -18,6 +18,8 @@ from typing import Generic, TypeVar
 
 import msgspec
 
+from backends.kube.schema_parts import HistoryIn, ManagedFieldIn, OperationStateIn
+
 T = TypeVar("T")
 
 RAW_NULL = msgspec.Raw(b"null")
@@ -56,17 +58,6 @@ class LabeledMetaIn(MetaIn):
 
     labels: dict[str, str] | None = None
     annotations: dict[str, str] | None = None
-
-
-class ManagedFieldIn(_In):
-    """One ``metadata.managedFields`` entry: who wrote, and (raw) which fields."""
-
-    manager: str = ""
-    operation: str = ""
-    time: datetime | None = None
-    subresource: str = ""
-    fields_v1: msgspec.Raw = RAW_NULL
-    """Kept raw: only "does it own ``f:spec``" is asked (a byte search, no decoding)."""
 
 
 class TrackedMetaIn(LabeledMetaIn):
@@ -335,44 +326,6 @@ class AppSyncIn(_In):
 class AppHealthIn(_In):
     status: str = ""
     message: str = ""
-
-
-class HistoryIn(_In):
-    id: int = 0
-    revision: str = ""
-    revisions: list[str] | None = None
-    deployed_at: datetime | None = None
-
-
-class InitiatedByIn(_In):
-    username: str = ""
-    automated: bool = False
-
-
-class OperationSyncIn(_In):
-    revision: str = ""
-    revisions: list[str] | None = None
-
-
-class OperationIn(_In):
-    """``operation`` / ``status.operationState.operation``: what started a sync, and what."""
-
-    initiated_by: InitiatedByIn | None = None
-    sync: OperationSyncIn | None = None
-
-
-class SyncResultIn(_In):
-    revision: str = ""
-    revisions: list[str] | None = None
-
-
-class OperationStateIn(_In):
-    phase: str = ""
-    message: str = ""
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
-    operation: OperationIn | None = None
-    sync_result: SyncResultIn | None = None
 
 
 class AppConditionIn(_In):

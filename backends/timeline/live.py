@@ -22,8 +22,8 @@ from backends.timeline.store import (
     DEFAULT_RETENTION,
     TimelineFileError,
     TimelineReader,
-    TimelineWriter,
 )
+from backends.timeline.writer import TimelineWriter
 
 __all__ = ["TIMELINE_SOURCE", "Recording", "open_recording", "record_in_background"]
 

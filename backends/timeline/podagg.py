@@ -45,7 +45,7 @@ class PodAggregator:
     """
 
     def __init__(self, context: str, workload_of: Callable[[PodRow], str], *,
-                 window: float = 15.0) -> None:
+                 window: float = 60.0) -> None:
         self.context = context
         self.window = window
         self._workload_of = workload_of

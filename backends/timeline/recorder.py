@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from backends.model import KINDS, PodRow, ReplicaSetRow, Row, make_key
 from backends.ops.journal import JournalEntry
@@ -42,10 +43,11 @@ from backends.signals.model import ALERTS, AlertRow
 from backends.store import SourceHealth, Store
 from backends.timeline.changes import DIFFERS, diff_row
 from backends.timeline.entry import TimelineEntry
-from backends.timeline.frames import ROW_TYPES, apply_frame, encode_frame
+from backends.timeline.frames import ROW_TYPES, apply_to_tables, encode_frame, settle
 from backends.timeline.podagg import PodAggregator
 from backends.timeline.signals import AlertTracker, bus_entry, health_entry, journal_entry
-from backends.timeline.store import TimelineReader, TimelineWriter
+from backends.timeline.store import TimelineReader
+from backends.timeline.writer import TimelineWriter
 
 __all__ = ["Recorder", "restore_state"]
 
@@ -57,16 +59,25 @@ _WATCHED_KINDS: frozenset[str] = frozenset(KINDS) & frozenset(ROW_TYPES)
 
 def restore_state(reader: TimelineReader, store: Store, until: float | None = None) -> float:
     """Bring ``store`` to the recording's state at ``until`` (default: its end): the newest
-    keyframe at or before it plus the deltas after it. Returns the time of the last frame
-    applied (0.0 when the recording has no keyframe yet)."""
+    keyframe at or before it plus the frames after it, rebuilt in plain tables and handed to
+    the store once per kind. Returns the time of the last frame applied (0.0 when the
+    recording has no keyframe yet)."""
     end = until if until is not None else float("inf")
     key = reader.keyframe_before(end)
     if key is None:
         return 0.0
     at, body = key
-    last = apply_frame(store, body, keyframe=True)
+    tables: dict[str, dict[str, Row]] = {}
+    health: dict[str, SourceHealth] = {}
+    pending: dict[str, dict[str, dict[str, Any]]] = {}
+    last = apply_to_tables(tables, health, body, keyframe=True, pending=pending)
     for _at, delta in reader.deltas(at, end):
-        last = apply_frame(store, delta, keyframe=False)
+        last = apply_to_tables(tables, health, delta, keyframe=False, pending=pending)
+    settle(tables, pending)
+    for kind in ROW_TYPES:
+        store.replace(kind, tables.get(kind, {}).values())
+    for source, state in health.items():
+        store.set_health(source, state.state, state.error, now=state.since)
     return last
 
 
@@ -87,7 +98,8 @@ class Recorder:
         baseline: Store | None = None,
         tick_seconds: float = 0.5,
         keyframe_interval: float = 600.0,
-        pod_window: float = 15.0,
+        delta_interval: float = 1.0,
+        pod_window: float = 60.0,
         first_list_limit: float = 30.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -108,6 +120,14 @@ class Recorder:
         self._pods = PodAggregator(context, self._workload_of, window=pod_window)
         self._alerts = AlertTracker(context)
         self._last_keyframe: float | None = None
+        self._last_frame = 0.0
+        self.delta_interval = delta_interval
+        # What changed since the last frame: the latest rows, each key's row as of that
+        # frame (None: new, so stored whole), removed keys, changed source health.
+        self._pending_rows: dict[str, dict[str, Row]] = {}
+        self._pending_base: dict[str, dict[str, Row | None]] = {}
+        self._pending_removed: dict[str, set[str]] = {}
+        self._pending_health: dict[str, SourceHealth] = {}
         self._journal_seen: set[int] = set()
         self._journal_since: datetime | None = None
         self.entries_recorded = 0
@@ -149,8 +169,6 @@ class Recorder:
         changes = self.store.changes_since(self._version)
         self._version = changes.version
         entries: list[TimelineEntry] = []
-        delta_rows: dict[str, list[Row]] = {}
-        delta_removed: dict[str, list[str]] = {}
         # Kinds primed before this tick: rows of a first list that ended during it are still
         # adopted silently (the list and the tick raced; the next change is recorded).
         primed = set(self._primed)
@@ -167,7 +185,6 @@ class Recorder:
                 continue
             held = self.store.held(kind)
             prev = self._prev.setdefault(kind, {})
-            rows = delta_rows.setdefault(kind, [])
             silent = kind in _WATCHED_KINDS and kind not in primed and not self._resuming
             for key in keys:
                 new = held.get(key)
@@ -175,7 +192,7 @@ class Recorder:
                     continue
                 old = prev.get(key)
                 prev[key] = new
-                rows.append(new)
+                self._pending_upsert(kind, key, old, new)
                 if not silent:
                     entries.extend(self._diff(kind, old, new, now))
         for kind, keys in removed.items():
@@ -184,11 +201,11 @@ class Recorder:
             prev = self._prev.setdefault(kind, {})
             for key in keys:
                 old = prev.pop(key, None)
-                delta_removed.setdefault(kind, []).append(key)
+                self._pending_remove(kind, key, old)
                 if old is not None:
                     entries.extend(self._diff(kind, old, None, now))
         for kind in newly_primed:
-            entries.extend(self._reconcile(kind, now, delta_removed))
+            entries.extend(self._reconcile(kind, now))
         alerts_up = [self.store.held(ALERTS).get(k) for k in upserted.get(ALERTS, ())]
         entries.extend(self._alerts.update((r for r in alerts_up if isinstance(r, AlertRow)),
                                            removed.get(ALERTS, ()), now))
@@ -199,7 +216,8 @@ class Recorder:
                 entries.append(entry)
         entries.extend(self._pods.due(now))
         self._emit(entries)
-        self._frames(now, delta_rows, delta_removed, dict(changes.health))
+        self._pending_health.update(changes.health)
+        self._frames(now)
 
     def _diff(self, kind: str, old: Row | None, new: Row | None,
               now: float) -> list[TimelineEntry]:
@@ -231,8 +249,7 @@ class Recorder:
         self._primed.update(newly)
         return newly
 
-    def _reconcile(self, kind: str, now: float,
-                   delta_removed: dict[str, list[str]]) -> list[TimelineEntry]:
+    def _reconcile(self, kind: str, now: float) -> list[TimelineEntry]:
         """After a resumed kind's first list: what the recording held that is gone now."""
         if not self._resuming:
             return []
@@ -242,7 +259,7 @@ class Recorder:
         out: list[TimelineEntry] = []
         for key in gone:
             old = prev.pop(key)
-            delta_removed.setdefault(kind, []).append(key)
+            self._pending_remove(kind, key, old)
             out.extend(self._diff(kind, old, None, now))
         return out
 
@@ -262,8 +279,24 @@ class Recorder:
 
     # ------------------------------------------------------------ frames
 
-    def _frames(self, now: float, rows: dict[str, list[Row]], removed: dict[str, list[str]],
-                health: dict[str, SourceHealth]) -> None:
+    def _pending_upsert(self, kind: str, key: str, old: Row | None, new: Row) -> None:
+        base = self._pending_base.setdefault(kind, {})
+        if key not in base:
+            base[key] = old
+        removed = self._pending_removed.get(kind)
+        if removed is not None and key in removed:
+            removed.discard(key)
+            base[key] = None  # gone and back: stored whole, not as a patch
+        self._pending_rows.setdefault(kind, {})[key] = new
+
+    def _pending_remove(self, kind: str, key: str, old: Row | None) -> None:
+        self._pending_base.setdefault(kind, {}).setdefault(key, old)
+        self._pending_rows.get(kind, {}).pop(key, None)
+        self._pending_removed.setdefault(kind, set()).add(key)
+
+    def _frames(self, now: float) -> None:
+        """A keyframe when due, else a delta of what changed since the last frame, at most
+        every ``delta_interval`` (a key changed many times in between is stored once)."""
         ready = len(self._primed) == len(_WATCHED_KINDS)
         if self._last_keyframe is None:
             if ready:
@@ -272,15 +305,31 @@ class Recorder:
         if now - self._last_keyframe >= self.keyframe_interval:
             self._keyframe(now)
             return
-        rows = {kind: items for kind, items in rows.items() if items}
-        if rows or removed or health:
-            self.writer.append_frame(now, "delta", encode_frame(now, rows, removed, health))
+        if now - self._last_frame < self.delta_interval:
+            return
+        rows = {kind: list(items.values()) for kind, items in self._pending_rows.items()
+                if items}
+        removed = {kind: sorted(keys) for kind, keys in self._pending_removed.items() if keys}
+        if rows or removed or self._pending_health:
+            before = {kind: {k: v for k, v in base.items() if v is not None}
+                      for kind, base in self._pending_base.items()}
+            self.writer.append_frame(now, "delta", encode_frame(
+                now, rows, removed, self._pending_health, before=before))
+        self._clear_pending(now)
+
+    def _clear_pending(self, now: float) -> None:
+        self._pending_rows = {}
+        self._pending_base = {}
+        self._pending_removed = {}
+        self._pending_health = {}
+        self._last_frame = now
 
     def _keyframe(self, now: float) -> None:
         rows = {kind: list(self.store.held(kind).values()) for kind in ROW_TYPES}
         body = encode_frame(now, rows, None, dict(self.store.all_health()))
         self.writer.append_frame(now, "key", body)
         self._last_keyframe = now
+        self._clear_pending(now)
 
     # ------------------------------------------------------------ the journal
 

@@ -6,8 +6,9 @@ one file an engineer can copy into a post-mortem. SQLite's WAL gives durable, at
 (one transaction per flush) and readers that never block the writer; indexes give the time
 range and filter queries. stdlib ``sqlite3`` only.
 
-Why a writer thread: every SQLite call may touch the disk, and nothing may block the event
-loop. :meth:`TimelineWriter.append` and :meth:`TimelineWriter.append_frame` only put work on
+Why a writer thread (:class:`backends.timeline.writer.TimelineWriter`): every SQLite call
+may touch the disk, and nothing may block the event loop. Its ``append`` and
+``append_frame`` only put work on
 a queue; a thread commits it in one transaction at least every :data:`FLUSH_SECONDS`, prunes
 by retention and size budget, and is the only thread that touches the connection. Readers
 (:func:`read_entries`, :class:`TimelineReader`) are synchronous: call them through
@@ -48,13 +49,9 @@ is there is lost.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
-import queue
 import sqlite3
-import threading
-import time
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import msgspec
@@ -73,7 +70,6 @@ __all__ = [
     "TimelineFileError",
     "TimelineMeta",
     "TimelineReader",
-    "TimelineWriter",
     "read_entries",
     "read_meta",
 ]
@@ -85,7 +81,6 @@ DEFAULT_MAX_BYTES = 2 * 1024**3
 """Two GiB: 48 hours at the issue's 50 MB/hour is 2.4 GB at most; the oldest goes first."""
 FLUSH_SECONDS = 0.5
 """The writer commits at least this often: a SIGKILL loses at most this much (issue: 1 s)."""
-PRUNE_SECONDS = 60.0
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _ENTRY_ENCODER = msgspec.msgpack.Encoder()
@@ -391,297 +386,6 @@ def read_entries(
     with TimelineReader(path) as reader:
         return reader.entries(since, until, app=app, namespace=namespace, name=name,
                               actor=actor, kinds=kinds, newest_first=newest_first, limit=limit)
-
-
-# ---------------------------------------------------------------- writing
-
-
-class _Frame(msgspec.Struct, frozen=True):
-    at: float
-    type: str
-    body: bytes
-
-
-_Item = TimelineEntry | _Frame
-
-
-class TimelineWriter:
-    """Appends entries and frames to one context's file from a thread of its own.
-
-    Opening creates the file (and its directory) when missing, or checks an existing one:
-    a damaged or foreign file, or one of another context, raises :class:`TimelineFileError`
-    and is left as it is. :meth:`append` never blocks; the thread commits at least every
-    :data:`FLUSH_SECONDS`. Errors of the thread (disk full) are kept in :attr:`error` and
-    raised by the next :meth:`append`, :meth:`flush` or :meth:`close`: never swallowed.
-    """
-
-    def __init__(
-        self,
-        path: Path | str,
-        context: str,
-        *,
-        retention: float = DEFAULT_RETENTION,
-        max_bytes: int = DEFAULT_MAX_BYTES,
-        flush_seconds: float = FLUSH_SECONDS,
-    ) -> None:
-        self.path = Path(path)
-        self.context = context
-        self.retention = retention
-        self.max_bytes = max_bytes
-        self._flush_seconds = flush_seconds
-        self._now = time.time
-        self._queue: queue.SimpleQueue[_Item | threading.Event | None] = queue.SimpleQueue()
-        self.error: BaseException | None = None
-        self.entries_written = 0
-        self.frames_written = 0
-        self._lock_fd = self._lock()
-        try:
-            self._conn = self._open()
-            self.meta = _read_meta(self.path, self._conn)
-        except BaseException:
-            os.close(self._lock_fd)
-            raise
-        self._thread = threading.Thread(target=self._run, name=f"timeline-writer {self.path}",
-                                        daemon=True)
-        self._closed = False
-        self._thread.start()
-
-    # -- opening
-
-    def _lock(self) -> int:
-        """One writer per file: an exclusive ``flock`` on ``<file>.lock`` for the writer's
-        life (released by the kernel when the process dies, even by SIGKILL). Two recorders
-        of one context (the App and ``controlroom record``) would record everything twice."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        lock_path = Path(f"{self.path}.lock")
-        try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise TimelineFileError(self.path, f"cannot open {lock_path.name}: "
-                                    f"{exc.strerror or exc}") from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            os.close(fd)
-            raise TimelineBusy(self.path, "another process is recording into it now "
-                               "(its .lock is held)") from exc
-        return fd
-
-    def _open(self) -> sqlite3.Connection:
-        path = self.path
-        fresh = not path.exists() or path.stat().st_size == 0 and not _has_wal(path)
-        if not fresh:
-            _check_header(path)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
-                                   timeout=10.0)
-        except sqlite3.Error as exc:
-            raise _wrap(path, exc) from exc
-        try:
-            if fresh:
-                conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.executescript("BEGIN;" + _SCHEMA + "COMMIT;")
-                conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [
-                    ("format", FORMAT), ("schema_version", str(SCHEMA_VERSION)),
-                    ("context", self.context), ("created", repr(self._now()))])
-            else:
-                meta = _read_meta(path, conn)
-                _integrity(path, conn)
-                if meta.context != self.context:
-                    raise TimelineFileError(path, f"records context {meta.context!r}, not "
-                                            f"{self.context!r}: use another file")
-                conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-        except sqlite3.Error as exc:
-            conn.close()
-            raise _wrap(path, exc) from exc
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    # -- the public side (any thread, the event loop included: nothing here blocks)
-
-    def append(self, entries: Iterable[TimelineEntry]) -> None:
-        """Queue entries for the next commit."""
-        self._raise_error()
-        for entry in entries:
-            self._queue.put(entry)
-
-    def append_frame(self, at: float, frame_type: str, body: bytes) -> None:
-        """Queue a replay frame (``key`` or ``delta``, body already encoded)."""
-        self._raise_error()
-        if frame_type not in ("key", "delta"):
-            raise ValueError(f"frame type {frame_type!r}: expected 'key' or 'delta'")
-        self._queue.put(_Frame(at, frame_type, body))
-
-    def flush(self, timeout: float = 10.0) -> None:
-        """Block until everything queued so far is committed (tests, shutdown; from the
-        event loop use ``asyncio.to_thread``)."""
-        done = threading.Event()
-        self._queue.put(done)
-        if not done.wait(timeout):
-            raise TimelineFileError(self.path, f"writer did not commit within {timeout:.0f} s")
-        self._raise_error()
-
-    def close(self) -> None:
-        """Commit what is queued and release the file."""
-        if self._closed:
-            return
-        self._closed = True
-        self._queue.put(None)
-        self._thread.join()
-        self._raise_error()
-
-    def _raise_error(self) -> None:
-        if self.error is not None:
-            raise TimelineFileError(self.path, f"writing failed: {self.error}") from self.error
-
-    # -- the thread
-
-    def _run(self) -> None:
-        conn = self._conn
-        last_prune = 0.0
-        try:
-            while True:
-                batch, waiters, stop = self._collect()
-                if batch:
-                    self._commit(conn, batch)
-                now = self._now()
-                if now - last_prune >= PRUNE_SECONDS or stop:
-                    last_prune = now
-                    self._prune(conn, now)
-                for event in waiters:
-                    event.set()
-                if stop:
-                    break
-        except BaseException as exc:  # kept and raised on the caller's side
-            self.error = exc
-            self._drain_waiters()
-        finally:
-            with contextlib.suppress(sqlite3.Error):
-                conn.close()
-            with contextlib.suppress(OSError):
-                os.close(self._lock_fd)
-
-    def _drain_waiters(self) -> None:
-        with contextlib.suppress(queue.Empty):
-            while True:
-                item = self._queue.get_nowait()
-                if isinstance(item, threading.Event):
-                    item.set()
-
-    def _collect(self) -> tuple[list[_Item], list[threading.Event], bool]:
-        """Wait for the first item, then take what arrives within the flush interval."""
-        batch: list[_Item] = []
-        waiters: list[threading.Event] = []
-        deadline: float | None = None
-        while True:
-            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                item = self._queue.get(timeout=timeout)
-            except queue.Empty:
-                return batch, waiters, False
-            if item is None:
-                self._take_rest(batch, waiters)
-                return batch, waiters, True
-            if isinstance(item, threading.Event):
-                self._take_rest(batch, waiters)
-                waiters.append(item)
-                return batch, waiters, False
-            batch.append(item)
-            if deadline is None:
-                deadline = time.monotonic() + self._flush_seconds
-
-    def _take_rest(self, batch: list[_Item], waiters: list[threading.Event]) -> None:
-        with contextlib.suppress(queue.Empty):
-            while True:
-                item = self._queue.get_nowait()
-                if isinstance(item, threading.Event):
-                    waiters.append(item)
-                elif item is not None:
-                    batch.append(item)
-
-    def _commit(self, conn: sqlite3.Connection, batch: list[_Item]) -> None:
-        rows = [(e.at, e.seen, e.kind, e.namespace, e.name, e.object_kind, e.app, e.workload,
-                 e.actor, _ENTRY_ENCODER.encode(e))
-                for e in batch if isinstance(e, TimelineEntry)]
-        frames = [(f.at, f.type, f.body) for f in batch if isinstance(f, _Frame)]
-        conn.execute("BEGIN")
-        try:
-            if rows:
-                conn.executemany(
-                    "INSERT INTO entries (at, seen, kind, namespace, name, object_kind, app, "
-                    "workload, actor, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            if frames:
-                conn.executemany("INSERT INTO frames (at, type, body) VALUES (?, ?, ?)",
-                                 frames)
-            conn.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            raise
-        self.entries_written += len(rows)
-        self.frames_written += len(frames)
-
-    def _prune(self, conn: sqlite3.Connection, now: float) -> None:
-        """Retention first, then the size budget, oldest first; keeps the newest keyframe."""
-        cutoff = now - self.retention
-        keep_key = _newest_keyframe_at(conn)
-        conn.execute("BEGIN")
-        conn.execute("DELETE FROM entries WHERE at < ?", (cutoff,))
-        conn.execute("DELETE FROM frames WHERE at < ? AND at < ?",
-                     (cutoff, keep_key if keep_key is not None else cutoff))
-        conn.execute("COMMIT")
-        for _round in range(20):
-            if _file_bytes(conn) <= self.max_bytes:
-                break
-            conn.execute("BEGIN")
-            deleted = 0
-            for table in ("entries", "frames"):
-                (count,) = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
-                drop = max(1, count // 10) if count else 0
-                if table == "frames" and keep_key is not None:
-                    cur = conn.execute(
-                        "DELETE FROM frames WHERE id IN (SELECT id FROM frames WHERE at < ? "
-                        "ORDER BY at, id LIMIT ?)", (keep_key, drop))
-                else:
-                    cur = conn.execute(
-                        f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} "
-                        "ORDER BY at, id LIMIT ?)", (drop,))
-                deleted += cur.rowcount
-            conn.execute("COMMIT")
-            conn.execute("PRAGMA incremental_vacuum")
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            if not deleted:
-                break
-        else:
-            return
-        conn.execute("PRAGMA incremental_vacuum")
-
-
-def _newest_keyframe_at(conn: sqlite3.Connection) -> float | None:
-    row = conn.execute("SELECT max(at) FROM frames WHERE type = 'key'").fetchone()
-    return None if row is None or row[0] is None else float(row[0])
-
-
-def _file_bytes(conn: sqlite3.Connection) -> int:
-    (pages,) = conn.execute("PRAGMA page_count").fetchone()
-    (size,) = conn.execute("PRAGMA page_size").fetchone()
-    (free,) = conn.execute("PRAGMA freelist_count").fetchone()
-    return int((pages - free) * size)
-
-
-def _has_wal(path: Path) -> bool:
-    return Path(f"{path}-wal").exists()
-
-
-def iter_paths(directory: Path) -> Iterator[Path]:
-    """Recordings in a directory (``*.timeline``), for the CLI's listings."""
-    yield from sorted(directory.glob("*.timeline"))
 
 
 def default_path(state_dir: Path, context: str) -> Path:

@@ -1,0 +1,99 @@
+"""Issue 17, point 1 (storage): the timeline file's writer and reader on their own.
+
+Retention and the size budget prune the oldest first and keep the newest keyframe a replay
+needs; one writer per file; the filters of ``read_entries``; a frame's patch brings a row
+exactly to its new state (a replay is only as right as its patches).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from backends.model import ContainerInfo, PodRow
+from backends.timeline import writer as tl
+from backends.timeline.entry import TimelineEntry
+from backends.timeline.frames import diff_fields, encode_frame, patch_row
+from backends.timeline.store import TimelineBusy, TimelineReader, read_entries
+from backends.timeline.writer import TimelineWriter
+
+
+def entry(at: float, name: str = "web", **fields: object) -> TimelineEntry:
+    base: dict[str, object] = {"context": "c", "kind": "spec", "namespace": "ns",
+                               "object_kind": "Deployment"}
+    return TimelineEntry(at=at, seen=at, name=name, **{**base, **fields})  # type: ignore[arg-type]
+
+
+def test_retention_and_size_budget_prune_the_oldest_and_keep_the_newest_keyframe(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    now = time.time()
+    path = tmp_path / "c.timeline"
+    writer = TimelineWriter(path, "c", retention=3600.0)
+    writer.append([entry(now - 7200 + i, name=f"old-{i}") for i in range(50)])
+    writer.append([entry(now - 60 + i, name=f"new-{i}") for i in range(50)])
+    writer.append_frame(now - 7000, "key", b"old keyframe")
+    writer.append_frame(now - 6000, "key", b"newest keyframe, before the cutoff")
+    writer.append_frame(now - 6000 + 1, "delta", b"old delta")
+    writer.close()
+    monkeypatch.setattr(tl, "PRUNE_SECONDS", 0.0)
+    writer = TimelineWriter(path, "c", retention=3600.0)
+    writer.append([entry(now, name="last")])
+    writer.flush()
+    names = [e.name for e in read_entries(path, newest_first=False)]
+    assert names == [f"new-{i}" for i in range(50)] + ["last"]
+    with TimelineReader(path) as reader:
+        key = reader.keyframe_before(now)
+        assert key is not None and key[1] == b"newest keyframe, before the cutoff"
+    writer.close()
+    # The size budget: far too small, so the oldest go, a tenth at a time, never all at once.
+    big = TimelineWriter(path, "c", retention=1e9, max_bytes=1)
+    big.append([entry(now + i, detail="x" * 2000) for i in range(200)])
+    big.close()
+    left = read_entries(path, newest_first=False)
+    assert 0 < len(left) < 251 and left[-1].at == now + 199
+
+
+def test_one_writer_per_file_and_the_filters(tmp_path: Path) -> None:
+    path = tmp_path / "c.timeline"
+    writer = TimelineWriter(path, "c")
+    with pytest.raises(TimelineBusy, match="another process is recording"):
+        TimelineWriter(path, "c")
+    t = time.time()
+    writer.append([entry(t + 1, app="checkout", actor="argocd (automated)"),
+                   entry(t + 2, name="db", namespace="data", app="data", actor="kubectl"),
+                   entry(t + 3, app="checkout", actor="controlroom: alice", kind="journal")])
+    writer.flush()
+
+    def at(**filters: object) -> list[float]:
+        return [e.at - t for e in read_entries(path, **filters)]  # type: ignore[arg-type]
+
+    assert at() == [3.0, 2.0, 1.0]
+    assert at(app="checkout", newest_first=False) == [1.0, 3.0]
+    assert at(actor="ARGOCD") == [1.0]
+    assert at(namespace="data") == [2.0]
+    assert at(kinds=["journal"]) == [3.0]
+    assert at(since=t + 1.5, until=t + 2.5) == [2.0]
+    assert at(limit=1) == [3.0]
+    assert at(kinds=[]) == []
+    writer.close()
+
+
+def test_a_patch_brings_a_row_exactly_to_its_new_state() -> None:
+    old = PodRow(key="ns/p", namespace="ns", name="p", status="Running", ready_containers=1,
+                 total_containers=2, restarts=3, containers=(
+                     ContainerInfo(name="app", ready=True, restarts=3, state="running"),
+                     ContainerInfo(name="side", ready=True)))
+    new = msgspec.structs.replace(old, status="CrashLoopBackOff", ready_containers=0,
+                                  restarts=4, containers=(
+                                      ContainerInfo(name="app", restarts=4, state="waiting",
+                                                    reason="CrashLoopBackOff"),
+                                      old.containers[1]))
+    patch = diff_fields(old, new)
+    assert set(patch) == {"status", "ready_containers", "restarts", "containers"}
+    assert patch_row(old, patch) == new
+    whole = encode_frame(1.0, {"pods": [new]})
+    patched = encode_frame(1.0, {"pods": [new]}, before={"pods": {old.key: old}})
+    assert len(patched) < len(whole)
