@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from backends.timeline.entry import TimelineEntry
-from backends.timeline.store import TimelineWriter
+from backends.timeline.writer import TimelineWriter
 
 __all__ = ["CRASH_WORDS", "entry", "recording", "write"]
 
