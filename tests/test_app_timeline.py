@@ -8,7 +8,9 @@ exactly which change an alert followed.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +20,14 @@ from backends.config import Settings
 from backends.store import Store
 from backends.timeline.entry import TimelineEntry
 from backends.timeline.live import record_in_background
-from backends.timeline.store import default_path
+from backends.timeline.store import TimelineFileError, TimelineReader, default_path, read_entries
 from drill.resources import BY_KEY
 from drill.runner import DrillCluster
 from tests.test_app import make_app, panel, shown, starter, until
 from tests.timeline_entries import CRASH_WORDS, recording, write
+from tests.waiting import await_until
 from tui.app import ControlRoomApp, Session, Target
+from tui.replay import ReplayApp, open_replay
 from tui.timeline_screen import TimelineScreen
 from widgets.panels import WorkloadsPanel
 from widgets.vtable import VirtualTable
@@ -171,3 +175,55 @@ async def test_the_live_app_shows_its_own_recording_as_it_records(drill: DrillCl
         await until(pilot, lambda: any(r[1] == "spec" and "payments/payments" in r[2]
                                        and "replicas" in r[3] for r in rows(screen)[:5]),
                     "the replicas change of payments in the timeline", timeout=60)
+
+
+async def test_in_a_replay_the_timeline_shows_nothing_after_the_cursor(
+        drill: DrillCluster) -> None:
+    """``i`` in ``controlroom replay`` reads the replayed file, up to the cursor: a change
+    recorded after it appears only once the cursor has passed it."""
+    state_dir = Path(str(drill.kubeconfig)).parent
+    path = state_dir / "replayed.timeline"
+    store = Store()
+    session = await starter(drill)(store)
+    stop_recording = await record_in_background(store, path, "drill", journal_path=None)
+    try:
+        def first_frame() -> bool:
+            try:
+                with TimelineReader(path, check=False) as reader:
+                    return reader.first_keyframe_at() is not None
+            except TimelineFileError:
+                return False
+
+        framed: bool = await await_until(partial(asyncio.to_thread, first_frame),
+                                         "the first keyframe")
+        assert framed
+        drill.state.mutate(BY_KEY["deployments.apps"], "payments", "payments",
+                           lambda d: {**d, "spec": {**d["spec"], "replicas": 9}})
+
+        def recorded() -> bool:
+            return any("replicas" in e.change and e.name == "payments"
+                       for e in read_entries(path, kinds=["spec"]))
+
+        seen: bool = await await_until(partial(asyncio.to_thread, recorded),
+                                       "the replicas change recorded")
+        assert seen
+    finally:
+        await stop_recording()
+        await session.stop()
+    source, cursor = open_replay(path, None)
+    app = ReplayApp(Settings(), None, source, cursor)
+    async with app.run_test(size=(220, 50)) as pilot:
+        await pilot.press("i")
+        await until(pilot, lambda: isinstance(app.screen, TimelineScreen), "the screen")
+        screen = app.screen
+        assert isinstance(screen, TimelineScreen)
+        title = screen.query_one("#timeline-title", Static)
+        await until(pilot, lambda: str(path) in str(title.render()), "the replayed file read")
+
+        def change_shown() -> bool:
+            return any(r[1] == "spec" and "payments/payments" in r[2] and "replicas" in r[3]
+                       for r in rows(screen))
+
+        assert not change_shown()  # the cursor is at the start: not recorded yet
+        await app.seek(cursor.end)
+        await until(pilot, change_shown, "the change shown once the cursor passed it")

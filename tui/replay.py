@@ -88,6 +88,9 @@ class ReplayApp(ControlRoomApp):
                         read_only=True)
         super().__init__(settings, settings_path, target, self._start_replay, theme=theme,
                          clock=cursor.now, journal_path=None)
+        # ``i``: the timeline of the replayed file, up to the cursor (tui/timeline_actions.py)
+        self.timeline.path = source.path
+        self.timeline.until = cursor.now
 
     async def _start_replay(self, store: object) -> Session:
         await self.seek(self.cursor.position)

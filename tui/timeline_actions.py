@@ -9,7 +9,7 @@ cluster, so the key works before the sources are up.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -41,7 +41,11 @@ class TimelineActions:
         self._store = store
         self._navigator = navigator
         self.path: Path | None = default_path(state_dir, context) if state_dir else None
-        """The recording the screen reads (None: no state directory, nothing recorded)."""
+        """The recording the screen reads (None: no state directory, nothing recorded). A
+        replay points it at the file it replays."""
+        self.until: Callable[[], float | None] | None = None
+        """The latest moment the screen shows, asked at each read: a replay sets its
+        cursor's time, so the timeline shows nothing the panels do not show yet."""
 
     def open(self) -> None:
         if self.path is None:
@@ -52,7 +56,7 @@ class TimelineActions:
                      group="timeline", exclusive=True)
 
     async def _show(self, path: Path) -> None:
-        screen = TimelineScreen(TimelineFeed(path), self._app_keys)
+        screen = TimelineScreen(TimelineFeed(path, until=self.until), self._app_keys)
         targets = await self._host.push_screen_wait(screen)
         if targets:
             self.jump(targets)

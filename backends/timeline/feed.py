@@ -13,6 +13,7 @@ empty list for a recording it could not read.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
@@ -61,10 +62,14 @@ class TimelineFeed:
     """Reads one recording for the screen (synchronous: call through ``asyncio.to_thread``)."""
 
     def __init__(self, path: Path, *, window: float = DEFAULT_WINDOW_S,
-                 limit: int = SCREEN_LIMIT) -> None:
+                 limit: int = SCREEN_LIMIT,
+                 until: Callable[[], float | None] | None = None) -> None:
+        """``until``: the latest moment to show, asked at each read (a replay's cursor:
+        nothing after it is shown); None shows everything recorded."""
         self.path = path
         self.window = window
         self.limit = limit
+        self.until = until
         self._checked = False
 
     def read(self) -> FeedState:
@@ -78,7 +83,8 @@ class TimelineFeed:
             # The full integrity check reads the whole file: once per screen, not per read.
             with TimelineReader(self.path, check=not self._checked) as reader:
                 self._checked = True
-                entries = reader.entries(limit=self.limit + 1)
+                until = self.until() if self.until is not None else None
+                entries = reader.entries(None, until, limit=self.limit + 1)
                 limited = len(entries) > self.limit
                 entries = entries[:self.limit]
                 earlier: list[TimelineEntry] = []
