@@ -39,7 +39,9 @@ __all__ = [
     "CHANGE_KINDS",
     "DEFAULT_WINDOW_S",
     "Correlation",
+    "alert_names",
     "alert_subject",
+    "alert_target",
     "change_words",
     "correlate",
     "is_change",
@@ -122,14 +124,14 @@ def _names(entry: TimelineEntry) -> set[str]:
     return {o.rpartition("/")[2] for o in _objects(entry)}
 
 
-def _alert_target(alert: TimelineEntry) -> str:
+def alert_target(alert: TimelineEntry) -> str:
     """The object an alert's labels named (the recorder words it ``firing on TARGET``: the
     pod, else the deployment, service, route or instance)."""
     head, on, rest = alert.change.partition(" on ")
     return rest.split(" ", 1)[0] if on and head in ("firing", "resolved") else ""
 
 
-def _alert_names(alert: TimelineEntry) -> set[str]:
+def alert_names(alert: TimelineEntry) -> set[str]:
     """The names of what the alert is about: its workload when the labels said it; else its
     target and, for a pod, the names its owners would have (a Deployment's pod is
     ``NAME-HASH-SUFFIX``, a ReplicaSet's, StatefulSet's or DaemonSet's ``NAME-SUFFIX``):
@@ -139,7 +141,7 @@ def _alert_names(alert: TimelineEntry) -> set[str]:
     # An ``app`` label names the workload more often than the Argo CD app (``app:
     # checkout-stable``): an exact name in the alert's namespace.
     names = {alert.app} if alert.app else set()
-    target = _alert_target(alert)
+    target = alert_target(alert)
     if not target:
         return names
     parts = target.split("-")
@@ -152,7 +154,7 @@ def _closeness(alert: TimelineEntry, change: TimelineEntry) -> int:
     if change.context != alert.context:
         return 0
     if alert.namespace and change.namespace == alert.namespace \
-            and _alert_names(alert) & _names(change):
+            and alert_names(alert) & _names(change):
         return 2
     if alert.app and change.app == alert.app:
         return 1
@@ -166,10 +168,10 @@ def alert_subject(alert: TimelineEntry, change: TimelineEntry | None = None) -> 
     if alert.workload:
         return alert.workload.rpartition("/")[2]
     if change is not None and _closeness(alert, change) == 2:
-        owners = (_alert_names(alert) - {_alert_target(alert), alert.app}) & _names(change)
+        owners = (alert_names(alert) - {alert_target(alert), alert.app}) & _names(change)
         if owners:
             return min(owners, key=len)
-    return _alert_target(alert) or alert.app or alert.namespace
+    return alert_target(alert) or alert.app or alert.namespace
 
 
 def _short_change(change: TimelineEntry) -> str:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Final
 
 from backends.model import make_key
+from backends.timeline.correlate import alert_names, alert_target
 from backends.timeline.entry import TimelineEntry
 
 __all__ = ["FILTER_FIELDS", "EntryFilter", "jump_targets", "parse_filter"]
@@ -84,8 +85,15 @@ def jump_targets(e: TimelineEntry, app_keys: Iterable[str] = ()) -> list[tuple[s
     owner_kind, slash, owner = e.workload.partition("/")
     if slash and owner_kind in STORE_KIND and e.namespace:
         found.append((STORE_KIND[owner_kind], make_key(e.namespace, owner)))
+    if e.kind == "alert" and e.namespace and not e.workload:
+        # an alert on a pod: the pod (shown when it is a problem pod), else its owner
+        target = alert_target(e)
+        if target:
+            found.append(("pods", make_key(e.namespace, target)))
+        found.extend(("deployments", make_key(e.namespace, name))
+                     for name in sorted(alert_names(e) - {target}, key=len))
     if e.app:
         found.extend(("applications", key) for key in _app_keys(e.app, app_keys))
-    if e.kind == "alert" and e.namespace and not found:
+    if e.kind == "alert" and e.namespace:
         found.extend(("applications", key) for key in _app_keys(e.namespace, app_keys))
     return list(dict.fromkeys(found))
