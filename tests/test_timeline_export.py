@@ -177,3 +177,20 @@ def test_csv_rows_are_what_the_csv_module_writes() -> None:
     assert text == expected.getvalue()
     parsed = list(csv.reader(io.StringIO(text, newline="")))
     assert [row[CSV_COLUMNS.index("change")] for row in parsed[1:]] == odd
+
+
+def test_an_alert_resolved_on_one_pod_and_firing_on_another_is_still_firing() -> None:
+    from backends.timeline.export import Span, to_markdown
+
+    t0 = 1_800_000_000.0
+    alerts = [entry(t0 + i, "alert", "PodCrashLooping", object_kind="Alert",
+                    change=f"{state} on {pod}", after=state)
+              for i, (state, pod) in enumerate([("firing", "web-1"), ("firing", "web-2"),
+                                                ("resolved", "web-1")])]
+    span = Span(source="mem", context="drill", since=t0, until=t0 + 60)
+    summary = to_markdown(alerts, span).split("## What changed")[0]
+    assert "**Still firing at the end of the export**: PodCrashLooping." in summary
+    resolved = to_markdown([*alerts, entry(t0 + 9, "alert", "PodCrashLooping",
+                                           object_kind="Alert", change="resolved on web-2",
+                                           after="resolved")], span)
+    assert "Still firing" not in resolved and "Every alert resolved by" in resolved

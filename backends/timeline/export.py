@@ -37,6 +37,7 @@ import msgspec
 from backends.timeline.correlate import (
     DEFAULT_WINDOW_S,
     Correlation,
+    alert_target,
     correlate,
     is_change,
     is_firing,
@@ -157,9 +158,11 @@ def to_markdown(entries: Sequence[TimelineEntry], span: Span,
     """The post-mortem draft: summary, what changed, what fired (with the change each alert
     followed), what we did, when it recovered, and the full timeline as a table."""
     ordered, correlations = _prepared(entries, earlier, span)
-    firing = {c.alert.name for c in correlations}
-    resolved_names = {e.name for e in ordered if e.kind == "alert" and not is_firing(e)}
-    still = sorted(firing - resolved_names)
+    last_state: dict[tuple[str, ...], bool] = {}
+    for e in ordered:
+        if e.kind == "alert":  # the same alert on another object is another alert
+            last_state[(e.name, e.namespace, e.workload, e.app, alert_target(e))] = is_firing(e)
+    still = sorted({ident[0] for ident, firing in last_state.items() if firing})
     changes = [e for e in ordered if is_change(e) or e.kind in _CONDITIONS]
     ours = [e for e in ordered if e.kind in _WHAT_WE_DID]
     recovered = [e for e in ordered if _recovered(e)]
