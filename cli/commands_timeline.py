@@ -79,12 +79,15 @@ def timeline(args: argparse.Namespace, state: CommandState) -> int:
              "replaces a file (an edited draft would be lost): choose another name or pass "
              "--force")
     path = recording_path(args)
+    if args.output is not None and args.output.exists() and args.output.samefile(path):
+        fail(USAGE, f"{clean(str(args.output), 300)} is the recording itself: write the "
+             "export elsewhere")
     try:
         with TimelineReader(path) as reader:
             entries = reader.entries(since, until, newest_first=False)
-            earlier = [] if since is None else reader.entries(
-                since - DEFAULT_WINDOW_S, since, kinds=CHANGE_KINDS, newest_first=False)
-            earlier = [e for e in earlier if e.at < since] if since is not None else []
+            earlier = [] if since is None else [  # causes of the first alerts in the range
+                e for e in reader.entries(since - DEFAULT_WINDOW_S, since, kinds=CHANGE_KINDS,
+                                          newest_first=False) if e.at < since]
             recorded = reader.span()
             context = reader.meta.context
     except TimelineFileError as exc:

@@ -155,6 +155,9 @@ def test_a_damaged_recording_is_a_clear_error_and_left_as_it_is(tmp_path: Path) 
     out = run(str(cut))
     assert out.returncode == 2 and "truncated" in out.stderr and "Traceback" not in out.stderr
     assert cut.read_bytes() == whole[: len(whole) // 2]
+    itself = run(str(path), "-o", str(path), "--force")
+    assert itself.returncode == 2 and "is the recording itself" in itself.stderr
+    assert path.read_bytes() == whole
     directory = run(str(tmp_path))
     assert directory.returncode == 2 and "a directory, not a timeline" in directory.stderr
 
