@@ -146,7 +146,7 @@ def timed(fn: Callable[[], T]) -> tuple[T, float]:
 
 def read_hour(path: Path, since: float) -> tuple[list[TimelineEntry], list[TimelineEntry], str]:
     """What ``controlroom timeline --since`` reads (cli/commands_timeline.py)."""
-    with TimelineReader(path) as reader:
+    with TimelineReader(path) as reader:  # the whole-file check included, as the CLI does
         entries = reader.entries(since, None, newest_first=False)
         earlier = [e for e in reader.entries(since - DEFAULT_WINDOW_S, since,
                                              kinds=CHANGE_KINDS, newest_first=False)

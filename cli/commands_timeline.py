@@ -31,6 +31,12 @@ from cli.session import OK, USAGE, CommandState, fail, journal_path
 
 __all__ = ["recording_path", "timeline"]
 
+CHECK_WHOLE_BYTES: Final = 256 * 2**20
+"""Up to this size the whole file's integrity is checked before exporting (a fraction of a
+second); a bigger one (a 48-hour recording is gigabytes) would take seconds to check for an
+export of one hour: then only the pages the range needs are checked (SQLite refuses a damaged
+page as it reads it), and stderr says so. The header (a truncated file) is always checked."""
+
 _TERMINAL_UNSAFE: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 """Control characters a terminal would act on (a recording is a file anyone could have
 handed us): removed from what is printed to a terminal, never from a file written."""
@@ -68,7 +74,7 @@ def timeline(args: argparse.Namespace, state: CommandState) -> int:
     from backends.baseline.io import BaselineError, write_atomic
     from backends.timeline.correlate import CHANGE_KINDS, DEFAULT_WINDOW_S
     from backends.timeline.export import Span, render
-    from backends.timeline.store import TimelineFileError, TimelineReader
+    from backends.timeline.store import TimelineFileError, TimelineReader, file_size
 
     since = _moment("--since", args.since)
     until = _moment("--until", args.until)
@@ -82,8 +88,9 @@ def timeline(args: argparse.Namespace, state: CommandState) -> int:
     if args.output is not None and args.output.exists() and args.output.samefile(path):
         fail(USAGE, f"{clean(str(args.output), 300)} is the recording itself: write the "
              "export elsewhere")
+    whole = file_size(path) <= CHECK_WHOLE_BYTES
     try:
-        with TimelineReader(path) as reader:
+        with TimelineReader(path, check=whole) as reader:
             entries = reader.entries(since, until, newest_first=False)
             earlier = [] if since is None else [  # causes of the first alerts in the range
                 e for e in reader.entries(since - DEFAULT_WINDOW_S, since, kinds=CHANGE_KINDS,
@@ -97,6 +104,10 @@ def timeline(args: argparse.Namespace, state: CommandState) -> int:
                 since=since if since is not None else first,
                 until=until if until is not None else max(last, since or last))
     text = render(entries, span, args.format, earlier)
+    if not whole:
+        print(f"timeline: {clean(str(path), 300)} is {file_size(path) // 2**20} MB: only the "
+              "pages this range needed were checked (they were sound), not the whole file",
+              file=sys.stderr)
     if args.output is None:
         sys.stdout.write(_TERMINAL_UNSAFE.sub("", text) if sys.stdout.isatty() else text)
         sys.stdout.flush()

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from backends.timeline.entry import TimelineEntry
 from backends.timeline.store import default_path
@@ -155,6 +156,12 @@ def test_a_damaged_recording_is_a_clear_error_and_left_as_it_is(tmp_path: Path) 
     out = run(str(cut))
     assert out.returncode == 2 and "truncated" in out.stderr and "Traceback" not in out.stderr
     assert cut.read_bytes() == whole[: len(whole) // 2]
+    damaged = tmp_path / "damaged.timeline"
+    middle = len(whole) // 2 - (len(whole) // 2) % 4096
+    damaged.write_bytes(whole[:middle] + b"\xff" * 4096 + whole[middle + 4096:])
+    out = run(str(damaged))
+    assert out.returncode == 2 and out.stdout == ""
+    assert f"timeline file {damaged}: corrupt" in out.stderr and "Traceback" not in out.stderr
     itself = run(str(path), "-o", str(path), "--force")
     assert itself.returncode == 2 and "is the recording itself" in itself.stderr
     assert path.read_bytes() == whole
@@ -197,3 +204,22 @@ def test_an_alert_resolved_on_one_pod_and_firing_on_another_is_still_firing() ->
                                            object_kind="Alert", change="resolved on web-2",
                                            after="resolved")], span)
     assert "Still firing" not in resolved and "Every alert resolved by" in resolved
+
+
+def test_a_big_recording_is_checked_where_the_range_reads_it_and_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+        ) -> None:
+    """Past CHECK_WHOLE_BYTES (a 48-hour file is gigabytes) the whole-file check is skipped
+    for the pages the range reads, and stderr says so: never a silent "all is well"."""
+    from cli import commands_timeline
+    from cli.main import build_parser
+    from cli.session import CommandState
+
+    monkeypatch.setattr(commands_timeline, "CHECK_WHOLE_BYTES", 0)
+    path = write(tmp_path / "drill.timeline", recording(time.time() - 600))
+    args = build_parser().parse_args(["timeline", str(path), "--format", "json",
+                                      "--state-dir", str(tmp_path)])
+    assert commands_timeline.timeline(args, CommandState()) == 0
+    out, err = capsys.readouterr()
+    assert len(json.loads(out)["entries"]) == 5
+    assert "only the pages this range needed were checked" in err
