@@ -31,12 +31,6 @@ from cli.session import OK, USAGE, CommandState, fail, journal_path
 
 __all__ = ["recording_path", "timeline"]
 
-CHECK_WHOLE_BYTES: Final = 256 * 2**20
-"""Up to this size the whole file's integrity is checked before exporting (a fraction of a
-second); a bigger one (a 48-hour recording is gigabytes) would take seconds to check for an
-export of one hour: then only the pages the range needs are checked (SQLite refuses a damaged
-page as it reads it), and stderr says so. The header (a truncated file) is always checked."""
-
 _TERMINAL_UNSAFE: Final = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 """Control characters a terminal would act on (a recording is a file anyone could have
 handed us): removed from what is printed to a terminal, never from a file written."""
@@ -72,6 +66,7 @@ def recording_path(args: argparse.Namespace) -> Path:
 def timeline(args: argparse.Namespace, state: CommandState) -> int:
     """Write the export to ``-o`` (atomically) or to stdout."""
     from backends.baseline.io import BaselineError, write_atomic
+    from backends.timeline import feed
     from backends.timeline.correlate import CHANGE_KINDS, DEFAULT_WINDOW_S
     from backends.timeline.export import Span, render
     from backends.timeline.store import TimelineFileError, TimelineReader, file_size
@@ -88,7 +83,7 @@ def timeline(args: argparse.Namespace, state: CommandState) -> int:
     if args.output is not None and args.output.exists() and args.output.samefile(path):
         fail(USAGE, f"{clean(str(args.output), 300)} is the recording itself: write the "
              "export elsewhere")
-    whole = file_size(path) <= CHECK_WHOLE_BYTES
+    whole = file_size(path) <= feed.CHECK_WHOLE_BYTES
     try:
         with TimelineReader(path, check=whole) as reader:
             entries = reader.entries(since, until, newest_first=False)

@@ -211,11 +211,12 @@ def test_a_big_recording_is_checked_where_the_range_reads_it_and_says_so(
         ) -> None:
     """Past CHECK_WHOLE_BYTES (a 48-hour file is gigabytes) the whole-file check is skipped
     for the pages the range reads, and stderr says so: never a silent "all is well"."""
+    from backends.timeline import feed
     from cli import commands_timeline
     from cli.main import build_parser
     from cli.session import CommandState
 
-    monkeypatch.setattr(commands_timeline, "CHECK_WHOLE_BYTES", 0)
+    monkeypatch.setattr(feed, "CHECK_WHOLE_BYTES", 0)
     path = write(tmp_path / "drill.timeline", recording(time.time() - 600))
     args = build_parser().parse_args(["timeline", str(path), "--format", "json",
                                       "--state-dir", str(tmp_path)])

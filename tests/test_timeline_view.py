@@ -3,8 +3,13 @@ filter words keep and which dashboard row Enter goes to."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
+import pytest
+
 from backends.timeline.view import jump_targets, parse_filter
-from tests.timeline_entries import entry
+from tests.timeline_entries import entry, recording, write
 
 T0 = 1_800_000_000.0
 SPEC = entry(T0, "spec", "checkout-stable", app="checkout", workload="Deployment/checkout-stable",
@@ -40,3 +45,19 @@ def test_enter_goes_to_the_object_then_its_owner_then_its_app() -> None:
     node = entry(T0, "node", "aks-pool-1", namespace="", object_kind="Node",
                  change="Ready=True -> Ready=False")
     assert jump_targets(node) == [("nodes", "aks-pool-1")]
+
+
+def test_the_feed_of_a_big_recording_says_it_was_checked_only_where_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from backends.timeline import feed
+
+    path = write(tmp_path / "drill.timeline", recording(time.time() - 600))
+    whole = feed.TimelineFeed(path).read()
+    assert whole.entries is not None and len(whole.entries) == 5 and not whole.error
+    assert "check" not in whole.title(5, 5)
+    monkeypatch.setattr(feed, "CHECK_WHOLE_BYTES", 0)
+    partly = feed.TimelineFeed(path).read()
+    assert partly.entries == whole.entries
+    assert "too big to check whole" in partly.title(5, 5)
+    missing = feed.TimelineFeed(tmp_path / "none.timeline").read()
+    assert missing.entries == () and "no recording yet" in missing.title(0, 0)

@@ -21,12 +21,19 @@ import msgspec
 
 from backends.timeline.correlate import CHANGE_KINDS, DEFAULT_WINDOW_S
 from backends.timeline.entry import TimelineEntry
-from backends.timeline.store import TimelineFileError, TimelineReader
+from backends.timeline.store import TimelineFileError, TimelineReader, file_size
 
-__all__ = ["SCREEN_LIMIT", "FeedState", "TimelineFeed"]
+__all__ = ["CHECK_WHOLE_BYTES", "SCREEN_LIMIT", "FeedState", "TimelineFeed"]
 
 SCREEN_LIMIT: Final = 5000
 """The newest entries the screen holds (the title says when the recording has more)."""
+
+CHECK_WHOLE_BYTES: Final = 256 * 2**20
+"""Up to this size the whole file's integrity is checked before it is shown or exported (a
+fraction of a second); a bigger one (a 48-hour recording is gigabytes) would take seconds:
+then only the pages read are checked (SQLite refuses a damaged page as it reads it), and the
+screen's title and the export's stderr say so. The header (a truncated file) is always
+checked."""
 
 
 class FeedState(msgspec.Struct, frozen=True, kw_only=True):
@@ -40,6 +47,8 @@ class FeedState(msgspec.Struct, frozen=True, kw_only=True):
     error: str = ""
     limited: bool = False
     """The recording holds more entries than :data:`SCREEN_LIMIT`."""
+    partly_checked: bool = False
+    """Only the pages read were checked (:data:`CHECK_WHOLE_BYTES`)."""
 
     def same_entries(self, other: FeedState) -> bool:
         """Nothing to redraw: the same entries as ``other`` (compared by their ends and
@@ -55,7 +64,9 @@ class FeedState(msgspec.Struct, frozen=True, kw_only=True):
             return f"Timeline: {self.error}" + (
                 f" (showing the {held} entries read before)" if held else "")
         more = f" (the newest {held}; older ones are in the file)" if self.limited else ""
-        return f"Timeline of {self.path}: {shown} of {held} entries{more}, newest first"
+        checked = "; the file is too big to check whole: only what is shown was checked" \
+            if self.partly_checked else ""
+        return f"Timeline of {self.path}: {shown} of {held} entries{more}, newest first{checked}"
 
 
 class TimelineFeed:
@@ -71,6 +82,8 @@ class TimelineFeed:
         self.limit = limit
         self.until = until
         self._checked = False
+        self.partly_checked = False
+        """The file is too big for the whole-file check: only the pages read were checked."""
 
     def read(self) -> FeedState:
         """The newest entries and the earlier changes their alerts may have followed."""
@@ -80,8 +93,12 @@ class TimelineFeed:
                 f"no recording yet at {where} (the control room records there while it "
                 "runs, or start `controlroom record`)"))
         try:
-            # The full integrity check reads the whole file: once per screen, not per read.
-            with TimelineReader(self.path, check=not self._checked) as reader:
+            # The full integrity check reads the whole file: once per screen, not per read,
+            # and not at all for a big one (CHECK_WHOLE_BYTES).
+            if not self._checked:
+                self.partly_checked = file_size(self.path) > CHECK_WHOLE_BYTES
+            with TimelineReader(self.path, check=not (self._checked or self.partly_checked)
+                                ) as reader:
                 self._checked = True
                 until = self.until() if self.until is not None else None
                 entries = reader.entries(None, until, limit=self.limit + 1)
@@ -97,4 +114,4 @@ class TimelineFeed:
         except TimelineFileError as exc:
             return FeedState(path=where, error=str(exc))
         return FeedState(path=where, entries=tuple(entries), earlier=tuple(earlier),
-                         limited=limited)
+                         limited=limited, partly_checked=self.partly_checked)
