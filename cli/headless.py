@@ -58,7 +58,7 @@ __all__ = ["COMMANDS", "REASON_ENV", "dispatch", "register"]
 
 COMMANDS: Final = ("pause-sync", "restore-sync", "scale", "rollout", "rollback", "weights",
                    "breaker",
-                   "journal", "record")
+                   "journal", "record", "timeline")
 
 
 def dispatch(args: argparse.Namespace) -> int | None:
@@ -67,9 +67,6 @@ def dispatch(args: argparse.Namespace) -> int | None:
     handler = getattr(args, "headless", None)
     if getattr(args, "command", None) not in COMMANDS or handler is None:
         return None
-    from backends.kube.errors import KubeError, KubeUnreachable
-    from backends.ops.journal import JournalError
-
     name = _command_name(args)
     state = CommandState()
     try:
@@ -79,21 +76,37 @@ def dispatch(args: argparse.Namespace) -> int | None:
         if exc.message:
             print(f"{name}: {clean(exc.message, 4000)}", file=sys.stderr)
         return exc.code
-    except KubeUnreachable as exc:  # the server went away between two steps
-        print(f"{name}: lost the server: {clean(exc, 300)}; check `controlroom journal` for "
-              "writes whose outcome is unknown", file=sys.stderr)
-        return USAGE
-    except KubeError as exc:
-        print(f"{name}: {clean(exc, 500)}", file=sys.stderr)
-        return FAILED
-    except JournalError as exc:  # a journal that went bad under a running command
-        print(f"{name}: {clean(exc, 500)}", file=sys.stderr)
-        return USAGE
     except KeyboardInterrupt:
         print(f"{name}: interrupted; " + (
             "a write may have been on its way: check `controlroom journal`" if state.sending
             else "nothing was sent"), file=sys.stderr)
         return FAILED
+    except Exception as exc:
+        failed = _known_failure(name, exc)
+        if failed is None:
+            raise
+        return failed
+
+
+def _known_failure(name: str, exc: Exception) -> int | None:
+    """Say a connection or journal failure in one line and return its exit code; None for
+    anything else. Imported here, on the failure path: the Kubernetes client's modules cost
+    about half a second to import, which commands that never connect (``journal``,
+    ``timeline``) should not pay."""
+    from backends.kube.errors import KubeError, KubeUnreachable
+    from backends.ops.journal import JournalError
+
+    if isinstance(exc, KubeUnreachable):  # the server went away between two steps
+        print(f"{name}: lost the server: {clean(exc, 300)}; check `controlroom journal` for "
+              "writes whose outcome is unknown", file=sys.stderr)
+        return USAGE
+    if isinstance(exc, KubeError):
+        print(f"{name}: {clean(exc, 500)}", file=sys.stderr)
+        return FAILED
+    if isinstance(exc, JournalError):  # a journal that went bad under a running command
+        print(f"{name}: {clean(exc, 500)}", file=sys.stderr)
+        return USAGE
+    return None
 
 
 def _command_name(args: argparse.Namespace) -> str:

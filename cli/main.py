@@ -17,12 +17,14 @@ import asyncio
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from backends.config import ConfigError, Settings, load
 from cli import baseline as headless_baseline
 from cli import headless
-from drill.policy import Policy
-from drill.runner import DrillCluster, options_from_args
+
+if TYPE_CHECKING:
+    from drill.runner import DrillCluster
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -120,6 +122,11 @@ def load_settings(args: argparse.Namespace) -> tuple[Settings, Path] | None:
 
 
 async def _serve_headless(args: argparse.Namespace) -> int:
+    # The drill (aiohttp, the simulated controllers) is imported only to serve it: every other
+    # command starts ~1 s sooner without it (bench/bench_timeline_export.py, end to end).
+    from drill.policy import Policy
+    from drill.runner import DrillCluster, options_from_args
+
     try:
         policy = Policy.load(args.policy) if args.policy else Policy()
     except ValueError as exc:

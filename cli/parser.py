@@ -1,5 +1,6 @@
 """The headless write commands' parsers: ``pause-sync``, ``restore-sync``, ``scale``,
-``rollout pause|resume``, ``rollback app|deployment``, ``weights``, ``breaker``, ``journal``.
+``rollout pause|resume``, ``rollback app|deployment``, ``weights``, ``breaker``, ``journal``,
+``timeline`` (the post-mortem export).
 
 Parsing only gathers input (which object, which revision, the reason, the typed context
 name); each subcommand's ``headless`` default is the command function that runs it.
@@ -18,6 +19,7 @@ from cli import (
     commands_journal,
     commands_record,
     commands_rollout,
+    commands_timeline,
     commands_traffic,
     commands_workloads,
 )
@@ -285,3 +287,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    metavar="NS", help="record only this namespace (repeatable; default: all)")
     _flags(p, writes=False)
     p.set_defaults(headless=commands_record.record)
+
+    p = sub.add_parser("timeline", help="export a timeline recording for the post-mortem",
+                       description="Write a recording's entries (what changed, what fired "
+                       "and the change each alert followed, what we did, when it recovered) "
+                       "as a Markdown post-mortem draft, JSON or CSV. No cluster is "
+                       "contacted.")
+    p.add_argument("recording", metavar="FILE-or-CONTEXT",
+                   help="a recording file, or a context name (its default recording under "
+                   "--state-dir)")
+    p.add_argument("--since", default=None, metavar="WHEN",
+                   help="from a duration ago (30m, 2h, 1d) or a time (RFC 3339); default: "
+                   "the start of the recording")
+    p.add_argument("--until", default=None, metavar="WHEN",
+                   help="up to a duration ago or a time; default: the end of the recording")
+    p.add_argument("--format", choices=("md", "json", "csv"), default="md",
+                   help="md: a post-mortem draft (default); json, csv: every field, exact")
+    p.add_argument("-o", "--output", type=Path, default=None, metavar="OUT",
+                   help="write here (atomically) instead of to stdout")
+    p.add_argument("--force", action="store_true",
+                   help="replace OUT when it exists")
+    _flags(p, writes=False)
+    p.set_defaults(headless=commands_timeline.timeline)

@@ -120,7 +120,7 @@ async def test_replay_shows_the_crash_looping_pod_at_its_time_and_not_before(
         for _ in range(6):
             await pilot.press("greater_than_sign")
         assert cursor.speed == 60
-        await pilot.press("o")
+        await pilot.press("space")
         assert cursor.playing and "playing 60x" in app.replay_line()
         await pilot_until(pilot, lambda: cursor.position == cursor.end and not cursor.playing,
                           "played to the end")

@@ -11,9 +11,10 @@ gets exactly what it needs (the store, the settings, the target, the App as a
 keys and the breaker), ``rollbacks`` (``r``, ``H``), ``alerts`` (silence), ``runbook`` (the
 change record and ``k``), ``baselines`` (``b``, ``d``, ``v``), ``logs`` (``l``),
 ``navigator`` (``g``, ``G``: the worst row), ``commands`` (``:``, ``F``, Escape),
-``trouble`` (the line under the header, ``n``) and ``links`` (``o``). The App's ``action_*``
-methods are one-line hand-overs (Textual looks actions up on the App), and which of them are
-enabled is decided in one place, :func:`tui.enabled.action_state`.
+``trouble`` (the line under the header, ``n``), ``links`` (``o``) and ``timeline``
+(``i``: the recorded timeline). The App's ``action_*`` methods are one-line hand-overs
+(Textual looks actions up on the App), and which of them are enabled is decided in one
+place, :func:`tui.enabled.action_state`.
 
 Over 500 lines because Textual finds every key's action on the App: each key adds its
 one-line hand-over here, while the work stays in the collaborators.
@@ -61,6 +62,7 @@ from tui.rollbacks import RollbackActions
 from tui.runbook_actions import RUNBOOK_BINDINGS, RunbookActions
 from tui.screens import DetailScreen, HelpScreen, binding_commands, help_rows
 from tui.session import Session, SourceStarter, Target
+from tui.timeline_actions import TIMELINE_BINDINGS, TimelineActions
 from tui.trouble_actions import TROUBLE_BINDINGS, TroubleActions
 from widgets.filter_box import FilterBox
 from widgets.footer import KeyFooter
@@ -127,6 +129,7 @@ class ControlRoomApp(App[int]):
         *TROUBLE_BINDINGS,
         *LINK_BINDINGS,
         *LAYOUT_BINDINGS,
+        *TIMELINE_BINDINGS,
     ]
 
     def __init__(self, settings: Settings, settings_path: Path | None, target: Target,
@@ -173,6 +176,8 @@ class ControlRoomApp(App[int]):
         self.links = LinkActions(self, self.store, settings.links, target)
         self.layout = LayoutController(self, self.panels, compact_width=settings.compact_width,
                                        compact_height=settings.compact_height)
+        self.timeline = TimelineActions(self, self.store, self.navigator, target.context,
+                                        journal_path.parent if journal_path else None)
 
     # ----------------------------------------------------------------- layout
 
@@ -503,6 +508,9 @@ class ControlRoomApp(App[int]):
 
     def action_links(self) -> None:
         self.links.open()
+
+    def action_timeline(self) -> None:
+        self.timeline.open()
 
     def _readiness(self) -> Readiness:
         return Readiness(gate=self.actions.gate is not None,

@@ -81,6 +81,7 @@ NEEDS: Mapping[str, Need] = {
     "breaker": Need.WRITE_GATE,
     "release": Need.WRITE_GATE,
     "journal": Need.NOTHING,  # reading the journal needs no connection
+    "timeline": Need.NOTHING,  # reading the recording needs no connection
     # alerts (tui/alert_actions.py)
     "silence": Need.ALERTMANAGER,
     "expire_silence": Need.ALERTMANAGER,

@@ -88,6 +88,18 @@ class Navigator:
         self._go(panel, rid, panel.rank_of(rid))
         return True
 
+    def show_first(self, rids: Sequence[RowId]) -> bool:
+        """Focus the panel that lists the first of ``rids`` it shows and put the cursor on
+        it (the timeline's Enter); False when no panel shows any of them."""
+        for rid in rids:
+            for panel in self._panels:
+                if rid[0] in (panel.ROW_KINDS or panel.KINDS) and panel.select_row(rid):
+                    reveal(panel)
+                    self._host.notify(f"{panel.TITLE}: {clean(rid[1], 200)}", timeout=4,
+                                      markup=False)
+                    return True
+        return False
+
     def _go(self, panel: Panel, rid: RowId, rank: int) -> None:
         reveal(panel)
         panel.select_row(rid)

@@ -5,8 +5,9 @@ point 5). Read-only by construction: the session has no connection (no key that 
 reach a cluster: the write keys need the gate, which needs a connection) and the target is
 read-only (the gate refuses anyway); the journal is not opened.
 
-Keys (added to the App's): ``o`` play / pause, ``<`` / ``>`` play slower / faster (1x to
-60x), ``[`` / ``]`` step 10 s back / forward, ``{`` / ``}`` one minute back / forward,
+Keys (added to the App's): ``space`` play / pause (in place of freezing the view: ``o``
+stays the links key), ``<`` / ``>`` play slower / faster (1x to 60x), ``[`` / ``]`` step
+10 s back / forward, ``{`` / ``}`` one minute back / forward,
 ``home`` / ``end`` the start / end of the recording (instead of the tables' first / last
 row). The header says where the cursor is.
 The App's clock is the cursor, so every age in every panel reads as it did then.
@@ -56,7 +57,7 @@ class ReplayApp(ControlRoomApp):
     """The control room on a recording (see the module docstring)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("o", "replay_play", "Play/pause", id="replay_play",
+        Binding("space", "replay_play", "Play/pause", id="replay_play",
                 tooltip="Replay: play or pause the recording"),
         Binding("greater_than_sign", "replay_speed(1)", "Faster", id="replay_faster",
                 tooltip="Replay: play faster (up to 60x)"),
@@ -88,6 +89,9 @@ class ReplayApp(ControlRoomApp):
                         read_only=True)
         super().__init__(settings, settings_path, target, self._start_replay, theme=theme,
                          clock=cursor.now, journal_path=None)
+        # ``i``: the timeline of the replayed file, up to the cursor (tui/timeline_actions.py)
+        self.timeline.path = source.path
+        self.timeline.until = cursor.now
 
     async def _start_replay(self, store: object) -> Session:
         await self.seek(self.cursor.position)
