@@ -59,6 +59,9 @@ async def loaded(pilot: Pilot[Any]) -> None:
         f"the write gate, every kind of {KINDS} loaded and every source connected",
         timeout=60)
     app.refresh_tick()
+    # The header's modes and the trouble line follow the once-a-second ages timer: take
+    # that step now, after everything loaded, rather than race the timer.
+    app.refresh_ages()
     await settled(pilot)
 
 
