@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-dev
 # Go builds the real-cluster tier's binaries: on PATH, else where its installer puts it.
 GO     ?= $(shell command -v go 2>/dev/null || { test -x /usr/local/go/bin/go && echo /usr/local/go/bin/go; })
 
-.PHONY: demo test test-real realcluster lint typecheck unit bench tools clean
+.PHONY: demo test test-real realcluster k9s lint typecheck unit bench tools clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,3 +39,9 @@ realcluster:
 	@if [ -z "$(GO)" ]; then echo "realcluster: no Go found: the real-cluster tests cannot run" >&2; \
 	else GO="$(GO)" bash scripts/build-realcluster.sh >/dev/null \
 	  || echo "realcluster: the build failed (above); the real-cluster tests will say so" >&2; fi
+
+## Build k9s (tools/k9s/go.mod pins v0.50.16) once into ~/.cache/controlroom/k9s/ for
+## bench/bench_k9s.py; not part of make test (a benchmark judge, not a test one).
+k9s:
+	@if [ -z "$(GO)" ]; then echo "k9s: no Go found" >&2; exit 2; fi
+	GO="$(GO)" bash scripts/build-k9s.sh

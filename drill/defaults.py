@@ -5,7 +5,9 @@ A real API server fills fields a client left out before it validates and stores 
 storage's IP and node-port allocators). Clients judge the drill by what comes back from a
 create, so the drill fills the same fields: a Service gets a cluster IP from the service CIDR,
 its ports a protocol and target port, ``status.loadBalancer: {}``; a ReplicationController its
-replicas and selector; a DaemonSet its update strategy. Kinds not listed here are stored as
+replicas and selector; a DaemonSet its update strategy and template generation; a Deployment
+its strategy, revision limit and progress deadline; a Gateway or GatewayClass the status its
+CRD's schema defaults. Kinds not listed here are stored as
 sent (see the closing note of issue 16 for what is still left out, e.g. pod template defaults).
 
 Pure functions over plain dicts: the state hands in what is already allocated.
@@ -26,6 +28,11 @@ SERVICE_CIDR = ipaddress.IPv4Network("10.0.0.0/16")
 """The drill cluster's ``--service-cluster-ip-range`` (the first address is the ``kubernetes``
 Service's, reserved like the real allocator reserves it)."""
 NODE_PORTS = range(30000, 32768)
+TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"
+NO_GENERATION = frozenset({"Service", "Endpoints", "Event", "Namespace", "Node", "ConfigMap",
+                           "Secret", "ServiceAccount"})
+"""Kinds the real server gives no ``metadata.generation`` (their storage does not count spec
+changes)."""
 """``--service-node-port-range``'s default, 30000-32767."""
 
 
@@ -159,7 +166,7 @@ def default_replication_controller(rc: Obj, old: Obj | None) -> None:
         if not meta.get("labels"):
             meta["labels"] = dict(labels)
     spec.setdefault("replicas", 1)
-    spec.setdefault("minReadySeconds", 0)
+    # minReadySeconds is not defaulted: 0 is omitted by the real server (omitempty).
     if old is None:
         rc["status"] = {"replicas": 0}
 
@@ -178,9 +185,50 @@ def default_daemon_set(ds: Obj, old: Obj | None) -> None:
                 rolling.setdefault("maxUnavailable", 1)
                 rolling.setdefault("maxSurge", 0)
     spec.setdefault("revisionHistoryLimit", 10)
+    # The registry's template generation, shown in apps/v1 as this annotation: 1 on create,
+    # one more each time the pod template changes.
+    annotations = ds.setdefault("metadata", {}).setdefault("annotations", {})
+    if isinstance(annotations, dict):
+        old_meta = (old or {}).get("metadata") or {}
+        previous = (old_meta.get("annotations") or {}).get(TEMPLATE_GENERATION)
+        changed = old is not None and spec.get("template") != (old.get("spec") or {}).get(
+            "template")
+        generation = int(str(previous)) if str(previous or "").isdigit() else 1
+        annotations[TEMPLATE_GENERATION] = str(generation + 1 if changed else generation)
     if old is None:
         ds["status"] = {"currentNumberScheduled": 0, "numberMisscheduled": 0,
                         "desiredNumberScheduled": 0, "numberReady": 0}
+
+
+def default_deployment(deploy: Obj) -> None:
+    """Deployment (apps/v1 ``SetDefaults_Deployment``): one replica, a RollingUpdate
+    strategy of 25% surge and 25% unavailable, ten revisions kept, a 600 s progress
+    deadline."""
+    spec = deploy.setdefault("spec", {})
+    spec.setdefault("replicas", 1)
+    strategy = spec.setdefault("strategy", {})
+    if isinstance(strategy, dict):
+        strategy.setdefault("type", "RollingUpdate")
+        if strategy["type"] == "RollingUpdate":
+            rolling = strategy.setdefault("rollingUpdate", {})
+            if isinstance(rolling, dict):
+                rolling.setdefault("maxUnavailable", "25%")
+                rolling.setdefault("maxSurge", "25%")
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("progressDeadlineSeconds", 600)
+
+
+GATEWAY_PENDING = {"lastTransitionTime": "1970-01-01T00:00:00Z",
+                   "message": "Waiting for controller", "reason": "Pending",
+                   "status": "Unknown"}
+"""The condition the Gateway API v1.6.1 CRDs' schemas default a new status to."""
+
+
+def default_gateway_status(obj: Obj, types: tuple[str, ...]) -> None:
+    """Gateway and GatewayClass: the CRD's structural schema defaults an absent ``status``
+    to these conditions ("Waiting for controller"), as the real server applies it."""
+    if "status" not in obj:
+        obj["status"] = {"conditions": [{**GATEWAY_PENDING, "type": t} for t in types]}
 
 
 def apply(kind: str, obj: Obj, old: Obj | None, services: Iterable[Obj]) -> Obj:
@@ -195,4 +243,13 @@ def apply(kind: str, obj: Obj, old: Obj | None, services: Iterable[Obj]) -> Obj:
     elif kind == "DaemonSet":
         obj = copy.deepcopy(obj)
         default_daemon_set(obj, old)
+    elif kind == "Deployment":
+        obj = copy.deepcopy(obj)
+        default_deployment(obj)
+    elif kind == "Gateway" and old is None:
+        obj = copy.deepcopy(obj)
+        default_gateway_status(obj, ("Accepted", "Programmed"))
+    elif kind == "GatewayClass" and old is None:
+        obj = copy.deepcopy(obj)
+        default_gateway_status(obj, ("Accepted",))
     return obj

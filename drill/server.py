@@ -30,7 +30,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from drill import errors, managed, openapi, tables
+from drill import errors, managed, openapi, protobuf, tables
 from drill.logs import DrillLogs
 from drill.policy import USER, Policy
 from drill.resources import (
@@ -503,7 +503,16 @@ class DrillApiServer:
                 self._watches.discard(task)
 
     async def _access_review(self, request: web.Request, dry_run: bool) -> web.StreamResponse:
-        body = await _read_json(request)
+        if "protobuf" in request.headers.get("Content-Type", ""):
+            # client-go's typed clients (k9s) ask in protobuf; see drill/protobuf.py.
+            try:
+                body: Any = protobuf.decode_access_review(
+                    await _read_body(request, allow_protobuf=True))
+            except protobuf.ProtobufError as exc:
+                raise errors.unsupported_media(
+                    f"the body of the request was in an unknown format - {exc}") from exc
+        else:
+            body = await _read_json(request)
         if not isinstance(body, dict) or body.get("kind") not in (None,
                                                                     "SelfSubjectAccessReview"):
             raise errors.bad_request("expected a SelfSubjectAccessReview")
@@ -620,11 +629,11 @@ def _patch_scale(scale: Obj, raw: bytes, ctype: str) -> Obj:
     return out
 
 
-async def _read_body(request: web.Request) -> bytes:
+async def _read_body(request: web.Request, *, allow_protobuf: bool = False) -> bytes:
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise errors.too_large(MAX_BODY)
     ctype = request.headers.get("Content-Type", "")
-    if "protobuf" in ctype:
+    if "protobuf" in ctype and not allow_protobuf:
         raise errors.unsupported_media(
             "the body of the request was in an unknown format - the drill cluster accepts "
             "JSON only (application/vnd.kubernetes.protobuf is not supported)")

@@ -357,12 +357,16 @@ class ClusterState:
             meta["name"] = f"{meta['generateName']}{uuid.uuid4().hex[:5]}"
         check_types(rt, obj)  # decoded before defaulted, as in the real server
         obj = self._defaulted(rt, obj, None)
+        meta = obj["metadata"]  # defaulting may have copied the object: stamp the copy
         validate(rt, obj, None)
         if self.find(rt, meta.get("namespace", ""), meta["name"]) is not None:
             raise errors.already_exists(rt.plural, rt.group, meta["name"])
         meta["uid"] = meta.get("uid") or str(uuid.uuid4())
         meta["creationTimestamp"] = meta.get("creationTimestamp") or rfc3339(self.clock())
-        meta["generation"] = 1
+        if rt.kind in defaults.NO_GENERATION:
+            meta.pop("generation", None)
+        else:
+            meta["generation"] = 1
         meta.pop("deletionTimestamp", None)
         meta.pop("resourceVersion", None)
         meta.pop("selfLink", None)
@@ -468,7 +472,8 @@ class ClusterState:
             ignore = {"metadata", "status"} if rt.has_status_subresource else {"metadata"}
             if any(merged.get(k) != current.get(k)
                    for k in (set(merged) | set(current)) - ignore - {"apiVersion", "kind"}):
-                meta["generation"] = int(cur_meta.get("generation", 1)) + 1
+                if rt.kind not in defaults.NO_GENERATION:
+                    meta["generation"] = int(cur_meta.get("generation", 1)) + 1
         return merged
 
     def patch(self, rt: ResourceType, namespace: str, name: str, body: bytes,
