@@ -39,7 +39,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def _connection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kubeconfig", default=None,
                         help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
-    parser.add_argument("--context", default=None, help="kube context (default: current)")
+    parser.add_argument("--context", action="append", default=None,
+                        help="kube context (default: current; repeat to watch several side "
+                        "by side, or list them in the config's watch)")
     parser.add_argument("--namespace", "-n", action="append", default=None, metavar="NS",
                         help="watch only this namespace (repeatable; default: all)")
 
@@ -250,6 +252,13 @@ def run(args: argparse.Namespace) -> int | None:
     """Run a headless command (its exit code), or ``None`` when ``args`` ask for a screen:
     ``controlroom`` on a cluster, or ``controlroom demo`` without ``--headless`` (after its
     flags were checked here, so a bad scenario is refused before any screen opens)."""
+    if isinstance(getattr(args, "context", None), list) and args.command is not None:
+        # Several --context open the control room only; a headless command acts on one.
+        if len(args.context) > 1:
+            print("controlroom: several --context are for the control room; a command acts "
+                  "on one context", file=sys.stderr)
+            return 2
+        args.context = args.context[0]
     code = headless.dispatch(args)
     if code is None:
         code = headless_baseline.dispatch(args)

@@ -63,3 +63,37 @@ def headless_fleet(clusters: str, *extra: str) -> Iterator[HeadlessFleet]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+
+
+@contextlib.asynccontextmanager
+async def drill_fleet(tmp: Path, clusters: str = "staging,prod"):  # type: ignore[no-untyped-def]
+    """The drill fleet in-process on the test's loop, scenario time moving only when the
+    test advances it (prod's bad rollout is failing 200 s in)."""
+    from drill.fleet import DrillFleet, parse_clusters
+    from drill.runner import DrillOptions
+
+    fleet = DrillFleet(DrillOptions(kubeconfig=tmp / "kubeconfig", bookmark_interval=0.2,
+                                    manual_clock=True), parse_clusters(clusters))
+    await fleet.start()
+    try:
+        yield fleet
+    finally:
+        await fleet.stop()
+
+
+def fleet_app(fleet: object, settings_text: str, journal: Path) -> object:
+    """The control room on every drill cluster of ``fleet``, wired as ``controlroom --context
+    staging --context prod`` wires it (tui/run_fleet.py)."""
+    from backends.config import parse
+    from tui.app import ControlRoomApp
+    from tui.run import _sources
+    from tui.run_fleet import _member
+
+    settings = parse(settings_text)
+    members = [_member(settings, name, f"drill {name}", False, [], {
+        "kubeconfig": lambda: str(fleet.kubeconfig), "context": name,  # type: ignore[attr-defined]
+        "namespaces": None}) for name in fleet.clusters]  # type: ignore[attr-defined]
+    assert all(callable(m.starter) for m in members) and _sources
+    first, *others = members
+    return ControlRoomApp(first.settings, None, first.target, first.starter,
+                          journal_path=journal, watch=others)

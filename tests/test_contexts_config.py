@@ -95,7 +95,7 @@ async def proms() -> AsyncIterator[dict[str, str]]:
     """Two fake Prometheus servers, each firing one alert named after its cluster."""
     runners: list[web.AppRunner] = []
     urls: dict[str, str] = {}
-    for cluster in ("Staging", "Global"):
+    for cluster in ("Staging", "Global", "Prod"):
         async def alerts(_: web.Request, cluster: str = cluster) -> web.Response:
             return web.json_response({"status": "success", "data": {"alerts": [{
                 "labels": {"alertname": f"{cluster}Only", "severity": "critical"},
