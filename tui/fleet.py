@@ -131,6 +131,7 @@ class Fleet:
             member.owned = build_owned(self.app, member, self._journal_path, self._clock)
             self.app.run_worker(self._run(member), group=f"fleet-{member.context}",
                                 exit_on_error=False)
+        self.wire_staging()
 
     async def _run(self, member: FleetMember) -> None:
         import asyncio
@@ -152,6 +153,38 @@ class Fleet:
         member.owned["session"] = session
         member.owned["_stop_sources"] = session.stop
         await member.owned["actions"].open(session)
+
+    def staging(self) -> FleetMember | None:
+        """The watched staging context: the one named by ``staging_environment``, else a
+        non-production context with "staging" in its name (None when none is watched)."""
+        wanted = self.members[0].settings.staging_environment
+        for member in self.members:
+            if (wanted and member.context == wanted) or (
+                    not wanted and not member.target.production
+                    and "staging" in member.context.casefold()):
+                return member
+        return None
+
+    def wire_staging(self) -> None:
+        """Every other context's runbook ticks "Staging healthy" from the staging context's
+        live validation (backends/baseline/staging_live.py)."""
+        from backends.baseline.staging_live import staging_from_store
+
+        staging = self.staging()
+        if staging is None or len(self.members) < 2:
+            return
+
+        def live() -> tuple[bool | None, str]:
+            store = staging.store
+            if store is None:
+                return None, f"{staging.context}: not connected yet"
+            return staging_from_store(store, staging.context, staging.settings.validate,
+                                      self._clock())
+
+        for member in self.members:
+            runbook = member.owned.get("runbook")
+            if member is not staging and runbook is not None:
+                runbook.staging_live = live
 
     def names(self) -> list[str]:
         return [m.context for m in self.members]
