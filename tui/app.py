@@ -355,6 +355,11 @@ class ControlRoomApp(App[int]):
         if index < len(self.fleet.members):
             self.fleet.switch(self.fleet.members[index].context)
 
+    def action_fleet_screen(self) -> None:
+        from tui.fleet_screen import FleetScreen
+
+        self.push_screen(FleetScreen(self.fleet.stores, self._clock))
+
     def action_retry_now(self) -> None:
         """Reconnect now: start the sources again if they never started, else end every
         failing source's backoff wait."""

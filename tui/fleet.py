@@ -31,13 +31,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: ``F``: the fleet screen (every context on the team bus, tui/fleet_screen.py).
 #: ``1`` to ``9``: show the n-th watched context (the fleet strip numbers them). Free keys
 #: of tui/app.py's BINDINGS; hidden from the key bar (the strip says them).
 FLEET_BINDINGS = [
     Binding(str(n), f"switch_context({n - 1})", f"Context {n}", id=f"switch_context_{n}",
             show=False, tooltip=f"Show the {n}. watched context in the panels")
     for n in range(1, 10)
-]
+] + [Binding("F", "fleet_screen", "Fleet", id="fleet_screen", show=False,
+             tooltip="Every context known on the team bus, with the age of its summary")]
 
 #: The App attributes one member owns; swapped together on a switch.
 OWNED = ("store", "settings", "target", "session", "_start_sources", "_stop_sources", "actions",
@@ -132,6 +134,9 @@ class Fleet:
             self.app.run_worker(self._run(member), group=f"fleet-{member.context}",
                                 exit_on_error=False)
         self.wire_staging()
+        from backends.signals.bus_summary import SUMMARY_INTERVAL_S
+
+        self.app.set_interval(SUMMARY_INTERVAL_S, self.publish_summaries)
 
     async def _run(self, member: FleetMember) -> None:
         import asyncio
@@ -209,6 +214,33 @@ class Fleet:
         app.refresh_ages()
         app.refresh_bindings()
         return ""
+
+    def _live(self, index: int) -> dict[str, Any]:
+        """A member's owned attributes; the active one's are the App's own right now."""
+        if index == self.active:
+            return {attr: getattr(self.app, attr) for attr in OWNED}
+        return self.members[index].owned
+
+    def stores(self) -> list[Store]:
+        return [store for i in range(len(self.members))
+                if isinstance(store := self._live(i).get("store"), Store)]
+
+    def publish_summaries(self) -> int:
+        """Publish every watched context's summary, retained, on the team bus (through its
+        own bus, else the first one connected); the number published."""
+        from backends.signals.bus_summary import publish_summary
+
+        buses = [getattr(self._live(i).get("session"), "bus", None)
+                 for i in range(len(self.members))]
+        fallback = next((bus for bus in buses if bus is not None), None)
+        now = self._clock()
+        sent = 0
+        for index, member in enumerate(self.members):
+            bus = buses[index] or fallback
+            if bus is not None and member.store is not None:
+                publish_summary(bus, member.summary(now), now)
+                sent += 1
+        return sent
 
     def summaries(self, now: float) -> list[ContextSummary]:
         return [m.summary(now) for m in self.members]
