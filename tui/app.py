@@ -353,7 +353,9 @@ class ControlRoomApp(App[int]):
     def action_switch_context(self, index: int) -> None:
         """Number keys: the panels show the index-th watched context (tui/fleet.py)."""
         if index < len(self.fleet.members):
-            self.fleet.switch(self.fleet.members[index].context)
+            why = self.fleet.switch(self.fleet.members[index].context)
+            if why:
+                self.notify(why, title="context", severity="warning", markup=False)
 
     def action_fleet_screen(self) -> None:
         from tui.fleet_screen import FleetScreen

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from textual.binding import Binding
 
@@ -25,9 +25,6 @@ from backends.kube.problems import summarise
 from backends.kube.source_set import mark_unavailable
 from backends.store import Store
 from tui.session import Session, SourceStarter, Target
-
-if TYPE_CHECKING:
-    from tui.app import ControlRoomApp
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +76,7 @@ class FleetMember:
                          breaker_engaged=engaged)
 
 
-def build_owned(app: ControlRoomApp, member: FleetMember, journal_path: Path | None,
+def build_owned(app: Any, member: FleetMember, journal_path: Path | None,
                 clock: Any) -> dict[str, Any]:
     """The collaborators of one context, built exactly as ``ControlRoomApp.__init__`` builds
     the first context's (each bound to the member's store, settings and target)."""
@@ -114,7 +111,7 @@ def build_owned(app: ControlRoomApp, member: FleetMember, journal_path: Path | N
 class Fleet:
     """The App's watched contexts: the first is the one the App was built for."""
 
-    def __init__(self, app: ControlRoomApp, members: list[FleetMember],
+    def __init__(self, app: Any, members: list[FleetMember],
                  journal_path: Path | None, clock: Any) -> None:
         self.app = app
         self.members = members
@@ -202,6 +199,12 @@ class Fleet:
         if index == self.active:
             return ""
         app = self.app
+        # A dialog or a running plan belongs to the context it was opened on: switching
+        # under it would show one context's plan over another's panels.
+        if len(app.screen_stack) > 1:
+            return "close the open screen first: it belongs to " + app.target.context
+        if app.actions.step_cancel is not None:
+            return "a plan is running on " + app.target.context + "; switch when it ends"
         current = self.members[self.active]
         current.owned = {attr: getattr(app, attr) for attr in OWNED}
         for attr, value in self.members[index].owned.items():

@@ -13,11 +13,12 @@ never taken for a calm cluster.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
 from backends.fleet_summary import ContextSummary
 from backends.model import Row
 from backends.signals.bus_schema import (
+    BusMessage,
     Rejected,
     SummaryMessage,
     context_from_topic,
@@ -26,8 +27,15 @@ from backends.signals.bus_schema import (
 )
 from backends.store import Store
 
-if TYPE_CHECKING:
-    from backends.signals.mqtt import TeamBus
+
+class Publisher(Protocol):
+    """What publishing needs of :class:`backends.signals.mqtt.TeamBus` (which imports this
+    module to read summaries: named structurally, no import circle)."""
+
+    prefix: str
+    origin: str
+
+    def publish(self, topic: str, message: BusMessage, *, retain: bool = False) -> None: ...
 
 TEAMSUMMARY: Final = "teamsummary"
 SUMMARY_INTERVAL_S: Final = 5.0
@@ -63,7 +71,7 @@ def summary_message(summary: ContextSummary, origin: str, now: float) -> Summary
         problem=summary.problem)
 
 
-def publish_summary(bus: TeamBus, summary: ContextSummary, now: float) -> None:
+def publish_summary(bus: Publisher, summary: ContextSummary, now: float) -> None:
     """Queue ``summary`` retained on ``<prefix>/summary/<context>``."""
     bus.publish(f"{bus.prefix}/summary/{topic_segment(summary.context)}",
                 summary_message(summary, bus.origin, now), retain=True)
