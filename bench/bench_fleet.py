@@ -11,7 +11,7 @@
    Textual's input thread does): key-to-paint p50/p95/p99 (bench_live.py's hooks), and the
    App's RSS at the end.
 3. **The fleet screen**: S summaries published retained to a real mosquitto, then an App
-   with ``[mqtt] url`` on one context: time from start to all S in the store, and from ``F``
+   with ``[mqtt] url`` on one context: time from start to all S in the store, and from ``W``
    to the screen listing all S (the end of its paint).
 
 Targets (issue 18): memory under 400 MB, key-to-paint p95 under 50 ms, 500 summaries shown in
@@ -196,7 +196,7 @@ async def measure_summaries(args: argparse.Namespace, kubeconfig: str) -> dict[s
                 await asyncio.sleep(0.01)
             out["in_store_s"] = time.perf_counter() - started
             pressed = time.perf_counter()
-            await pilot.press("F")
+            await pilot.press("W")
             while not (isinstance(app.screen, FleetScreen)
                        and f"{args.summaries} context(s)" in app.screen.plain):
                 await asyncio.sleep(0.005)
@@ -257,7 +257,7 @@ def main() -> int:
     if "error" in summaries:
         print(f"| summaries | not measured: {summaries['error']} | |")
     else:
-        print(f"| {args.summaries} retained summaries: start to store / F to shown | "
+        print(f"| {args.summaries} retained summaries: start to store / W to shown | "
               f"{summaries['in_store_s']:.2f} s / {summaries['shown_s'] * 1000:.0f} ms | "
               f"< 1 s |")
     print(f"strip: {fleet['strip']}")

@@ -1,6 +1,6 @@
 """Issue 18 point 4 against the real mosquitto: every control room publishes each watched
 context's summary RETAINED on ``<prefix>/summary/<context>`` every few seconds (schema v1,
-documented in the README); the fleet screen (``F``) lists every context known on the bus with
+documented in the README); the fleet screen (``W``) lists every context known on the bus with
 its age, stale ones dimmed and said."""
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ async def test_the_fleet_screen_lists_every_context_on_the_bus_and_says_stale(
         async with app.run_test(size=(200, 60)) as pilot:
             await pilot_until(pilot, lambda: app.store.count(TEAMSUMMARY) >= 500,
                               "the 500 retained summaries", 30)
-            await pilot.press("F")
+            await pilot.press("W")
             screen = await pilot_until(pilot, lambda: isinstance(app.screen, FleetScreen)
                                        and app.screen, "the fleet screen", 10)
             await pilot_until(pilot, lambda: "context(s) on the team bus" in screen.plain,

@@ -28,14 +28,14 @@ from tui.session import Session, SourceStarter, Target
 
 log = logging.getLogger(__name__)
 
-#: ``F``: the fleet screen (every context on the team bus, tui/fleet_screen.py).
-#: ``1`` to ``9``: show the n-th watched context (the fleet strip numbers them). Free keys
-#: of tui/app.py's BINDINGS; hidden from the key bar (the strip says them).
+#: ``1`` to ``9``: show the n-th watched context (the fleet strip numbers them); ``W``: the
+#: fleet screen (every context on the team bus, tui/fleet_screen.py). Keys free in main's
+#: tui/app.py BINDINGS too (``F`` filters every panel there); hidden from the key bar.
 FLEET_BINDINGS = [
     Binding(str(n), f"switch_context({n - 1})", f"Context {n}", id=f"switch_context_{n}",
             show=False, tooltip=f"Show the {n}. watched context in the panels")
     for n in range(1, 10)
-] + [Binding("F", "fleet_screen", "Fleet", id="fleet_screen", show=False,
+] + [Binding("W", "fleet_screen", "Fleet", id="fleet_screen", show=False,
              tooltip="Every context known on the team bus, with the age of its summary")]
 
 #: The App attributes one member owns; swapped together on a switch.

@@ -1,4 +1,4 @@
-"""The fleet screen (``F``, issue 18): every context known on the team bus, from the
+"""The fleet screen (``W``, issue 18): every context known on the team bus, from the
 retained summaries each control room and recorder publishes (backends/signals/bus_summary.py),
 with the age of each. One older than :data:`STALE_AFTER_S` is dimmed and says "stale": its
 publisher stopped, and its last word is no evidence that the cluster is calm.
@@ -62,7 +62,7 @@ def fleet_screen_text(rows: list[TeamSummaryRow], now: float) -> Content:
 class FleetScreen(ModalScreen[None]):
     """Every context on the team bus, refreshed every second."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,F", "dismiss", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,W", "dismiss", "Close")]
     DEFAULT_CSS = """
     FleetScreen { background: $background 60%; }
     FleetScreen > VerticalScroll { margin: 1 2; border: round $primary; background: $panel; }
