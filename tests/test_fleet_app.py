@@ -11,10 +11,12 @@ from typing import Any
 
 from textual.widgets import Input
 
+from backends.config import parse
 from drill.fleet import DrillFleet
 from tests.fleet_support import drill_fleet, fleet_app
 from tests.test_contexts_config import proms  # noqa: F401 - the fixture
 from tests.waiting import pilot_until
+from tui.ctx_command import ctx_command
 from tui.plan_screen import PlanScreen
 from widgets.header import TargetBanner
 
@@ -86,6 +88,32 @@ async def test_fleet_strip_switch_and_a_breaker_on_prod_touching_nothing_on_stag
             await pilot.press("1")
             await until(pilot, lambda: app.target.context == "staging", "back to staging")
             assert not app.target.production
+            # :ctx NAME, for the command line (tui/ctx_command.py)
+            assert ctx_command(app.fleet, "pods") is None
+            assert ctx_command(app.fleet, ":ctx nope") == \
+                "no watched context 'nope' (watched: staging, prod)"
+            assert ctx_command(app.fleet, ":ctx prod") == "" and app.target.context == "prod"
+
+
+async def test_demo_clusters_opens_the_room_on_every_drill_cluster(tmp_path: Path) -> None:
+    """``controlroom demo --clusters staging,prod`` as tui/run_fleet.py wires it: the drill
+    fleet starts with the first member's sources, every context connects, and it stops once
+    every member has stopped."""
+    from cli.main import build_parser
+    from tui.app import ControlRoomApp
+    from tui.run_fleet import demo_members
+
+    args = build_parser().parse_args(["demo", "--clusters", "staging,prod", "--no-servers",
+                                      "--kubeconfig-out", str(tmp_path / "kubeconfig")])
+    members = demo_members(args, parse("signals = []\n"))
+    first, *others = members
+    app = ControlRoomApp(first.settings, None, first.target, first.starter,
+                         journal_path=tmp_path / "journal.sqlite3", watch=others)
+    async with app.run_test(size=(200, 60)) as pilot:
+        await until(pilot, lambda: all(line(app, name) and "UNKNOWN" not in line(app, name)
+                                       for name in ("staging", "prod")),
+                    "both drill contexts delivering on the strip")
+        assert [m.target.production for m in members] == [False, True]
 
 
 async def test_per_context_alert_sources_never_mix(tmp_path: Path,
