@@ -16,13 +16,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from backends.fleet_summary import summary_line
 from backends.signals.bus_summary import STALE_AFTER_S, TEAMSUMMARY, TeamSummaryRow
 from backends.store import Store
 from backends.timefmt import duration
+from tui.modal import ContextModal
 
 _STYLE = {"ok": "$text-success", "failing": "bold $text-error", "unknown": "$text-warning"}
 
@@ -59,7 +59,7 @@ def fleet_screen_text(rows: list[TeamSummaryRow], now: float) -> Content:
     return Content.assemble(*parts)
 
 
-class FleetScreen(ModalScreen[None]):
+class FleetScreen(ContextModal[None]):
     """Every context on the team bus, refreshed every second."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,W", "dismiss", "Close")]
