@@ -162,7 +162,9 @@ def live_baseline(args: argparse.Namespace, settings: Settings, change_id: str =
     """A baseline of the live cluster now (exit 2 through :class:`~cli.session.Exit` when it
     cannot): :func:`backends.usecases.baseline.live_baseline`, the notes on stderr."""
     context, cluster = context_of(args, _CANNOT)
-    return asyncio.run(_capture(args, settings, context, cluster, change_id))
+    # Its own Prometheus, Alertmanager and endpoints ([contexts."name"], issue 18).
+    return asyncio.run(_capture(args, settings.for_context(context), context, cluster,
+                                change_id))
 
 
 async def _capture(args: argparse.Namespace, settings: Settings, context: str, cluster: str,

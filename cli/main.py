@@ -41,7 +41,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
 def _connection(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kubeconfig", default=None,
                         help="kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
-    parser.add_argument("--context", default=None, help="kube context (default: current)")
+    parser.add_argument("--context", action="append", default=None,
+                        help="kube context (default: current; repeat to watch several side "
+                        "by side, or list them in the config's watch)")
     parser.add_argument("--namespace", "-n", action="append", default=None, metavar="NS",
                         help="watch only this namespace (repeatable; default: all)")
 
@@ -62,6 +64,10 @@ def _demo_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                    help="incident to rehearse (default: bad-rollout); 'list' prints them")
     p.add_argument("--speed", type=float, default=1.0,
                    help="scenario time multiplier (e.g. 10 runs a drill ten times faster)")
+    p.add_argument("--clusters", default=None, metavar="CTX[=SCENARIO],...",
+                   help="several drill clusters, one kubeconfig context each, e.g. "
+                   "staging,prod or staging=calm,prod=bad-rollout (default scenarios: "
+                   "bad-rollout where the name has 'prod', calm elsewhere)")
     p.add_argument("--static", action="store_true",
                    help="serve the seed platform without simulated controllers")
     p.add_argument("--no-servers", action="store_true",
@@ -194,6 +200,13 @@ def announce_servers(cluster: DrillCluster) -> None:
         return
     for line in cluster.servers.announce():
         print(line, flush=True)
+    announce_problems(cluster)
+
+
+def announce_problems(cluster: DrillCluster) -> None:
+    """On stderr, each real server that is missing (with the install command) or failed."""
+    if cluster.servers is None:
+        return
     for problem in cluster.servers.problems:
         print(f"controlroom: {problem.line()}", file=sys.stderr, flush=True)
 
@@ -211,9 +224,53 @@ def _demo(args: argparse.Namespace) -> int | None:
     if args.speed <= 0:
         print("controlroom: --speed must be greater than 0", file=sys.stderr)
         return 2
+    if args.clusters is not None:
+        from drill.fleet import parse_clusters
+
+        try:
+            parse_clusters(args.clusters)
+        except ValueError as exc:
+            print(f"controlroom: {exc}", file=sys.stderr)
+            return 2
+        if args.bulk or args.flood:
+            print("controlroom: --clusters does not go with --bulk or --flood", file=sys.stderr)
+            return 2
     if args.headless:
-        return asyncio.run(_serve_headless(args))
+        return asyncio.run(_serve_fleet(args) if args.clusters else _serve_headless(args))
     return None
+
+
+async def _serve_fleet(args: argparse.Namespace) -> int:
+    """``demo --headless --clusters staging,prod``: every drill cluster of the list, one
+    kubeconfig with a context each, until SIGINT or SIGTERM."""
+    from drill.fleet import DrillFleet, parse_clusters
+    from drill.policy import Policy
+    from drill.runner import options_from_args
+
+    try:
+        policy = Policy.load(args.policy) if args.policy else Policy()
+    except ValueError as exc:
+        print(f"controlroom: {exc}", file=sys.stderr)
+        return 2
+    fleet = DrillFleet(options_from_args(args, policy), parse_clusters(args.clusters))
+    try:
+        await fleet.start()
+    except OSError as exc:
+        print(f"controlroom: cannot start the drill clusters: {exc}", file=sys.stderr)
+        return 2
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    for line in fleet.announce():
+        print(line, flush=True)
+    for cluster in fleet.clusters.values():
+        announce_problems(cluster)
+    # The last line of the startup block, as for one cluster.
+    print("metrics: " + " ".join(c.metrics_url for c in fleet.clusters.values()), flush=True)
+    await stop.wait()
+    await fleet.stop()
+    return 0
 
 
 def run(args: argparse.Namespace) -> int | None:
@@ -222,6 +279,13 @@ def run(args: argparse.Namespace) -> int | None:
     flags were checked here, so a bad scenario is refused before any screen opens), or
     ``controlroom replay FILE`` (after the file was checked: a damaged one is refused here,
     with the problem, before any screen opens)."""
+    if isinstance(getattr(args, "context", None), list) and args.command is not None:
+        # Several --context open the control room only; a headless command acts on one.
+        if len(args.context) > 1:
+            print("controlroom: several --context are for the control room; a command acts "
+                  "on one context", file=sys.stderr)
+            return 2
+        args.context = args.context[0]
     code = headless.dispatch(args)
     if code is None:
         code = headless_baseline.dispatch(args)

@@ -194,6 +194,8 @@ def run_session(args: argparse.Namespace, state: CommandState,
     reason = reason_of(args, needed=writes)
     settings = settings_of(args)
     context, _cluster = context_of(args)
+    # Its own alert sources, Argo CD and endpoints ([contexts."name"], issue 18).
+    settings = settings.for_context(context)
     return asyncio.run(_session(args, settings, context, reason, state, body))
 
 

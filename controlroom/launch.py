@@ -24,7 +24,17 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_replay(args, *loaded)
     if args.command == "demo":
+        if args.clusters:
+            from tui.run_fleet import run_demo_fleet
+
+            return run_demo_fleet(args, *loaded)
         return run_demo(args, *loaded)
+    from tui.run_fleet import contexts_of, run_several
+
+    contexts = contexts_of(args, loaded[0])
+    if len(contexts) > 1:
+        return run_several(args, *loaded, contexts)
+    args.context = contexts[0] if contexts else None
     return run_cluster(args, *loaded)
 
 

@@ -68,6 +68,9 @@ class DrillOptions:
     server_names: tuple[str, ...] = ("prometheus", "alertmanager", "mqtt")
     #: Scrape, evaluation and grouping intervals of the drill's Prometheus and Alertmanager.
     server_intervals: Intervals = field(default_factory=Intervals)
+    #: The kube context (and cluster) name of its kubeconfig; several drill clusters in one
+    #: kubeconfig (``demo --clusters``, drill/fleet.py) each have their own.
+    context: str = CONTEXT
 
 
 def options_from_args(args: argparse.Namespace, policy: Policy | None = None) -> DrillOptions:
@@ -173,15 +176,16 @@ class DrillCluster:
         plain http on loopback, where kubectl sends none and neither do we
         (backends/cleartext.py), so anonymous requests are the drill operator. A test that
         wants a token on the wire writes its own kubeconfig with the allow extension."""
+        name = self.options.context
         return {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": CONTEXT, "cluster": {"server": self.server.url}}],
+            "clusters": [{"name": name, "cluster": {"server": self.server.url}}],
             "users": [{"name": "drill-operator", "user": {}}],
-            "contexts": [{"name": CONTEXT, "context": {"cluster": CONTEXT,
-                                                       "user": "drill-operator",
-                                                       "namespace": "default"}}],
-            "current-context": CONTEXT,
+            "contexts": [{"name": name, "context": {"cluster": name,
+                                                    "user": "drill-operator",
+                                                    "namespace": "default"}}],
+            "current-context": name,
             "preferences": {},
         }
 
@@ -190,10 +194,15 @@ class DrillCluster:
         if path is None:
             self._tmpdir = tempfile.mkdtemp(prefix="controlroom-drill-")
             path = Path(self._tmpdir) / "kubeconfig"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            yaml.safe_dump(self.kubeconfig_dict(), fh, sort_keys=False)
-        os.replace(tmp, path)
+        write_kubeconfig(path, self.kubeconfig_dict())
         return path
+
+
+def write_kubeconfig(path: Path, config: dict[str, Any]) -> None:
+    """Write a kubeconfig atomically, readable by its owner only (it names the servers)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        yaml.safe_dump(config, fh, sort_keys=False)
+    os.replace(tmp, path)

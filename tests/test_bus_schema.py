@@ -26,6 +26,7 @@ from backends.signals.bus_schema import (
     PipelineMessage,
     PipelineRow,
     Rejected,
+    SummaryMessage,
     TeamBreakerRow,
     TeamBusRow,
     action_message,
@@ -248,10 +249,10 @@ def test_the_readme_documents_each_type_with_an_example_that_decodes() -> None:
     examples = _readme_examples()
     decoded = [decode(block.encode()) for block in examples]
     assert [type(m) for m in decoded] == [ActionMessage, BreakerMessage, AlertMessage,
-                                          PipelineMessage]
+                                          PipelineMessage, SummaryMessage]
     section = README.read_text().split("## Team bus (MQTT) message schema")[1]
     for topic in ("<prefix>/actions", "<prefix>/breaker/<context>", "<prefix>/alerts/",
-                  "<prefix>/pipeline/"):
+                  "<prefix>/pipeline/", "<prefix>/summary/<context>"):
         assert topic in section
 
 

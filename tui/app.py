@@ -53,7 +53,9 @@ from tui.actions import ACTION_BINDINGS, ActionController
 from tui.alert_actions import ALERT_BINDINGS, AlertActions
 from tui.baseline_actions import BASELINE_BINDINGS, BaselineActions
 from tui.command_actions import COMMAND_BINDINGS, CommandActions
+from tui.ctx_command import ctx_command
 from tui.enabled import NEEDS, Readiness, action_state, why_disabled
+from tui.fleet import FLEET_BINDINGS, Fleet, FleetMember
 from tui.layout import LAYOUT_BINDINGS, LayoutController
 from tui.link_actions import LINK_BINDINGS, LinkActions
 from tui.log_actions import LOG_BINDINGS, LogActions
@@ -65,6 +67,7 @@ from tui.session import Session, SourceStarter, Target
 from tui.timeline_actions import TIMELINE_BINDINGS, TimelineActions
 from tui.trouble_actions import TROUBLE_BINDINGS, TroubleActions
 from widgets.filter_box import FilterBox
+from widgets.fleet_strip import FleetStrip
 from widgets.footer import KeyFooter
 from widgets.header import HeaderBar
 from widgets.messages import PanelRowActivated
@@ -130,12 +133,14 @@ class ControlRoomApp(App[int]):
         *LINK_BINDINGS,
         *LAYOUT_BINDINGS,
         *TIMELINE_BINDINGS,
+        *FLEET_BINDINGS,
     ]
 
     def __init__(self, settings: Settings, settings_path: Path | None, target: Target,
                  start_sources: SourceStarter, *, theme: str | None = None,
                  clock: Callable[[], float] = time.time,
-                 journal_path: Path | None = None) -> None:
+                 journal_path: Path | None = None,
+                 watch: list[FleetMember] | None = None) -> None:
         super().__init__()
         freeze_startup_heap()  # before the screen is built (backends/kube/gcpause.py)
         self.session: Session | None = None
@@ -171,19 +176,26 @@ class ControlRoomApp(App[int]):
                                          started=lambda: self.session is not None,
                                          clock=clock, breakers=self.actions.engaged_breakers)
         self.logs = LogActions(self, self.store, lambda: self.session)
-        self.commands = CommandActions(self, self.panels, lambda: self.filter_box)
-        self.trouble = TroubleActions(self, self.store, self.panels, self.navigator)
+        self.commands = CommandActions(self, self.panels, lambda: self.filter_box,
+                                       lambda text: ctx_command(self.fleet, text))
+        self.trouble = TroubleActions(self, lambda: self.store, self.panels, self.navigator)
         self.links = LinkActions(self, self.store, settings.links, target)
         self.layout = LayoutController(self, self.panels, compact_width=settings.compact_width,
                                        compact_height=settings.compact_height)
         self.timeline = TimelineActions(self, self.store, self.navigator, target.context,
                                         journal_path.parent if journal_path else None)
+        # Issue 18: the other watched contexts (tui/fleet.py), each with its own everything.
+        self.fleet = Fleet(self, [FleetMember(target, settings, start_sources), *(watch or [])],
+                           journal_path, clock)
 
     # ----------------------------------------------------------------- layout
 
     def compose(self) -> ComposeResult:
         self.header = HeaderBar(id="header")
         yield self.header
+        self.fleet_strip = FleetStrip(id="fleet")
+        self.fleet_strip.display = len(self.fleet.members) > 1
+        yield self.fleet_strip
         self.pipeline_strip = PipelineStrip(id="pipeline")
         yield self.pipeline_strip
         yield self.trouble.line
@@ -213,6 +225,8 @@ class ControlRoomApp(App[int]):
         self._warmup_until = time.monotonic() + 10.0
         self.set_interval(1.0, self.refresh_ages)
         self.run_sources()
+        self.fleet.adopt_first()
+        self.fleet.start_background()
         if self.panels:
             self.panels[0].focus()
         self.layout.attach(self.screen)
@@ -347,12 +361,15 @@ class ControlRoomApp(App[int]):
             stop, self._stop_sources = self._stop_sources, None
             await stop()
         await self.actions.close()
+        await self.fleet.stop()
 
     def refresh_ages(self) -> None:
         """Keep "age" and "last seen" cells moving while the cluster is quiet; show the
         breaker state and run the drift watchdog."""
         self._show_modes()
         self.actions.check_drift()
+        if len(self.fleet.members) > 1:
+            self.fleet_strip.show(self.fleet.summaries(self._clock()), self.target.context)
         if self.frozen:
             return
         now = self._clock()
@@ -368,11 +385,24 @@ class ControlRoomApp(App[int]):
             await self._stop_sources()
             self._stop_sources = None
         await self.actions.close()
+        await self.fleet.stop()
         self.workers.cancel_group(self, "sources")
         self.exit(0)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(help_rows(self)))
+
+    def action_switch_context(self, index: int) -> None:
+        """Number keys: the panels show the index-th watched context (tui/fleet.py)."""
+        if index < len(self.fleet.members):
+            why = self.fleet.switch(self.fleet.members[index].context)
+            if why:
+                self.notify(why, title="context", severity="warning", markup=False)
+
+    def action_fleet_screen(self) -> None:
+        from tui.fleet_screen import FleetScreen
+
+        self.push_screen(FleetScreen(self.fleet.stores, self._clock))
 
     def action_retry_now(self) -> None:
         """Reconnect now: start the sources again if they never started, else end every

@@ -41,10 +41,14 @@ class CommandActions:
     """The command line, the global filter and Escape (see the module docstring)."""
 
     def __init__(self, host: Host, panels: Sequence[Panel],
-                 filter_box: Callable[[], FilterBox]) -> None:
+                 filter_box: Callable[[], FilterBox],
+                 more: Callable[[str], str | None] | None = None) -> None:
         self._host = host
         self._panels = panels
         self._filter_box = filter_box
+        self._more = more
+        """Commands of other rooms (``:ctx NAME``, tui/ctx_command.py): None when the text is
+        not theirs, else what to say ("" when done)."""
         self.line = CommandLine(self.run, id="command")
         """The command line widget (the App mounts it under the dashboard)."""
 
@@ -54,6 +58,12 @@ class CommandActions:
 
     def run(self, text: str) -> None:
         """Do what one command line says (:func:`widgets.commands.resolve`)."""
+        said = self._more(text) if self._more is not None else None
+        if said is not None:
+            if said:
+                self._host.notify(said, title="command", severity="error", timeout=8,
+                                  markup=False)
+            return
         command = resolve(text)
         if command.error:
             self._host.notify(command.error, title="command", severity="error",

@@ -57,6 +57,8 @@ NEEDS: Mapping[str, Need] = {
     "toggle_all_pods": Need.NOTHING,
     "cycle_theme": Need.NOTHING,
     "retry_now": Need.NOTHING,
+    "switch_context": Need.NOTHING,  # 1-9, several contexts (tui/fleet.py)
+    "fleet_screen": Need.NOTHING,
     "focus_next": Need.NOTHING,
     "focus_previous": Need.NOTHING,
     "maximize_panel": Need.NOTHING,

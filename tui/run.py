@@ -104,6 +104,10 @@ def _sources(kubeconfig: Callable[[], str | None], context: str | None,
     17; :mod:`backends.timeline.live`), None: not recorded.
     """
     prepared = False
+    # This context's own alert sources, Argo CD and endpoints ([contexts."name"], issue 18):
+    # resolved here, where the context is known, so no poller can read the global one.
+    if settings is not None and context:
+        settings = settings.for_context(context)
 
     async def start(store: Store) -> Session:
         nonlocal prepared
@@ -181,6 +185,8 @@ def run_cluster(args: argparse.Namespace, settings: Settings, settings_path: Pat
     except KubeconfigError as exc:
         print(f"controlroom: {exc}", file=sys.stderr)
         return 2
+    # Its own alert sources, Argo CD and endpoints ([contexts."name"], issue 18).
+    settings = settings.for_context(context)
     namespaces = args.namespace or settings.context(context).namespaces
     target = Target(cluster=cluster, context=context,
                     production=settings.is_production(context),
@@ -200,6 +206,7 @@ def run_demo(args: argparse.Namespace, settings: Settings, settings_path: Path) 
     from drill.runner import CONTEXT, DrillCluster, options_from_args
 
     drill = DrillCluster(options_from_args(args))
+    settings = settings.for_context(CONTEXT)
     target = Target(cluster=f"drill cluster, scenario {args.scenario}", context=CONTEXT,
                     production=settings.is_production(CONTEXT),
                     read_only=args.read_only or settings.is_read_only(CONTEXT))

@@ -110,6 +110,9 @@ class RunbookActions:
         """Where the ticks are kept; None: this session's only (no state dir given)."""
         self.restore_problem = ""
         """Why saved ticks could not be restored (shown once by :meth:`open_screen`)."""
+        self.staging_live: Callable[[], tuple[bool | None, str]] | None = None
+        """Set when the staging context is watched beside this one (tui/fleet.py): its live
+        validation decides "Staging healthy" instead of pipeline messages (issue 18)."""
         self._save_lock = threading.Lock()
         self._saved: Checklist | None = None
         if self.path is not None:
@@ -127,6 +130,10 @@ class RunbookActions:
         facts = facts_from_store(self._store,
                                  staging_environment=self._settings.staging_environment,
                                  now=self._clock())
+        if self.staging_live is not None:
+            staging_ok, evidence = self.staging_live()
+            facts = msgspec.structs.replace(facts, staging_ok=staging_ok,
+                                            staging_evidence=evidence)
         return msgspec.structs.replace(
             facts, baseline_taken_at=change.baseline_taken_at,
             baseline_by=change.baseline_operator, validation_passed=change.validation_passed,
@@ -139,7 +146,8 @@ class RunbookActions:
         checklist = self._runbook
         if checklist is None:
             checklist = default_checklist(
-                staging_automatic=bool(self._settings.staging_environment),
+                staging_automatic=bool(self._settings.staging_environment
+                                       or self.staging_live is not None),
                 change_id=change_id)
         if change_id and checklist.change_id != change_id:
             checklist = msgspec.structs.replace(checklist, change_id=change_id)

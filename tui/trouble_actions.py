@@ -15,7 +15,7 @@ trouble).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from textual.binding import Binding
@@ -45,14 +45,16 @@ TROUBLE_BINDINGS = [
 class TroubleActions:
     """Owns the trouble line and its jumps (see the module docstring)."""
 
-    def __init__(self, host: Host, store: Store, panels: Sequence[Panel],
+    def __init__(self, host: Host, store: Callable[[], Store], panels: Sequence[Panel],
                  navigator: Navigator) -> None:
         self._host = host
         self._store = store
+        """The store of the context on screen: a getter, because with several contexts
+        watched (tui/fleet.py) the App swaps its store while this line stays mounted."""
         self._panels = panels
         self._navigator = navigator
         self._last: Part | None = None
-        self._version = -1
+        self._version: tuple[int, int] = (0, -1)
         self._computed = 0.0
         self.line = TroubleLine(self.jump, id="trouble")
         """The line widget (the App mounts it under the header)."""
@@ -61,11 +63,12 @@ class TroubleActions:
         """Compute the summary from the store and show it: when the store changed (a row or
         a source's health), else every :data:`QUIET_EVERY` seconds for the words that move
         with time alone (how long an alert fires, a pod pending too long)."""
-        version = self._store.version
+        store = self._store()
+        version = (id(store), store.version)
         if version == self._version and now - self._computed < QUIET_EVERY:
             return
         self._version, self._computed = version, now
-        self.line.show(summarise(self._store, now))
+        self.line.show(summarise(store, now))
 
     def next(self) -> None:
         """``n``: the worst part first, then each next one, round."""

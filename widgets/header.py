@@ -44,8 +44,15 @@ def _age(seconds: float) -> str:
     return "-" if seconds < 0 else duration(seconds)
 
 
-def health_text(health: Mapping[str, SourceHealth], now: float) -> Content:
-    """One compact segment per source: ``pods ● 2s`` or ``pods stale since 14:02:11``.
+#: The alert sources, whose segment names the context they belong to (issue 18): each
+#: context has its own Prometheus and Alertmanager, and an alert must never pass for another
+#: cluster's.
+ALERT_SOURCES = frozenset({"prometheus", "alertmanager"})
+
+
+def health_text(health: Mapping[str, SourceHealth], now: float, context: str = "") -> Content:
+    """One compact segment per source: ``pods ● 2s`` or ``pods stale since 14:02:11``; with
+    ``context``, an alert source says whose it is: ``prometheus (prod) ● 2s``.
 
     Built from (text, style) parts: source names and error texts are never parsed as markup.
     """
@@ -56,6 +63,8 @@ def health_text(health: Mapping[str, SourceHealth], now: float) -> Content:
             parts.append("  ")
         style = _STATE_STYLE.get(h.state, "$foreground-muted")
         parts += [(clean(name), "bold"), " "]
+        if context and name in ALERT_SOURCES:
+            parts += [(f"({clean(context, 80)})", "bold"), " "]
         if h.state == "connected":
             age = now - (h.last_event or h.since)
             parts.append((f"● {_age(age)}", style))
@@ -150,6 +159,7 @@ class HeaderBar(Vertical):
         self._team_plain = ""
         self._modes_plain: str | None = None
         self._health_shown: tuple[str, tuple[object, ...]] | None = None
+        self._alert_context = ""
 
     def compose(self) -> ComposeResult:
         yield self._title
@@ -164,6 +174,7 @@ class HeaderBar(Vertical):
     def show_target(self, cluster: str, context: str, production: bool) -> None:
         """Set the cluster and context line (both sanitized: they come from a kubeconfig)."""
         self.production = production
+        self._alert_context = context
         self._title.update(target_text(cluster, context, production))
 
     def show_modes(self, *modes: str) -> None:
@@ -196,7 +207,7 @@ class HeaderBar(Vertical):
             self._problems_plain = problems.plain
             self._problems.update(problems)
             self._problems.display = bool(problems.plain)
-        strip = health_text(health, now)
+        strip = health_text(health, now, self._alert_context)
         shown = strip if strip.plain else Content.styled("connecting...", "$foreground-muted")
         # Called every refresh tick: update only on change (the ages in it move once a
         # second). Content's == compares the text alone.

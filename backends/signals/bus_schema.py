@@ -55,6 +55,7 @@ __all__ = [
     "PipelineMessage",
     "PipelineRow",
     "Rejected",
+    "SummaryMessage",
     "TeamActionRow",
     "TeamBreakerRow",
     "TeamBusRow",
@@ -101,7 +102,7 @@ _Labels = Annotated[dict[str, str], msgspec.Meta(max_length=64)]
 _Count = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
 
 _REQUIRED_NAMES: Final = {"alert": ("alertname",), "breaker": ("context",),
-                          "pipeline": ("environment",)}
+                          "pipeline": ("environment",), "summary": ("context",)}
 """Fields that must stay non-empty after sanitizing (a name of only escapes is no name)."""
 _MULTILINE: Final = frozenset({"description"})
 """Fields whose line breaks are kept (the detail view shows them as written)."""
@@ -168,10 +169,29 @@ class PipelineMessage(_Message, frozen=True, kw_only=True, tag="pipeline"):
     url: _Text = ""
 
 
-BusMessage: TypeAlias = ActionMessage | BreakerMessage | AlertMessage | PipelineMessage
+class SummaryMessage(_Message, frozen=True, kw_only=True, tag="summary"):
+    """One context's state in one line (issue 18), retained on ``<prefix>/summary/<context>``
+    and published again every few seconds by the control room or recorder watching it, so a
+    fleet screen anywhere knows every context and how old its word is."""
+
+    context: _Name
+    time: _When
+    verdict: Literal["ok", "failing", "unknown"]
+    production: bool = False
+    nodes_not_ready: _Count = 0
+    failing_pods: _Count = 0
+    degraded_apps: _Count = 0
+    critical_alerts: _Count = 0
+    breaker: Literal["engaged", "off", "unknown"] = "unknown"
+    data_age: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    problem: _Text = ""
+
+
+BusMessage: TypeAlias = (ActionMessage | BreakerMessage | AlertMessage | PipelineMessage
+                         | SummaryMessage)
 _TYPES: Final[dict[str, type[BusMessage]]] = {
     "action": ActionMessage, "breaker": BreakerMessage,
-    "alert": AlertMessage, "pipeline": PipelineMessage,
+    "alert": AlertMessage, "pipeline": PipelineMessage, "summary": SummaryMessage,
 }
 
 

@@ -7,6 +7,7 @@ One :class:`TeamBus` per App runs as one long-lived asyncio task (:meth:`TeamBus
   ``pipeline`` (latest event per environment and phase); ``<prefix>/breaker/#`` into
   ``teambreaker`` (every context's breaker: who engaged it, since when); ``<prefix>/actions``
   from other control rooms into ``teamactions`` (the most recent ``recent_actions``);
+  ``<prefix>/summary/#`` into ``teamsummary`` (every context's summary, bus_summary.py);
 - out, QoS 1: every journal entry on ``<prefix>/actions`` (:meth:`TeamBus.watch_journal`, an
   observer on :class:`~backends.ops.journal.JournalDB`), and this control room's breaker
   state RETAINED on ``<prefix>/breaker/<context>`` whenever it changes
@@ -75,6 +76,7 @@ from backends.signals.bus_schema import (
     rejected_pairs,
     topic_segment,
 )
+from backends.signals.bus_summary import accept_summary
 from backends.signals.model import mark_stale
 from backends.signals.outbox import Outbox
 from backends.store import Store
@@ -215,7 +217,7 @@ class TeamBus:
     def topics(self) -> list[str]:
         """What the bus subscribes to."""
         p = self.prefix
-        return [f"{p}/alerts/#", f"{p}/pipeline/#", f"{p}/breaker/#", f"{p}/actions"]
+        return [f"{p}/{t}" for t in ("alerts/#", "pipeline/#", "breaker/#", "actions", "summary/#")]
 
     # ------------------------------------------------------------ publishing
 
@@ -433,7 +435,11 @@ class TeamBus:
         rest = topic[len(head):] if topic.startswith(head) else ""
         family, _, tail = rest.partition("/")
         expect = {"alerts": "alert", "pipeline": "pipeline", "breaker": "breaker",
-                  "actions": "action"}.get(family)
+                  "actions": "action", "summary": "summary"}.get(family)
+        if family == "summary":  # issue 18: backends/signals/bus_summary.py
+            rejected = accept_summary(self.store, tail, payload, self.settings.max_payload,
+                                      self._clock())
+            return self._reject(rejected) if rejected else self.store.note_event(SOURCE)
         if expect is None or (family == "actions" and tail) or (family == "breaker" and not tail):
             self._reject(Rejected("topic", f"not a team bus topic: {clean(topic, 120)}"))
             return
