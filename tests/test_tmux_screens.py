@@ -29,7 +29,8 @@ WORDS: dict[tuple[int, int], tuple[str, ...]] = {
     # The grid with room: the event's reason and message, the alert's name and summary, the
     # route's weights, the app's sync and health, the trouble line.
     (200, 50): ("BackOff", "Back-off restarting failed container", "PodCrashLooping",
-                "Pod is crash looping", "checkout-stable:90", "checkout-cnry:10", "Synced",
+                "Pod is crash looping", "App answers more than 5% errors",
+                "checkout-stable:90 checkout-canary:10", "Synced",
                 "Degraded", "CrashLoopBackOff", "checkout: "),
     # A laptop: node, pod and route STATUS, Argo CD HEALTH, alert names.
     (120, 35): ("STATUS", "Ready", "CrashLoopBackOff", "OK", "HEALTH", "Degraded",
