@@ -119,8 +119,14 @@ def broken(drill: ThreadedDrill) -> Callable[[Pilot[Any]], Awaitable[None]]:
 
 
 def broken_on_screen(app: ControlRoomApp) -> bool:
-    store = app.store
-    return bool(store.count(ALERTS)) and "CrashLoopBackOff" in app.export_screenshot()
+    """The trouble line (redrawn every second, so it can land after the panels) names the
+    crash loop, the stalled rollout, the Degraded app and every firing alert, and the pods
+    panel has the crash-looping pod."""
+    trouble = app.trouble.line.plain
+    words = ("CrashLoopBackOff", "stalled", "app Degraded", "AppHighErrorRatio firing",
+             "PodCrashLooping firing", "DeploymentReplicasMismatch firing")
+    return all(word in trouble for word in words) and "CrashLoopBackOff" in str(
+        app.export_screenshot())
 
 
 def test_bad_rollout_200x50(snap_compare: Any, rollout_drill: ThreadedDrill) -> None:

@@ -151,7 +151,7 @@ class AppsPanel(TablePanel):
         self.COLUMNS = (  # type: ignore[misc]
             *base[:_SIGNALS_AT],
             *(Column(signal.upper(), width=SPARK_WIDTH + 8, priority=2 if first else 4,
-                     min_width=SPARK_WIDTH)
+                     min_width=SPARK_WIDTH, ideal=SPARK_WIDTH + 8)
               for first, signal in zip([True] + [False] * len(self.signals), self.signals,
                                        strict=False)),
             *base[_SIGNALS_AT:],
