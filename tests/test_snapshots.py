@@ -59,8 +59,10 @@ async def loaded(pilot: Pilot[Any]) -> None:
         f"the write gate, every kind of {KINDS} loaded and every source connected",
         timeout=60)
     app.refresh_tick()
-    # The trouble line is redrawn by the one-second tick, not by the data: it can land after
-    # the panels have settled (an empty line in the snapshot one run in a few).
+    # The trouble line is redrawn by the one-second tick, not by the data: left to it, the
+    # snapshot caught it empty or still "loading" one run in a few. Draw it from the loaded
+    # store now (the tick does the same, at its time).
+    app.refresh_ages()
     await pilot_until(pilot, lambda: app.trouble.line.plain, "the trouble line drawn",
                       timeout=60)
     await settled(pilot)

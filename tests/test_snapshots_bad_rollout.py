@@ -149,3 +149,20 @@ def test_bad_rollout_80x24(snap_compare: Any, rollout_drill: ThreadedDrill) -> N
     """A small terminal: one panel at a time with the pager line and the trouble line."""
     assert snap_compare(rollout_dashboard(rollout_drill), terminal_size=(80, 24),
                         run_before=broken(rollout_drill))
+
+
+def test_bad_rollout_names_its_pods_the_same_whatever_the_start(tmp_path: Path) -> None:
+    """The snapshots above hold because the drill's pod names are a function of the pod
+    template (the ReplicaSet's hash) and an index, not of the clock: two drills started hours
+    apart name the crash-looping pods of the bad rollout alike."""
+    names = []
+    for n, start in enumerate((START, START + timedelta(hours=3, seconds=17))):
+        drill = ThreadedDrill(tmp_path / str(n), scenario="bad-rollout", manual_clock=True,
+                              start=start, bookmark_interval=60.0)
+        try:
+            drill.call(drill.cluster.sim.advance, AT)
+            names.append(crashing_pods(drill))
+        finally:
+            drill.close()
+    assert names[0], "no crash-looping pod"
+    assert names[0] == names[1]
