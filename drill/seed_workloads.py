@@ -335,13 +335,17 @@ def make_pod(rs: Obj, node: str, index: int, now: datetime, *, pod_ip: str | Non
     ``running=True`` gives the steady state (Running, every container started and ready,
     started a few seconds after creation); ``running=False`` a pod the kubelet is still
     starting (Pending, ``ContainerCreating``, no pod IP), for controllers that then move it on.
-    The name is ``<rs>-<5 chars>`` derived from the ReplicaSet, ``index`` and ``now``.
+    The name is ``<rs>-<5 chars>``: the ReplicaSet's name (``<deployment>-<pod-template-hash>``,
+    a hash of the pod template as the deployment controller makes it) and ``index`` give the
+    5 characters. The real apiserver draws them at random (``generateName``); here they are
+    the same on every run, whatever the start time or the wall clock, so a drill's screens,
+    snapshots and the names in a runbook are reproducible.
     """
     now = normalize_now(now)
     rmeta = rs["metadata"]
     ns = rmeta["namespace"]
     template = copy.deepcopy(rs["spec"]["template"])
-    seed = f"{rmeta['uid']}/{index}/{rfc3339(now)}"
+    seed = f"{rmeta['name']}/{index}"
     name = f"{rmeta['name']}-{random_suffix(seed)}"
     spec = template.get("spec") or {}
     spec.setdefault("serviceAccountName", "default")

@@ -13,6 +13,8 @@ has prometheus-alertmanager || need+=(prometheus-alertmanager)
 has mosquitto || need+=(mosquitto)
 # The team bus's TLS test makes its own CA and client certificate.
 has openssl || need+=(openssl)
+# The on-call screens read off real terminals of three sizes (tests/test_tmux_screens.py).
+has tmux || need+=(tmux)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi

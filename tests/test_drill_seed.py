@@ -400,3 +400,22 @@ def test_make_replicaset_and_make_pod_for_controllers(objs: list[Obj]) -> None:
     assert [r["cells"][1:3] for r in rows] == [["0/1", "ContainerCreating"], ["1/1", "Running"]]
     assert "podIP" not in pending["status"] and running["status"]["podIP"].startswith("10.244.")
     assert before["spec"]["template"]["spec"]["containers"][0]["image"].endswith("rc.1")
+
+
+def test_pod_names_come_from_the_template_hash_and_index_not_the_clock(objs: list[Obj]) -> None:
+    """Issue 15: a pod's 5-character suffix depends on its ReplicaSet (named by the pod
+    template's hash) and its index only, so a drill started at another time names its pods
+    the same (snapshots and screens are reproducible); another template or index, another
+    name."""
+    deploy = copy.deepcopy(find(objs, "Deployment", "checkout", "checkout-canary"))
+    assert deploy is not None
+    node = "aks-userblue-87654321-vmss000001"
+    early = seed.make_pod(seed.make_replicaset(deploy, 2, NOW), node, 0, NOW)
+    late_rs = seed.make_replicaset(deploy, 2, NOW + timedelta(hours=5, seconds=7))
+    late = seed.make_pod(late_rs, node, 0, NOW + timedelta(hours=5, seconds=9))
+    assert early["metadata"]["name"] == late["metadata"]["name"]
+    assert seed.make_pod(late_rs, node, 1, NOW)["metadata"]["name"] != late["metadata"]["name"]
+    deploy["spec"]["template"]["spec"]["containers"][0]["image"] = "ghcr.io/drill/checkout:1.5.0"
+    other = seed.make_pod(seed.make_replicaset(deploy, 3, NOW), node, 0, NOW)
+    assert other["metadata"]["name"].rsplit("-", 1)[1] != early["metadata"]["name"].rsplit(
+        "-", 1)[1]

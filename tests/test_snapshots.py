@@ -48,7 +48,7 @@ def dashboard(drill: ThreadedDrill, *, theme: str = "controlroom-dark",
 
 async def loaded(pilot: Pilot[Any]) -> None:
     """Wait until every kind has arrived, the panels have taken it and the screen has stopped
-    changing. On a loaded CI machine the key bar's update after the gate opens and the
+    changing (the trouble line drawn too). On a loaded CI machine the key bar's update after the gate opens and the
     breaker read-back can land late, so settle on two identical renders in a row rather than a
     fixed pause; give up loudly, never snapshot a half-loaded screen."""
     app = pilot.app
@@ -59,9 +59,12 @@ async def loaded(pilot: Pilot[Any]) -> None:
         f"the write gate, every kind of {KINDS} loaded and every source connected",
         timeout=60)
     app.refresh_tick()
-    # The header's modes and the trouble line follow the once-a-second ages timer: take
-    # that step now, after everything loaded, rather than race the timer.
+    # The trouble line is redrawn by the one-second tick, not by the data: left to it, the
+    # snapshot caught it empty or still "loading" one run in a few. Draw it from the loaded
+    # store now (the tick does the same, at its time).
     app.refresh_ages()
+    await pilot_until(pilot, lambda: app.trouble.line.plain, "the trouble line drawn",
+                      timeout=60)
     await settled(pilot)
 
 

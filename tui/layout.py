@@ -39,6 +39,13 @@ LAYOUT_BINDINGS = [
 ]
 
 
+#: From this many columns the grid's third column (traffic, events) and second (alerts) take
+#: more of the width than the first (nodes, Argo CD apps): their words are longer (a route's
+#: weights, an event's message, an alert's summary) and at 200 columns they fit whole, where
+#: node names and app health fit in less (themes/controlroom.tcss, ``Screen.-wide``).
+WIDE_WIDTH = 180
+
+
 class LayoutController:
     """Switches the App's main screen between the grid and one maximised panel."""
 
@@ -74,6 +81,8 @@ class LayoutController:
         if compact != self.compact:
             self.compact = compact
             self._override = None
+        if self._screen is not None:
+            self._screen.set_class(size.width >= WIDE_WIDTH, "-wide")
         self._sync()
 
     def toggle(self) -> None:

@@ -103,8 +103,8 @@ class AlertsPanel(VirtualPanel):
         Column("STATE", max_width=12, priority=3, min_width=6),
         Column("SINCE", width=5, align="right", priority=2),
         Column("SEVERITY", max_width=10, priority=4, min_width=4),
-        Column("ALERT", max_width=36, priority=1, min_width=14, ideal=22, cut="middle"),
-        Column("SUMMARY", max_width=96, priority=1, min_width=10, ideal=26),
+        Column("ALERT", max_width=36, priority=1, min_width=14, ideal=20, cut="middle"),
+        Column("SUMMARY", max_width=96, priority=1, min_width=10, ideal=31),
         Column("SOURCE", max_width=32, priority=7, min_width=6),
         Column("SILENCED/INHIBITED", max_width=40, priority=5, min_width=8),
     )

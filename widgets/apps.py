@@ -125,7 +125,7 @@ class AppsPanel(TablePanel):
     COLUMNS: ClassVar[tuple[Column, ...]] = (
         Column("NAME", width=16, priority=1, min_width=10, ideal=10, cut="middle"),
         Column("SYNC", width=9, priority=2, ideal=9),
-        Column("HEALTH", width=11, priority=1),
+        Column("HEALTH", width=11, priority=1, min_width=8, ideal=8),
         Column("AUTO-SYNC", width=11, priority=4, min_width=4),
         Column("REVISION", width=8, priority=5),
         Column("LAST SYNC", width=16, priority=6, min_width=8),
@@ -151,7 +151,7 @@ class AppsPanel(TablePanel):
         self.COLUMNS = (  # type: ignore[misc]
             *base[:_SIGNALS_AT],
             *(Column(signal.upper(), width=SPARK_WIDTH + 8, priority=2 if first else 4,
-                     min_width=SPARK_WIDTH)
+                     min_width=SPARK_WIDTH, ideal=SPARK_WIDTH + 8)
               for first, signal in zip([True] + [False] * len(self.signals), self.signals,
                                        strict=False)),
             *base[_SIGNALS_AT:],

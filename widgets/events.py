@@ -56,7 +56,7 @@ class EventsPanel(VirtualPanel):
         Column("NAMESPACE", max_width=24, priority=6, min_width=8),
         Column("OBJECT", max_width=56, priority=2, min_width=14, ideal=20, cut="middle"),
         Column("REASON", max_width=28, priority=1, min_width=8, ideal=28),
-        Column("MESSAGE", max_width=160, priority=1, min_width=16, ideal=30),
+        Column("MESSAGE", max_width=160, priority=1, min_width=16, ideal=40),
     )
     """By priority (widgets/column_fit.py): the reason and the message (what a warning
     event is for) first, then the object; the type (the row's colour says it) last."""

@@ -114,7 +114,7 @@ class RoutesPanel(TablePanel):
         Column("STATUS".ljust(12), max_width=40, priority=1, min_width=12, ideal=24),
         Column("ADDRESSES / PARENTS", width=34, priority=6, min_width=10),
         Column("ROUTES", width=6, align="right", priority=6),
-        Column("BACKENDS", width=44, priority=2, min_width=14, ideal=24),
+        Column("BACKENDS", width=44, priority=2, min_width=14, ideal=40),
         Column("AGE", width=5, align="right", priority=7),
     )
     """By priority (widgets/column_fit.py): the name, its failing condition in words and

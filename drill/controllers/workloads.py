@@ -74,6 +74,11 @@ REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 DESIRED_REPLICAS = "deployment.kubernetes.io/desired-replicas"
 MAX_REPLICAS = "deployment.kubernetes.io/max-replicas"
 HASH_LABEL = "pod-template-hash"
+#: Pod names are a function of the ReplicaSet's name and an index (drill/seed_workloads.py
+#: make_pod), the seed's pods taking indexes 0, 1, ...; the controller's start here, so a
+#: replacement never takes the name of the seeded pod it replaces (an evicted pod's name on
+#: its successor would read as the same pod).
+FIRST_CONTROLLER_INDEX = 1000
 
 
 def controllers(state: ClusterState, recorder: EventRecorder,
@@ -643,7 +648,8 @@ class ReplicaSetController:
         self.state = state
         self.recorder = recorder
         self.config = config
-        #: Per-ReplicaSet counter mixed into pod names (make_pod's ``index``).
+        #: Per-ReplicaSet counter mixed into pod names (make_pod's ``index``), from
+        #: :data:`FIRST_CONTROLLER_INDEX`.
         self._serial: dict[str, int] = {}
         #: Pod uid -> (message, scenario time) of its last FailedScheduling event, so a pod
         #: that cannot be placed is retried every tick but reported once a minute.
@@ -763,7 +769,7 @@ class ReplicaSetController:
         template = (rs.get("spec") or {}).get("template") or {}
         node, why = scheduler.pick(template.get("spec") or {}, uid)
         while True:
-            index = self._serial.get(uid, 0)
+            index = self._serial.get(uid, FIRST_CONTROLLER_INDEX)
             self._serial[uid] = index + 1
             pod = make_pod(rs, node or "", index, now, running=False)
             if self.state.find(PODS, meta["namespace"], pod["metadata"]["name"]) is None:
