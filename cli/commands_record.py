@@ -115,9 +115,14 @@ async def _record(args: argparse.Namespace, settings: object, context: str, outp
         loop.add_signal_handler(sig, stop.set)
     print(f"recording: context {context} to {output}"
           + (" (resumed)" if recording.resumed else ""), flush=True)
+    summaries = (asyncio.create_task(_publish_summaries(bus, store, context, settings, stop),
+                                     name="fleet summaries") if bus is not None else None)
     try:
         await stop.wait()
     finally:
+        if summaries is not None:
+            summaries.cancel()
+            await asyncio.gather(summaries, return_exceptions=True)
         await recording.stop()
         if bus is not None:
             await bus.stop(flush_timeout=0.5)
@@ -129,3 +134,30 @@ async def _record(args: argparse.Namespace, settings: object, context: str, outp
     print(f"recorded: {writer.entries_written} entries, {writer.frames_written} frames "
           f"to {output}", flush=True)
     return OK
+
+
+async def _publish_summaries(bus: object, store: object, context: str, settings: object,
+                             stop: asyncio.Event) -> None:
+    """Issue 18 point 4: a headless recorder is a fleet member too. Every
+    ``SUMMARY_INTERVAL_S`` it publishes its context's summary retained on
+    ``<prefix>/summary/<context>``, as a control room does, so a fleet screen sees a cluster
+    that only a recorder watches. The breaker is not read here (``breaker_engaged`` None:
+    the summary says unknown rather than off)."""
+    import time
+
+    from backends.config import Settings
+    from backends.fleet_summary import summarize
+    from backends.signals.bus_summary import SUMMARY_INTERVAL_S, publish_summary
+    from backends.signals.mqtt import TeamBus
+    from backends.store import Store
+
+    assert isinstance(bus, TeamBus) and isinstance(store, Store)
+    assert isinstance(settings, Settings)
+    production = settings.is_production(context)
+    while not stop.is_set():
+        now = time.time()
+        publish_summary(bus, summarize(store, context, now, production=production), now)
+        try:
+            await asyncio.wait_for(stop.wait(), SUMMARY_INTERVAL_S)
+        except TimeoutError:
+            pass

@@ -12,9 +12,10 @@ from typing import Any
 from backends.fleet_summary import ContextSummary
 from backends.signals.bus_schema import SummaryMessage, decode, encode
 from backends.signals.bus_summary import TEAMSUMMARY, TeamSummaryRow, summary_message
-from tests.conftest import Broker
+from tests.conftest import Broker, ThreadedDrill
 from tests.fleet_support import drill_fleet, fleet_app
 from tests.test_mqtt_bus import make_bus, raw_publish
+from tests.timeline_support import Recording
 from tests.waiting import await_until, pilot_until
 from tui.fleet_screen import FleetScreen
 
@@ -97,3 +98,31 @@ async def test_the_fleet_screen_lists_every_context_on_the_bus_and_says_stale(
             assert sorted(line.split()[0] for line in stale) == [
                 "aks-000", "aks-100", "aks-200", "aks-300", "aks-400"], stale
             assert "FAILING" in next(line for line in lines if line.startswith("aks-007 "))
+
+
+async def test_a_headless_recorder_publishes_its_context_summary(
+        tmp_path: Path, mosquitto: Broker, bad_rollout: ThreadedDrill) -> None:
+    """A cluster only ``controlroom record`` watches is on the fleet too: the recorder
+    publishes its context's summary retained, and a teammate started later reads it, failing
+    once the bad rollout's pod crash-loops, and says the breaker is unknown (the recorder does
+    not read it) rather than off."""
+    import asyncio
+
+    bad_rollout.call(bad_rollout.cluster.sim.advance, 200)
+    rec = Recording(bad_rollout.kubeconfig, tmp_path, tmp_path / "drill.timeline",
+                    config_text=f'[mqtt]\nurl = "{mosquitto.url}"\n')
+    try:
+        await asyncio.to_thread(rec.started)
+        bus, store = make_bus(mosquitto.url)
+        bus.start()
+        try:
+            row = await await_until(lambda: next((
+                r for r in store.rows(TEAMSUMMARY).values()
+                if isinstance(r, TeamSummaryRow) and r.summary.verdict == "failing"), None),
+                "the recorder's retained summary saying failing", 30)
+            assert row.context == "drill" and row.summary.failing_pods >= 1, row
+            assert row.summary.breaker == "unknown", row
+        finally:
+            await bus.stop()
+    finally:
+        rec.kill()

@@ -25,9 +25,10 @@ DEPLOYMENTS = BY_KEY["deployments.apps"]
 class Recording:
     """``controlroom record`` as a child process, with its output read on threads."""
 
-    def __init__(self, kubeconfig: Path, tmp: Path, output: Path, *extra: str) -> None:
+    def __init__(self, kubeconfig: Path, tmp: Path, output: Path, *extra: str,
+                 config_text: str = "") -> None:
         config = tmp / "config.toml"
-        config.write_text("")
+        config.write_text(config_text)
         self.output = output
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("CONTROLROOM_")}
         self.args = [*COMMAND, "record", "--kubeconfig", str(kubeconfig), "--config",
