@@ -374,6 +374,7 @@ class ControlRoomApp(App[int]):
             return
         now = self._clock()
         self.trouble.refresh(now)
+        self.layout.lead_to(self.trouble.first_panel())
         for panel in self.panels:
             panel.refresh_ages(now)
 

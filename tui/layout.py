@@ -60,6 +60,24 @@ class LayoutController:
         self._override: bool | None = None
         """``z``'s choice in the current mode (True: maximised), None: the mode's own."""
         self._screen: Screen[object] | None = None
+        self._led = False
+        """The first trouble has been shown (once: later trouble never moves the screen)."""
+
+    def lead_to(self, panel_id: str | None) -> None:
+        """At start, one panel at a time shows the worst trouble's panel, not the first panel
+        of the grid (an empty Nodes panel while pods crash-loop): once, the first time the
+        trouble line names a panel, and only while the focus is still where the App put it
+        at start; after that the operator's choice stands."""
+        if self._led or panel_id is None:
+            return
+        self._led = True
+        current = self._panel_in_focus()
+        if not self.compact or self.maximized is None or (
+                current is not None and current is not self._panels[0]):
+            return
+        panel = next((p for p in self._panels if p.id == panel_id), None)
+        if panel is not None:
+            self._show(panel)
 
     def attach(self, screen: Screen[object]) -> None:
         """Mount the pager line on the dashboard's screen and follow its focus and size."""

@@ -70,6 +70,11 @@ class TroubleActions:
         self._version, self._computed = version, now
         self.line.show(summarise(store, now))
 
+    def first_panel(self) -> str | None:
+        """The panel of the worst problem on the line that has a row (None: none); what is
+        unknown (a source loading, alerts not watched) leads nowhere by itself."""
+        return next((p.panel for p in self.line.summary.parts if p.row is not None), None)
+
     def next(self) -> None:
         """``n``: the worst part first, then each next one, round."""
         parts = self.line.summary.parts
