@@ -63,6 +63,7 @@ async def loaded(pilot: Pilot[Any]) -> None:
     # snapshot caught it empty or still "loading" one run in a few. Draw it from the loaded
     # store now (the tick does the same, at its time).
     app.refresh_ages()
+    app.layout.pager.redraw()  # its own half-second timer, likewise: draw it now
     await pilot_until(pilot, lambda: app.trouble.line.plain, "the trouble line drawn",
                       timeout=60)
     await settled(pilot)

@@ -35,8 +35,10 @@ WORDS: dict[tuple[int, int], tuple[str, ...]] = {
     # A laptop: node, pod and route STATUS, Argo CD HEALTH, alert names.
     (120, 35): ("STATUS", "Ready", "CrashLoopBackOff", "OK", "HEALTH", "Degraded",
                 "PodCrashLooping", "AppHighErrorRatio"),
-    # A small terminal: one panel's rows, the pager line naming the others, the trouble line.
-    (80, 24): ("aks-userblue-", "Ready", "Workloads", "Argo CD", "Alerts", "checkout: "),
+    # A small terminal: one panel's rows (the worst trouble's: the crash-looping pod, not the
+    # calm nodes), the pager line naming the others, the trouble line.
+    (80, 24): ("checkout-stable-", "CrashLoopBackOff", "Nodes", "Workloads", "Argo CD", "Alerts",
+               "checkout: "),
 }
 
 

@@ -264,7 +264,7 @@ async def test_routes_resolved_refs_failures_first_with_weights() -> None:
         # issue 13 point 7: the failing condition in words, and whole (the 12-cell column
         # cut it to "ResolvedRefs")
         status = column(panel, "STATUS")[0]
-        assert status == "ResolvedRefs False: BackendNotFound"
+        assert status == "ResolvedRefs: BackendNotFound"
         shown = [c for c in panel.table.columns.values() if str(c.label).strip() == "STATUS"]
         assert shown and shown[0].get_render_width(panel.table) >= len(status) + 2
         assert column(panel, "STATUS")[1:] == ["OK", "OK"]

@@ -37,6 +37,16 @@ _KIND_LABEL = {
 _KIND_ORDER = {"gateways": 0, "httproutes": 1, "applicationloadbalancers": 2}
 
 
+def cell_words(condition: Condition) -> str:
+    """A failing condition as the STATUS cell says it: ``ResolvedRefs: BackendNotFound``.
+    Why shorter than :func:`condition_words`: in the cell a condition is only there when it
+    fails (False, or True for the inverted types), so "False" says nothing, and at 200 columns
+    the cell must leave room for the weights beside it; Unknown (pending) is still said."""
+    if condition.status == "Unknown" or not condition.reason:
+        return condition_words(condition)
+    return f"{condition.type}: {condition.reason}"
+
+
 def _judge(
     parts: list[tuple[str, Condition]], stale: bool, missing: list[str]
 ) -> tuple[str, str | None]:
@@ -45,8 +55,8 @@ def _judge(
     A failing condition that is ``Unknown`` is pending (warning); ``False`` (or ``True`` for
     the polarity-inverted types such as ``Conflicted``) is a failure.
     """
-    problems = [f"{where}{condition_words(c)}" for where, c in parts if c.status != "Unknown"]
-    unknown = [f"{where}{condition_words(c)}" for where, c in parts if c.status == "Unknown"]
+    problems = [f"{where}{cell_words(c)}" for where, c in parts if c.status != "Unknown"]
+    unknown = [f"{where}{cell_words(c)}" for where, c in parts if c.status == "Unknown"]
     notes = missing + (["status not observed yet"] if stale else [])
     if problems:
         return "; ".join(problems + unknown + notes), PROBLEM
@@ -107,14 +117,14 @@ class RoutesPanel(TablePanel):
     COLUMNS: ClassVar[tuple[Column, ...]] = (
         Column("KIND", width=9, priority=3, min_width=4),
         Column("NAMESPACE", width=18, priority=4, min_width=8),
-        Column("NAME", width=18, priority=1, min_width=10, ideal=14, cut="middle"),
-        # Grows (up to 40) for a failing condition said whole, "ResolvedRefs False:
+        Column("NAME", width=18, priority=1, min_width=10, ideal=12, cut="middle"),
+        # Grows (up to 40) for a failing condition said whole, "ResolvedRefs:
         # BackendNotFound", which a fixed 12 cut to "ResolvedRefs"; the label's padding keeps
         # the calm look (12 cells) whatever order the kinds arrive in.
-        Column("STATUS".ljust(12), max_width=40, priority=1, min_width=12, ideal=24),
+        Column("STATUS".ljust(12), max_width=40, priority=1, min_width=12, ideal=30),
         Column("ADDRESSES / PARENTS", width=34, priority=6, min_width=10),
         Column("ROUTES", width=6, align="right", priority=6),
-        Column("BACKENDS", width=44, priority=2, min_width=14, ideal=40),
+        Column("BACKENDS", width=44, priority=2, min_width=14, ideal=38),
         Column("AGE", width=5, align="right", priority=7),
     )
     """By priority (widgets/column_fit.py): the name, its failing condition in words and
