@@ -28,10 +28,11 @@ name TEXT, object_kind TEXT, app TEXT, workload TEXT, actor TEXT, body BLOB)``
     encoded as an array of its fields in declaration order (version 2: version 1 stored a
     map, whose field names were 40 % of each body and the biggest share of the disk budget
     under a pod flood): it is the truth, the columns are its index. A field added to
-    :class:`~backends.timeline.entry.TimelineEntry` must come last and bump the version. ``id`` orders entries with equal
-    ``at`` in the order they were recorded.
+    :class:`~backends.timeline.entry.TimelineEntry` must come last and bump the version.
+    ``id`` orders entries with equal ``at`` in the order they were recorded.
     Indexes: ``entries_at(at)``, ``entries_app(app, at)``, ``entries_ns(namespace, at)``,
-    ``entries_name(name, at)``, ``entries_actor(actor, at)``.
+    ``entries_name(name, at)``. None on ``actor`` (version 1 had one): the actor filter
+    matches anywhere in the text, which no index serves, so it only cost disk.
 ``frames(id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL, type TEXT, body BLOB)``
     The slim-row state for replay (:mod:`backends.timeline.frames` encodes and decodes the
     bodies): ``type`` is ``key`` (a keyframe: every row the store held at ``at``) or ``delta``
@@ -116,7 +117,6 @@ CREATE INDEX entries_at ON entries (at);
 CREATE INDEX entries_app ON entries (app, at);
 CREATE INDEX entries_ns ON entries (namespace, at);
 CREATE INDEX entries_name ON entries (name, at);
-CREATE INDEX entries_actor ON entries (actor, at);
 CREATE TABLE frames (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at REAL NOT NULL, type TEXT NOT NULL CHECK (type IN ('key', 'delta')),
