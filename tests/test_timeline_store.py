@@ -2,11 +2,14 @@
 
 Retention and the size budget prune the oldest first and keep the newest keyframe a replay
 needs; one writer per file; the filters of ``read_entries``; a frame's patch brings a row
-exactly to its new state (a replay is only as right as its patches).
+exactly to its new state (a replay is only as right as its patches). Point 6 (disk): an
+entry's body is its fields as an array, not a map repeating every field name, and a file of
+the older map format is refused with an error naming its version, never misread.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
@@ -17,7 +20,12 @@ from backends.model import ContainerInfo, PodRow
 from backends.timeline import writer as tl
 from backends.timeline.entry import TimelineEntry
 from backends.timeline.frames import diff_fields, encode_frame, patch_row
-from backends.timeline.store import TimelineBusy, TimelineReader, read_entries
+from backends.timeline.store import (
+    TimelineBusy,
+    TimelineFileError,
+    TimelineReader,
+    read_entries,
+)
 from backends.timeline.writer import TimelineWriter
 
 
@@ -130,3 +138,26 @@ def test_the_drill_keeps_managed_fields_as_a_real_server() -> None:
     body["metadata"] = {**annotated["metadata"], "namespace": "ns"}
     row = decode_object("deployments", json.dumps(body).encode())
     assert isinstance(row, DeploymentRow) and row.last_manager == "kubectl (Update)"
+
+
+def test_entries_are_stored_compactly_and_an_older_format_is_named_not_misread(
+        tmp_path: Path) -> None:
+    path = tmp_path / "c.timeline"
+    writer = TimelineWriter(path, "c")
+    full = entry(time.time(), app="checkout", workload="Deployment/web", change="restarts +3",
+                 actor="kubelet", actor_kind="system", severity="Warning",
+                 detail="3 pod(s): web-1, web-2, web-3")
+    writer.append([full])
+    writer.close()
+    assert read_entries(path) == [full]  # exact round trip, every field
+    with sqlite3.connect(path) as conn:
+        (body,) = conn.execute("SELECT body FROM entries").fetchone()
+    assert len(body) < 0.7 * len(msgspec.msgpack.encode(full))  # no field names stored
+    with sqlite3.connect(path) as conn:  # what a file of the first format says of itself
+        conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    conn.close()
+    with pytest.raises(TimelineFileError, match=r"schema version 1 \(recorded by an older "
+                       r"controlroom\), this controlroom reads 2"):
+        read_entries(path)
+    with pytest.raises(TimelineFileError, match="schema version 1"):
+        TimelineWriter(path, "c")  # nor appended to in the new format

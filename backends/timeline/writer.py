@@ -23,7 +23,6 @@ import msgspec
 
 from backends.timeline.entry import TimelineEntry
 from backends.timeline.store import (
-    _ENTRY_ENCODER,
     _SCHEMA,
     DEFAULT_MAX_BYTES,
     DEFAULT_RETENTION,
@@ -36,6 +35,7 @@ from backends.timeline.store import (
     _integrity,
     _read_meta,
     _wrap,
+    encode_entry,
 )
 
 __all__ = ["PRUNE_SECONDS", "TimelineWriter"]
@@ -255,7 +255,7 @@ class TimelineWriter:
 
     def _commit(self, conn: sqlite3.Connection, batch: list[_Item]) -> None:
         rows = [(e.at, e.seen, e.kind, e.namespace, e.name, e.object_kind, e.app, e.workload,
-                 e.actor, _ENTRY_ENCODER.encode(e))
+                 e.actor, encode_entry(e))
                 for e in batch if isinstance(e, TimelineEntry)]
         frames = [(f.at, f.type, f.body) for f in batch if isinstance(f, _Frame)]
         conn.execute("BEGIN")
