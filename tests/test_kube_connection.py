@@ -456,3 +456,31 @@ async def test_a_hanging_exec_plugin_is_a_clear_error_and_is_stopped(tmp_path: P
     from tests.waiting import await_until
 
     await await_until(lambda: plugins() == [], "the plugin process to be gone")
+
+
+async def test_a_read_whose_session_closes_on_the_way_is_a_kube_error(sim: Any) -> None:
+    """A read that outlives its connection (the App stopping its sources while the breaker
+    watch's scan waits for its credentials) ends in the failure funnel's error, not in
+    aiohttp's assertion on a closed session, which escaped the scan's "never raises" and ended
+    the App (seen under load in the full suite)."""
+    from backends.kube.errors import KubeError
+    from backends.ops.breaker.cluster import scan
+
+    connection = await connect(str(sim.kubeconfig), None)
+    try:
+        await connection.get_raw("/api/v1/namespaces", {"limit": 1})
+        session = connection._session()  # noqa: SLF001
+        headers = connection._auth_headers  # noqa: SLF001
+
+        async def closing_on_the_way() -> dict[str, str]:
+            found = await headers()
+            await session.close()  # the App stops the sources right now
+            return found
+
+        connection._auth_headers = closing_on_the_way  # type: ignore[method-assign]  # noqa: SLF001
+        with pytest.raises(KubeError, match="closed"):
+            await connection.get_raw("/api/v1/namespaces", {"limit": 1})
+        marks = await scan(connection)  # what failed is in its errors, never raised
+        assert marks.errors and all("closed" in e for e in marks.errors), marks
+    finally:
+        await connection.close()

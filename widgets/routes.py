@@ -117,7 +117,7 @@ class RoutesPanel(TablePanel):
     COLUMNS: ClassVar[tuple[Column, ...]] = (
         Column("KIND", width=9, priority=3, min_width=4),
         Column("NAMESPACE", width=18, priority=4, min_width=8),
-        Column("NAME", width=18, priority=1, min_width=10, ideal=12, cut="middle"),
+        Column("NAME", width=18, priority=1, min_width=10, ideal=10, cut="middle"),
         # Grows (up to 40) for a failing condition said whole, "ResolvedRefs:
         # BackendNotFound", which a fixed 12 cut to "ResolvedRefs"; the label's padding keeps
         # the calm look (12 cells) whatever order the kinds arrive in.

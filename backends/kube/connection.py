@@ -44,6 +44,7 @@ from backends.kube.errors import (
     TRANSPORT_ERRORS,
     KubeApiError,
     KubeconfigError,
+    KubeError,
     KubeUnreachable,
     api_error,
     describe_failure,
@@ -275,8 +276,13 @@ class KubeConnection:
         if body is not None and content_type:
             headers["Content-Type"] = content_type
         self.stats.requests += 1
+        session = self._session()
+        if session.closed:
+            # A read that outlived its session (the App stopping the sources while a breaker
+            # scan was on its way): aiohttp would fail an assertion, not a request error.
+            raise KubeError(f"the connection to {self.cluster} is closed")
         try:
-            return await self._session().request(
+            return await session.request(
                 method,
                 url,
                 headers=headers,
