@@ -19,14 +19,13 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from tests.conftest import HeadlessDrill, require_program, start_headless
+from tests.conftest import HeadlessDrill, require_program
 from tests.realcluster import RealCluster
 from tests.waiting import StreamReader, wait_until
 
@@ -113,19 +112,6 @@ class Side:
             timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run([self.exe, "--kubeconfig", str(self.kubeconfig), *args],
                               input=stdin, capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.fixture(scope="module")
-def drill_side() -> Iterator[HeadlessDrill]:
-    drill = start_headless("--scenario", "calm")
-    try:
-        yield drill
-    finally:
-        drill.proc.terminate()
-        try:
-            drill.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            drill.proc.kill()
 
 
 def header(out: str) -> list[str]:
@@ -223,8 +209,8 @@ def differences(drill: dict[str, Any], real: dict[str, Any]) -> dict[str, tuple[
 
 
 def test_kubectl_battery_on_the_drill_and_the_real_server(
-        real: RealCluster, argocd_namespace: str, drill_side: HeadlessDrill) -> None:
-    sides = {"drill": Side("drill", drill_side.kubeconfig),
+        real: RealCluster, argocd_namespace: str, headless: HeadlessDrill) -> None:
+    sides = {"drill": Side("drill", headless.kubeconfig),
              "real": Side("real", real.kubeconfigs["admin"])}
     for side in sides.values():
         create(side)
