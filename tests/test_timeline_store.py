@@ -161,3 +161,22 @@ def test_entries_are_stored_compactly_and_an_older_format_is_named_not_misread(
         read_entries(path)
     with pytest.raises(TimelineFileError, match="schema version 1"):
         TimelineWriter(path, "c")  # nor appended to in the new format
+
+
+def test_the_demo_records_into_a_fresh_file_and_moves_the_last_run_aside(tmp_path: Path) -> None:
+    """``controlroom demo`` records its timeline like a real cluster (``i`` shows it), into a
+    file new for the run: the last run's file, with its WAL, is moved aside, never deleted."""
+    from tui.run import fresh_demo_timeline
+
+    first = fresh_demo_timeline(tmp_path, "drill")
+    assert not first.exists() and first == tmp_path / "timeline" / "drill.timeline"
+    first.parent.mkdir(parents=True)
+    first.write_bytes(b"last run")
+    Path(f"{first}-wal").write_bytes(b"last run's wal")
+    again = fresh_demo_timeline(tmp_path, "drill")
+    assert again == first and not again.exists() and not Path(f"{first}-wal").exists()
+    kept = sorted(p.name for p in first.parent.iterdir())
+    assert len(kept) == 2 and all(n.startswith("drill-") for n in kept), kept
+    aside = next(first.parent.glob("drill-*.timeline"))
+    assert aside.read_bytes() == b"last run"
+    assert Path(f"{aside}-wal").read_bytes() == b"last run's wal"

@@ -218,12 +218,33 @@ def run_demo(args: argparse.Namespace, settings: Settings, settings_path: Path) 
         return AlertUrls(prometheus=servers.prometheus_url or "",
                          alertmanager=servers.alertmanager_url or "")
 
+    journal = default_journal_path(args.state_dir)
     starter = _sources(lambda: str(drill.kubeconfig), CONTEXT, None, settings=settings,
+                       journal=journal, timeline=fresh_demo_timeline(journal.parent, CONTEXT),
                        drill_urls=drill_urls, before=drill.start, after=drill.stop,
                        bus_url=lambda: drill.servers.mqtt_url if drill.servers else None,
                        drill_endpoints=lambda: drill.health_endpoints,
                        # the drill's bookmarks come every --bookmark-interval, not every minute
                        options=SourceOptions(bookmark_interval=drill.options.bookmark_interval))
     app = ControlRoomApp(settings, settings_path, target, starter, theme=args.theme,
-                         journal_path=default_journal_path(args.state_dir))
+                         journal_path=journal)
     return run_app(app)
+
+
+def fresh_demo_timeline(state_dir: Path, context: str) -> Path:
+    """The file the demo records its timeline into (``i`` reads it, as on a real cluster):
+    the context's usual file, new for this run. A drill starts from its seed every time, so
+    resuming the last run's file would record the whole difference between two drills as
+    changes; that file (with its WAL) is moved aside to ``<context>-<mtime>.timeline``,
+    never deleted."""
+    import time
+
+    path = default_path(state_dir, context)
+    if path.exists():
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(path.stat().st_mtime))
+        aside = path.with_name(f"{path.stem}-{stamp}{path.suffix}")
+        for suffix in ("", "-wal", "-shm"):
+            old = Path(f"{path}{suffix}")
+            if old.exists():
+                old.rename(f"{aside}{suffix}")
+    return path

@@ -39,9 +39,14 @@ from widgets.vtable import Column, VirtualTable
 
 __all__ = ["COLUMNS", "TimelineScreen"]
 
-COLUMNS = (Column("time (UTC)", width=20), Column("kind", width=8),
-           Column("object", max_width=60), Column("change", max_width=140),
-           Column("actor", max_width=40))
+# By priority (widgets/column_fit.py), as on the dashboard: when, what changed (an alert's
+# cause is in these words) and on which object first; who did it next; the kind last (the
+# object's own kind says it).
+COLUMNS = (Column("time (UTC)", width=20, priority=1, min_width=20),
+           Column("kind", width=8, priority=4, min_width=4),
+           Column("object", max_width=60, priority=1, min_width=16, ideal=30, cut="middle"),
+           Column("change", max_width=140, priority=1, min_width=24, ideal=60),
+           Column("actor", max_width=40, priority=2, min_width=10, ideal=24))
 RELOAD_S = 2.0
 
 
