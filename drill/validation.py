@@ -10,6 +10,7 @@ cluster would give.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from drill import errors
@@ -84,15 +85,31 @@ def _selector_matches(selector: Any, labels: dict[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in match_labels.items())
 
 
-def _check_workload(obj: dict[str, Any], causes: list[tuple[str, str]]) -> None:
+def _set_selector(selector: Any) -> bool:
+    """An apps/v1 LabelSelector with something in it."""
+    return isinstance(selector, dict) and bool(selector.get("matchLabels")
+                                               or selector.get("matchExpressions"))
+
+
+def _map_matches(selector: Any, labels: dict[str, str]) -> bool:
+    """A v1 RC's selector: a plain label map."""
+    return all(labels.get(k) == v for k, v in (selector or {}).items())
+
+
+def _check_replicated(obj: dict[str, Any], causes: list[tuple[str, str]], *,
+                      has_selector: Callable[[Any], bool],
+                      matches: Callable[[Any, dict[str, str]], bool]) -> None:
+    """A workload with replicas, a selector and a pod template: the selector must select the
+    template's pods. Deployments, ReplicaSets and friends use a LabelSelector; a v1 RC a plain
+    label map (defaulted from the template's labels): the two differ only in
+    ``has_selector`` and ``matches``."""
     spec = obj.get("spec")
     if not isinstance(spec, dict):
         causes.append(("spec", "Required value"))
         return
     _check_int(spec.get("replicas"), "spec.replicas", causes)
     selector = spec.get("selector")
-    if not isinstance(selector, dict) or not (selector.get("matchLabels")
-                                              or selector.get("matchExpressions")):
+    if not has_selector(selector):
         causes.append(("spec.selector", "Required value"))
     template = spec.get("template")
     if not isinstance(template, dict):
@@ -101,31 +118,7 @@ def _check_workload(obj: dict[str, Any], causes: list[tuple[str, str]]) -> None:
     tlabels = (template.get("metadata") or {}).get("labels") or {}
     _check_labels(tlabels, "spec.template.metadata.labels", causes)
     if isinstance(selector, dict) and isinstance(tlabels, dict) and \
-            not _selector_matches(selector, tlabels):
-        causes.append(("spec.template.metadata.labels",
-                       f"Invalid value: {tlabels!r}: `selector` does not match template `labels`"))
-    _check_pod_spec(template.get("spec"), "spec.template.spec", causes)
-
-
-def _check_replication_controller(obj: dict[str, Any], causes: list[tuple[str, str]]) -> None:
-    """A v1 RC's selector is a plain label map (defaulted from the template's labels), which
-    must select the template's pods."""
-    spec = obj.get("spec")
-    if not isinstance(spec, dict):
-        causes.append(("spec", "Required value"))
-        return
-    _check_int(spec.get("replicas"), "spec.replicas", causes)
-    selector = spec.get("selector") or {}
-    if not selector:
-        causes.append(("spec.selector", "Required value"))
-    template = spec.get("template")
-    if not isinstance(template, dict):
-        causes.append(("spec.template", "Required value"))
-        return
-    tlabels = (template.get("metadata") or {}).get("labels") or {}
-    _check_labels(tlabels, "spec.template.metadata.labels", causes)
-    if isinstance(selector, dict) and isinstance(tlabels, dict) and \
-            not all(tlabels.get(k) == v for k, v in selector.items()):
+            not matches(selector, tlabels):
         causes.append(("spec.template.metadata.labels",
                        f"Invalid value: {tlabels!r}: `selector` does not match template `labels`"))
     _check_pod_spec(template.get("spec"), "spec.template.spec", causes)
@@ -175,9 +168,9 @@ def validate(rt: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) 
             causes.append(("metadata.annotations", "Invalid value: must be a map of string to "
                            "string"))
     if rt.kind in ("Deployment", "ReplicaSet", "DaemonSet"):
-        _check_workload(obj, causes)
+        _check_replicated(obj, causes, has_selector=_set_selector, matches=_selector_matches)
     elif rt.kind == "ReplicationController":
-        _check_replication_controller(obj, causes)
+        _check_replicated(obj, causes, has_selector=bool, matches=_map_matches)
     elif rt.kind == "Pod":
         _check_pod_spec(obj.get("spec"), "spec", causes)
         if old is not None and causes == [] and (obj.get("spec") or {}).get("nodeName") != \

@@ -549,3 +549,42 @@ if st is not None:
             parse_field_selector(text).matches({})
         except SelectorError:
             pass
+
+
+
+_VERSION = {"Deployment": "apps/v1", "ReplicationController": "v1"}
+
+
+@pytest.mark.parametrize(("kind", "selector", "labels", "field"), [
+    ("Deployment", {"matchLabels": {"app": "a"}}, {"app": "b"}, "spec.template.metadata.labels"),
+    ("Deployment", {}, {"app": "a"}, "spec.selector"),
+    ("ReplicationController", {"app": "a"}, {"app": "b"}, "spec.template.metadata.labels"),
+    ("ReplicationController", None, {"app": "a"}, "spec.selector"),
+])
+def test_a_selector_that_does_not_select_its_template_is_invalid(
+        kind: str, selector: dict[str, object] | None, labels: dict[str, str],
+        field: str) -> None:
+    """Deployments (a LabelSelector) and v1 RCs (a plain label map) share one check: a
+    missing selector, or one that does not select the template's pods, is 422 naming the
+    field, as the real server says it; a selector that selects them is valid."""
+    from drill.errors import ApiError
+    from drill.resources import by_kind
+    from drill.validation import validate
+
+    rt = by_kind(_VERSION[kind], kind)
+
+    def workload(sel: dict[str, object] | None, pod_labels: dict[str, str]) -> dict[str, object]:
+        spec: dict[str, object] = {"replicas": 1, "template": {
+            "metadata": {"labels": pod_labels},
+            "spec": {"containers": [{"name": "c", "image": "i"}]}}}
+        if sel is not None:
+            spec["selector"] = sel
+        return {"apiVersion": rt.api_version, "kind": kind, "metadata": {"name": "x"},
+                "spec": spec}
+
+    with pytest.raises(ApiError) as caught:
+        validate(rt, workload(selector, labels), None)
+    assert caught.value.code == 422
+    assert field in str(caught.value.causes), caught.value.causes
+    valid = {"matchLabels": {"app": "a"}} if kind == "Deployment" else {"app": "a"}
+    validate(rt, workload(valid, {"app": "a"}), None)
