@@ -296,6 +296,12 @@ class KubeConnection:
             raise KubeUnreachable(
                 f"{method} {self.cluster}{url.path}: {describe_failure(exc)}"
             ) from exc
+        except AssertionError as exc:
+            # The session closed between the check above and aiohttp's connect (an await in
+            # between): aiohttp asserts on its connector instead of raising a request error.
+            if session.closed or self._closed:
+                raise KubeError(f"the connection to {self.cluster} is closed") from exc
+            raise
 
     async def _exchange(
         self,
