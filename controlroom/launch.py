@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
+from backends.kube.gcpause import hold_until_startup_frozen, release_startup_hold
 from cli.main import build_parser, load_settings, run
 
 
@@ -13,6 +15,17 @@ def main(argv: list[str] | None = None) -> int:
     code = run(args)
     if code is not None:
         return code
+    # No collections while the screen's modules import; the App freezes that heap and
+    # turns the collector back on (backends/kube/gcpause.py). The finally: however we end.
+    hold_until_startup_frozen()
+    try:
+        return _open_screen(args)
+    finally:
+        release_startup_hold()
+
+
+def _open_screen(args: argparse.Namespace) -> int:
+    """The commands that open a screen: ``controlroom [cluster]``, ``demo`` and ``replay``."""
     loaded = load_settings(args)
     if loaded is None:
         return 2

@@ -197,6 +197,31 @@ def test_the_startup_heap_is_frozen_once_when_the_app_is_built(
     assert len(freezes) == 1
 
 
+def test_the_launcher_holds_the_collector_until_the_startup_heap_is_frozen(
+    freezes: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16 (spawn to first rows): no collections while the screen's modules import;
+    the App's freeze turns the collector back on, and a launcher that ends without an App
+    (a bad kubeconfig) turns it back on too."""
+    monkeypatch.setattr(collector, "_startup_frozen", False)
+    collector.hold_until_startup_frozen()
+    try:
+        assert not gc.isenabled(), "held while importing"
+        assert collector.freeze_startup_heap() is True
+        assert freezes == [False], "frozen while still held (nothing collected in between)"
+        assert gc.isenabled(), "the freeze turns the collector back on"
+        collector.hold_until_startup_frozen()
+        assert gc.isenabled(), "never held again once the heap is frozen"
+        monkeypatch.setattr(collector, "_startup_frozen", False)
+        collector.hold_until_startup_frozen()
+        assert not gc.isenabled()
+    finally:
+        collector.release_startup_hold()
+    assert gc.isenabled(), "released without a freeze"
+    collector.release_startup_hold()
+    assert gc.isenabled()
+
+
 async def test_pause_until_every_first_list_then_freeze_and_enable(
         freezes: list[bool]) -> None:
     pause = LoadPause(["pods", "nodes"], limit=30)

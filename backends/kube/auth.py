@@ -33,12 +33,9 @@ import signal
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
-from kubernetes.aio.client import Configuration
-from kubernetes.aio.config.config_exception import ConfigException
-from kubernetes.aio.config.kube_config import KubeConfigLoader
-
 from backends.kube.errors import KubeconfigError
 from backends.kube.kubeconfig import Selected
+from backends.kube.kubernetes_aio import ConfigException, Configuration, KubeConfigLoader
 
 __all__ = ["EXEC_TIMEOUT", "Credentials", "load_credentials"]
 

@@ -35,7 +35,6 @@ from types import TracebackType
 from typing import Any
 
 import aiohttp
-from kubernetes.aio.client import ApiClient, Configuration
 from yarl import URL
 
 from backends.cleartext import Cleartext, decide
@@ -50,6 +49,7 @@ from backends.kube.errors import (
     describe_failure,
 )
 from backends.kube.kubeconfig import Selected, kubeconfig_paths, select
+from backends.kube.kubernetes_aio import ApiClient, Configuration
 from backends.kube.wire import LineStream, Params, TransferStats, inflate_body, query_string
 
 __all__ = [

@@ -24,14 +24,15 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from kubernetes.aio.config.config_exception import ConfigException
-from kubernetes.aio.config.kube_config import KubeConfigMerger
 
 from backends.cleartext import extension_allows
 from backends.kube.errors import KubeconfigError
+
+if TYPE_CHECKING:
+    from backends.kube.kubernetes_aio import KubeConfigMerger
 
 __all__ = [
     "KubeconfigError",
@@ -194,6 +195,10 @@ def select(paths: list[str], context: str | None) -> Selected:
             )
         user = found
     namespace = ctx.get("namespace") or "default"
+    # Here, not at the top: the header and the CLI read contexts (describe_context,
+    # list_contexts) without importing kubernetes.aio (backends/kube/kubernetes_aio.py).
+    from backends.kube.kubernetes_aio import ConfigException, KubeConfigMerger
+
     try:
         merger = KubeConfigMerger(os.pathsep.join(str(p) for p, _ in docs))
     except (OSError, yaml.YAMLError, ConfigException) as exc:
