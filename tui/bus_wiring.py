@@ -25,13 +25,13 @@ from backends.signals.bus_schema import (
     TeamBreakerRow,
     TeamBusRow,
 )
-from backends.signals.mqtt import TeamBus
 from backends.store import Store
 from widgets.pipeline import team_text
 
 if TYPE_CHECKING:
     from backends.ops.breaker import BreakerState
     from backends.ops.journal import Journal
+    from backends.signals.mqtt import TeamBus
     from widgets.header import HeaderBar
     from widgets.pipeline import PipelineStrip
 
@@ -40,7 +40,7 @@ __all__ = ["TEAM_KINDS", "attach_journal", "sync_team", "team_bus_starter"]
 TEAM_KINDS = frozenset({PIPELINE, TEAMBREAKER, TEAMBUS})
 """Store kinds whose change should repaint the team line and the pipeline strip."""
 
-BusStarter = Callable[[Store], Awaitable[TeamBus | None]]
+BusStarter = Callable[[Store], Awaitable["TeamBus | None"]]
 
 
 def team_bus_starter(settings: Settings,
@@ -56,6 +56,10 @@ def team_bus_starter(settings: Settings,
         url = settings.mqtt.url or (fallback_url() if fallback_url is not None else None)
         if not url:
             return None
+        # Here, not at the top: MQTT (aiomqtt, paho) is imported only when a broker is
+        # configured, after the first rows (issue 16: spawn to first rows).
+        from backends.signals.mqtt import TeamBus
+
         bus = TeamBus(store, settings.mqtt, url=url)
         bus.start()
         return bus
