@@ -23,7 +23,6 @@ from backends.ops.journal import default_journal_path
 from backends.signals.health import start_health
 from backends.signals.promql import start_signals
 from backends.store import Store
-from backends.timeline.live import record_in_background
 from backends.timeline.store import default_path
 from tui.app import ControlRoomApp, Session, Target
 from tui.bus_wiring import team_bus_starter
@@ -136,8 +135,13 @@ def _sources(kubeconfig: Callable[[], str | None], context: str | None,
         endpoints = cfg.endpoints or (drill_endpoints() if drill_endpoints else [])
         stop_health = start_health(store, endpoints, interval=cfg.endpoints_interval)
         bus = await team_bus_starter(settings or Settings(), bus_url)(store)
-        stop_timeline = await record_in_background(
-            store, timeline, context or "", journal_path=journal) if timeline else None
+        stop_timeline = None
+        if timeline:
+            # Here, not at the top: the recorder is not needed for the first rows (issue 16).
+            from backends.timeline.live import record_in_background
+
+            stop_timeline = await record_in_background(store, timeline, context or "",
+                                                       journal_path=journal)
 
         async def stop() -> None:
             if stop_timeline is not None:
