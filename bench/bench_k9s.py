@@ -39,6 +39,7 @@ so. Run from the repository root:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
@@ -297,7 +298,7 @@ def measure_startup(program: Program, tmux: Tmux, kubeconfig: str, runs: int,
         phome.mkdir()
         session = f"{program.name}-startup-{i}"
         spawned = time.monotonic()
-        tmux.start(session, program.argv(kubeconfig, phome), program.env(phome))
+        pid = tmux.start(session, program.argv(kubeconfig, phome), program.env(phome))
         painted, _ = wait_screen(tmux, session, lambda s: bool(s.strip()), timeout)
         first, _ = wait_screen(tmux, session, program.first_rows, timeout)
         times.append((None if painted is None else painted - spawned,
@@ -305,7 +306,20 @@ def measure_startup(program: Program, tmux: Tmux, kubeconfig: str, runs: int,
         print(f"  {program.name} start {i + 1}: first paint {_fmt(times[-1][0])} s, first rows "
               f"{_fmt(times[-1][1])} s", flush=True)
         subprocess.run([*tmux.base, "kill-session", "-t", session], capture_output=True)
+        _wait_gone(pid)  # a start still loading would steal the next one's CPU
     return times
+
+
+def _wait_gone(pid: int, timeout: float = 10.0) -> None:
+    """Wait until process ``pid`` has exited; SIGKILL it after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    killed = False
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline + 5.0:
+        if time.monotonic() > deadline and not killed:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            killed = True
+        time.sleep(0.02)
 
 
 def _q(values: list[float], q: float) -> float | None:
