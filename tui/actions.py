@@ -31,12 +31,8 @@ from backends.ops.gate import WriteGate, policy_for
 from backends.ops.journal import Journal, JournalError, default_journal_path
 from backends.ops.plan import ExecResult, PlanError
 from backends.sanitize import clean
-from backends.usecases.run import StepCancel, cancel_window, run
-from backends.usecases.workspace import Action, Workspace
 from tui.breaker_watch import BreakerWatch
-from tui.countdown import CountedRun
 from tui.host import Host, start_worker
-from tui.plan_screen import Decision, PlanScreen
 
 if TYPE_CHECKING:
     from backends.config import Settings
@@ -44,6 +40,9 @@ if TYPE_CHECKING:
     from backends.ops.breaker import BreakerEvent, BreakerState
     from backends.ops.plan import Offer
     from backends.store import Store
+    from backends.usecases.run import StepCancel
+    from backends.usecases.workspace import Action, Workspace
+    from tui.plan_screen import Decision
     from tui.session import Session, Target
 
 __all__ = ["ACTIONS_GROUP", "ACTION_BINDINGS", "ActionBuilder", "ActionController",
@@ -79,7 +78,7 @@ ACTION_BINDINGS = [
             tooltip="Every write the control room made, with prior state and result"),
 ]
 
-ActionBuilder = Callable[[], Awaitable[Action]]
+ActionBuilder = Callable[[], Awaitable["Action"]]
 """Plans an action when called (a use case of :mod:`backends.usecases`, bound to its
 arguments: it GETs the live objects): what the plan flow is handed."""
 
@@ -129,6 +128,8 @@ class ActionController:
         live store, the Alertmanager client): what every use case acts with."""
         if session.conn is None:
             return
+        from backends.usecases.workspace import Workspace  # see _show_and_run
+
         try:
             self.journal = await Journal.open(self._journal_path or default_journal_path())
         except JournalError as exc:
@@ -220,6 +221,12 @@ class ActionController:
 
     async def _show_and_run(self, title: str,
                             action: Action) -> tuple[Action, ExecResult] | None:
+        # Here, not at the top: the plan flow's modules are not needed for the first rows
+        # (issue 16: spawn to first rows); they load with the first action.
+        from backends.usecases.run import cancel_window, run
+        from tui.countdown import CountedRun
+        from tui.plan_screen import PlanScreen
+
         host, plan, gate = self._host, action.plan, action.gate
         screen = PlanScreen(plan, gate, context=self._target.context,
                             protected=gate.policy.protected, read_only=gate.policy.read_only,
@@ -254,6 +261,8 @@ class ActionController:
     async def _offered(self, offer: Offer) -> Action:
         """An offer of a plan (pause the app whose selfHeal would revert this) is planned
         by the same use-case planner, on the session's gate it was planned with."""
+        from backends.usecases.workspace import Action  # see _show_and_run
+
         ws = self.ws
         if ws is None:
             raise PlanError("not connected")
@@ -378,6 +387,7 @@ class ActionController:
         window; production still needs the typed context name)."""
         from backends.usecases import breaker as usecase
         from tui.breaker_targets import engage_preview
+        from tui.plan_screen import PlanScreen
 
         host, ws = self._host, self.ws
         if ws is None or ws.journal is None:

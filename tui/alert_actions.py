@@ -18,7 +18,6 @@ from textual.binding import Binding
 
 from tui.actions import ACTIONS_GROUP, ActionController
 from tui.host import Host, start_worker
-from tui.pickers import PickerScreen, PickRow
 
 if TYPE_CHECKING:
     from backends.config import Settings
@@ -101,6 +100,7 @@ class AlertActions:
         """Ask the duration (the configured default preselected), then plan and show. In
         read-only mode the plan is shown for reading (nothing can be sent), no picker."""
         from backends.usecases.alerts import plan_silence
+        from tui.pickers import PickerScreen, PickRow  # at first use: not needed for the first rows
 
         default = float(self._settings.alertmanager.silence_hours)
         hours_offered = sorted({*SILENCE_DURATIONS, default})

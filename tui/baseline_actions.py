@@ -55,7 +55,6 @@ from backends.usecases.baseline import (
     store_baseline,
     validate_now,
 )
-from tui.baseline_screens import ChangeIdScreen, DiffScreen, ValidationScreen, summarize
 from tui.host import Host, start_worker
 from tui.runbook_actions import RunbookActions
 
@@ -167,6 +166,10 @@ class BaselineActions:
             self._start(self._take_baseline, "_take_baseline")
 
     async def _take_baseline(self) -> None:
+        from tui.baseline_screens import (
+            ChangeIdScreen,  # at first use: not needed for the first rows
+        )
+
         host, change = self._host, self._runbook.change
         try:
             answer = await host.push_screen_wait(
@@ -221,6 +224,8 @@ class BaselineActions:
             self._start(self._show_diff, "_show_diff")
 
     async def _show_diff(self) -> None:
+        from tui.baseline_screens import DiffScreen  # at first use: not needed for the first rows
+
         host = self._host
         try:
             try:
@@ -254,6 +259,8 @@ class BaselineActions:
         it was skipped), like ``controlroom validate`` without ``--baseline``; an unreadable
         newest baseline stops the validation, like the headless command's exit 2, so a broken
         file can never turn into a pass."""
+        from tui.baseline_screens import ValidationScreen, summarize  # at first use (first rows)
+
         host = self._host
         try:
             try:

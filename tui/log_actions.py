@@ -17,7 +17,6 @@ from textual.binding import Binding
 from backends.model import PodRow
 from backends.store import Store
 from tui.host import Host
-from tui.logs_screen import LogsScreen
 
 if TYPE_CHECKING:
     from tui.session import Session
@@ -59,6 +58,8 @@ class LogActions:
         self._session = session
 
     def open(self) -> None:
+        from tui.logs_screen import LogsScreen  # at first use: not needed for the first rows
+
         panel = self._host.focused_panel()
         kind = panel.selected_kind if panel is not None else None
         key = panel.selected_key if panel is not None else None

@@ -29,7 +29,6 @@ from backends.ops.revisions import Knowledge
 from backends.sanitize import clean
 from tui.actions import ACTIONS_GROUP, ActionController, split_key
 from tui.host import Host, start_worker
-from tui.pickers import ExplainScreen, PickerScreen, PickRow
 
 if TYPE_CHECKING:
     from backends.config import Settings
@@ -77,6 +76,7 @@ class RollbackActions:
         no picker (nothing can be sent), the plan for the default is shown for reading."""
         from backends.kube.decode import parse_time
         from backends.usecases import workloads
+        from tui.pickers import PickerScreen, PickRow  # at first use: not needed for the first rows
         from widgets.formatting import age
 
         host = self._host
@@ -126,6 +126,7 @@ class RollbackActions:
         API, or the Argo CD REST API when ``[argocd] server`` is set), then follow the
         operation until it ends. Read-only: no picker, as for Deployments."""
         from backends.usecases import argocd
+        from tui.pickers import PickerScreen, PickRow  # at first use: not needed for the first rows
         from widgets.formatting import age, short_revision
 
         host = self._host
@@ -209,6 +210,7 @@ class RollbackActions:
         revision, then plan ``helm rollback`` behind a gate on the Helm sender."""
         from backends.ops.helm import HelmError, explain_argo_rendered
         from backends.usecases import helm
+        from tui.pickers import ExplainScreen, PickerScreen, PickRow  # at first use (first rows)
 
         host = self._host
         ws = self._actions.workspace()

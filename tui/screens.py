@@ -15,7 +15,6 @@ from textual.widgets import DataTable, Static
 
 from backends.config import ArgoCDSettings
 from backends.model import AppRow
-from backends.ops.argocd_revisions import fetch_history_metadata
 from backends.sanitize import clean
 from backends.store import Store
 from tui.modal import ContextModal
@@ -97,6 +96,10 @@ class DetailScreen(ContextModal[None]):
 
     async def _commits(self, app: AppRow, argocd: ArgoCDSettings, view: DetailView) -> None:
         """Author and subject of each history revision, from Argo CD's REST API."""
+        from backends.ops.argocd_revisions import (
+            fetch_history_metadata,  # at first use (first rows)
+        )
+
         revisions = [e.revision for e in app.history[-10:]]
         try:
             found = await fetch_history_metadata(argocd, app.namespace, app.name, revisions)

@@ -17,11 +17,9 @@ from textual.binding import Binding
 
 from backends.sanitize import clean
 from backends.store import Store
-from backends.timeline.feed import TimelineFeed
 from backends.timeline.store import default_path
 from tui.host import Host, start_worker
 from tui.navigation import Navigator
-from tui.timeline_screen import TimelineScreen
 
 __all__ = ["TIMELINE_BINDINGS", "TimelineActions"]
 
@@ -56,6 +54,11 @@ class TimelineActions:
                      group="timeline", exclusive=True)
 
     async def _show(self, path: Path) -> None:
+        from backends.timeline.feed import (
+            TimelineFeed,  # at first use: not needed for the first rows
+        )
+        from tui.timeline_screen import TimelineScreen
+
         screen = TimelineScreen(TimelineFeed(path, until=self.until), self._app_keys)
         targets = await self._host.push_screen_wait(screen)
         if targets:
