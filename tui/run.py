@@ -8,6 +8,7 @@ real cluster (through its kubeconfig), so the demo exercises the real code path 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -15,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from backends.config import EndpointSettings, Settings
-from backends.kube.connection import connect
 from backends.kube.gcpause import LoadPause
 from backends.kube.kubeconfig import KubeconfigError, describe_context
 from backends.kube.source_set import SourceOptions, start_all
@@ -28,10 +28,29 @@ from tui.app import ControlRoomApp, Session, Target
 from tui.bus_wiring import team_bus_starter
 
 if TYPE_CHECKING:
+    from backends.kube.connection import KubeConnection
     from backends.signals.alertmanager import AlertmanagerClient
     from backends.signals.prometheus import Poller
 
 Stopper = Callable[[], Awaitable[None]]
+ConnectFn = Callable[..., Awaitable["KubeConnection"]]
+
+
+async def _import_connect() -> ConnectFn:
+    """:func:`backends.kube.connection.connect`, its module imported in a worker thread.
+
+    Why not at the top: that import brings kubernetes.aio's loader and session (with
+    pydantic, ~0.1 s of CPU), which the first frame does not need; imported here, it runs
+    while Textual lays out and paints the first frame (issue 16: the first frame comes
+    before the connection), and in a thread so that it does not block the event loop.
+    """
+
+    def load() -> ConnectFn:
+        from backends.kube.connection import connect
+
+        return connect
+
+    return await asyncio.to_thread(load)
 
 
 @dataclass(frozen=True)
@@ -119,6 +138,7 @@ def _sources(kubeconfig: Callable[[], str | None], context: str | None,
         connecting = LoadPause(("connect",), limit=10.0)
         connecting.start()
         try:
+            connect = await _import_connect()
             conn = await connect(kubeconfig(), context, allow_http_credentials=(
                 settings or Settings()).context(context or "").allow_http_credentials)
             try:
