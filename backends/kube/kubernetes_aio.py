@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import threading
 
 __all__ = [
     "ApiClient",
@@ -45,10 +46,12 @@ def defer_package_init(name: str) -> None:
         return
     module = importlib.util.module_from_spec(spec)
     loader = spec.loader
+    lock = threading.Lock()  # the connection imports in a worker thread (tui/run.py)
 
     def run_init(attribute: str) -> object:
-        del module.__dict__["__getattr__"]
-        loader.exec_module(module)
+        with lock:
+            if module.__dict__.pop("__getattr__", None) is not None:
+                loader.exec_module(module)
         return getattr(module, attribute)
 
     module.__dict__["__getattr__"] = run_init
