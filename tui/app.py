@@ -191,6 +191,7 @@ class ControlRoomApp(App[int]):
     # ----------------------------------------------------------------- layout
 
     def compose(self) -> ComposeResult:
+        self.layout.prepare(self.screen, self.size)
         self.header = HeaderBar(id="header")
         yield self.header
         self.fleet_strip = FleetStrip(id="fleet")
