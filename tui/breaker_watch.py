@@ -149,11 +149,13 @@ class BreakerWatch:
     def check_drift(self) -> None:
         """The drift watchdog: tell the operator when something reverts an emergency change
         (selfHeal, an ApplicationSet, an HPA) while the breaker is engaged."""
-        from backends.ops import breaker
-
         state = self.state
         if state is None or not state.engaged:
             return
+        # Here, after the check: this runs every second from the start, and the breaker's
+        # modules are not needed before one is engaged (issue 16: first rows).
+        from backends.ops import breaker
+
         drifts = {d.describe() for d in breaker.detect_drift(self._store, state)}
         for text in sorted(drifts - self._drift_seen):
             self._host.notify(f"DRIFT: {text}", severity="error", markup=False, timeout=20)

@@ -19,7 +19,6 @@ from backends.model import Row
 from backends.sanitize import clean
 from backends.signals.model import ALERTS
 from backends.store import Store
-from tui.links_screen import LinksScreen
 from widgets.alerts import AlertsPanel
 
 if TYPE_CHECKING:
@@ -45,6 +44,8 @@ class LinkActions:
         self._target = target
 
     def open(self) -> None:
+        from tui.links_screen import LinksScreen  # at first use: not needed for the first rows
+
         panel = self._host.focused_panel()
         rid = panel.selected_row if panel is not None else None
         if panel is None or rid is None:
