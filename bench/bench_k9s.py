@@ -417,7 +417,7 @@ def compile_bytecode() -> None:
     Why: an installed control room starts from bytecode (pip compiles it at install time, and
     an editable install writes it on its first run), but a shell with
     ``PYTHONDONTWRITEBYTECODE=1`` (as on the project's machines) never writes it for the
-    checkout, so every spawn compiled about 180 modules from source again: ~0.2-0.4 s of the
+    checkout, so every spawn compiled about 180 modules from source again: ~0.15-0.4 s of the
     time to first rows that no user sees. Third-party packages in the venv were compiled by
     pip already. ``--no-compile`` keeps the old behaviour.
     """
