@@ -384,8 +384,10 @@ def report(bulk: tuple[int, int, int], pods: int, kubectl: dict[str, Any] | None
         met=lambda v: k9s.get("idle_share") is None or v < k9s["idle_share"])
     rows.append((f"under {rate:g} pod events/s:", "", "", "", "", ""))
     key_row("  key -> paint, help open p50 (ms)", "key_open", 0.5)
+    key_row("  key -> paint, help open p95 (ms)", "key_open", 0.95)
     key_row("  key -> paint, help open max (ms)", "key_open", 1.0)
     key_row("  key -> paint, help close p50 (ms)", "key_close", 0.5)
+    key_row("  key -> paint, help close p95 (ms)", "key_close", 0.95)
     key_row("  key -> paint, help close max (ms)", "key_close", 1.0)
     rows.append(("  keys timed (open / close)",
                  f"{len(k9s.get('key_open', []))} / {len(k9s.get('key_close', []))}",
@@ -502,7 +504,8 @@ def main() -> int:
                 results[program.name] = res
                 print(f"  {program.name}: all pods {_fmt(res['all_pods'])} s, peak RSS "
                       f"{res['rss_peak']:.0f} MB, idle {res['idle_share'] * 100:.1f}%, "
-                      f"help open p50 {_fmt(_q(res['key_open'], 0.5), 1000, 0)} ms", flush=True)
+                      f"help open p50 {_fmt(_q(res['key_open'], 0.5), 1000, 0)} ms, close p50 "
+                      f"{_fmt(_q(res['key_close'], 0.5), 1000, 0)} ms", flush=True)
         finally:
             tmux.kill()
             server.stop()

@@ -8,8 +8,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from textual.widgets import DataTable
-
 from backends.signals.health import ENDPOINTS, EndpointRow
 from drill.runner import DrillCluster
 from tests.test_app import make_app, panel, shown
@@ -18,6 +16,7 @@ from tui.app import ControlRoomApp
 from tui.journal_screen import JournalScreen
 from tui.screens import HelpScreen
 from widgets.commands import resolve
+from widgets.keylist import KeyList
 from widgets.panels import (
     AppsPanel,
     EndpointsPanel,
@@ -157,9 +156,47 @@ async def test_home_end_and_pages_select_rows_in_every_table(drill: DrillCluster
 
 
 def _help_keys(app: ControlRoomApp) -> dict[str, str]:
-    table = app.screen.query_one("#help-keys", DataTable)
-    return {str(table.get_row_at(i)[0]): str(table.get_row_at(i)[1])
-            for i in range(table.row_count)}
+    """key -> action of the help screen on top, each checked to be drawn on a line of it."""
+    keys = app.screen.query_one("#help-keys", KeyList)
+    lines = keys.lines(keys.size.width)
+    for key, action, _ in keys.rows:
+        assert any(line.startswith(key) and action in line for line in lines), (key, lines)
+    return {key: action for key, action, _ in keys.rows}
+
+
+async def test_help_is_opaque_and_kept_between_opens(drill: DrillCluster) -> None:
+    """Issue 16, point 5 (key to paint under a flood): the help screen hides the dashboard
+    (opaque, so the panels below are neither laid out again when it opens nor redrawn under
+    it as events arrive), and one open's screen is the next one's with its keys replaced; a
+    theme change builds a new one (a screen off the stack is not restyled)."""
+    app = make_app(drill)
+    async with app.run_test(size=(200, 50)) as pilot:
+        await until(pilot, lambda: len(shown(panel(app, NodesPanel))) > 0, "nodes")
+        await pilot.press("question_mark")
+        first = await until(pilot, lambda: isinstance(app.screen, HelpScreen) and app.screen,
+                            "help")
+        assert first.styles.background.a == 1
+        dashboard_keys = _help_keys(app)
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, HelpScreen), "help closed")
+        await pilot.press("j")
+        await until(pilot, lambda: isinstance(app.screen, JournalScreen), "the journal")
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), "help over the journal")
+        assert app.screen is first
+        journal_keys = _help_keys(app)
+        assert journal_keys != dashboard_keys and journal_keys.get("j") == "Close"
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, JournalScreen), "back to the journal")
+        await pilot.press("j")
+        await until(pilot, lambda: not isinstance(app.screen, JournalScreen), "the dashboard")
+        theme = app.theme
+        await pilot.press("t")
+        await until(pilot, lambda: app.theme != theme, "another theme")
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen), "help again")
+        assert app.screen is not first and _help_keys(app) == dashboard_keys
+        await until(pilot, lambda: not first.is_attached, "the old help screen removed")
 
 
 async def test_help_lists_enter_and_the_keys_of_the_screen_on_top(drill: DrillCluster) -> None:

@@ -62,7 +62,7 @@ from tui.log_actions import LOG_BINDINGS, LogActions
 from tui.navigation import NAVIGATION_BINDINGS, Navigator
 from tui.rollbacks import RollbackActions
 from tui.runbook_actions import RUNBOOK_BINDINGS, RunbookActions
-from tui.screens import DetailScreen, HelpScreen, binding_commands, help_rows
+from tui.screens import DetailScreen, binding_commands, help_screen
 from tui.session import Session, SourceStarter, Target
 from tui.timeline_actions import TIMELINE_BINDINGS, TimelineActions
 from tui.trouble_actions import TROUBLE_BINDINGS, TroubleActions
@@ -399,7 +399,9 @@ class ControlRoomApp(App[int]):
         self.exit(0)
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(help_rows(self)))
+        screen = help_screen(self)
+        if screen is not None:
+            self.push_screen(screen)
 
     def action_switch_context(self, index: int) -> None:
         """Number keys: the panels show the index-th watched context (tui/fleet.py)."""

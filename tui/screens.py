@@ -6,24 +6,31 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
-from rich.text import Text
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.content import Content
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from backends.config import ArgoCDSettings
 from backends.model import AppRow
 from backends.sanitize import clean
 from backends.store import Store
 from tui.modal import ContextModal
+from widgets.keylist import KeyList
 from widgets.panels import DetailView
-from widgets.rowtable import RowTable
 
 
 class HelpScreen(ContextModal[None]):
-    """Every active key with its description and tooltip (Escape or ? closes)."""
+    """Every active key with its description and tooltip (Escape or ? closes).
+
+    Opaque, unlike the other modals: a see-through modal keeps the dashboard below it a
+    "background screen" that Textual re-lays out when the modal opens and redraws (dimmed)
+    under it on every change, and under a flood of pod events that cost more than the help
+    itself (issue 16, point 5, key to paint; cProfile: half of an open). The keys are one
+    :class:`~widgets.keylist.KeyList`, and the screen is kept between opens
+    (:func:`help_screen`), so a second open composes and lays out nothing new.
+    """
 
     async def action_help_keys(self) -> None:
         """``?`` on the help screen closes it (every other modal opens it)."""
@@ -34,27 +41,56 @@ class HelpScreen(ContextModal[None]):
                 tooltip="Close the help screen"),
     ]
     DEFAULT_CSS = """
-    HelpScreen { align: center middle; }
+    HelpScreen { align: center middle; background: $background; }
     HelpScreen > VerticalScroll { width: 90%; height: 80%; border: round $primary;
                                   background: $surface; }
     """
 
-    def __init__(self, rows: list[tuple[str, str, str]]) -> None:
+    def __init__(self, rows: list[tuple[str, str, str]], made_for: object = None) -> None:
         super().__init__()
         self._rows = rows
+        self.made_for = made_for
+        """What the screen was built for (target line, theme): kept while it still holds."""
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(Content.styled("Keys (remap them in the config file's [keys] table "
                                         "by binding id)", "bold"))
-            table: DataTable[Text] = RowTable(cursor_type="row", id="help-keys")
-            yield table
+            yield KeyList(self._rows, id="help-keys")
 
-    def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("key", "action", "what it does")
-        for key, description, tooltip in self._rows:
-            table.add_row(Text(key), Text(description), Text(tooltip))
+    def show_rows(self, rows: list[tuple[str, str, str]]) -> None:
+        """Show ``rows`` from the top (a reused screen: only changed keys are laid out)."""
+        self._rows = rows
+        if self.is_mounted:
+            self.query_one(KeyList).set_rows(rows)
+            self.query_one(VerticalScroll).scroll_home(animate=False)
+
+
+HELP_SCREEN = "help"
+"""The name the help screen is installed under (kept between opens)."""
+
+
+def help_screen(app: App[Any]) -> HelpScreen | None:
+    """The help screen to push for the screen on top, or None when it is open already.
+
+    The screen of the last open is reused (installed, so Textual keeps it when it closes)
+    with its rows replaced; a new one is built when what its target line or colours were
+    made from changed (a context switch, a theme), since a screen off the stack is not
+    restyled."""
+    made_for = (getattr(app, "target", None), app.theme)
+    old = app.get_screen(HELP_SCREEN) if app.is_screen_installed(HELP_SCREEN) else None
+    if old is not None and old in app.screen_stack:
+        return None
+    rows = help_rows(app)
+    if isinstance(old, HelpScreen) and old.made_for == made_for:
+        old.show_rows(rows)
+        return old
+    if old is not None:
+        app.uninstall_screen(HELP_SCREEN)
+        old.remove()
+    screen = HelpScreen(rows, made_for)
+    app.install_screen(screen, HELP_SCREEN)
+    return screen
 
 
 class DetailScreen(ContextModal[None]):
