@@ -12,9 +12,10 @@ operator, so each format escapes it its own way and none trusts it:
   characters that would start emphasis, code, a link, HTML or a table cell
   (:data:`_MD_SPECIAL`) backslash-escaped: a pod name like ``a|b`` or ``<img ...>`` stays text;
 - CSV: the :mod:`csv` module's quoting (commas, quotes and line breaks inside a value),
-  and a text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a single quote in
-  front (:data:`FORMULA_START`): a spreadsheet would run it as a formula, and a post-mortem
-  is opened in one (:mod:`backends.timeline.csvrows`). Every other value is written exactly;
+  and a text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a
+  single quote in front (:data:`FORMULA_START`): a spreadsheet would run it as a formula,
+  and a post-mortem is opened in one (:mod:`backends.timeline.csvrows`). Every other value
+  is written exactly;
 - JSON: msgspec's encoder (exact, round-trips to :class:`~backends.timeline.entry.TimelineEntry`).
 
 Times are UTC throughout (``2026-12-07 20:04:05Z`` in Markdown and CSV, Unix seconds and
@@ -263,10 +264,6 @@ def to_markdown(entries: Sequence[TimelineEntry], span: Span,
 
 def _fired(c: Correlation) -> str:
     return f"- **{when(c.alert.at)}** {md(c.words)}"
-
-
-def _actor(e: TimelineEntry) -> str:
-    return f"{e.actor} @ {e.revision}" if e.revision and e.actor else e.actor or e.revision
 
 
 def to_json(entries: Sequence[TimelineEntry], span: Span,
