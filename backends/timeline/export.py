@@ -38,6 +38,7 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from itertools import compress, count, repeat
+from math import floor
 from typing import Final, Literal, TypeAlias
 
 import msgspec
@@ -189,28 +190,20 @@ def _of_kinds(ordered: Sequence[TimelineEntry], kinds: Sequence[str],
     return list(compress(ordered, map(wanted.__contains__, kinds)))
 
 
-_TABLE_ROW: Final = "| {} | {} | {}{}{} | {} | {} | {} |"
-"""A timeline table row: time, kind, object (kind, ``namespace/``, name), change, actor,
-detail."""
-
-
 def _table(ordered: Sequence[TimelineEntry]) -> str:
-    """The timeline table's rows (six cells a row, one row a line), built column by column:
-    each distinct value escaped once, each row formatted in one C call."""
-    escaped = Memo(md)
-    kind_part: Memo[str] = Memo(lambda kind: f"{md(kind)} " if kind else "")
-    namespace_part: Memo[str] = Memo(lambda namespace: f"{md(namespace)}/" if namespace else "")
-    what = [change or after for change, after in zip(
-        column(ordered, "change"), column(ordered, "after"), strict=True)]
-    actors = [f"{actor} @ {revision}" if actor and revision else actor or revision
-              for actor, revision in zip(column(ordered, "actor"), column(ordered, "revision"),
-                                         strict=True)]
-    return "\n".join(map(
-        _TABLE_ROW.format, Memo(_second).over(seconds(column(ordered, "at"))),
-        column(ordered, "kind"), kind_part.over(column(ordered, "object_kind")),
-        namespace_part.over(column(ordered, "namespace")),
-        escaped.over(column(ordered, "name")), escaped.over(what), escaped.over(actors),
-        escaped.over(column(ordered, "detail"))))
+    """The timeline table's rows (six cells a row, one row a line). Row by row with no Python
+    call inside (the escaping and the second's text are C-level cache hits): measured faster
+    than building it column by column, unlike the CSV's twenty cells a row."""
+    esc, second = md, _second
+    rows: list[str] = []
+    add = rows.append
+    for e in ordered:
+        where = f"{e.object_kind} {e.namespace}/{e.name}" if e.namespace else \
+            f"{e.object_kind} {e.name}"
+        actor = f"{e.actor} @ {e.revision}" if e.actor and e.revision else e.actor or e.revision
+        add(f"| {second(floor(e.at))} | {e.kind} | {esc(where)} | {esc(e.change or e.after)} | "
+            f"{esc(actor)} | {esc(e.detail)} |")
+    return "\n".join(rows)
 
 
 def to_markdown(entries: Sequence[TimelineEntry], span: Span,
