@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from backends.baseline.io import write_atomic  # noqa: E402
 from backends.timeline.correlate import CHANGE_KINDS, DEFAULT_WINDOW_S  # noqa: E402
 from backends.timeline.entry import TimelineEntry  # noqa: E402
-from backends.timeline.export import FORMATS, ExportFormat, Span, render  # noqa: E402
+from backends.timeline.export import FORMATS, ExportFormat, Span, render_bytes  # noqa: E402
 from backends.timeline.store import TimelineReader, file_size  # noqa: E402
 from backends.timeline.writer import TimelineWriter  # noqa: E402
 
@@ -156,9 +156,9 @@ def read_hour(path: Path, since: float) -> tuple[list[TimelineEntry], list[Timel
 
 def _export(entries: list[TimelineEntry], span: Span, fmt: ExportFormat,
             earlier: list[TimelineEntry], out_dir: Path) -> int:
-    text = render(entries, span, fmt, earlier)
-    write_atomic(out_dir / f"hour.{fmt}", text.encode(), overwrite=True)
-    return len(text)
+    data = render_bytes(entries, span, fmt, earlier)  # what the CLI writes with -o
+    write_atomic(out_dir / f"hour.{fmt}", data, overwrite=True)
+    return len(data)
 
 
 def in_process(path: Path, since: float, out_dir: Path, repeat: int

