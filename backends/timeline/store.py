@@ -14,30 +14,39 @@ by retention and size budget, and is the only thread that touches the connection
 (:func:`read_entries`, :class:`TimelineReader`) are synchronous: call them through
 ``asyncio.to_thread`` from the event loop.
 
-Schema (``schema_version`` 2; the meta table says which; a file of another version is refused
+Schema (``schema_version`` 3; the meta table says which; a file of another version is refused
 with an error naming both versions, never misread):
 
 ``meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)``
     ``format`` = ``controlroom-timeline`` (a foreign SQLite file has no such row),
-    ``schema_version`` = ``1``, ``context`` (the kube context recorded), ``created`` (Unix
+    ``schema_version`` = ``3``, ``context`` (the kube context recorded), ``created`` (Unix
     seconds, when the file was made).
-``entries(id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL, seen REAL, kind TEXT, namespace TEXT,
-name TEXT, object_kind TEXT, app TEXT, workload TEXT, actor TEXT, body BLOB)``
-    One :class:`~backends.timeline.entry.TimelineEntry` per row. The columns copy the entry's
-    fields that queries filter or sort by; ``body`` is the whole entry, msgspec-msgpack
-    encoded as an array of its fields in declaration order (version 2: version 1 stored a
-    map, whose field names were 40 % of each body and the biggest share of the disk budget
-    under a pod flood): it is the truth, the columns are its index. A field added to
-    :class:`~backends.timeline.entry.TimelineEntry` must come last and bump the version.
+``strings(id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE)``
+    Every short text an entry repeats (kind, namespace, name, app, workload, actor, object
+    kind, before, after, actor kind, severity, context), stored once (version 3). Under the
+    30,000-pod flood the same few thousand workload, namespace and actor names come back in
+    every minute; storing them once and an integer in each row halves an entry (89 MB ->
+    about 50 MB for the worst flood hour's entries, ``bench/bench_timeline_export.py
+    --pods-per-s 50``). Strings are never deleted (a few thousand names: kilobytes).
+``entries(id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL, kind, namespace, name, app,
+workload, actor INTEGER, body BLOB)``
+    One :class:`~backends.timeline.entry.TimelineEntry` per row. ``at`` and the string ids
+    of the fields that queries filter or sort by are columns; ``body`` holds the rest as one
+    msgspec-msgpack array (:data:`_BODY_FIELDS`: ``seen``, then the other fields, the
+    repeated ones as string ids). Version 2 stored every field in the body again, as text
+    (the columns duplicated it); version 1 a map with every field name. A field added to
+    :class:`~backends.timeline.entry.TimelineEntry` must be added here and bump the version.
     ``id`` orders entries with equal ``at`` in the order they were recorded.
     Indexes: ``entries_at(at)``, ``entries_app(app, at)``, ``entries_ns(namespace, at)``,
-    ``entries_name(name, at)``. None on ``actor`` (version 1 had one): the actor filter
-    matches anywhere in the text, which no index serves, so it only cost disk.
+    ``entries_name(name, at)``. None on ``actor``: the actor filter matches anywhere in the
+    text (it finds the matching strings first, then their rows).
 ``frames(id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL, type TEXT, body BLOB)``
     The slim-row state for replay (:mod:`backends.timeline.frames` encodes and decodes the
     bodies): ``type`` is ``key`` (a keyframe: every row the store held at ``at``) or ``delta``
     (the rows changed and removed since the previous frame), ``body`` is msgspec-msgpack,
-    zlib-compressed. Index ``frames_at(type, at)``.
+    zlib-compressed. In version 3 a delta names a row its keyframe holds by the row's place
+    in that keyframe (a small integer) instead of its key (a pod's key was two thirds of a
+    compressed patch). Index ``frames_at(type, at)``.
 
 Retention and size budget: the writer deletes entries and frames older than the retention,
 and when the file outgrows its budget, the oldest tenth of both (and never the newest
@@ -56,8 +65,9 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -81,7 +91,7 @@ __all__ = [
 ]
 
 FORMAT = "controlroom-timeline"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DEFAULT_RETENTION = 72 * 3600.0
 DEFAULT_MAX_BYTES = 2 * 1024**3
 """Two GiB: 48 hours at the issue's 50 MB/hour is 2.4 GB at most; the oldest goes first."""
@@ -89,29 +99,82 @@ FLUSH_SECONDS = 0.5
 """The writer commits at least this often: a SIGKILL loses at most this much (issue: 1 s)."""
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
-_ENTRY_ENCODER = msgspec.msgpack.Encoder()
+_ENCODER = msgspec.msgpack.Encoder()
+_COLUMN_FIELDS = ("kind", "namespace", "name", "app", "workload", "actor")
+"""Fields stored as string-id columns (queries filter on them), in column order."""
+_BODY_FIELDS = ("seen", "context", "object_kind", "change", "before", "after", "actor_kind",
+                "revision", "severity", "detail")
+"""Fields stored in the body array, in this order."""
+_INTERNED_BODY = frozenset({"context", "object_kind", "before", "after", "actor_kind",
+                            "severity"})
+"""Body fields stored as string ids (they repeat); the others as themselves."""
+_ALL_FIELDS = {f.name for f in msgspec.structs.fields(TimelineEntry)}
+assert _ALL_FIELDS == {"at", *_COLUMN_FIELDS, *_BODY_FIELDS}, \
+    "TimelineEntry changed: store the new field and bump the version"
+
+
+def encode_entry(entry: TimelineEntry, intern: Callable[[str], int]) -> tuple[object, ...]:
+    """An entry's stored row: ``at``, the column string ids, then the body (``intern``
+    gives a text's id in the file's strings table)."""
+    body = [entry.seen if name == "seen" else
+            intern(getattr(entry, name)) if name in _INTERNED_BODY else getattr(entry, name)
+            for name in _BODY_FIELDS]
+    return (entry.at, *(intern(getattr(entry, name)) for name in _COLUMN_FIELDS),
+            _ENCODER.encode(body))
+
+
+_Body = tuple[float, int, int, str, int, int, int, str, int, str]
+"""The stored body's shape (:data:`_BODY_FIELDS`; string ids as ints)."""
+_BODIES_DECODER = msgspec.msgpack.Decoder(list[_Body])
+_INTERNED_AT = tuple(i for i, name in enumerate(_BODY_FIELDS) if name in _INTERNED_BODY)
 _StoredEntry = msgspec.defstruct(
     "_StoredEntry",
     [(f.name, f.type) if f.required else (f.name, f.type, f.default)
      for f in msgspec.structs.fields(TimelineEntry)],
     array_like=True, frozen=True, kw_only=True)
-"""The body's shape: the entry's fields as an array (decoded, then converted to
-:class:`TimelineEntry` in one call)."""
-_ENTRY_DECODER = msgspec.msgpack.Decoder(_StoredEntry)
+"""The entry's fields as an array in declaration order: rows are assembled in this shape
+and validated and converted to :class:`TimelineEntry` in one call per read."""
+assert tuple(f.name for f in msgspec.structs.fields(TimelineEntry)) == (
+    "at", "seen", "context", "kind", "namespace", "name", "object_kind", "app", "workload",
+    "change", "before", "after", "actor", "actor_kind", "revision", "severity", "detail"), \
+    "TimelineEntry changed: decode_entries assembles its fields in this order"
 
 
-def encode_entry(entry: TimelineEntry) -> bytes:
-    """An entry's stored body: its fields as one msgpack array, in declaration order."""
-    return _ENTRY_ENCODER.encode(msgspec.structs.astuple(entry))
+def decode_entries(rows: Sequence[Sequence[Any]], strings: Mapping[int, str]
+                   ) -> list[TimelineEntry]:
+    """The entries of stored rows (``at``, column ids, body), validated in bulk; raises
+    ``KeyError`` for an id missing from ``strings`` (the file's strings table) and
+    msgspec's errors for a damaged body or a value of the wrong type.
+
+    Why columns at a time: an hour of the flood is 200,000 entries; decoding every body in
+    one msgpack call and mapping ids to text a column at a time (``map`` over a dict) keeps
+    the read as fast as version 2's, whose bodies held the text itself.
+    """
+    if not rows:
+        return []
+    at, kind, namespace, name, app, workload, actor, raw = zip(*rows, strict=True)
+    header = b"\xdd" + len(raw).to_bytes(4, "big")  # one msgpack array of every body
+    bodies = _BODIES_DECODER.decode(header + b"".join(raw))
+    body = list(zip(*bodies, strict=True))
+    text = strings.__getitem__
+    for index in _INTERNED_AT:
+        body[index] = tuple(map(text, body[index]))
+    seen, context, object_kind, change, before, after, actor_kind, revision, severity, \
+        detail = body
+    arrays = zip(at, seen, context, map(text, kind), map(text, namespace), map(text, name),
+                 object_kind, map(text, app), map(text, workload), change, before, after,
+                 map(text, actor), actor_kind, revision, severity, detail, strict=True)
+    stored = msgspec.convert(list(arrays), list[_StoredEntry])  # type: ignore[valid-type]
+    return msgspec.convert(stored, list[TimelineEntry], from_attributes=True)
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE strings (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
 CREATE TABLE entries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at REAL NOT NULL, seen REAL NOT NULL, kind TEXT NOT NULL,
-    namespace TEXT NOT NULL, name TEXT NOT NULL, object_kind TEXT NOT NULL,
-    app TEXT NOT NULL, workload TEXT NOT NULL, actor TEXT NOT NULL,
-    body BLOB NOT NULL
+    at REAL NOT NULL, kind INTEGER NOT NULL, namespace INTEGER NOT NULL,
+    name INTEGER NOT NULL, app INTEGER NOT NULL, workload INTEGER NOT NULL,
+    actor INTEGER NOT NULL, body BLOB NOT NULL
 );
 CREATE INDEX entries_at ON entries (at);
 CREATE INDEX entries_app ON entries (app, at);
@@ -211,7 +274,7 @@ def _read_meta(path: Path, conn: sqlite3.Connection) -> TimelineMeta:
         age = "an older" if version < SCHEMA_VERSION else "a newer"
         raise TimelineFileError(path, f"schema version {version} (recorded by {age} "
                                 f"controlroom), this controlroom reads {SCHEMA_VERSION} only")
-    missing = {"entries", "frames"} - tables
+    missing = {"entries", "frames", "strings"} - tables
     if missing:
         raise TimelineFileError(path, f"damaged: table(s) {', '.join(sorted(missing))} missing")
     return TimelineMeta(context=meta.get("context", ""), created=created,
@@ -250,6 +313,7 @@ class TimelineReader:
                                          check_same_thread=False)
         except sqlite3.Error as exc:
             raise _wrap(self.path, exc) from exc
+        self._strings: dict[int, str] = {}
         try:
             self.meta = _read_meta(self.path, self._conn)
             if check:
@@ -299,35 +363,48 @@ class TimelineReader:
             params.append(until)
         for column, value in (("app", app), ("namespace", namespace), ("name", name)):
             if value is not None:
-                where.append(f"{column} = ?")
+                where.append(f"{column} = (SELECT id FROM strings WHERE text = ?)")
                 params.append(value)
         if actor is not None:
-            where.append("instr(lower(actor), lower(?)) > 0")
+            where.append("actor IN (SELECT id FROM strings WHERE "
+                         "instr(lower(text), lower(?)) > 0)")
             params.append(actor)
         if kinds is not None:
             kinds = list(kinds)
             if not kinds:
                 return []
-            where.append(f"kind IN ({', '.join('?' * len(kinds))})")
+            where.append(f"kind IN (SELECT id FROM strings WHERE text IN "
+                         f"({', '.join('?' * len(kinds))}))")
             params.extend(kinds)
         order = "DESC" if newest_first else "ASC"
-        sql = "SELECT body FROM entries"
+        sql = "SELECT at, kind, namespace, name, app, workload, actor, body FROM entries"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY at {order}, id {order}"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(max(0, int(limit)))
-        stored: list[object] = []
-        for (body,) in self._query(sql, params):
+        rows = self._query(sql, params)
+        for attempt in (1, 2):
+            if attempt == 2 or not self._strings:
+                self._load_strings()
             try:
-                stored.append(_ENTRY_DECODER.decode(body))  # type: ignore[arg-type]
-            except (msgspec.DecodeError, TypeError) as exc:
+                return decode_entries(rows, self._strings)
+            except (msgspec.DecodeError, msgspec.ValidationError, TypeError,
+                    ValueError) as exc:
                 raise TimelineFileError(self.path, f"corrupt entry: {exc}") from exc
-        try:
-            return msgspec.convert(stored, list[TimelineEntry], from_attributes=True)
-        except msgspec.ValidationError as exc:
-            raise TimelineFileError(self.path, f"corrupt entry: {exc}") from exc
+            except KeyError as exc:
+                if attempt == 2:
+                    raise TimelineFileError(self.path, f"corrupt entry: string {exc} missing "
+                                            "from the strings table") from exc
+        raise AssertionError("unreachable")
+
+    def _load_strings(self) -> None:
+        """Read the strings added since the last read (the writer appends while readers
+        read; a string's id and text never change)."""
+        after = max(self._strings, default=0)
+        self._strings.update((int(i), str(t)) for i, t in self._query(  # type: ignore[call-overload]
+            "SELECT id, text FROM strings WHERE id > ?", (after,)))
 
     def span(self) -> tuple[float, float] | None:
         """The first and last moment recorded (entries and frames), or None when empty."""

@@ -86,9 +86,15 @@ class TimelineWriter:
         try:
             self._conn = self._open()
             self.meta = _read_meta(self.path, self._conn)
+            self._strings: dict[str, int] = {
+                str(t): int(i) for i, t in self._conn.execute("SELECT id, text FROM strings")}
+        except sqlite3.Error as exc:
+            os.close(self._lock_fd)
+            raise _wrap(self.path, exc) from exc
         except BaseException:
             os.close(self._lock_fd)
             raise
+        self._next_string = max(self._strings.values(), default=0) + 1
         self._thread = threading.Thread(target=self._run, name=f"timeline-writer {self.path}",
                                         daemon=True)
         self._closed = False
@@ -254,16 +260,29 @@ class TimelineWriter:
                     batch.append(item)
 
     def _commit(self, conn: sqlite3.Connection, batch: list[_Item]) -> None:
-        rows = [(e.at, e.seen, e.kind, e.namespace, e.name, e.object_kind, e.app, e.workload,
-                 e.actor, encode_entry(e))
-                for e in batch if isinstance(e, TimelineEntry)]
+        fresh: dict[str, int] = {}
+
+        def intern(text: str) -> int:
+            """The text's id in the strings table: known, or new in this transaction
+            (kept only once it commits, so a rolled-back batch leaves no id behind)."""
+            found = self._strings.get(text)
+            if found is None:
+                found = fresh.get(text)
+                if found is None:
+                    found = fresh[text] = self._next_string + len(fresh)
+            return found
+
+        rows = [encode_entry(e, intern) for e in batch if isinstance(e, TimelineEntry)]
         frames = [(f.at, f.type, f.body) for f in batch if isinstance(f, _Frame)]
         conn.execute("BEGIN")
         try:
+            if fresh:
+                conn.executemany("INSERT INTO strings (id, text) VALUES (?, ?)",
+                                 [(i, t) for t, i in fresh.items()])
             if rows:
                 conn.executemany(
-                    "INSERT INTO entries (at, seen, kind, namespace, name, object_kind, app, "
-                    "workload, actor, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                    "INSERT INTO entries (at, kind, namespace, name, app, workload, actor, "
+                    "body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
             if frames:
                 conn.executemany("INSERT INTO frames (at, type, body) VALUES (?, ?, ?)",
                                  frames)
@@ -272,6 +291,8 @@ class TimelineWriter:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             raise
+        self._strings.update(fresh)
+        self._next_string += len(fresh)
         self.entries_written += len(rows)
         self.frames_written += len(frames)
 
