@@ -44,7 +44,7 @@ from backends.signals.model import ALERTS, AlertRow
 from backends.store import SourceHealth, Store
 from backends.timeline.changes import DIFFERS, diff_row
 from backends.timeline.entry import TimelineEntry
-from backends.timeline.frames import ROW_TYPES, apply_to_tables, encode_frame
+from backends.timeline.frames import ROW_TYPES, FrameState, encode_frame
 from backends.timeline.podagg import PodAggregator
 from backends.timeline.signals import AlertTracker, bus_entry, health_entry, journal_entry
 from backends.timeline.store import TimelineReader
@@ -77,17 +77,18 @@ class RecordedState(msgspec.Struct, kw_only=True):
 
 def recorded_state(reader: TimelineReader, until: float | None = None) -> RecordedState:
     """The recording's state at ``until`` (default: its end): the newest keyframe at or
-    before it plus the deltas after it (``at`` 0.0: no keyframe yet)."""
+    before it plus the deltas after it (``at`` 0.0: no keyframe yet). Patches are applied
+    to the rows in array form and the rows typed once at the end (:class:`FrameState`)."""
     end = until if until is not None else float("inf")
-    state = RecordedState()
     key = reader.keyframe_before(end)
     if key is None:
-        return state
+        return RecordedState()
     at, body = key
-    state.at = apply_to_tables(state.tables, state.health, body, keyframe=True)
+    frames = FrameState()
+    frames.keyframe(body)
     for _at, delta in reader.deltas(at, end):
-        state.at = apply_to_tables(state.tables, state.health, delta, keyframe=False)
-    return state
+        frames.delta(delta)
+    return RecordedState(at=frames.at, tables=frames.rows(), health=frames.health)
 
 
 def restore_state(reader: TimelineReader, store: Store, until: float | None = None) -> float:
@@ -138,6 +139,7 @@ class Recorder:
         self._pods = PodAggregator(context, self._workload_of, window=pod_window)
         self._alerts = AlertTracker(context)
         self._last_keyframe: float | None = None
+        self._places: dict[str, dict[str, int]] = {}
         self._last_frame = 0.0
         self.delta_interval = delta_interval
         # What changed since the last frame: the latest rows, each key's row as of that
@@ -332,7 +334,7 @@ class Recorder:
             before = {kind: {k: v for k, v in base.items() if v is not None}
                       for kind, base in self._pending_base.items()}
             self.writer.append_frame(now, "delta", encode_frame(
-                now, rows, removed, self._pending_health, before=before))
+                now, rows, removed, self._pending_health, before=before, places=self._places))
         self._clear_pending(now)
 
     def _clear_pending(self, now: float) -> None:
@@ -345,6 +347,9 @@ class Recorder:
     def _keyframe(self, now: float) -> None:
         rows = {kind: list(self.store.held(kind).values()) for kind in ROW_TYPES}
         body = encode_frame(now, rows, None, dict(self.store.all_health()))
+        # The deltas until the next keyframe name its rows by their place in it.
+        self._places = {kind: {row.key: i for i, row in enumerate(items)}
+                        for kind, items in rows.items()}
         self.writer.append_frame(now, "key", body)
         self._last_keyframe = now
         self._clear_pending(now)
