@@ -36,7 +36,7 @@ from backends.signals import bus_schema as bus
 from backends.signals.health import ENDPOINTS, EndpointRow
 from backends.signals.model import ALERT_RULES, ALERTS, SIGNALS, AlertRow, RuleRow, SignalRow
 from backends.store import SourceHealth, Store
-from backends.timeline.arrays import field_types, from_arrays, to_arrays, value_array
+from backends.timeline.arrays import field_index, field_types, from_arrays, to_arrays, value_array
 
 __all__ = [
     "ROW_TYPES",
@@ -79,6 +79,8 @@ Patch = dict[int, Any]
 
 _ENCODER = msgspec.msgpack.Encoder()
 _ARRAYS = msgspec.msgpack.Decoder(list[list[Any]])
+_KEY_AT = {kind: field_index(row_type)["key"] for kind, row_type in ROW_TYPES.items()}
+"""Where a row's key is in its array (kw_only fields come last: not always first)."""
 
 
 class Frame(msgspec.Struct, frozen=True, kw_only=True):
@@ -216,9 +218,10 @@ def _decode(body: bytes) -> tuple[Frame, dict[str, list[list[Any]]]]:
         frame = _FRAME_DECODER.decode(zlib.decompress(body))
         arrays = {kind: _ARRAYS.decode(raw) for kind, raw in frame.rows.items()
                   if kind in ROW_TYPES}
-        for items in arrays.values():
+        for kind, items in arrays.items():
+            at = _KEY_AT[kind]
             for array in items:
-                if not array or not isinstance(array[0], str):
+                if len(array) <= at or not isinstance(array[at], str):
                     raise FrameError("damaged replay frame: a row without its key")
     except (zlib.error, msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise FrameError(f"damaged replay frame: {exc}") from exc
@@ -228,7 +231,7 @@ def _decode(body: bytes) -> tuple[Frame, dict[str, list[list[Any]]]]:
 def keyframe_order(body: bytes) -> dict[str, list[str]]:
     """A keyframe's keys per kind, in its rows' order (what its deltas' places mean)."""
     _frame, arrays = _decode(body)
-    return {kind: [array[0] for array in items] for kind, items in arrays.items()}
+    return {kind: [array[_KEY_AT[kind]] for array in items] for kind, items in arrays.items()}
 
 
 def _resolved(frame: Frame, order: Order) -> Iterable[tuple[str, str, Patch]]:
@@ -263,9 +266,10 @@ class FrameState:
     def keyframe(self, body: bytes) -> None:
         """Start from a keyframe (every row it holds, nothing else)."""
         frame, arrays = _decode(body)
-        self.arrays = {kind: {array[0]: array for array in items}
+        self.arrays = {kind: {array[_KEY_AT[kind]]: array for array in items}
                        for kind, items in arrays.items()}
-        self.order = {kind: [array[0] for array in items] for kind, items in arrays.items()}
+        self.order = {kind: [array[_KEY_AT[kind]] for array in items]
+                      for kind, items in arrays.items()}
         self.health = dict(frame.health)
         self.at = frame.at
 
@@ -274,8 +278,9 @@ class FrameState:
         frame, arrays = _decode(body)
         for kind, items in arrays.items():
             table = self.arrays.setdefault(kind, {})
+            at = _KEY_AT[kind]
             for array in items:
-                table[array[0]] = array
+                table[array[at]] = array
         for kind, key, patch in _resolved(frame, self.order):
             held = self.arrays.get(kind, {}).get(key)
             if held is not None:
