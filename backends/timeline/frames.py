@@ -17,9 +17,10 @@ in the keyframe (``placed``: the places sorted, stored as gaps between them, sma
 that compress to a byte or two), not by its key: a pod's key was two thirds of a compressed
 patch under the 1,000 changes/s flood. Rows new since the keyframe are named by key.
 
-Seeking (:class:`FrameState`) works on the decoded arrays: a patch is an assignment into a
-Python list; the arrays become typed rows once per seek (:func:`arrays.from_arrays`, which
-validates every value: a damaged frame raises :class:`FrameError`, never a half-right panel).
+Seeking (:class:`FrameState`) works on the decoded rows: a patch is an assignment into a
+row's mutable mirror; the mirrors become typed rows once per seek
+(:func:`arrays.from_mirrors`, which validates every value: a damaged frame raises
+:class:`FrameError`, never a half-right panel).
 """
 
 from __future__ import annotations
@@ -36,7 +37,14 @@ from backends.signals import bus_schema as bus
 from backends.signals.health import ENDPOINTS, EndpointRow
 from backends.signals.model import ALERT_RULES, ALERTS, SIGNALS, AlertRow, RuleRow, SignalRow
 from backends.store import SourceHealth, Store
-from backends.timeline.arrays import field_index, field_types, from_arrays, to_arrays, value_array
+from backends.timeline.arrays import (
+    field_types,
+    from_mirrors,
+    mirror,
+    to_mirrors,
+    value_array,
+    whole_value,
+)
 
 __all__ = [
     "ROW_TYPES",
@@ -78,9 +86,8 @@ Order = Mapping[str, Sequence[str]]
 Patch = dict[int, Any]
 
 _ENCODER = msgspec.msgpack.Encoder()
-_ARRAYS = msgspec.msgpack.Decoder(list[list[Any]])
-_KEY_AT = {kind: field_index(row_type)["key"] for kind, row_type in ROW_TYPES.items()}
-"""Where a row's key is in its array (kw_only fields come last: not always first)."""
+_MIRRORS = {kind: msgspec.msgpack.Decoder(list[mirror(row_type)])  # type: ignore[misc]
+            for kind, row_type in ROW_TYPES.items()}
 
 
 class Frame(msgspec.Struct, frozen=True, kw_only=True):
@@ -126,38 +133,38 @@ def diff_fields(old: msgspec.Struct, new: msgspec.Struct) -> Patch:
             if getattr(old, name) != getattr(new, name)}
 
 
-def _apply(array: list[Any], patch: Patch) -> None:
-    """Apply a patch to a row in array form, in place."""
+def _apply(row: Any, patch: Patch) -> None:
+    """Apply a patch to a row's mirror (:mod:`backends.timeline.arrays`), in place."""
+    names = row.__struct_fields__
     for index, (tag, value) in patch.items():
+        name = names[index]
         if tag == "v":
-            array[index] = value
+            setattr(row, name, whole_value(type(row), index, value))
         elif tag == "s":
-            _apply(array[index], value)
+            _apply(getattr(row, name), value)
         elif tag == "t":
-            parts = array[index]
+            parts = getattr(row, name)
             if len(parts) != len(value):
                 raise ValueError(f"patch of {len(value)} parts for {len(parts)}")
             for place, part in enumerate(value):
                 if part is not None:
-                    if part[0] == "s":
-                        _apply(parts[place], part[1])
-                    else:
-                        parts[place] = part[1]
+                    if part[0] != "s":
+                        raise ValueError(f"unknown part patch {part[0]!r}")
+                    _apply(parts[place], part[1])
         else:
             raise ValueError(f"unknown patch tag {tag!r}")
 
 
-def _arrays_of(rows: Sequence[m.Row], row_type: type) -> list[list[Any]]:
-    """Typed rows as fresh, mutable arrays."""
-    return msgspec.to_builtins(to_arrays(rows, row_type))
+_PATCH_ERRORS = (TypeError, ValueError, IndexError, KeyError, AttributeError,
+                 msgspec.ValidationError)
 
 
 def patch_row(old: m.Row, patch: Patch) -> m.Row:
     """``old`` with a patch made by :func:`diff_fields` applied."""
-    (array,) = _arrays_of([old], type(old))
-    _apply(array, patch)
-    (row,) = from_arrays([array], type(old))
-    return row
+    (row,) = to_mirrors([old], type(old))
+    _apply(row, patch)
+    (new,) = from_mirrors([row], type(old))
+    return new
 
 
 # ---------------------------------------------------------------- encoding
@@ -192,7 +199,7 @@ def encode_frame(at: float, rows: Mapping[str, Iterable[m.Row]],
                 keyed.setdefault(kind, []).append((row.key, patch))
             else:
                 placed.setdefault(kind, []).append((index, patch))
-    encoded = {kind: _ENCODER.encode(to_arrays(items, ROW_TYPES[kind]))
+    encoded = {kind: _ENCODER.encode(to_mirrors(items, ROW_TYPES[kind]))
                for kind, items in full.items() if items}
     gaps: dict[str, tuple[list[int], list[Patch]]] = {}
     for kind, at_places in placed.items():
@@ -212,26 +219,21 @@ def encode_frame(at: float, rows: Mapping[str, Iterable[m.Row]],
 _FRAME_DECODER = msgspec.msgpack.Decoder(Frame)
 
 
-def _decode(body: bytes) -> tuple[Frame, dict[str, list[list[Any]]]]:
-    """The frame and its whole rows per kind, as arrays (mutable lists)."""
+def _decode(body: bytes) -> tuple[Frame, dict[str, list[Any]]]:
+    """The frame and its whole rows per kind, as mirrors (checked, mutable)."""
     try:
         frame = _FRAME_DECODER.decode(zlib.decompress(body))
-        arrays = {kind: _ARRAYS.decode(raw) for kind, raw in frame.rows.items()
-                  if kind in ROW_TYPES}
-        for kind, items in arrays.items():
-            at = _KEY_AT[kind]
-            for array in items:
-                if len(array) <= at or not isinstance(array[at], str):
-                    raise FrameError("damaged replay frame: a row without its key")
+        rows = {kind: _MIRRORS[kind].decode(raw) for kind, raw in frame.rows.items()
+                if kind in _MIRRORS}
     except (zlib.error, msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise FrameError(f"damaged replay frame: {exc}") from exc
-    return frame, arrays
+    return frame, rows
 
 
 def keyframe_order(body: bytes) -> dict[str, list[str]]:
     """A keyframe's keys per kind, in its rows' order (what its deltas' places mean)."""
-    _frame, arrays = _decode(body)
-    return {kind: [array[_KEY_AT[kind]] for array in items] for kind, items in arrays.items()}
+    _frame, rows = _decode(body)
+    return {kind: [row.key for row in items] for kind, items in rows.items()}
 
 
 def _resolved(frame: Frame, order: Order) -> Iterable[tuple[str, str, Patch]]:
@@ -251,45 +253,43 @@ def _resolved(frame: Frame, order: Order) -> Iterable[tuple[str, str, Patch]]:
 
 
 class FrameState:
-    """The recorded state being rebuilt by a seek: rows as arrays, keyed per kind.
+    """The recorded state being rebuilt by a seek: rows as mirrors, keyed per kind.
 
     :meth:`keyframe` then :meth:`delta` for each delta after it, oldest first; :meth:`rows`
-    types the arrays once at the end. Not shared between threads.
+    types the mirrors once at the end. Not shared between threads.
     """
 
     def __init__(self) -> None:
         self.at = 0.0
-        self.arrays: dict[str, dict[str, list[Any]]] = {}
+        self.mirrors: dict[str, dict[str, Any]] = {}
         self.order: dict[str, list[str]] = {}
         self.health: dict[str, SourceHealth] = {}
 
     def keyframe(self, body: bytes) -> None:
         """Start from a keyframe (every row it holds, nothing else)."""
-        frame, arrays = _decode(body)
-        self.arrays = {kind: {array[_KEY_AT[kind]]: array for array in items}
-                       for kind, items in arrays.items()}
-        self.order = {kind: [array[_KEY_AT[kind]] for array in items]
-                      for kind, items in arrays.items()}
+        frame, rows = _decode(body)
+        self.order = {kind: [row.key for row in items] for kind, items in rows.items()}
+        self.mirrors = {kind: dict(zip(self.order[kind], items, strict=True))
+                        for kind, items in rows.items()}
         self.health = dict(frame.health)
         self.at = frame.at
 
     def delta(self, body: bytes) -> None:
         """Apply a delta of the current keyframe."""
-        frame, arrays = _decode(body)
-        for kind, items in arrays.items():
-            table = self.arrays.setdefault(kind, {})
-            at = _KEY_AT[kind]
-            for array in items:
-                table[array[at]] = array
+        frame, rows = _decode(body)
+        for kind, items in rows.items():
+            table = self.mirrors.setdefault(kind, {})
+            for row in items:
+                table[row.key] = row
         for kind, key, patch in _resolved(frame, self.order):
-            held = self.arrays.get(kind, {}).get(key)
+            held = self.mirrors.get(kind, {}).get(key)
             if held is not None:
                 try:
                     _apply(held, patch)
-                except (TypeError, ValueError, IndexError, KeyError) as exc:
+                except _PATCH_ERRORS as exc:
                     raise FrameError(f"damaged replay patch of {key}: {exc}") from exc
         for kind, keys in frame.removed.items():
-            gone = self.arrays.get(kind)
+            gone = self.mirrors.get(kind)
             if gone is not None:
                 for key in keys:
                     gone.pop(key, None)
@@ -298,14 +298,8 @@ class FrameState:
 
     def rows(self) -> dict[str, dict[str, m.Row]]:
         """The state's rows, typed and validated (kind -> key -> row)."""
-        out: dict[str, dict[str, m.Row]] = {}
-        for kind, table in self.arrays.items():
-            try:
-                rows = from_arrays(list(table.values()), ROW_TYPES[kind])
-            except (msgspec.ValidationError, TypeError) as exc:
-                raise FrameError(f"damaged replay frame: {kind}: {exc}") from exc
-            out[kind] = {row.key: row for row in rows}
-        return out
+        return {kind: {row.key: row for row in _typed(list(table.values()), kind)}
+                for kind, table in self.mirrors.items()}
 
 
 def apply_frame(store: Store, body: bytes, *, keyframe: bool, order: Order | None = None
@@ -316,28 +310,28 @@ def apply_frame(store: Store, body: bytes, *, keyframe: bool, order: Order | Non
     if keyframe:
         state = FrameState()
         state.keyframe(body)
-        rows = state.rows()
+        typed = state.rows()
         for kind in ROW_TYPES:
-            store.replace(kind, rows.get(kind, {}).values())
+            store.replace(kind, typed.get(kind, {}).values())
         frame_health = state.health
         at = state.at
     else:
-        frame, arrays = _decode(body)
-        for kind, items in arrays.items():
+        frame, rows = _decode(body)
+        for kind, items in rows.items():
             store.apply(kind, (("MODIFIED", row) for row in _typed(items, kind)))
-        touched: dict[str, dict[str, list[Any]]] = {}
+        touched: dict[str, dict[str, Any]] = {}
         for kind, key, patch in _resolved(frame, order or {}):
             table = touched.setdefault(kind, {})
-            array = table.get(key)
-            if array is None:
+            held = table.get(key)
+            if held is None:
                 row = store.held(kind).get(key)
                 if row is None:
                     continue
-                (array,) = _arrays_of([row], ROW_TYPES[kind])
-                table[key] = array
+                (held,) = to_mirrors([row], ROW_TYPES[kind])
+                table[key] = held
             try:
-                _apply(array, patch)
-            except (TypeError, ValueError, IndexError, KeyError) as exc:
+                _apply(held, patch)
+            except _PATCH_ERRORS as exc:
                 raise FrameError(f"damaged replay patch of {key}: {exc}") from exc
         for kind, table in touched.items():
             store.apply(kind, (("MODIFIED", row) for row in _typed(list(table.values()), kind)))
@@ -351,9 +345,9 @@ def apply_frame(store: Store, body: bytes, *, keyframe: bool, order: Order | Non
     return at
 
 
-def _typed(arrays: list[list[Any]], kind: str) -> list[m.Row]:
+def _typed(mirrors: list[Any], kind: str) -> list[m.Row]:
     try:
-        return from_arrays(arrays, ROW_TYPES[kind])
+        return from_mirrors(mirrors, ROW_TYPES[kind])
     except (msgspec.ValidationError, TypeError) as exc:
         raise FrameError(f"damaged replay frame: {kind}: {exc}") from exc
 
