@@ -37,9 +37,12 @@ workload, actor INTEGER, body BLOB)``
     (the columns duplicated it); version 1 a map with every field name. A field added to
     :class:`~backends.timeline.entry.TimelineEntry` must be added here and bump the version.
     ``id`` orders entries with equal ``at`` in the order they were recorded.
-    Indexes: ``entries_at(at)``, ``entries_app(app, at)``, ``entries_ns(namespace, at)``,
-    ``entries_name(name, at)``. None on ``actor``: the actor filter matches anywhere in the
-    text (it finds the matching strings first, then their rows).
+    One index: ``entries_at(at)`` (every read is a time range: the screen's newest entries,
+    the export's span, a seek's entries up to the cursor). Version 2 also indexed app,
+    namespace and name: no reader filters by them in SQL (the timeline screen filters its
+    newest entries in Python, the export reads a span), so they cost a quarter of the file
+    and served nothing; those filters of :meth:`TimelineReader.entries` scan the time range.
+    None on ``actor`` either: the actor filter matches anywhere in the text.
 ``frames(id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL, type TEXT, body BLOB)``
     The slim-row state for replay (:mod:`backends.timeline.frames` encodes and decodes the
     bodies): ``type`` is ``key`` (a keyframe: every row the store held at ``at``) or ``delta``
@@ -177,9 +180,6 @@ CREATE TABLE entries (
     actor INTEGER NOT NULL, body BLOB NOT NULL
 );
 CREATE INDEX entries_at ON entries (at);
-CREATE INDEX entries_app ON entries (app, at);
-CREATE INDEX entries_ns ON entries (namespace, at);
-CREATE INDEX entries_name ON entries (name, at);
 CREATE TABLE frames (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at REAL NOT NULL, type TEXT NOT NULL CHECK (type IN ('key', 'delta')),
