@@ -1,7 +1,8 @@
 """Issue 17, points 5 and 6: replay frames in file format 3 rebuild the store exactly, compactly.
 
-A seek (keyframe plus the deltas after it, patched as arrays) and playing forwards (frame by
-frame into a store) must both land on exactly the rows the store held at that moment,
+A seek (keyframe, the newest checkpoint after it, then the deltas after that, patched as
+row mirrors) and playing forwards (frame by frame into a store) must both land on exactly
+the rows the store held at that moment,
 whatever happened in between: rows of the keyframe patched (named by their place in it, not
 their key), rows new since the keyframe and then patched (named by key), rows removed, rows
 removed and back, a part list that changed length. A delta that names a keyframe row
@@ -51,7 +52,7 @@ def test_a_seek_and_playing_forwards_rebuild_exactly_the_recorded_rows(tmp_path:
         store.set_health(kind, "connected", now=clock[0])
     path = tmp_path / "c.timeline"
     writer = TimelineWriter(path, "c")
-    recorder = Recorder(store, writer, "c", clock=lambda: clock[0])
+    recorder = Recorder(store, writer, "c", clock=lambda: clock[0], checkpoint_interval=2.0)
     expected: dict[float, dict[str, PodRow]] = {}
 
     def step(*changes: tuple[str, PodRow]) -> None:
@@ -71,6 +72,8 @@ def test_a_seek_and_playing_forwards_rebuild_exactly_the_recorded_rows(tmp_path:
 
     with TimelineReader(path) as reader:
         deltas = reader.deltas(0.0, clock[0])
+        checks = [at for at, kind, _ in reader.frames(0.0, clock[0]) if kind == "check"]
+        assert len(checks) >= 2  # a seek past them starts from the newest
         for moment, rows in expected.items():
             assert recorded_state(reader, moment).tables.get("pods") == rows, moment
     second = zlib.decompress(deltas[0][1])

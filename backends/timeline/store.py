@@ -45,9 +45,11 @@ workload, actor INTEGER, body BLOB)``
     None on ``actor`` either: the actor filter matches anywhere in the text.
 ``frames(id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL, type TEXT, body BLOB)``
     The slim-row state for replay (:mod:`backends.timeline.frames` encodes and decodes the
-    bodies): ``type`` is ``key`` (a keyframe: every row the store held at ``at``) or ``delta``
-    (the rows changed and removed since the previous frame), ``body`` is msgspec-msgpack,
-    zlib-compressed. In version 3 a delta names a row its keyframe holds by the row's place
+    bodies): ``type`` is ``key`` (a keyframe: every row the store held at ``at``), ``delta``
+    (the rows changed and removed since the previous frame) or ``check`` (a checkpoint,
+    version 3: every row changed or removed since the keyframe, as one delta from it; a seek
+    applies the keyframe, the newest checkpoint, then the deltas after it), ``body`` is
+    msgspec-msgpack, zlib-compressed. In version 3 a delta names a row its keyframe holds by the row's place
     in that keyframe (a small integer) instead of its key (a pod's key was two thirds of a
     compressed patch). Index ``frames_at(type, at)``.
 
@@ -182,7 +184,7 @@ CREATE TABLE entries (
 CREATE INDEX entries_at ON entries (at);
 CREATE TABLE frames (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at REAL NOT NULL, type TEXT NOT NULL CHECK (type IN ('key', 'delta')),
+    at REAL NOT NULL, type TEXT NOT NULL CHECK (type IN ('key', 'delta', 'check')),
     body BLOB NOT NULL
 );
 CREATE INDEX frames_at ON frames (type, at);
@@ -420,6 +422,15 @@ class TimelineReader:
         """The newest keyframe at or before ``at``: (its time, its body), or None."""
         rows = self._query("SELECT at, body FROM frames WHERE type = 'key' AND at <= ? "
                            "ORDER BY at DESC, id DESC LIMIT 1", (at,))
+        if not rows:
+            return None
+        frame_at, body = rows[0]
+        return float(frame_at), bytes(body)  # type: ignore[arg-type, call-overload]
+
+    def checkpoint_before(self, at: float, *, after: float) -> tuple[float, bytes] | None:
+        """The newest checkpoint with ``after < its time <= at``: (its time, its body)."""
+        rows = self._query("SELECT at, body FROM frames WHERE type = 'check' AND at > ? "
+                           "AND at <= ? ORDER BY at DESC, id DESC LIMIT 1", (after, at))
         if not rows:
             return None
         frame_at, body = rows[0]

@@ -166,10 +166,10 @@ class TimelineWriter:
             self._queue.put(entry)
 
     def append_frame(self, at: float, frame_type: str, body: bytes) -> None:
-        """Queue a replay frame (``key`` or ``delta``, body already encoded)."""
+        """Queue a replay frame (``key``, ``delta`` or ``check``, body already encoded)."""
         self._raise_error()
-        if frame_type not in ("key", "delta"):
-            raise ValueError(f"frame type {frame_type!r}: expected 'key' or 'delta'")
+        if frame_type not in ("key", "delta", "check"):
+            raise ValueError(f"frame type {frame_type!r}: expected 'key', 'delta' or 'check'")
         self._queue.put(_Frame(at, frame_type, body))
 
     def flush(self, timeout: float = 10.0) -> None:
