@@ -19,8 +19,10 @@ What it decides, and why:
   whatever the number of sources (:mod:`backends.timeline.signals`).
 - Replay frames: a keyframe (every row) once the first lists are in and then every
   ``keyframe_interval``; a delta (changed rows, removed keys, changed source health) per
-  tick in between. Encoding a keyframe of 30,000 pods takes tens of milliseconds, on the loop,
-  once every ten minutes; deltas cost what changed.
+  tick in between; a checkpoint (everything changed since the keyframe) every
+  ``checkpoint_interval``, so that a seek applies at most that much of deltas. The frames
+  are encoded by the writer's thread, not on the loop (a keyframe or a checkpoint of 30,000
+  pods takes a fraction of a second): the loop only collects the rows, which are immutable.
 - The journal is polled from a worker thread (never on the loop), only when its file exists
   (reading must not create it), each entry recorded once it reached its final status.
 """
@@ -33,6 +35,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import msgspec
@@ -345,8 +348,9 @@ class Recorder:
         if rows or removed or self._pending_health:
             before = {kind: {k: v for k, v in base.items() if v is not None}
                       for kind, base in self._pending_base.items()}
-            self.writer.append_frame(now, "delta", encode_frame(
-                now, rows, removed, self._pending_health, before=before, places=self._places))
+            self.writer.append_frame(now, "delta", partial(
+                encode_frame, now, rows, removed, dict(self._pending_health), before=before,
+                places=self._places))
         self._clear_pending(now)
         if now - self._last_checkpoint >= self.checkpoint_interval and self._since_key:
             self._checkpoint(now)
@@ -372,8 +376,8 @@ class Recorder:
                 rows.setdefault(kind, []).append(current)
                 if base is not None:
                     before.setdefault(kind, {})[key] = base
-        self.writer.append_frame(now, "check", encode_frame(
-            now, rows, removed, dict(self.store.all_health()), before=before,
+        self.writer.append_frame(now, "check", partial(
+            encode_frame, now, rows, removed, dict(self.store.all_health()), before=before,
             places=self._places))
         self._last_checkpoint = now
 
@@ -386,7 +390,7 @@ class Recorder:
 
     def _keyframe(self, now: float) -> None:
         rows = {kind: list(self.store.held(kind).values()) for kind in ROW_TYPES}
-        body = encode_frame(now, rows, None, dict(self.store.all_health()))
+        body = partial(encode_frame, now, rows, None, dict(self.store.all_health()))
         # The deltas until the next keyframe name its rows by their place in it.
         self._places = {kind: {row.key: i for i, row in enumerate(items)}
                         for kind, items in rows.items()}

@@ -16,10 +16,9 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-
-import msgspec
 
 from backends.timeline.entry import TimelineEntry
 from backends.timeline.store import (
@@ -44,10 +43,15 @@ PRUNE_SECONDS = 60.0
 """How often the writer prunes by retention and size budget."""
 
 
-class _Frame(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """A frame to commit; its body encoded already, or encoded by the writer's thread
+    (a keyframe or checkpoint of 30,000 pods takes a fraction of a second to encode: off
+    the event loop)."""
+
     at: float
     type: str
-    body: bytes
+    body: bytes | Callable[[], bytes]
 
 
 _Item = TimelineEntry | _Frame
@@ -165,8 +169,11 @@ class TimelineWriter:
         for entry in entries:
             self._queue.put(entry)
 
-    def append_frame(self, at: float, frame_type: str, body: bytes) -> None:
-        """Queue a replay frame (``key``, ``delta`` or ``check``, body already encoded)."""
+    def append_frame(self, at: float, frame_type: str,
+                     body: bytes | Callable[[], bytes]) -> None:
+        """Queue a replay frame (``key``, ``delta`` or ``check``): its body, or a function
+        the writer's thread calls to encode it (its inputs must not change meanwhile; an
+        error encoding it is the writer's error, raised by the next call)."""
         self._raise_error()
         if frame_type not in ("key", "delta", "check"):
             raise ValueError(f"frame type {frame_type!r}: expected 'key', 'delta' or 'check'")
@@ -273,7 +280,8 @@ class TimelineWriter:
             return found
 
         rows = [encode_entry(e, intern) for e in batch if isinstance(e, TimelineEntry)]
-        frames = [(f.at, f.type, f.body) for f in batch if isinstance(f, _Frame)]
+        frames = [(f.at, f.type, f.body if isinstance(f.body, bytes) else f.body())
+                  for f in batch if isinstance(f, _Frame)]
         conn.execute("BEGIN")
         try:
             if fresh:
