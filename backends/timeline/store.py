@@ -22,27 +22,30 @@ with an error naming both versions, never misread):
     ``schema_version`` = ``3``, ``context`` (the kube context recorded), ``created`` (Unix
     seconds, when the file was made).
 ``strings(id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE)``
-    Every short text an entry repeats (kind, namespace, name, app, workload, actor, object
-    kind, before, after, actor kind, severity, context), stored once (version 3). Under the
-    30,000-pod flood the same few thousand workload, namespace and actor names come back in
-    every minute; storing them once and an integer in each row halves an entry (89 MB ->
-    about 50 MB for the worst flood hour's entries, ``bench/bench_timeline_export.py
-    --pods-per-s 50``). Strings are never deleted (a few thousand names: kilobytes).
+    The texts of the entries' filter columns (kind, namespace, name, app, workload, actor),
+    each stored once (version 3): under the 30,000-pod flood the same few thousand names
+    come back every minute. Strings are never deleted (a few thousand names: kilobytes).
 ``entries(id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL, kind, namespace, name, app,
-workload, actor INTEGER, body BLOB)``
-    One :class:`~backends.timeline.entry.TimelineEntry` per row. ``at`` and the string ids
-    of the fields that queries filter or sort by are columns; ``body`` holds the rest as one
-    msgspec-msgpack array (:data:`_BODY_FIELDS`: ``seen``, then the other fields, the
-    repeated ones as string ids). Version 2 stored every field in the body again, as text
-    (the columns duplicated it); version 1 a map with every field name. A field added to
-    :class:`~backends.timeline.entry.TimelineEntry` must be added here and bump the version.
-    ``id`` orders entries with equal ``at`` in the order they were recorded.
-    One index: ``entries_at(at)`` (every read is a time range: the screen's newest entries,
-    the export's span, a seek's entries up to the cursor). Version 2 also indexed app,
-    namespace and name: no reader filters by them in SQL (the timeline screen filters its
-    newest entries in Python, the export reads a span), so they cost a quarter of the file
-    and served nothing; those filters of :meth:`TimelineReader.entries` scan the time range.
-    None on ``actor`` either: the actor filter matches anywhere in the text.
+workload, actor, block, slot INTEGER)``
+    One :class:`~backends.timeline.entry.TimelineEntry` per row: ``at`` and the string ids
+    of the fields a query filters by (the index of the entries, not their truth), and
+    where the entry is (``block``, ``slot``).
+    ``id`` orders entries with equal ``at`` in the order they were recorded. One index,
+    ``entries_at(at)``: every read is a time range (the screen's newest entries, the
+    export's span). Version 2 also indexed app, namespace, name (and version 1 actor): no
+    reader filters by them in SQL (the timeline screen filters its newest entries in
+    Python), so they cost a quarter of the file and served nothing; those filters of
+    :meth:`TimelineReader.entries` scan the time range.
+``blocks(id INTEGER PRIMARY KEY, body BLOB)``
+    The entries of one commit (version 3): each one msgspec-msgpack array of its fields in
+    declaration order, the commit's arrays together zlib-compressed. Why together: the
+    entries of a flood differ in a few characters (pod names, counts); compressed together
+    they take a fifth to a tenth of their size, alone hardly less (and the texts the
+    columns intern cost next to nothing here). A read decodes a block straight into entry
+    arrays and converts them in one call, as version 2 did with its per-row bodies, which
+    also repeated every column's text uncompressed; version 1 stored a map with every field
+    name. A field added to :class:`~backends.timeline.entry.TimelineEntry` must come last
+    and bump the version. Blocks go when the last entry reading them is pruned.
 ``frames(id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL, type TEXT, body BLOB)``
     The slim-row state for replay (:mod:`backends.timeline.frames` encodes and decodes the
     bodies): ``type`` is ``key`` (a keyframe: every row the store held at ``at``), ``delta``
@@ -70,7 +73,8 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Callable, Collection, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -106,80 +110,45 @@ FLUSH_SECONDS = 0.5
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _ENCODER = msgspec.msgpack.Encoder()
 _COLUMN_FIELDS = ("kind", "namespace", "name", "app", "workload", "actor")
-"""Fields stored as string-id columns (queries filter on them), in column order."""
-_BODY_FIELDS = ("seen", "context", "object_kind", "change", "before", "after", "actor_kind",
-                "revision", "severity", "detail")
-"""Fields stored in the body array, in this order."""
-_INTERNED_BODY = frozenset({"context", "object_kind", "before", "after", "actor_kind",
-                            "severity"})
-"""Body fields stored as string ids (they repeat); the others as themselves."""
-_ALL_FIELDS = {f.name for f in msgspec.structs.fields(TimelineEntry)}
-assert _ALL_FIELDS == {"at", *_COLUMN_FIELDS, *_BODY_FIELDS}, \
-    "TimelineEntry changed: store the new field and bump the version"
-
-
-def encode_entry(entry: TimelineEntry, intern: Callable[[str], int]) -> tuple[object, ...]:
-    """An entry's stored row: ``at``, the column string ids, then the body (``intern``
-    gives a text's id in the file's strings table)."""
-    body = [entry.seen if name == "seen" else
-            intern(getattr(entry, name)) if name in _INTERNED_BODY else getattr(entry, name)
-            for name in _BODY_FIELDS]
-    return (entry.at, *(intern(getattr(entry, name)) for name in _COLUMN_FIELDS),
-            _ENCODER.encode(body))
-
-
-_Body = tuple[float, int, int, str, int, int, int, str, int, str]
-"""The stored body's shape (:data:`_BODY_FIELDS`; string ids as ints)."""
-_BODIES_DECODER = msgspec.msgpack.Decoder(list[_Body])
-_INTERNED_AT = tuple(i for i, name in enumerate(_BODY_FIELDS) if name in _INTERNED_BODY)
+"""Fields stored as string-id columns (what queries filter on), in column order."""
 _StoredEntry = msgspec.defstruct(
     "_StoredEntry",
     [(f.name, f.type) if f.required else (f.name, f.type, f.default)
      for f in msgspec.structs.fields(TimelineEntry)],
     array_like=True, frozen=True, kw_only=True)
-"""The entry's fields as an array in declaration order: rows are assembled in this shape
-and validated and converted to :class:`TimelineEntry` in one call per read."""
-assert tuple(f.name for f in msgspec.structs.fields(TimelineEntry)) == (
-    "at", "seen", "context", "kind", "namespace", "name", "object_kind", "app", "workload",
-    "change", "before", "after", "actor", "actor_kind", "revision", "severity", "detail"), \
-    "TimelineEntry changed: decode_entries assembles its fields in this order"
+"""An entry in a block: its fields as an array in declaration order (decoded, then
+converted to :class:`TimelineEntry` in one call per read). A field added to
+:class:`TimelineEntry` must come last and bump the version."""
+_BLOCK_DECODER = msgspec.msgpack.Decoder(list[_StoredEntry])  # type: ignore[valid-type]
 
 
-def decode_entries(rows: Sequence[Sequence[Any]], strings: Mapping[int, str]
-                   ) -> list[TimelineEntry]:
-    """The entries of stored rows (``at``, column ids, body), validated in bulk; raises
-    ``KeyError`` for an id missing from ``strings`` (the file's strings table) and
-    msgspec's errors for a damaged body or a value of the wrong type.
+def encode_entry(entry: TimelineEntry, intern: Callable[[str], int]
+                 ) -> tuple[tuple[object, ...], tuple[object, ...]]:
+    """An entry's stored columns (``at``, the column string ids: ``intern`` gives a text's
+    id in the file's strings table) and its body (every field, in declaration order)."""
+    return ((entry.at, *(intern(getattr(entry, name)) for name in _COLUMN_FIELDS)),
+            msgspec.structs.astuple(entry))
 
-    Why columns at a time: an hour of the flood is 200,000 entries; decoding every body in
-    one msgpack call and mapping ids to text a column at a time (``map`` over a dict) keeps
-    the read as fast as version 2's, whose bodies held the text itself.
-    """
-    if not rows:
-        return []
-    at, kind, namespace, name, app, workload, actor, raw = zip(*rows, strict=True)
-    header = b"\xdd" + len(raw).to_bytes(4, "big")  # one msgpack array of every body
-    bodies = _BODIES_DECODER.decode(header + b"".join(raw))
-    body = list(zip(*bodies, strict=True))
-    text = strings.__getitem__
-    for index in _INTERNED_AT:
-        body[index] = tuple(map(text, body[index]))
-    seen, context, object_kind, change, before, after, actor_kind, revision, severity, \
-        detail = body
-    arrays = zip(at, seen, context, map(text, kind), map(text, namespace), map(text, name),
-                 object_kind, map(text, app), map(text, workload), change, before, after,
-                 map(text, actor), actor_kind, revision, severity, detail, strict=True)
-    stored = msgspec.convert(list(arrays), list[_StoredEntry])  # type: ignore[valid-type]
-    return msgspec.convert(stored, list[TimelineEntry], from_attributes=True)
+
+def encode_block(bodies: Sequence[tuple[object, ...]], level: int = 6) -> bytes:
+    """The bodies of one commit's entries as one block: msgpack, zlib-compressed."""
+    return zlib.compress(_ENCODER.encode(bodies), level)
+
+
+def decode_block(raw: bytes) -> list[Any]:
+    """A block's entries; raises ``zlib.error`` or msgspec's errors when damaged."""
+    return _BLOCK_DECODER.decode(zlib.decompress(raw))
+
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE strings (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
+CREATE TABLE blocks (id INTEGER PRIMARY KEY, body BLOB NOT NULL);
 CREATE TABLE entries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at REAL NOT NULL, kind INTEGER NOT NULL, namespace INTEGER NOT NULL,
     name INTEGER NOT NULL, app INTEGER NOT NULL, workload INTEGER NOT NULL,
-    actor INTEGER NOT NULL, body BLOB NOT NULL
+    actor INTEGER NOT NULL, block INTEGER NOT NULL, slot INTEGER NOT NULL
 );
 CREATE INDEX entries_at ON entries (at);
 CREATE TABLE frames (
@@ -276,7 +245,7 @@ def _read_meta(path: Path, conn: sqlite3.Connection) -> TimelineMeta:
         age = "an older" if version < SCHEMA_VERSION else "a newer"
         raise TimelineFileError(path, f"schema version {version} (recorded by {age} "
                                 f"controlroom), this controlroom reads {SCHEMA_VERSION} only")
-    missing = {"entries", "frames", "strings"} - tables
+    missing = {"entries", "frames", "strings", "blocks"} - tables
     if missing:
         raise TimelineFileError(path, f"damaged: table(s) {', '.join(sorted(missing))} missing")
     return TimelineMeta(context=meta.get("context", ""), created=created,
@@ -315,7 +284,6 @@ class TimelineReader:
                                          check_same_thread=False)
         except sqlite3.Error as exc:
             raise _wrap(self.path, exc) from exc
-        self._strings: dict[int, str] = {}
         try:
             self.meta = _read_meta(self.path, self._conn)
             if check:
@@ -379,34 +347,35 @@ class TimelineReader:
                          f"({', '.join('?' * len(kinds))}))")
             params.extend(kinds)
         order = "DESC" if newest_first else "ASC"
-        sql = "SELECT at, kind, namespace, name, app, workload, actor, body FROM entries"
+        sql = "SELECT block, slot FROM entries"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY at {order}, id {order}"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(max(0, int(limit)))
-        rows = self._query(sql, params)
-        for attempt in (1, 2):
-            if attempt == 2 or not self._strings:
-                self._load_strings()
-            try:
-                return decode_entries(rows, self._strings)
-            except (msgspec.DecodeError, msgspec.ValidationError, TypeError,
-                    ValueError) as exc:
-                raise TimelineFileError(self.path, f"corrupt entry: {exc}") from exc
-            except KeyError as exc:
-                if attempt == 2:
-                    raise TimelineFileError(self.path, f"corrupt entry: string {exc} missing "
-                                            "from the strings table") from exc
-        raise AssertionError("unreachable")
+        places = self._query(sql, params)
+        try:
+            stored = self._bodies(places)  # type: ignore[arg-type]
+            return msgspec.convert(stored, list[TimelineEntry], from_attributes=True)
+        except (zlib.error, msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise TimelineFileError(self.path, f"corrupt entry block: {exc}") from exc
 
-    def _load_strings(self) -> None:
-        """Read the strings added since the last read (the writer appends while readers
-        read; a string's id and text never change)."""
-        after = max(self._strings, default=0)
-        self._strings.update((int(i), str(t)) for i, t in self._query(  # type: ignore[call-overload]
-            "SELECT id, text FROM strings WHERE id > ?", (after,)))
+    def _bodies(self, places: Sequence[tuple[Any, Any]]) -> list[Any]:
+        """The bodies at (block, slot) places: each block read and decoded once."""
+        wanted = sorted({block for block, _slot in places})
+        blocks: dict[int, list[Any]] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            for block, raw in self._query(
+                    f"SELECT id, body FROM blocks WHERE id IN ({', '.join('?' * len(chunk))})",
+                    chunk):
+                blocks[block] = decode_block(raw)  # type: ignore[index, arg-type]
+        try:
+            return [blocks[block][slot] for block, slot in places]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise TimelineFileError(self.path, "corrupt entry: its block or its place in it "
+                                    f"is missing ({exc!r})") from exc
 
     def span(self) -> tuple[float, float] | None:
         """The first and last moment recorded (entries and frames), or None when empty."""

@@ -34,6 +34,7 @@ from backends.timeline.store import (
     _integrity,
     _read_meta,
     _wrap,
+    encode_block,
     encode_entry,
 )
 
@@ -279,7 +280,8 @@ class TimelineWriter:
                     found = fresh[text] = self._next_string + len(fresh)
             return found
 
-        rows = [encode_entry(e, intern) for e in batch if isinstance(e, TimelineEntry)]
+        encoded = [encode_entry(e, intern) for e in batch if isinstance(e, TimelineEntry)]
+        block = encode_block([body for _columns, body in encoded]) if encoded else b""
         frames = [(f.at, f.type, f.body if isinstance(f.body, bytes) else f.body())
                   for f in batch if isinstance(f, _Frame)]
         conn.execute("BEGIN")
@@ -287,10 +289,14 @@ class TimelineWriter:
             if fresh:
                 conn.executemany("INSERT INTO strings (id, text) VALUES (?, ?)",
                                  [(i, t) for t, i in fresh.items()])
-            if rows:
+            if encoded:
+                block_id = conn.execute("INSERT INTO blocks (body) VALUES (?)",
+                                        (block,)).lastrowid
                 conn.executemany(
                     "INSERT INTO entries (at, kind, namespace, name, app, workload, actor, "
-                    "body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                    "block, slot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(*columns, block_id, slot)
+                     for slot, (columns, _body) in enumerate(encoded)])
             if frames:
                 conn.executemany("INSERT INTO frames (at, type, body) VALUES (?, ?, ?)",
                                  frames)
@@ -301,7 +307,7 @@ class TimelineWriter:
             raise
         self._strings.update(fresh)
         self._next_string += len(fresh)
-        self.entries_written += len(rows)
+        self.entries_written += len(encoded)
         self.frames_written += len(frames)
 
     def _prune(self, conn: sqlite3.Connection, now: float) -> None:
@@ -310,6 +316,7 @@ class TimelineWriter:
         keep_key = _newest_keyframe_at(conn)
         conn.execute("BEGIN")
         conn.execute("DELETE FROM entries WHERE at < ?", (cutoff,))
+        _drop_unused_blocks(conn)
         conn.execute("DELETE FROM frames WHERE at < ? AND at < ?",
                      (cutoff, keep_key if keep_key is not None else cutoff))
         conn.execute("COMMIT")
@@ -330,6 +337,7 @@ class TimelineWriter:
                         f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} "
                         "ORDER BY at, id LIMIT ?)", (drop,))
                 deleted += cur.rowcount
+            _drop_unused_blocks(conn)
             conn.execute("COMMIT")
             conn.execute("PRAGMA incremental_vacuum")
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -338,6 +346,17 @@ class TimelineWriter:
         else:
             return
         conn.execute("PRAGMA incremental_vacuum")
+
+
+def _drop_unused_blocks(conn: sqlite3.Connection) -> None:
+    """Delete the entry blocks before the oldest entry kept's: entries and blocks are
+    written in the same order, so its block is the oldest still read (a block some of
+    whose entries were pruned stays until all are)."""
+    row = conn.execute("SELECT block FROM entries ORDER BY id LIMIT 1").fetchone()
+    if row is None:
+        conn.execute("DELETE FROM blocks")
+    else:
+        conn.execute("DELETE FROM blocks WHERE id < ?", (row[0],))
 
 
 def _newest_keyframe_at(conn: sqlite3.Connection) -> float | None:
