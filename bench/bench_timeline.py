@@ -12,7 +12,7 @@ Two parts, printed as tables:
    its peak (memory flat), and the events the drill made.
 2. **Replay seek in a 1-hour recording.** An hour of recording is synthesised with the real
    recorder and writer on a fake clock (``--synth-pods`` pods, ``--synth-rate`` pod changes
-   a second, a tick every 0.5 s, a keyframe every 10 minutes and a checkpoint every minute,
+   a second, a tick every 0.5 s, a keyframe every 10 minutes and a checkpoint every 30 s,
    as recorded live), then the replay's :class:`~backends.timeline.replay.ReplaySource`
    seeks to every minute in random order: the time to build the state at the cursor and to
    copy it into the App's store (what a seek costs the screen), median and worst, against
