@@ -14,7 +14,8 @@ Two parts, printed as tables:
    recorder and writer on a fake clock (``--synth-pods`` pods, ``--synth-rate`` pod changes
    a second, a tick every 0.5 s, a keyframe every 10 minutes and a checkpoint every 30 s,
    as recorded live), then the replay's :class:`~backends.timeline.replay.ReplaySource`
-   seeks to every minute in random order: the time to build the state at the cursor and to
+   seeks to the last second of every minute in random order (29 s past a checkpoint, the
+   most deltas a seek applies; 9 min 59 s past a keyframe in the last minute of each ten): the time to build the state at the cursor and to
    copy it into the App's store (what a seek costs the screen), median and worst, against
    the 1 s target, wall and CPU time (the machine is shared: CPU time is what the seek
    costs, wall time what it costs there and then). Under both parts: where the file's bytes
@@ -327,7 +328,7 @@ def synth_part(args: argparse.Namespace, tmp: Path) -> None:
     for minute in minutes:
         c0 = time.process_time()
         t0 = time.perf_counter()
-        state = source.state_at(source.start + minute * 60 + 30)
+        state = source.state_at(source.start + minute * 60 + 59)
         t1 = time.perf_counter()
         copy_state(state, target)
         t2 = time.perf_counter()
