@@ -199,8 +199,8 @@ def encode_frame(at: float, rows: Mapping[str, Iterable[m.Row]],
                 keyed.setdefault(kind, []).append((row.key, patch))
             else:
                 placed.setdefault(kind, []).append((index, patch))
-    encoded = {kind: _ENCODER.encode(to_mirrors(items, ROW_TYPES[kind]))
-               for kind, items in full.items() if items}
+    encoded = {kind: _encode_rows(items, ROW_TYPES[kind]) for kind, items in full.items()
+               if items}
     gaps: dict[str, tuple[list[int], list[Patch]]] = {}
     for kind, at_places in placed.items():
         at_places.sort(key=lambda item: item[0])
@@ -211,6 +211,31 @@ def encode_frame(at: float, rows: Mapping[str, Iterable[m.Row]],
     frame = Frame(at=at, rows=encoded, removed={k: v for k, v in gone.items() if v},
                   health=dict(health or {}), patches=keyed, placed=gaps)
     return zlib.compress(_ENCODER.encode(frame), level)
+
+
+_CHUNK = 2000
+
+
+def _encode_rows(rows: Sequence[m.Row], row_type: type) -> bytes:
+    """Rows as one msgpack array of arrays, converted to mirrors a chunk at a time: a
+    keyframe's 30,000 pods as mirrors at once would cost tens of MB for a moment, and the
+    process keeps that high-water mark."""
+    if len(rows) <= _CHUNK:
+        return _ENCODER.encode(to_mirrors(rows, row_type))
+    parts = [_array_header(len(rows))]
+    for start in range(0, len(rows), _CHUNK):
+        chunk = _ENCODER.encode(to_mirrors(rows[start:start + _CHUNK], row_type))
+        parts.append(chunk[len(_array_header(min(_CHUNK, len(rows) - start))):])
+    return b"".join(parts)
+
+
+def _array_header(count: int) -> bytes:
+    """msgpack's header of an array of ``count`` items."""
+    if count < 16:
+        return bytes([0x90 | count])
+    if count < 0x10000:
+        return b"\xdc" + count.to_bytes(2, "big")
+    return b"\xdd" + count.to_bytes(4, "big")
 
 
 # ---------------------------------------------------------------- decoding

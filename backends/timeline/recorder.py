@@ -20,9 +20,9 @@ What it decides, and why:
 - Replay frames: a keyframe (every row) once the first lists are in and then every
   ``keyframe_interval``; a delta (changed rows, removed keys, changed source health) per
   tick in between; a checkpoint (everything changed since the keyframe) every
-  ``checkpoint_interval``, so that a seek applies at most that much of deltas. The frames
-  are encoded by the writer's thread, not on the loop (a keyframe or a checkpoint of 30,000
-  pods takes a fraction of a second): the loop only collects the rows, which are immutable.
+  ``checkpoint_interval``, so that a seek applies at most that much of deltas. Keyframes and
+  checkpoints are encoded by the writer's thread, not on the loop (30,000 pods take a
+  fraction of a second): the loop only collects the rows, which are immutable.
 - The journal is polled from a worker thread (never on the loop), only when its file exists
   (reading must not create it), each entry recorded once it reached its final status.
 """
@@ -348,9 +348,10 @@ class Recorder:
         if rows or removed or self._pending_health:
             before = {kind: {k: v for k, v in base.items() if v is not None}
                       for kind, base in self._pending_base.items()}
-            self.writer.append_frame(now, "delta", partial(
-                encode_frame, now, rows, removed, dict(self._pending_health), before=before,
-                places=self._places))
+            # Encoded here: a delta is small, and deferred it would keep the rows it
+            # replaced alive until the writer's next commit.
+            self.writer.append_frame(now, "delta", encode_frame(
+                now, rows, removed, self._pending_health, before=before, places=self._places))
         self._clear_pending(now)
         if now - self._last_checkpoint >= self.checkpoint_interval and self._since_key:
             self._checkpoint(now)

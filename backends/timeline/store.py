@@ -85,6 +85,8 @@ from backends.timeline.entry import TimelineEntry
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "default_path",
+    "decode_block",
+    "encode_block",
     "encode_entry",
     "file_size",
     "DEFAULT_RETENTION",
