@@ -3,14 +3,17 @@
 Retention and the size budget prune the oldest first and keep the newest keyframe a replay
 needs; one writer per file; the filters of ``read_entries``; a frame's patch brings a row
 exactly to its new state (a replay is only as right as its patches). Point 6 (disk): an
-entry's body is its fields as an array, not a map repeating every field name, and a file of
-the older map format is refused with an error naming its version, never misread.
+entry's body is its fields as an array, not a map repeating every field name; the texts of
+the filter columns are stored once and a commit's entries compressed together (format 3); a
+file of an older format is refused with an error naming its version, never misread; a
+damaged entry block is named, never skipped.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
+import zlib
 from pathlib import Path
 
 import msgspec
@@ -62,6 +65,11 @@ def test_retention_and_size_budget_prune_the_oldest_and_keep_the_newest_keyframe
     big.close()
     left = read_entries(path, newest_first=False)
     assert 0 < len(left) < 251 and left[-1].at == now + 199
+    with sqlite3.connect(path) as conn:  # the blocks of the entries pruned went with them
+        (orphans,) = conn.execute("SELECT count(*) FROM blocks WHERE id < "
+                                  "(SELECT min(block) FROM entries)").fetchone()
+    conn.close()
+    assert orphans == 0
 
 
 def test_one_writer_per_file_and_the_filters(tmp_path: Path) -> None:
@@ -100,7 +108,8 @@ def test_a_patch_brings_a_row_exactly_to_its_new_state() -> None:
                                                     reason="CrashLoopBackOff"),
                                       old.containers[1]))
     patch = diff_fields(old, new)
-    assert set(patch) == {"status", "ready_containers", "restarts", "containers"}
+    assert {PodRow.__struct_fields__[i] for i in patch} == {
+        "status", "ready_containers", "restarts", "containers"}
     assert patch_row(old, patch) == new
     whole = encode_frame(1.0, {"pods": [new]})
     patched = encode_frame(1.0, {"pods": [new]}, before={"pods": {old.key: old}})
@@ -151,16 +160,79 @@ def test_entries_are_stored_compactly_and_an_older_format_is_named_not_misread(
     writer.close()
     assert read_entries(path) == [full]  # exact round trip, every field
     with sqlite3.connect(path) as conn:
-        (body,) = conn.execute("SELECT body FROM entries").fetchone()
-    assert len(body) < 0.7 * len(msgspec.msgpack.encode(full))  # no field names stored
+        (block,) = conn.execute("SELECT body FROM blocks").fetchone()
+    conn.close()
+    assert b"detail" not in zlib.decompress(block)  # no field names stored
     with sqlite3.connect(path) as conn:  # what a file of the first format says of itself
         conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     conn.close()
     with pytest.raises(TimelineFileError, match=r"schema version 1 \(recorded by an older "
-                       r"controlroom\), this controlroom reads 2"):
+                       r"controlroom\), this controlroom reads 3"):
         read_entries(path)
     with pytest.raises(TimelineFileError, match="schema version 1"):
         TimelineWriter(path, "c")  # nor appended to in the new format
+    with sqlite3.connect(path) as conn:  # format 2: texts in every row, no strings table
+        conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    conn.close()
+    with pytest.raises(TimelineFileError, match=r"schema version 2 \(recorded by an older "
+                       r"controlroom\), this controlroom reads 3"):
+        read_entries(path)
+    with pytest.raises(TimelineFileError, match="schema version 2"):
+        TimelineWriter(path, "c")
+
+
+def test_repeated_texts_are_stored_once_and_a_reader_open_meanwhile_reads_new_ones(
+        tmp_path: Path) -> None:
+    """Format 3: namespace, app, workload, actor... are one row of the strings table each,
+    however many entries name them, and a commit's entries are compressed together; a
+    reader opened before the writer added a string (the replay's, the timeline screen's)
+    still finds the entries that use it."""
+    path = tmp_path / "c.timeline"
+    writer = TimelineWriter(path, "c")
+    now = time.time()
+    flood = [entry(now + i, name=f"app-{i % 3}", app="checkout",
+                   workload=f"Deployment/app-{i % 3}", kind="pods", object_kind="Pod",
+                   actor="kubelet", actor_kind="system", severity="Warning",
+                   change=f"restarts +{i}", detail=f"{i} pod(s)") for i in range(300)]
+    writer.append(flood)
+    writer.flush()
+    with sqlite3.connect(path) as conn:
+        (strings,) = conn.execute("SELECT count(*) FROM strings").fetchone()
+        (block,) = conn.execute("SELECT body FROM blocks LIMIT 1").fetchone()
+    conn.close()
+    assert strings < 20  # not one per entry
+    assert len(block) < 300 * 15  # 300 entries compressed together: a few bytes each
+    with TimelineReader(path) as reader:
+        assert reader.entries(newest_first=False) == flood
+        late = entry(now + 1000, name="late", namespace="new-ns", app="new-app", actor="alice")
+        writer.append([late])
+        writer.flush()
+        assert reader.entries(app="new-app") == [late]
+        assert reader.entries(actor="ALI") == [late]
+        assert reader.entries(namespace="nowhere") == []
+        assert len(reader.entries(kinds=["pods"])) == 300
+    writer.close()
+
+
+def test_an_entry_whose_block_is_damaged_or_missing_is_named_never_skipped(
+        tmp_path: Path) -> None:
+    path = tmp_path / "c.timeline"
+    writer = TimelineWriter(path, "c")
+    now = time.time()
+    writer.append([entry(now, app="checkout"), entry(now + 1, name="other")])
+    writer.close()
+    with sqlite3.connect(path) as conn:
+        (block,) = conn.execute("SELECT body FROM blocks").fetchone()
+        conn.execute("UPDATE blocks SET body = ?", (block[:-9],))  # cut short
+    conn.close()
+    with pytest.raises(TimelineFileError, match="corrupt entry block"):
+        read_entries(path, name="other")
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM blocks")
+    conn.close()
+    with pytest.raises(TimelineFileError, match="corrupt entry: its block or its place in it "
+                       "is missing"):
+        read_entries(path)
 
 
 def test_the_demo_records_into_a_fresh_file_and_moves_the_last_run_aside(tmp_path: Path) -> None:

@@ -19,8 +19,10 @@ What it decides, and why:
   whatever the number of sources (:mod:`backends.timeline.signals`).
 - Replay frames: a keyframe (every row) once the first lists are in and then every
   ``keyframe_interval``; a delta (changed rows, removed keys, changed source health) per
-  tick in between. Encoding a keyframe of 30,000 pods takes tens of milliseconds, on the loop,
-  once every ten minutes; deltas cost what changed.
+  tick in between; a checkpoint (everything changed since the keyframe) every
+  ``checkpoint_interval``, so that a seek applies at most that much of deltas. Keyframes and
+  checkpoints are encoded by the writer's thread, not on the loop (30,000 pods take a
+  fraction of a second): the loop only collects the rows, which are immutable.
 - The journal is polled from a worker thread (never on the loop), only when its file exists
   (reading must not create it), each entry recorded once it reached its final status; a
   resumed recorder reads it from before the recording's end (our writes made while it was
@@ -35,6 +37,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import msgspec
@@ -46,7 +49,7 @@ from backends.signals.model import ALERTS, AlertRow
 from backends.store import SourceHealth, Store
 from backends.timeline.changes import DIFFERS, diff_row
 from backends.timeline.entry import TimelineEntry
-from backends.timeline.frames import ROW_TYPES, apply_to_tables, encode_frame
+from backends.timeline.frames import ROW_TYPES, FrameState, encode_frame
 from backends.timeline.podagg import PodAggregator
 from backends.timeline.signals import AlertTracker, bus_entry, health_entry, journal_entry
 from backends.timeline.store import TimelineReader
@@ -79,17 +82,23 @@ class RecordedState(msgspec.Struct, kw_only=True):
 
 def recorded_state(reader: TimelineReader, until: float | None = None) -> RecordedState:
     """The recording's state at ``until`` (default: its end): the newest keyframe at or
-    before it plus the deltas after it (``at`` 0.0: no keyframe yet)."""
+    before it, the newest checkpoint after it (everything changed since the keyframe,
+    :meth:`Recorder._checkpoint`), then the deltas after that (``at`` 0.0: no keyframe
+    yet). Patches are applied to row mirrors, typed once at the end (:class:`FrameState`)."""
     end = until if until is not None else float("inf")
-    state = RecordedState()
     key = reader.keyframe_before(end)
     if key is None:
-        return state
+        return RecordedState()
     at, body = key
-    state.at = apply_to_tables(state.tables, state.health, body, keyframe=True)
+    frames = FrameState()
+    frames.keyframe(body)
+    check = reader.checkpoint_before(end, after=at)
+    if check is not None:
+        at, body = check
+        frames.delta(body)
     for _at, delta in reader.deltas(at, end):
-        state.at = apply_to_tables(state.tables, state.health, delta, keyframe=False)
-    return state
+        frames.delta(delta)
+    return RecordedState(at=frames.at, tables=frames.rows(), health=frames.health)
 
 
 def restore_state(reader: TimelineReader, store: Store, until: float | None = None) -> float:
@@ -125,6 +134,7 @@ class Recorder:
         baseline: Store | None = None,
         tick_seconds: float = 0.5,
         keyframe_interval: float = 600.0,
+        checkpoint_interval: float = 30.0,
         delta_interval: float = 1.0,
         pod_window: float = 60.0,
         first_list_limit: float = 30.0,
@@ -149,6 +159,11 @@ class Recorder:
         self._pods = PodAggregator(context, self._workload_of, window=pod_window)
         self._alerts = AlertTracker(context)
         self._last_keyframe: float | None = None
+        self._places: dict[str, dict[str, int]] = {}
+        self.checkpoint_interval = checkpoint_interval
+        self._last_checkpoint = 0.0
+        self._key_rows: dict[str, dict[str, Row]] = {}
+        self._since_key: dict[str, set[str]] = {}
         self._last_frame = 0.0
         self.delta_interval = delta_interval
         # What changed since the last frame: the latest rows, each key's row as of that
@@ -321,11 +336,13 @@ class Recorder:
             removed.discard(key)
             base[key] = None  # gone and back: stored whole, not as a patch
         self._pending_rows.setdefault(kind, {})[key] = new
+        self._since_key.setdefault(kind, set()).add(key)
 
     def _pending_remove(self, kind: str, key: str, old: Row | None) -> None:
         self._pending_base.setdefault(kind, {}).setdefault(key, old)
         self._pending_rows.get(kind, {}).pop(key, None)
         self._pending_removed.setdefault(kind, set()).add(key)
+        self._since_key.setdefault(kind, set()).add(key)
 
     def _frames(self, now: float) -> None:
         """A keyframe when due, else a delta of what changed since the last frame, at most
@@ -346,9 +363,42 @@ class Recorder:
         if rows or removed or self._pending_health:
             before = {kind: {k: v for k, v in base.items() if v is not None}
                       for kind, base in self._pending_base.items()}
+            # Encoded here: a delta is small, and deferred it would keep the rows it
+            # replaced alive until the writer's next commit.
             self.writer.append_frame(now, "delta", encode_frame(
-                now, rows, removed, self._pending_health, before=before))
+                now, rows, removed, self._pending_health, before=before, places=self._places))
         self._clear_pending(now)
+        if now - self._last_checkpoint >= self.checkpoint_interval and self._since_key:
+            self._checkpoint(now)
+
+    def _checkpoint(self, now: float) -> None:
+        """Everything that changed since the keyframe, as one delta from it (each changed
+        row once, patched from its keyframe row): a seek applies the newest checkpoint
+        and then at most ``checkpoint_interval`` of deltas, not every delta since the
+        keyframe (at 1,000 pod changes a second, 600,000 patches after ten minutes). It
+        costs about a patch per changed row (a tenth of a keyframe at most). Every 30 s by
+        default: at 1,000 changes/s a seek then applies at most 30,000 patches of deltas
+        after up to 30,000 of the checkpoint (bench/bench_timeline.py --synth-rate 1000:
+        0.15 s of CPU each), for 5 MB an hour of checkpoints."""
+        rows: dict[str, list[Row]] = {}
+        removed: dict[str, list[str]] = {}
+        before: dict[str, dict[str, Row]] = {}
+        for kind, keys in self._since_key.items():
+            at_key = self._key_rows.get(kind, {})
+            now_held = self._prev.get(kind, {})
+            for key in sorted(keys):
+                base, current = at_key.get(key), now_held.get(key)
+                if current is None:
+                    if base is not None:
+                        removed.setdefault(kind, []).append(key)
+                    continue
+                rows.setdefault(kind, []).append(current)
+                if base is not None:
+                    before.setdefault(kind, {})[key] = base
+        self.writer.append_frame(now, "check", partial(
+            encode_frame, now, rows, removed, dict(self.store.all_health()), before=before,
+            places=self._places))
+        self._last_checkpoint = now
 
     def _clear_pending(self, now: float) -> None:
         self._pending_rows = {}
@@ -359,9 +409,14 @@ class Recorder:
 
     def _keyframe(self, now: float) -> None:
         rows = {kind: list(self.store.held(kind).values()) for kind in ROW_TYPES}
-        body = encode_frame(now, rows, None, dict(self.store.all_health()))
+        body = partial(encode_frame, now, rows, None, dict(self.store.all_health()))
+        # The deltas until the next keyframe name its rows by their place in it.
+        self._places = {kind: {row.key: i for i, row in enumerate(items)}
+                        for kind, items in rows.items()}
+        self._key_rows = {kind: {row.key: row for row in items} for kind, items in rows.items()}
+        self._since_key = {}
         self.writer.append_frame(now, "key", body)
-        self._last_keyframe = now
+        self._last_keyframe = self._last_checkpoint = now
         self._clear_pending(now)
 
     # ------------------------------------------------------------ the journal

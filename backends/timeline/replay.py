@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from backends.store import Store
-from backends.timeline.frames import apply_frame
+from backends.timeline.frames import Order, apply_frame, keyframe_order
 from backends.timeline.recorder import RecordedState, recorded_state
 from backends.timeline.store import TimelineFileError, TimelineReader
 
@@ -83,6 +83,7 @@ class ReplaySource:
         self.path = Path(path)
         self._reader = TimelineReader(self.path)
         self._lock = threading.Lock()
+        self._orders: dict[float, Order] = {}
         first = self._reader.first_keyframe_at()
         last = self._reader.last_frame_at()
         if first is None or last is None:
@@ -101,13 +102,37 @@ class ReplaySource:
         with self._lock:
             return recorded_state(self._reader, moment)
 
-    def frames_between(self, after: float, until: float) -> list[tuple[float, str, bytes]]:
-        """The frames in ``(after, until]``, oldest first (blocking)."""
+    def frames_between(self, after: float, until: float
+                       ) -> list[tuple[float, str, bytes, Order | None]]:
+        """The frames in ``(after, until]``, oldest first, each delta with its keyframe's
+        order (what its patches' places mean; blocking)."""
         with self._lock:
-            return self._reader.frames(after, until)
+            out: list[tuple[float, str, bytes, Order | None]] = []
+            for at, frame_type, body in self._reader.frames(after, until):
+                if frame_type == "check":
+                    continue  # the deltas around it say the same, step by step
+                if frame_type == "key":
+                    self._orders = {at: keyframe_order(body)}
+                    out.append((at, frame_type, body, None))
+                else:
+                    out.append((at, frame_type, body, self._order_for(at)))
+            return out
+
+    def _order_for(self, at: float) -> Order:
+        """The order of the keyframe a delta at ``at`` belongs to (the newest at or before
+        it; decoded once and kept while playing through its deltas)."""
+        key = self._reader.keyframe_before(at)
+        if key is None:
+            return {}
+        key_at, body = key
+        order = self._orders.get(key_at)
+        if order is None:
+            order = keyframe_order(body)
+            self._orders = {key_at: order}
+        return order
 
     @staticmethod
-    def apply(store: Store, frames: list[tuple[float, str, bytes]]) -> None:
+    def apply(store: Store, frames: list[tuple[float, str, bytes, Order | None]]) -> None:
         """Apply frames read by :meth:`frames_between` to ``store`` (on the store's loop)."""
-        for _at, frame_type, body in frames:
-            apply_frame(store, body, keyframe=frame_type == "key")
+        for _at, frame_type, body, order in frames:
+            apply_frame(store, body, keyframe=frame_type == "key", order=order)

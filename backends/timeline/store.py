@@ -14,30 +14,47 @@ by retention and size budget, and is the only thread that touches the connection
 (:func:`read_entries`, :class:`TimelineReader`) are synchronous: call them through
 ``asyncio.to_thread`` from the event loop.
 
-Schema (``schema_version`` 2; the meta table says which; a file of another version is refused
+Schema (``schema_version`` 3; the meta table says which; a file of another version is refused
 with an error naming both versions, never misread):
 
 ``meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)``
     ``format`` = ``controlroom-timeline`` (a foreign SQLite file has no such row),
-    ``schema_version`` = ``1``, ``context`` (the kube context recorded), ``created`` (Unix
+    ``schema_version`` = ``3``, ``context`` (the kube context recorded), ``created`` (Unix
     seconds, when the file was made).
-``entries(id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL, seen REAL, kind TEXT, namespace TEXT,
-name TEXT, object_kind TEXT, app TEXT, workload TEXT, actor TEXT, body BLOB)``
-    One :class:`~backends.timeline.entry.TimelineEntry` per row. The columns copy the entry's
-    fields that queries filter or sort by; ``body`` is the whole entry, msgspec-msgpack
-    encoded as an array of its fields in declaration order (version 2: version 1 stored a
-    map, whose field names were 40 % of each body and the biggest share of the disk budget
-    under a pod flood): it is the truth, the columns are its index. A field added to
-    :class:`~backends.timeline.entry.TimelineEntry` must come last and bump the version.
-    ``id`` orders entries with equal ``at`` in the order they were recorded.
-    Indexes: ``entries_at(at)``, ``entries_app(app, at)``, ``entries_ns(namespace, at)``,
-    ``entries_name(name, at)``. None on ``actor`` (version 1 had one): the actor filter
-    matches anywhere in the text, which no index serves, so it only cost disk.
+``strings(id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE)``
+    The texts of the entries' filter columns (kind, namespace, name, app, workload, actor),
+    each stored once (version 3): under the 30,000-pod flood the same few thousand names
+    come back every minute. Strings are never deleted (a few thousand names: kilobytes).
+``entries(id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL, kind, namespace, name, app,
+workload, actor, block, slot INTEGER)``
+    One :class:`~backends.timeline.entry.TimelineEntry` per row: ``at`` and the string ids
+    of the fields a query filters by (the index of the entries, not their truth), and
+    where the entry is (``block``, ``slot``).
+    ``id`` orders entries with equal ``at`` in the order they were recorded. One index,
+    ``entries_at(at)``: every read is a time range (the screen's newest entries, the
+    export's span). Version 2 also indexed app, namespace, name (and version 1 actor): no
+    reader filters by them in SQL (the timeline screen filters its newest entries in
+    Python), so they cost a quarter of the file and served nothing; those filters of
+    :meth:`TimelineReader.entries` scan the time range.
+``blocks(id INTEGER PRIMARY KEY, body BLOB)``
+    The entries of one commit (version 3): each one msgspec-msgpack array of its fields in
+    declaration order, the commit's arrays together zlib-compressed. Why together: the
+    entries of a flood differ in a few characters (pod names, counts); compressed together
+    they take a fifth to a tenth of their size, alone hardly less (and the texts the
+    columns intern cost next to nothing here). A read decodes a block straight into entry
+    arrays and converts them in one call, as version 2 did with its per-row bodies, which
+    also repeated every column's text uncompressed; version 1 stored a map with every field
+    name. A field added to :class:`~backends.timeline.entry.TimelineEntry` must come last
+    and bump the version. Blocks go when the last entry reading them is pruned.
 ``frames(id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL, type TEXT, body BLOB)``
     The slim-row state for replay (:mod:`backends.timeline.frames` encodes and decodes the
-    bodies): ``type`` is ``key`` (a keyframe: every row the store held at ``at``) or ``delta``
-    (the rows changed and removed since the previous frame), ``body`` is msgspec-msgpack,
-    zlib-compressed. Index ``frames_at(type, at)``.
+    bodies): ``type`` is ``key`` (a keyframe: every row the store held at ``at``), ``delta``
+    (the rows changed and removed since the previous frame) or ``check`` (a checkpoint,
+    version 3: every row changed or removed since the keyframe, as one delta from it; a seek
+    applies the keyframe, the newest checkpoint, then the deltas after it), ``body`` is
+    msgspec-msgpack, zlib-compressed. In version 3 a delta names a row its keyframe holds by the row's place
+    in that keyframe (a small integer) instead of its key (a pod's key was two thirds of a
+    compressed patch). Index ``frames_at(type, at)``.
 
 Retention and size budget: the writer deletes entries and frames older than the retention,
 and when the file outgrows its budget, the oldest tenth of both (and never the newest
@@ -56,8 +73,10 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Collection, Sequence
+import zlib
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -66,6 +85,8 @@ from backends.timeline.entry import TimelineEntry
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "default_path",
+    "decode_block",
+    "encode_block",
     "encode_entry",
     "file_size",
     "DEFAULT_RETENTION",
@@ -81,7 +102,7 @@ __all__ = [
 ]
 
 FORMAT = "controlroom-timeline"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DEFAULT_RETENTION = 72 * 3600.0
 DEFAULT_MAX_BYTES = 2 * 1024**3
 """Two GiB: 48 hours at the issue's 50 MB/hour is 2.4 GB at most; the oldest goes first."""
@@ -89,37 +110,52 @@ FLUSH_SECONDS = 0.5
 """The writer commits at least this often: a SIGKILL loses at most this much (issue: 1 s)."""
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
-_ENTRY_ENCODER = msgspec.msgpack.Encoder()
+_ENCODER = msgspec.msgpack.Encoder()
+_COLUMN_FIELDS = ("kind", "namespace", "name", "app", "workload", "actor")
+"""Fields stored as string-id columns (what queries filter on), in column order."""
 _StoredEntry = msgspec.defstruct(
     "_StoredEntry",
     [(f.name, f.type) if f.required else (f.name, f.type, f.default)
      for f in msgspec.structs.fields(TimelineEntry)],
     array_like=True, frozen=True, kw_only=True)
-"""The body's shape: the entry's fields as an array (decoded, then converted to
-:class:`TimelineEntry` in one call)."""
-_ENTRY_DECODER = msgspec.msgpack.Decoder(_StoredEntry)
+"""An entry in a block: its fields as an array in declaration order (decoded, then
+converted to :class:`TimelineEntry` in one call per read). A field added to
+:class:`TimelineEntry` must come last and bump the version."""
+_BLOCK_DECODER = msgspec.msgpack.Decoder(list[_StoredEntry])  # type: ignore[valid-type]
 
 
-def encode_entry(entry: TimelineEntry) -> bytes:
-    """An entry's stored body: its fields as one msgpack array, in declaration order."""
-    return _ENTRY_ENCODER.encode(msgspec.structs.astuple(entry))
+def encode_entry(entry: TimelineEntry, intern: Callable[[str], int]
+                 ) -> tuple[tuple[object, ...], tuple[object, ...]]:
+    """An entry's stored columns (``at``, the column string ids: ``intern`` gives a text's
+    id in the file's strings table) and its body (every field, in declaration order)."""
+    return ((entry.at, *(intern(getattr(entry, name)) for name in _COLUMN_FIELDS)),
+            msgspec.structs.astuple(entry))
+
+
+def encode_block(bodies: Sequence[tuple[object, ...]], level: int = 6) -> bytes:
+    """The bodies of one commit's entries as one block: msgpack, zlib-compressed."""
+    return zlib.compress(_ENCODER.encode(bodies), level)
+
+
+def decode_block(raw: bytes) -> list[Any]:
+    """A block's entries; raises ``zlib.error`` or msgspec's errors when damaged."""
+    return _BLOCK_DECODER.decode(zlib.decompress(raw))
+
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE strings (id INTEGER PRIMARY KEY, text TEXT NOT NULL UNIQUE);
+CREATE TABLE blocks (id INTEGER PRIMARY KEY, body BLOB NOT NULL);
 CREATE TABLE entries (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at REAL NOT NULL, seen REAL NOT NULL, kind TEXT NOT NULL,
-    namespace TEXT NOT NULL, name TEXT NOT NULL, object_kind TEXT NOT NULL,
-    app TEXT NOT NULL, workload TEXT NOT NULL, actor TEXT NOT NULL,
-    body BLOB NOT NULL
+    at REAL NOT NULL, kind INTEGER NOT NULL, namespace INTEGER NOT NULL,
+    name INTEGER NOT NULL, app INTEGER NOT NULL, workload INTEGER NOT NULL,
+    actor INTEGER NOT NULL, block INTEGER NOT NULL, slot INTEGER NOT NULL
 );
 CREATE INDEX entries_at ON entries (at);
-CREATE INDEX entries_app ON entries (app, at);
-CREATE INDEX entries_ns ON entries (namespace, at);
-CREATE INDEX entries_name ON entries (name, at);
 CREATE TABLE frames (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at REAL NOT NULL, type TEXT NOT NULL CHECK (type IN ('key', 'delta')),
+    at REAL NOT NULL, type TEXT NOT NULL CHECK (type IN ('key', 'delta', 'check')),
     body BLOB NOT NULL
 );
 CREATE INDEX frames_at ON frames (type, at);
@@ -211,7 +247,7 @@ def _read_meta(path: Path, conn: sqlite3.Connection) -> TimelineMeta:
         age = "an older" if version < SCHEMA_VERSION else "a newer"
         raise TimelineFileError(path, f"schema version {version} (recorded by {age} "
                                 f"controlroom), this controlroom reads {SCHEMA_VERSION} only")
-    missing = {"entries", "frames"} - tables
+    missing = {"entries", "frames", "strings", "blocks"} - tables
     if missing:
         raise TimelineFileError(path, f"damaged: table(s) {', '.join(sorted(missing))} missing")
     return TimelineMeta(context=meta.get("context", ""), created=created,
@@ -299,35 +335,49 @@ class TimelineReader:
             params.append(until)
         for column, value in (("app", app), ("namespace", namespace), ("name", name)):
             if value is not None:
-                where.append(f"{column} = ?")
+                where.append(f"{column} = (SELECT id FROM strings WHERE text = ?)")
                 params.append(value)
         if actor is not None:
-            where.append("instr(lower(actor), lower(?)) > 0")
+            where.append("actor IN (SELECT id FROM strings WHERE "
+                         "instr(lower(text), lower(?)) > 0)")
             params.append(actor)
         if kinds is not None:
             kinds = list(kinds)
             if not kinds:
                 return []
-            where.append(f"kind IN ({', '.join('?' * len(kinds))})")
+            where.append(f"kind IN (SELECT id FROM strings WHERE text IN "
+                         f"({', '.join('?' * len(kinds))}))")
             params.extend(kinds)
         order = "DESC" if newest_first else "ASC"
-        sql = "SELECT body FROM entries"
+        sql = "SELECT block, slot FROM entries"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += f" ORDER BY at {order}, id {order}"
         if limit is not None:
             sql += " LIMIT ?"
             params.append(max(0, int(limit)))
-        stored: list[object] = []
-        for (body,) in self._query(sql, params):
-            try:
-                stored.append(_ENTRY_DECODER.decode(body))  # type: ignore[arg-type]
-            except (msgspec.DecodeError, TypeError) as exc:
-                raise TimelineFileError(self.path, f"corrupt entry: {exc}") from exc
+        places = self._query(sql, params)
         try:
+            stored = self._bodies(places)  # type: ignore[arg-type]
             return msgspec.convert(stored, list[TimelineEntry], from_attributes=True)
-        except msgspec.ValidationError as exc:
-            raise TimelineFileError(self.path, f"corrupt entry: {exc}") from exc
+        except (zlib.error, msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise TimelineFileError(self.path, f"corrupt entry block: {exc}") from exc
+
+    def _bodies(self, places: Sequence[tuple[Any, Any]]) -> list[Any]:
+        """The bodies at (block, slot) places: each block read and decoded once."""
+        wanted = sorted({block for block, _slot in places})
+        blocks: dict[int, list[Any]] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            for block, raw in self._query(
+                    f"SELECT id, body FROM blocks WHERE id IN ({', '.join('?' * len(chunk))})",
+                    chunk):
+                blocks[block] = decode_block(raw)  # type: ignore[index, arg-type]
+        try:
+            return [blocks[block][slot] for block, slot in places]
+        except (KeyError, IndexError, TypeError) as exc:
+            raise TimelineFileError(self.path, "corrupt entry: its block or its place in it "
+                                    f"is missing ({exc!r})") from exc
 
     def span(self) -> tuple[float, float] | None:
         """The first and last moment recorded (entries and frames), or None when empty."""
@@ -343,6 +393,15 @@ class TimelineReader:
         """The newest keyframe at or before ``at``: (its time, its body), or None."""
         rows = self._query("SELECT at, body FROM frames WHERE type = 'key' AND at <= ? "
                            "ORDER BY at DESC, id DESC LIMIT 1", (at,))
+        if not rows:
+            return None
+        frame_at, body = rows[0]
+        return float(frame_at), bytes(body)  # type: ignore[arg-type, call-overload]
+
+    def checkpoint_before(self, at: float, *, after: float) -> tuple[float, bytes] | None:
+        """The newest checkpoint with ``after < its time <= at``: (its time, its body)."""
+        rows = self._query("SELECT at, body FROM frames WHERE type = 'check' AND at > ? "
+                           "AND at <= ? ORDER BY at DESC, id DESC LIMIT 1", (after, at))
         if not rows:
             return None
         frame_at, body = rows[0]

@@ -16,10 +16,9 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
-
-import msgspec
 
 from backends.timeline.entry import TimelineEntry
 from backends.timeline.store import (
@@ -35,6 +34,7 @@ from backends.timeline.store import (
     _integrity,
     _read_meta,
     _wrap,
+    encode_block,
     encode_entry,
 )
 
@@ -44,10 +44,15 @@ PRUNE_SECONDS = 60.0
 """How often the writer prunes by retention and size budget."""
 
 
-class _Frame(msgspec.Struct, frozen=True):
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """A frame to commit; its body encoded already, or encoded by the writer's thread
+    (a keyframe or checkpoint of 30,000 pods takes a fraction of a second to encode: off
+    the event loop)."""
+
     at: float
     type: str
-    body: bytes
+    body: bytes | Callable[[], bytes]
 
 
 _Item = TimelineEntry | _Frame
@@ -86,9 +91,15 @@ class TimelineWriter:
         try:
             self._conn = self._open()
             self.meta = _read_meta(self.path, self._conn)
+            self._strings: dict[str, int] = {
+                str(t): int(i) for i, t in self._conn.execute("SELECT id, text FROM strings")}
+        except sqlite3.Error as exc:
+            os.close(self._lock_fd)
+            raise _wrap(self.path, exc) from exc
         except BaseException:
             os.close(self._lock_fd)
             raise
+        self._next_string = max(self._strings.values(), default=0) + 1
         self._thread = threading.Thread(target=self._run, name=f"timeline-writer {self.path}",
                                         daemon=True)
         self._closed = False
@@ -159,11 +170,14 @@ class TimelineWriter:
         for entry in entries:
             self._queue.put(entry)
 
-    def append_frame(self, at: float, frame_type: str, body: bytes) -> None:
-        """Queue a replay frame (``key`` or ``delta``, body already encoded)."""
+    def append_frame(self, at: float, frame_type: str,
+                     body: bytes | Callable[[], bytes]) -> None:
+        """Queue a replay frame (``key``, ``delta`` or ``check``): its body, or a function
+        the writer's thread calls to encode it (its inputs must not change meanwhile; an
+        error encoding it is the writer's error, raised by the next call)."""
         self._raise_error()
-        if frame_type not in ("key", "delta"):
-            raise ValueError(f"frame type {frame_type!r}: expected 'key' or 'delta'")
+        if frame_type not in ("key", "delta", "check"):
+            raise ValueError(f"frame type {frame_type!r}: expected 'key', 'delta' or 'check'")
         self._queue.put(_Frame(at, frame_type, body))
 
     def flush(self, timeout: float = 10.0) -> None:
@@ -254,16 +268,35 @@ class TimelineWriter:
                     batch.append(item)
 
     def _commit(self, conn: sqlite3.Connection, batch: list[_Item]) -> None:
-        rows = [(e.at, e.seen, e.kind, e.namespace, e.name, e.object_kind, e.app, e.workload,
-                 e.actor, encode_entry(e))
-                for e in batch if isinstance(e, TimelineEntry)]
-        frames = [(f.at, f.type, f.body) for f in batch if isinstance(f, _Frame)]
+        fresh: dict[str, int] = {}
+
+        def intern(text: str) -> int:
+            """The text's id in the strings table: known, or new in this transaction
+            (kept only once it commits, so a rolled-back batch leaves no id behind)."""
+            found = self._strings.get(text)
+            if found is None:
+                found = fresh.get(text)
+                if found is None:
+                    found = fresh[text] = self._next_string + len(fresh)
+            return found
+
+        encoded = [encode_entry(e, intern) for e in batch if isinstance(e, TimelineEntry)]
+        block = encode_block([body for _columns, body in encoded]) if encoded else b""
+        frames = [(f.at, f.type, f.body if isinstance(f.body, bytes) else f.body())
+                  for f in batch if isinstance(f, _Frame)]
         conn.execute("BEGIN")
         try:
-            if rows:
+            if fresh:
+                conn.executemany("INSERT INTO strings (id, text) VALUES (?, ?)",
+                                 [(i, t) for t, i in fresh.items()])
+            if encoded:
+                block_id = conn.execute("INSERT INTO blocks (body) VALUES (?)",
+                                        (block,)).lastrowid
                 conn.executemany(
-                    "INSERT INTO entries (at, seen, kind, namespace, name, object_kind, app, "
-                    "workload, actor, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                    "INSERT INTO entries (at, kind, namespace, name, app, workload, actor, "
+                    "block, slot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(*columns, block_id, slot)
+                     for slot, (columns, _body) in enumerate(encoded)])
             if frames:
                 conn.executemany("INSERT INTO frames (at, type, body) VALUES (?, ?, ?)",
                                  frames)
@@ -272,7 +305,9 @@ class TimelineWriter:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             raise
-        self.entries_written += len(rows)
+        self._strings.update(fresh)
+        self._next_string += len(fresh)
+        self.entries_written += len(encoded)
         self.frames_written += len(frames)
 
     def _prune(self, conn: sqlite3.Connection, now: float) -> None:
@@ -281,6 +316,7 @@ class TimelineWriter:
         keep_key = _newest_keyframe_at(conn)
         conn.execute("BEGIN")
         conn.execute("DELETE FROM entries WHERE at < ?", (cutoff,))
+        _drop_unused_blocks(conn)
         conn.execute("DELETE FROM frames WHERE at < ? AND at < ?",
                      (cutoff, keep_key if keep_key is not None else cutoff))
         conn.execute("COMMIT")
@@ -301,6 +337,7 @@ class TimelineWriter:
                         f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} "
                         "ORDER BY at, id LIMIT ?)", (drop,))
                 deleted += cur.rowcount
+            _drop_unused_blocks(conn)
             conn.execute("COMMIT")
             conn.execute("PRAGMA incremental_vacuum")
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -309,6 +346,17 @@ class TimelineWriter:
         else:
             return
         conn.execute("PRAGMA incremental_vacuum")
+
+
+def _drop_unused_blocks(conn: sqlite3.Connection) -> None:
+    """Delete the entry blocks before the oldest entry kept's: entries and blocks are
+    written in the same order, so its block is the oldest still read (a block some of
+    whose entries were pruned stays until all are)."""
+    row = conn.execute("SELECT block FROM entries ORDER BY id LIMIT 1").fetchone()
+    if row is None:
+        conn.execute("DELETE FROM blocks")
+    else:
+        conn.execute("DELETE FROM blocks WHERE id < ?", (row[0],))
 
 
 def _newest_keyframe_at(conn: sqlite3.Connection) -> float | None:
