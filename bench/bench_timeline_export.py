@@ -45,7 +45,7 @@ from typing import Any, TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from backends.baseline.io import write_atomic  # noqa: E402
+from backends.fsutil import write_atomic  # noqa: E402
 from backends.timeline.correlate import CHANGE_KINDS, DEFAULT_WINDOW_S  # noqa: E402
 from backends.timeline.entry import TimelineEntry  # noqa: E402
 from backends.timeline.export import FORMATS, ExportFormat, Span, render_bytes  # noqa: E402

@@ -65,7 +65,7 @@ def recording_path(args: argparse.Namespace) -> Path:
 
 def timeline(args: argparse.Namespace, state: CommandState) -> int:
     """Write the export to ``-o`` (atomically) or to stdout."""
-    from backends.baseline.io import BaselineError, write_atomic
+    from backends.fsutil import FileWriteError, write_atomic
     from backends.timeline import feed
     from backends.timeline.correlate import CHANGE_KINDS, DEFAULT_WINDOW_S
     from backends.timeline.export import Span, render, render_bytes
@@ -110,7 +110,7 @@ def timeline(args: argparse.Namespace, state: CommandState) -> int:
     try:
         write_atomic(args.output, render_bytes(entries, span, args.format, earlier),
                      overwrite=args.force)
-    except BaselineError as exc:
+    except FileWriteError as exc:
         fail(USAGE, clean(exc, 600))
     print(f"timeline: {len(entries)} entries of {clean(context, 200)} written to "
           f"{clean(str(args.output), 300)} ({args.format})", file=sys.stderr)

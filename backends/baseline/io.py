@@ -30,11 +30,9 @@ a context without opening every file.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import stat
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Final
@@ -42,8 +40,8 @@ from typing import Any, Final
 import msgspec
 import platformdirs
 
+from backends import fsutil
 from backends.baseline.model import SCHEMA_VERSION, Baseline
-from backends.fsutil import fsync_dir
 from backends.sanitize import clean
 
 __all__ = [
@@ -138,48 +136,15 @@ def encode_baseline(baseline: Baseline) -> bytes:
 
 
 def write_atomic(path: Path, data: bytes, *, overwrite: bool = False) -> None:
-    """Write ``data`` to ``path`` all or nothing, mode 0600 (see the module docstring).
+    """:func:`backends.fsutil.write_atomic`, its failure as a :class:`BaselineError`.
 
     Raises :class:`BaselineError` when the file exists and ``overwrite`` is False, or when the
     disk refuses; a temporary file is never left behind.
     """
-    directory = path.parent
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise BaselineError(path, f"cannot write here: {exc.strerror or exc}") from exc
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            _link_new(tmp, path)
-        fsync_dir(directory)
-    except OSError as exc:
-        raise BaselineError(path, f"cannot write: {exc.strerror or exc}") from exc
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
-def _link_new(tmp: Path, path: Path) -> None:
-    """Give ``tmp`` the name ``path`` only if nothing has it (atomic with a hard link)."""
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        raise BaselineError(path, "already exists; refusing to overwrite it (choose another "
-                            "name, or remove it first)") from None
-    except OSError:
-        # A file system without hard links: check, then rename (a tiny race, nothing worse
-        # than what every editor does).
-        if path.exists():
-            raise BaselineError(path, "already exists; refusing to overwrite it") from None
-        os.replace(tmp, path)
+        fsutil.write_atomic(path, data, overwrite=overwrite)
+    except fsutil.FileWriteError as exc:
+        raise BaselineError(exc.path, exc.problem) from exc
 
 
 def write_baseline(baseline: Baseline, path: Path | None = None, *,
