@@ -8,6 +8,7 @@ import asyncio
 import gc
 import json
 import random
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -326,3 +327,44 @@ async def test_stopping_while_loading_ends_the_pause(freezes: list[bool]) -> Non
     assert collector_paused()
     await sources.stop()
     assert gc.isenabled() and freezes == [False]
+
+
+async def test_a_seek_holds_the_collector_and_gives_it_back_unfrozen(
+        freezes: list[bool], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 17 (seek under 1 s): a replay's seek builds 30,000 rows with the collector off
+    and turns it back on after, without freezing (the next seek replaces those rows); a
+    collector someone else disabled stays off, and a LoadPause that began meanwhile is the
+    one that turns it back on."""
+    from backends.timeline import replay
+
+    with collector.collector_held():
+        assert not gc.isenabled()
+    assert gc.isenabled() and freezes == []
+    gc.disable()
+    try:
+        with collector.collector_held():
+            pass
+        assert not gc.isenabled(), "not ours to enable"
+    finally:
+        gc.enable()
+    pause = LoadPause(["pods"], limit=30)
+    with collector.collector_held():
+        pause.start()
+    assert not gc.isenabled(), "the load still holds it"
+    pause.listed("pods")
+    assert gc.isenabled() and len(freezes) == 1
+
+    seen: list[bool] = []
+
+    def failing_state(reader: object, moment: float) -> Any:
+        seen.append(gc.isenabled())
+        raise replay.TimelineFileError("hour.timeline", "damaged")
+
+    monkeypatch.setattr(replay, "recorded_state", failing_state)
+    source = object.__new__(replay.ReplaySource)  # no file: the seek itself is the spy
+    vars(source).update(_lock=threading.Lock(), _reader=None)
+    with pytest.raises(replay.TimelineFileError):
+        source.state_at(0.0)
+    assert seen == [False] and gc.isenabled(), "off during the seek, on after, even on error"
+    replay.copy_state(replay.RecordedState(), Store())
+    assert gc.isenabled() and len(freezes) == 1

@@ -25,12 +25,14 @@ is left alone.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 
 __all__ = [
     "LoadPause",
+    "collector_held",
     "collector_paused",
     "freeze_startup_heap",
     "hold_until_startup_frozen",
@@ -97,6 +99,33 @@ def release_startup_hold() -> None:
 def collector_paused() -> bool:
     """Whether a :class:`LoadPause` holds the collector now (tests and the debug view)."""
     return _holders > 0
+
+
+@contextlib.contextmanager
+def collector_held() -> Iterator[None]:
+    """The collector off for one burst of allocation whose objects live on, then back on,
+    NOT frozen (unlike a :class:`LoadPause`: what the burst made is replaced by the next one
+    and must stay freeable).
+
+    Why: a replay's seek (backends/timeline/replay.py) builds 30,000 pods' mirrors and rows,
+    and every 700 new tracked objects a young collection walked them again, an older one
+    every few of those: about 0.12 s of a 0.6 s seek at 1,000 changes/s, and a full
+    collection in the middle stretched the worst seek past 1 s (bench/bench_timeline.py,
+    issue 17 point 6). The collector is process-wide: a collector someone else disabled is
+    left alone, and if a :class:`LoadPause` began meanwhile, its last resume turns it back on.
+    """
+    global _disabled_by_us
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        if _holders == 0:
+            gc.enable()
+        else:
+            _disabled_by_us = True  # a LoadPause began meanwhile: its last resume enables
 
 
 def _pause() -> None:

@@ -18,6 +18,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from backends.kube.gcpause import collector_held
 from backends.store import Store
 from backends.timeline.frames import Order, apply_frame, keyframe_order
 from backends.timeline.recorder import RecordedState, recorded_state
@@ -69,8 +70,9 @@ class ReplayCursor:
 
 def copy_state(state: RecordedState, target: Store) -> None:
     """Make ``target`` hold exactly ``state`` (only the differences are stamped, so the
-    panels repaint what changed)."""
-    state.into(target)
+    panels repaint what changed); the collector held meanwhile (``collector_held``)."""
+    with collector_held():
+        state.into(target)
 
 
 class ReplaySource:
@@ -99,7 +101,7 @@ class ReplaySource:
 
     def state_at(self, moment: float) -> RecordedState:
         """The recorded state at ``moment`` (blocking: call it in a worker thread)."""
-        with self._lock:
+        with self._lock, collector_held():  # 30,000 rows built: no collection walks them
             return recorded_state(self._reader, moment)
 
     def frames_between(self, after: float, until: float
