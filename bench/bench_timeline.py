@@ -143,10 +143,17 @@ def measure_flood(name: str, child: subprocess.Popen[str], drill: subprocess.Pop
     done = len(floods)
     drill.send_signal(signal.SIGUSR1)
     start = time.monotonic()
+    minutes: list[str] = []  # RSS at each minute of the flood: flat, or growing?
     while len(floods) == done:
         time.sleep(0.5)
-        peak = max(peak, rss_mb(child.pid))
+        rss = rss_mb(child.pid)
+        peak = max(peak, rss)
+        if time.monotonic() - start >= 60 * (len(minutes) + 1):
+            minutes.append(f"{rss:.0f}")
     time.sleep(1.0)
+    if minutes:
+        print(f"{name}: RSS at each minute of the flood (MB): {', '.join(minutes)}",
+              flush=True)
     wall = time.monotonic() - start
     cpu1, rss1 = cpu_seconds(child.pid), rss_mb(child.pid)
     size1 = file_mb(output) if output else 0.0
