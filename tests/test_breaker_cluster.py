@@ -298,3 +298,35 @@ async def test_a_paused_rollout_is_released_exactly_from_its_mark_alone(
         assert BREAKER_ANNOTATION not in (after["metadata"].get("annotations") or {})
     finally:
         await cluster.stop()
+
+
+async def test_a_scan_says_each_cause_once_naming_the_kinds_it_stopped() -> None:
+    """With the API server down, the three kinds fail alike: the header said the same
+    connection error with each kind's URL three times (seven lines at 120 columns). One
+    line per cause, naming the kinds; a different cause for one kind stays its own line."""
+    from backends.kube.errors import KubeApiError, KubeUnreachable
+    from backends.ops.breaker import cluster as breaker_cluster
+
+    class Down:
+        async def get_raw(self, path: str, params: object = None) -> bytes:
+            raise KubeUnreachable(f"GET https://10.0.0.1:6443{path}: connection refused") \
+                from ConnectionRefusedError(111, "Connection refused")  # as aiohttp's chain
+
+    class RoutesForbidden:
+        async def get_raw(self, path: str, params: object = None) -> bytes:
+            if "httproutes" in path:
+                raise KubeApiError(403, "Forbidden", "httproutes is forbidden")
+            raise KubeUnreachable(f"GET https://10.0.0.1:6443{path}: connection refused") \
+                from ConnectionRefusedError(111, "Connection refused")
+
+    down = await breaker_cluster.scan(Down())
+    assert len(down.errors) == 1, down.errors
+    (line,) = down.errors
+    assert line.endswith("for breaker marks: api server unreachable: connection refused"), line
+    for kind in ("Applications", "Deployments", "HTTPRoutes"):
+        assert kind in line
+    assert "/apis/" not in line  # the cause, not each kind's URL
+    mixed = await breaker_cluster.scan(RoutesForbidden())
+    assert len(mixed.errors) == 2, mixed.errors
+    assert any(e == "could not list HTTPRoutes for breaker marks: 403 Forbidden: httproutes "
+               "is forbidden" for e in mixed.errors)

@@ -27,6 +27,7 @@ from typing import Final
 import msgspec
 
 from backends.kube.errors import KubeApiError, KubeError
+from backends.kube.problems import summarise
 from backends.ops.breaker.marks import OBJECT_PATHS
 from backends.ops.breaker.state import BreakerState, EngagedTarget, state_of, targets_of
 from backends.ops.breaker_mark import Mark, MarkError, decode_mark
@@ -120,6 +121,7 @@ def _list_paths() -> list[tuple[str, str]]:
 
 
 async def _scan_kind(conn: Reader, kind: str, path: str) -> tuple[list[FoundMark], str]:
+    """The kind's marks, and why it could not be listed ("" when it could)."""
     found: list[FoundMark] = []
     token = ""
     while True:
@@ -129,12 +131,14 @@ async def _scan_kind(conn: Reader, kind: str, path: str) -> tuple[list[FoundMark
         except KubeApiError as exc:
             if exc.status == 404:
                 return found, ""  # the kind is not served here: nothing of it is marked
-            return found, (f"could not list {kind}s for breaker marks: {exc.status} "
-                           f"{clean(exc.reason, 64)}: {clean(exc.message, 200)}")
+            return found, (f"{exc.status} {clean(exc.reason, 64)}: "
+                           f"{clean(exc.message, 200)}")
         except KubeError as exc:
-            return found, f"could not list {kind}s for breaker marks: {clean(exc, 200)}"
+            # One line per cause (problems.summarise), not the URL of each kind: with the API
+            # server down the three kinds fail alike, and the header said it three times.
+            return found, summarise(exc)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            return found, f"could not read the {kind} list: {clean(exc, 200)}"
+            return found, f"the list could not be read: {clean(exc, 200)}"
         for item in page.items or ():
             meta = item.metadata
             text = (meta.annotations or {}).get(BREAKER_ANNOTATION)
@@ -158,9 +162,14 @@ async def scan(conn: Reader) -> ClusterMarks:
     results = await asyncio.gather(*(_scan_kind(conn, kind, path)
                                      for kind, path in _list_paths()))
     marks = [f for found, _ in results for f in found]
+    kinds_by_cause: dict[str, list[str]] = {}
+    for (kind, _path), (_found, cause) in zip(_list_paths(), results, strict=True):
+        if cause:
+            kinds_by_cause.setdefault(cause, []).append(f"{kind}s")
     return ClusterMarks(found=tuple(f for f in marks if f.mark is not None),
                         malformed=tuple(f for f in marks if f.mark is None),
-                        errors=tuple(e for _, e in results if e))
+                        errors=tuple(f"could not list {', '.join(kinds)} for breaker marks: "
+                                     f"{cause}" for cause, kinds in kinds_by_cause.items()))
 
 
 # --------------------------------------------------------------------------- merged view
